@@ -1,0 +1,86 @@
+/**
+ * The composition root: config -> db -> store -> rooms -> sync endpoint + http app, on one port.
+ * It owns startup and the graceful shutdown; nothing here is global, so tests build as many
+ * servers as they like, each on port 0 with its own data directory.
+ */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Config } from './config.ts'
+import { type Db, openDb } from './db.ts'
+import { createHttpApp } from './http-app.ts'
+import type { Logger } from './logger.ts'
+import { CLOSE } from './peer.ts'
+import { Rooms } from './rooms.ts'
+import { PadStore } from './store.ts'
+import { SyncEndpoint } from './sync-endpoint.ts'
+
+export interface Summitpad {
+  /** http://host:port, with the port actually bound. */
+  readonly url: string
+  readonly port: number
+  readonly db: Db
+  readonly store: PadStore
+  readonly rooms: Rooms
+  /** Graceful shutdown: stop accepting, flush and snapshot, close sockets with 1012, close the DB. */
+  close(): Promise<void>
+}
+
+export async function startSummitpad(config: Config, log: Logger): Promise<Summitpad> {
+  const db = openDb(config.dataDir, config.durability)
+  const store = new PadStore(db)
+  const rooms = new Rooms({
+    store,
+    log,
+    snapshotEvery: config.snapshotEvery,
+    unloadDelayMs: config.unloadDelayMs,
+  })
+  const endpoint = new SyncEndpoint({
+    rooms,
+    log,
+    maxFrameBytes: config.maxFrameBytes,
+    pingIntervalMs: config.pingIntervalMs,
+  })
+  const app = createHttpApp({
+    log,
+    startedAt: Date.now(),
+    status: () => ({ padsLoaded: rooms.loadedCount, connections: endpoint.connectionCount }),
+  })
+  const server = http.createServer(app)
+  server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head))
+  server.on('clientError', (_err, socket) => socket.destroy())
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  const port = (server.address() as AddressInfo).port
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
+
+  let closing: Promise<void> | null = null
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+      rooms.closeAll(CLOSE.serviceRestart, 'server restart')
+      endpoint.close(CLOSE.serviceRestart, 'server restart')
+      server.closeIdleConnections()
+      await Promise.race([
+        stopped,
+        new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref()),
+      ])
+      server.closeAllConnections()
+      db.pragma('wal_checkpoint(TRUNCATE)')
+      db.close()
+    })()
+    return closing
+  }
+
+  return { url: `http://${host}:${port}`, port, db, store, rooms, close }
+}

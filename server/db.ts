@@ -1,0 +1,72 @@
+/**
+ * Opens the SQLite database and brings its schema up to date.
+ *
+ * Migrations are ordered by `PRAGMA user_version`: migration i moves the schema from version i to
+ * i + 1, inside one transaction, so a crash mid-migration leaves the previous version intact.
+ * Later work appends to MIGRATIONS; it never edits a migration that has shipped.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import type { Durability } from './config.ts'
+
+export type Db = Database.Database
+
+export const DB_FILE_NAME = 'summitpad.sqlite'
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: pads, their update log and their snapshots.
+  `
+  CREATE TABLE pads (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  -- AUTOINCREMENT: a seq is never reused, even after the newest rows are deleted, so a snapshot's
+  -- "upto" can never cover a row written after it.
+  CREATE TABLE updates (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    pad INTEGER NOT NULL REFERENCES pads(pk) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    conn TEXT NOT NULL,
+    author TEXT,
+    data BLOB NOT NULL
+  );
+  CREATE INDEX updates_by_pad ON updates(pad, seq);
+  CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY,
+    pad INTEGER NOT NULL REFERENCES pads(pk) ON DELETE CASCADE,
+    upto INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    data BLOB NOT NULL
+  );
+  CREATE INDEX snapshots_by_pad ON snapshots(pad, upto);
+  `,
+]
+
+export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > migrations.length) {
+    throw new Error(`database schema version ${current} is newer than this server (${migrations.length})`)
+  }
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]!)
+      db.pragma(`user_version = ${version + 1}`)
+    })()
+  }
+}
+
+export function openDb(dataDir: string, durability: Durability): Db {
+  fs.mkdirSync(dataDir, { recursive: true })
+  const db = new Database(path.join(dataDir, DB_FILE_NAME))
+  db.pragma('journal_mode = WAL')
+  // NORMAL in WAL mode loses nothing on a process crash; FULL also survives power loss.
+  db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`)
+  db.pragma('foreign_keys = ON')
+  // A CLI backup or a second reader may hold a lock briefly; wait instead of failing a write.
+  db.pragma('busy_timeout = 5000')
+  migrate(db)
+  return db
+}

@@ -1,0 +1,45 @@
+/**
+ * The one error shape of the HTTP API, `{ error: { code, message } }`, and the middleware that
+ * produces it. A client's mistake is a 4xx with a message meant for them; anything else is a 500
+ * that says nothing about the server's insides (no stack, no path).
+ */
+import type { ErrorRequestHandler, RequestHandler } from 'express'
+import type { Logger } from './logger.ts'
+
+export class HttpError extends Error {
+  readonly status: number
+  readonly code: string
+
+  constructor(status: number, code: string, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`))
+}
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let status = 500
+    let code = 'internal'
+    let message = 'internal server error'
+    if (err instanceof HttpError) {
+      ;({ status, code, message } = err)
+    } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      // express' own body parser: malformed JSON, body too large, wrong charset.
+      status = err.status
+      code =
+        err.type === 'entity.parse.failed'
+          ? 'invalid_json'
+          : String(err.type ?? 'bad_request').replace(/\W/g, '_')
+      message = err.type === 'entity.parse.failed' ? 'request body is not valid JSON' : String(err.message)
+    } else {
+      log.error({ err, method: req.method, path: req.path }, 'request failed')
+    }
+    if (res.headersSent) return
+    res.status(status).json({ error: { code, message } })
+  }
+}

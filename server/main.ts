@@ -1,0 +1,51 @@
+/**
+ * `npm start`: read the environment, start the server, print where it listens, and shut down
+ * gracefully on SIGTERM/SIGINT (snapshots written, clients told to reconnect, DB closed).
+ */
+import { startSummitpad } from './app.ts'
+import { ConfigError, configFromEnv } from './config.ts'
+import { createLogger } from './logger.ts'
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof configFromEnv>
+  try {
+    config = configFromEnv(process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`summitpad: ${err.message}`)
+      process.exit(2)
+    }
+    throw err
+  }
+  const log = createLogger(config.logLevel)
+  const server = await startSummitpad(config, log)
+  log.info({ dataDir: config.dataDir, durability: config.durability }, `Summitpad listening on ${server.url}`)
+  // Also on stdout in plain words, whatever LOG_LEVEL says: it is the one line a new user needs.
+  console.log(`Summitpad listening on ${server.url}  (data in ${config.dataDir})`)
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting')
+      process.exit(1)
+    }, config.shutdownTimeoutMs + 2000)
+    force.unref()
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'error during shutdown')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+main().catch((err) => {
+  console.error('summitpad: failed to start:', err instanceof Error ? err.message : err)
+  process.exit(1)
+})

@@ -1,0 +1,34 @@
+/**
+ * What a room needs of a connected client, and nothing more, so rooms can be driven by anything
+ * that can send bytes and be closed (a websocket connection; a test double if ever needed).
+ */
+export interface Origin {
+  /** Recorded with each update in the log: a connection id, or "server". */
+  readonly id: string
+}
+
+export interface Peer extends Origin {
+  send(message: Uint8Array): void
+  close(code: number, reason: string): void
+}
+
+/** Origin of updates the server writes itself (templates, restores). */
+export const SERVER_ORIGIN: Origin = Object.freeze({ id: 'server' })
+
+/** A refusal of one peer's input: the socket is closed with this code and reason; nobody else is affected. */
+export interface Refusal {
+  code: number
+  reason: string
+}
+
+/** WebSocket close codes we use (RFC 6455 section 7.4.1). */
+export const CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  protocolError: 1002,
+  unsupportedData: 1003,
+  invalidPayload: 1007,
+  tooBig: 1009,
+  internalError: 1011,
+  serviceRestart: 1012,
+} as const

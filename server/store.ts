@@ -1,0 +1,147 @@
+/**
+ * The pad store: a pad's update log and its snapshots in SQLite. Bytes in, bytes out; it knows
+ * nothing of Yjs. Statements are prepared once; every write is one synchronous transaction.
+ *
+ * A pad row exists only once its first update is stored, so an idle connection to a random name
+ * leaves nothing behind. Loading = the newest snapshot + the log rows after it.
+ */
+import type { Db } from './db.ts'
+
+export interface LogRow {
+  padId: string
+  at: number
+  /** The connection the update came from ("server" for updates the server writes itself). */
+  conn: string
+  /** That connection's user name from awareness, when known. */
+  author: string | null
+  data: Uint8Array
+}
+
+export interface StoredPad {
+  /** Newest snapshot, or null when the pad has none yet. */
+  snapshot: Uint8Array | null
+  /** Seq of the last log row the snapshot includes (0 when none). */
+  snapshotUpto: number
+  /** Log rows after the snapshot, oldest first. */
+  updates: { seq: number; data: Uint8Array }[]
+}
+
+export interface PadSummary {
+  id: string
+  createdAt: number
+  updatedAt: number
+  updateCount: number
+  bytes: number
+}
+
+const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+export class PadStore {
+  private readonly upsertPad
+  private readonly insertUpdate
+  private readonly selectPadPk
+  private readonly selectLatestSnapshot
+  private readonly selectUpdatesAfter
+  private readonly insertSnapshot
+  private readonly selectLastSeq
+  private readonly deletePadRow
+  private readonly selectPads
+  private readonly appendTx
+  private readonly db: Db
+
+  constructor(db: Db) {
+    this.db = db
+    this.upsertPad = db.prepare<[string, number, number], { pk: number }>(
+      `INSERT INTO pads (id, created_at, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at RETURNING pk`,
+    )
+    this.insertUpdate = db.prepare<[number, number, string, string | null, Buffer]>(
+      'INSERT INTO updates (pad, at, conn, author, data) VALUES (?, ?, ?, ?, ?)',
+    )
+    this.selectPadPk = db.prepare<[string], { pk: number }>('SELECT pk FROM pads WHERE id = ?')
+    this.selectLatestSnapshot = db.prepare<[number], { upto: number; data: Buffer }>(
+      'SELECT upto, data FROM snapshots WHERE pad = ? ORDER BY upto DESC, id DESC LIMIT 1',
+    )
+    this.selectUpdatesAfter = db.prepare<[number, number], { seq: number; data: Buffer }>(
+      'SELECT seq, data FROM updates WHERE pad = ? AND seq > ? ORDER BY seq',
+    )
+    this.insertSnapshot = db.prepare<[number, number, number, Buffer]>(
+      'INSERT INTO snapshots (pad, upto, at, data) VALUES (?, ?, ?, ?)',
+    )
+    this.selectLastSeq = db.prepare<[number], { seq: number | null }>(
+      'SELECT max(seq) AS seq FROM updates WHERE pad = ?',
+    )
+    this.deletePadRow = db.prepare<[string]>('DELETE FROM pads WHERE id = ?')
+    this.selectPads = db.prepare<[], PadSummary>(
+      `SELECT p.id, p.created_at AS createdAt, p.updated_at AS updatedAt,
+              (SELECT count(*) FROM updates u WHERE u.pad = p.pk) AS updateCount,
+              (SELECT coalesce(sum(length(u.data)), 0) FROM updates u WHERE u.pad = p.pk)
+                + (SELECT coalesce(sum(length(s.data)), 0) FROM snapshots s WHERE s.pad = p.pk) AS bytes
+       FROM pads p ORDER BY p.updated_at DESC`,
+    )
+    this.appendTx = db.transaction((rows: readonly LogRow[]): number[] => {
+      const pks = new Map<string, number>()
+      const seqs: number[] = []
+      for (const row of rows) {
+        let pk = pks.get(row.padId)
+        if (pk === undefined) {
+          pk = this.upsertPad.get(row.padId, row.at, row.at)!.pk
+          pks.set(row.padId, pk)
+        }
+        seqs.push(
+          Number(this.insertUpdate.run(pk, row.at, row.conn, row.author, asBuffer(row.data)).lastInsertRowid),
+        )
+      }
+      return seqs
+    })
+  }
+
+  /** Appends rows (of any pads) in one transaction; returns their seqs, in order. */
+  append(rows: readonly LogRow[]): number[] {
+    if (rows.length === 0) return []
+    return this.appendTx(rows)
+  }
+
+  /** Null when the pad was never stored. */
+  load(padId: string): StoredPad | null {
+    const pad = this.selectPadPk.get(padId)
+    if (!pad) return null
+    return this.db.transaction(() => {
+      const snapshot = this.selectLatestSnapshot.get(pad.pk)
+      const upto = snapshot?.upto ?? 0
+      return {
+        snapshot: snapshot ? new Uint8Array(snapshot.data) : null,
+        snapshotUpto: upto,
+        updates: this.selectUpdatesAfter
+          .all(pad.pk, upto)
+          .map((r) => ({ seq: r.seq, data: new Uint8Array(r.data) })),
+      }
+    })()
+  }
+
+  /** Stores a snapshot holding the pad's state up to and including log row `upto`. */
+  writeSnapshot(padId: string, upto: number, state: Uint8Array, at = Date.now()): void {
+    const pad = this.selectPadPk.get(padId)
+    if (!pad) throw new Error(`cannot snapshot pad "${padId}": it has no stored updates`)
+    this.insertSnapshot.run(pad.pk, upto, at, asBuffer(state))
+  }
+
+  lastSeq(padId: string): number {
+    const pad = this.selectPadPk.get(padId)
+    if (!pad) return 0
+    return this.selectLastSeq.get(pad.pk)?.seq ?? 0
+  }
+
+  exists(padId: string): boolean {
+    return this.selectPadPk.get(padId) !== undefined
+  }
+
+  /** Removes the pad, its log and its snapshots. Returns whether it existed. */
+  delete(padId: string): boolean {
+    return this.deletePadRow.run(padId).changes > 0
+  }
+
+  list(): PadSummary[] {
+    return this.selectPads.all()
+  }
+}

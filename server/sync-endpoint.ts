@@ -1,0 +1,115 @@
+/**
+ * The websocket endpoint `/sync/<padId>`: validates the URL at upgrade (a bad pad id gets HTTP 400
+ * and never reaches the database), loads the pad before the first reply, and keeps sockets honest
+ * with ws pings (a half-open socket from a sleeping laptop is terminated).
+ */
+import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { type WebSocket, WebSocketServer } from 'ws'
+import { isValidPadId } from '../shared/pad-id.ts'
+import { Connection } from './connection.ts'
+import type { Logger } from './logger.ts'
+import { CLOSE } from './peer.ts'
+import type { Rooms } from './rooms.ts'
+
+export const SYNC_PATH_PREFIX = '/sync/'
+
+export interface SyncEndpointOptions {
+  rooms: Rooms
+  log: Logger
+  maxFrameBytes: number
+  pingIntervalMs: number
+}
+
+function rejectUpgrade(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: { code: status === 404 ? 'not_found' : 'bad_request', message } })
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Bad Request'}\r\n` +
+      'Content-Type: application/json\r\nConnection: close\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  )
+}
+
+/** The pad id of an upgrade request's URL, or an error. The id is taken raw: clients do not encode it. */
+export function padIdFromUrl(
+  url: string | undefined,
+): { ok: true; padId: string } | { ok: false; status: number } {
+  const path = (url ?? '').split('?', 1)[0]!
+  if (!path.startsWith(SYNC_PATH_PREFIX)) return { ok: false, status: 404 }
+  const padId = path.slice(SYNC_PATH_PREFIX.length)
+  return isValidPadId(padId) ? { ok: true, padId } : { ok: false, status: 400 }
+}
+
+export class SyncEndpoint {
+  private readonly wss: WebSocketServer
+  private readonly options: SyncEndpointOptions
+  private readonly alive = new WeakSet<WebSocket>()
+  private readonly pinger: NodeJS.Timeout
+
+  constructor(options: SyncEndpointOptions) {
+    this.options = options
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxFrameBytes,
+      perMessageDeflate: false,
+    })
+    this.pinger = setInterval(() => this.pingAll(), options.pingIntervalMs)
+    this.pinger.unref()
+  }
+
+  get connectionCount(): number {
+    return this.wss.clients.size
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy())
+    const target = padIdFromUrl(req.url)
+    if (!target.ok) {
+      const message =
+        target.status === 404
+          ? 'websocket endpoint is /sync/<padId>'
+          : 'pad id must be 1-100 of A-Z a-z 0-9 . _ -'
+      return rejectUpgrade(socket, target.status, message)
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, target.padId))
+  }
+
+  /** Closes every socket with `code` (1012 on restart: clients reconnect) and stops pinging. */
+  close(code: number, reason: string): void {
+    clearInterval(this.pinger)
+    for (const ws of this.wss.clients) ws.close(code, reason)
+    this.wss.close()
+  }
+
+  private accept(ws: WebSocket, padId: string): void {
+    const id = randomBytes(6).toString('hex')
+    const log = this.options.log
+    // An unhandled 'error' event on a socket would crash the process (e.g. a frame over maxPayload).
+    ws.on('error', (err) => log.warn({ conn: id, pad: padId, err: err.message }, 'socket error'))
+    this.alive.add(ws)
+    ws.on('pong', () => this.alive.add(ws))
+    ws.on('message', () => this.alive.add(ws))
+    let room: ReturnType<Rooms['open']>
+    try {
+      room = this.options.rooms.open(padId)
+    } catch (err) {
+      // Never serve an empty doc in place of a pad we failed to read; the stored bytes stay as they are.
+      log.error({ conn: id, pad: padId, err }, 'could not load pad')
+      ws.close(CLOSE.internalError, 'could not load pad')
+      return
+    }
+    new Connection(id, ws, room, log)
+  }
+
+  private pingAll(): void {
+    for (const ws of this.wss.clients) {
+      if (!this.alive.has(ws)) {
+        ws.terminate()
+        continue
+      }
+      this.alive.delete(ws)
+      ws.ping()
+    }
+  }
+}

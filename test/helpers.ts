@@ -1,0 +1,155 @@
+/**
+ * Test helpers: a real server on port 0 with a temp data dir, real y-websocket clients, raw
+ * sockets speaking y-protocols, and a bounded `waitFor`.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import WebSocket from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+import { type Summitpad, startSummitpad } from '../server/app.ts'
+import { type Config, DEFAULTS } from '../server/config.ts'
+import { createLogger } from '../server/logger.ts'
+
+export function tempDir(prefix = 'summitpad-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+export interface TestServer extends Summitpad {
+  wsUrl: string
+  dataDir: string
+  /** Log lines the server wrote (JSON objects). */
+  logLines: Record<string, unknown>[]
+}
+
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? tempDir()
+  const logLines: Record<string, unknown>[] = []
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) logLines.push(JSON.parse(line))
+      done()
+    },
+  })
+  const config: Config = { ...DEFAULTS, port: 0, logLevel: 'warn', unloadDelayMs: 200, ...overrides, dataDir }
+  const server = await startSummitpad(config, createLogger(config.logLevel, sink))
+  return Object.assign(server, { wsUrl: server.url.replace(/^http/, 'ws') + '/sync', dataDir, logLines })
+}
+
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export interface Client {
+  doc: Y.Doc
+  text: Y.Text
+  provider: WebsocketProvider
+  synced(): Promise<void>
+  destroy(): void
+}
+
+/** The stock npm y-websocket client, as a bot or another editor would use it. */
+export function connectClient(
+  wsUrl: string,
+  padId: string,
+  options: { name?: string; doc?: Y.Doc; connect?: boolean } = {},
+): Client {
+  const doc = options.doc ?? new Y.Doc()
+  const provider = new WebsocketProvider(wsUrl, padId, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    connect: options.connect ?? true,
+    disableBc: true,
+  })
+  if (options.name) provider.awareness.setLocalStateField('user', { name: options.name, color: '#3366cc' })
+  return {
+    doc,
+    text: doc.getText('notes'),
+    provider,
+    synced: () => waitFor(`client of ${padId} to sync`, () => provider.synced),
+    destroy: () => {
+      provider.destroy()
+      doc.destroy()
+    },
+  }
+}
+
+/** A raw websocket, for frames the stock client would never send. */
+export async function rawSocket(wsUrl: string, padId: string): Promise<RawSocket> {
+  const ws = new WebSocket(`${wsUrl}/${padId}`)
+  const raw: RawSocket = { ws, received: [], closed: null }
+  ws.binaryType = 'nodebuffer'
+  ws.on('message', (data) => raw.received.push(new Uint8Array(data as Buffer)))
+  ws.on('close', (code, reason) => {
+    raw.closed = { code, reason: reason.toString() }
+  })
+  ws.on('error', () => {})
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('unexpected-response', (_req, res) =>
+      reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)),
+    )
+    ws.once('error', reject)
+  })
+  return raw
+}
+
+export interface RawSocket {
+  ws: WebSocket
+  received: Uint8Array[]
+  closed: { code: number; reason: string } | null
+}
+
+/** The upgrade response status for a raw path (not normalised, as a script could send it), or 101. */
+export function upgradeStatus(baseUrl: string, rawPath: string): Promise<number> {
+  const { hostname, port } = new URL(baseUrl)
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: hostname,
+      port,
+      path: rawPath,
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
+      },
+    })
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy()
+      resolve(101)
+    })
+    req.on('response', (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** A seeded PRNG (mulberry32), so a failing fuzz run can be replayed from its printed seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export function seedFromEnv(name: string): number {
+  const fromEnv = process.env[name]
+  return fromEnv ? Number(fromEnv) : Math.floor(Math.random() * 2 ** 31)
+}
