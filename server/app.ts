@@ -5,14 +5,18 @@
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { ensureClientBuilt } from './client-build.ts'
 import type { Config } from './config.ts'
 import { type Db, openDb } from './db.ts'
 import { createHttpApp } from './http-app.ts'
 import type { Logger } from './logger.ts'
+import { Meetings } from './meetings.ts'
+import { MeetingsStore } from './meetings-store.ts'
 import { CLOSE } from './peer.ts'
 import { Rooms } from './rooms.ts'
 import { PadStore } from './store.ts'
 import { SyncEndpoint } from './sync-endpoint.ts'
+import { loadDefaultTemplates } from './templates.ts'
 
 export interface Summitpad {
   /** http://host:port, with the port actually bound. */
@@ -21,11 +25,14 @@ export interface Summitpad {
   readonly db: Db
   readonly store: PadStore
   readonly rooms: Rooms
+  readonly meetings: Meetings
   /** Graceful shutdown: stop accepting, flush and snapshot, close sockets with 1012, close the DB. */
   close(): Promise<void>
 }
 
 export async function startSummitpad(config: Config, log: Logger): Promise<Summitpad> {
+  if (ensureClientBuilt()) log.info('built the browser client')
+  const templates = loadDefaultTemplates()
   const db = openDb(config.dataDir, config.durability)
   const store = new PadStore(db)
   const rooms = new Rooms({
@@ -34,6 +41,7 @@ export async function startSummitpad(config: Config, log: Logger): Promise<Summi
     snapshotEvery: config.snapshotEvery,
     unloadDelayMs: config.unloadDelayMs,
   })
+  const meetings = new Meetings({ db, store, meetings: new MeetingsStore(db), rooms, templates })
   const endpoint = new SyncEndpoint({
     rooms,
     log,
@@ -42,6 +50,7 @@ export async function startSummitpad(config: Config, log: Logger): Promise<Summi
   })
   const app = createHttpApp({
     log,
+    meetings,
     startedAt: Date.now(),
     status: () => ({ padsLoaded: rooms.loadedCount, connections: endpoint.connectionCount }),
   })
@@ -82,5 +91,5 @@ export async function startSummitpad(config: Config, log: Logger): Promise<Summi
     return closing
   }
 
-  return { url: `http://${host}:${port}`, port, db, store, rooms, close }
+  return { url: `http://${host}:${port}`, port, db, store, rooms, meetings, close }
 }

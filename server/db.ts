@@ -43,6 +43,41 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX snapshots_by_pad ON snapshots(pad, upto);
   `,
+  // 2: meetings: events, pad metadata, schedule keys, per-event template overrides.
+  `
+  CREATE TABLE events (
+    pk INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    starts_on TEXT,
+    ends_on TEXT,
+    timezone TEXT NOT NULL,
+    description TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  -- A pad belongs to at most one event; NULL = unfiled (e.g. opened by a bare websocket name).
+  ALTER TABLE pads ADD COLUMN event INTEGER REFERENCES events(pk) ON DELETE CASCADE;
+  ALTER TABLE pads ADD COLUMN title TEXT;
+  ALTER TABLE pads ADD COLUMN kind TEXT;
+  ALTER TABLE pads ADD COLUMN track TEXT;
+  ALTER TABLE pads ADD COLUMN room TEXT;
+  ALTER TABLE pads ADD COLUMN starts_at INTEGER;
+  ALTER TABLE pads ADD COLUMN ends_at INTEGER;
+  ALTER TABLE pads ADD COLUMN speakers TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE pads ADD COLUMN links TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE pads ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
+  -- The schedule's key (iCal UID, JSON id): a re-import updates the pad instead of adding one.
+  ALTER TABLE pads ADD COLUMN source_uid TEXT;
+  CREATE UNIQUE INDEX pads_by_source ON pads(event, source_uid) WHERE source_uid IS NOT NULL;
+  CREATE INDEX pads_by_event ON pads(event, starts_at);
+  CREATE TABLE event_templates (
+    event INTEGER NOT NULL REFERENCES events(pk) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (event, kind)
+  );
+  `,
 ]
 
 export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {

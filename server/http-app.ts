@@ -1,10 +1,13 @@
 /**
- * The HTTP side: express routes for health (and, as the product grows, the API and pages), ending
- * in the one 404 and the one error handler.
+ * The HTTP side: health, the JSON API under /api, the pages and their assets, ending in the one
+ * 404 and the one error handler.
  */
 import express, { type Express } from 'express'
+import { createApiRouter } from './api-routes.ts'
 import { errorHandler, notFound } from './http-errors.ts'
 import type { Logger } from './logger.ts'
+import type { Meetings } from './meetings.ts'
+import { createPagesRouter } from './pages.ts'
 
 export interface ServerStatus {
   padsLoaded: number
@@ -13,6 +16,7 @@ export interface ServerStatus {
 
 export interface HttpAppOptions {
   log: Logger
+  meetings: Meetings
   status(): ServerStatus
   startedAt: number
 }
@@ -30,6 +34,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     })
   })
 
+  app.use('/api', createApiRouter(options.meetings))
+  app.use(createPagesRouter(options.meetings))
   app.use(notFound)
   app.use(errorHandler(options.log))
   return app

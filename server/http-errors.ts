@@ -4,6 +4,7 @@
  * that says nothing about the server's insides (no stack, no path).
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express'
+import { html, page } from './html.ts'
 import type { Logger } from './logger.ts'
 
 export class HttpError extends Error {
@@ -40,6 +41,19 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       log.error({ err, method: req.method, path: req.path }, 'request failed')
     }
     if (res.headersSent) return
-    res.status(status).json({ error: { code, message } })
+    res.status(status)
+    if (!req.path.startsWith('/api/') && req.accepts(['json', 'html']) === 'html') {
+      // A person followed a link: give them a page, not JSON.
+      const title = status === 404 ? 'Not found' : status >= 500 ? 'Something went wrong' : 'Bad request'
+      return void res
+        .type('html')
+        .send(
+          page({
+            title,
+            body: html`<main><h1>${title}</h1><p>${message}</p><p><a href="/">Back to the events</a></p></main>`,
+          }),
+        )
+    }
+    res.json({ error: { code, message } })
   }
 }

@@ -162,6 +162,18 @@ export class Room {
     peer.send(encodeAwareness(encodeAwarenessUpdate(this.presence.all())))
   }
 
+  /**
+   * Applies an update the server has already stored itself (e.g. a template written in the
+   * transaction that created the pad) and sends it to the peers: it is not logged again.
+   */
+  applyStored(update: Uint8Array, seq: number): void {
+    if (this.pending.length > 0) this.host.flushNow()
+    Y.applyUpdate(this.doc, update, LOAD_ORIGIN)
+    this.position.lastSeq = Math.max(this.position.lastSeq, seq)
+    this.position.rowsSinceSnapshot++
+    this.broadcast(encodeSyncUpdate(update))
+  }
+
   /** Hands the rows queued this tick to the flusher. */
   takePending(): PendingRow[] {
     const rows = this.pending

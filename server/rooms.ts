@@ -84,6 +84,14 @@ export class Rooms {
     }
   }
 
+  /** Unloads a pad now, closing its peers with `code` (e.g. after the pad was deleted). */
+  closePad(padId: string, code: number, reason: string): void {
+    const room = this.rooms.get(padId)
+    if (!room) return
+    this.remove(room)
+    room.close(code, reason)
+  }
+
   private discard(room: Room, reason: string): void {
     if (this.rooms.get(room.padId) !== room) return
     this.remove(room)

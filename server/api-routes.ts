@@ -1,0 +1,208 @@
+/**
+ * The HTTP JSON API under /api: route -> validate (zod, unknown fields refused) -> Meetings ->
+ * JSON. Every error leaves through the one error handler as `{ error: { code, message } }`.
+ */
+import express, { type Request, type Router } from 'express'
+import { z } from 'zod'
+import { PAD_KINDS, type PadKind } from '../shared/meetings.ts'
+import { PAD_ID_MAX_LENGTH } from '../shared/pad-id.ts'
+import { isValidTimeZone } from '../shared/time.ts'
+import { HttpError } from './http-errors.ts'
+import type { Meetings } from './meetings.ts'
+import { parseIcs, parseJsonSchedule, parseTime } from './schedule.ts'
+
+const slug = z
+  .string()
+  .regex(
+    /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/,
+    'must be 1-60 of a-z 0-9 and inner dashes, e.g. "lpc-2026"',
+  )
+const day = z.iso.date({ message: 'must be a date, YYYY-MM-DD' })
+const timeZone = z
+  .string()
+  .refine(isValidTimeZone, { message: 'must be an IANA time zone, e.g. "Europe/Prague"' })
+const text = (max: number) => z.string().trim().max(max)
+const isoTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(s), {
+    message: 'must be an ISO 8601 date-time, e.g. 2026-11-10T09:00:00+01:00',
+  })
+const link = z
+  .strictObject({ title: text(300).nullish(), url: z.url({ protocol: /^https?$/ }) })
+  .transform((l) => ({ title: l.title ?? null, url: l.url }))
+
+const eventCreate = z.strictObject({
+  slug,
+  name: text(200).min(1),
+  startsOn: day.nullish(),
+  endsOn: day.nullish(),
+  timezone: timeZone.optional(),
+  description: text(5000).nullish(),
+})
+const eventPatch = eventCreate.partial()
+
+const padFields = {
+  title: text(300).min(1),
+  kind: z.enum(PAD_KINDS),
+  track: text(200).nullish(),
+  room: text(200).nullish(),
+  startsAt: isoTime.nullish(),
+  endsAt: isoTime.nullish(),
+  speakers: z.array(text(200).min(1)).max(50).optional(),
+  links: z.array(link).max(50).optional(),
+}
+const padCreate = z.strictObject({
+  ...padFields,
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'must be of A-Z a-z 0-9 . _ -')
+    .max(PAD_ID_MAX_LENGTH)
+    .optional(),
+  event: slug.nullish(),
+})
+const padPatch = z.strictObject({ ...padFields, event: slug.nullable(), cancelled: z.boolean() }).partial()
+const templateBody = z.strictObject({ body: z.string().max(100_000) })
+const kindParam = z.enum(PAD_KINDS)
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  if (value === undefined)
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      'expected a JSON body (Content-Type: application/json)',
+    )
+  const result = schema.safeParse(value)
+  if (result.success) return result.data
+  const issue = result.error.issues[0]!
+  const where = issue.path.length ? `${issue.path.join('.')}: ` : ''
+  throw new HttpError(400, 'invalid', `${where}${issue.message}`)
+}
+
+const kindOf = (req: Request): PadKind => parse(kindParam, req.params.kind)
+const param = (req: Request, name: string): string => String(req.params[name])
+
+/** Times in a request are ISO with an offset; a time without one is read in the event's zone. */
+function toMs(value: string | null | undefined, zone: string): number | null | undefined {
+  if (value === undefined) return undefined
+  return value === null ? null : parseTime(value, zone)
+}
+
+export function createApiRouter(meetings: Meetings): Router {
+  const api = express.Router()
+  api.use(express.json({ limit: '1mb', strict: false }))
+  api.use(express.text({ type: ['text/calendar', 'text/markdown', 'text/plain'], limit: '5mb' }))
+
+  const zoneOf = (eventSlug: string | null | undefined) =>
+    eventSlug ? meetings.event(eventSlug).timezone : 'UTC'
+
+  // ---- events
+  api.get('/events', (_req, res) => {
+    res.json({ events: meetings.events() })
+  })
+  api.post('/events', (req, res) => {
+    const body = parse(eventCreate, req.body)
+    const event = meetings.createEvent({
+      slug: body.slug,
+      name: body.name,
+      startsOn: body.startsOn ?? null,
+      endsOn: body.endsOn ?? null,
+      timezone: body.timezone ?? 'UTC',
+      description: body.description ?? null,
+    })
+    res.status(201).location(`/api/events/${event.slug}`).json(event)
+  })
+  api.get('/events/:slug', (req, res) => {
+    res.json(meetings.event(param(req, 'slug')))
+  })
+  api.patch('/events/:slug', (req, res) => {
+    res.json(meetings.updateEvent(param(req, 'slug'), parse(eventPatch, req.body)))
+  })
+  api.delete('/events/:slug', (req, res) => {
+    res.json(meetings.deleteEvent(param(req, 'slug')))
+  })
+  api.get('/events/:slug/pads', (req, res) => {
+    res.json({ pads: meetings.pads({ event: param(req, 'slug') }) })
+  })
+  api.post('/events/:slug/pads', (req, res) => {
+    const body = parse(padCreate, req.body)
+    if (body.event !== undefined && body.event !== param(req, 'slug')) {
+      throw new HttpError(400, 'invalid', 'event: differs from the event in the URL')
+    }
+    res
+      .status(201)
+      .json(createPad(meetings, { ...body, event: param(req, 'slug') }, zoneOf(param(req, 'slug'))))
+  })
+  api.post('/events/:slug/import', (req, res) => {
+    const event = meetings.event(param(req, 'slug'))
+    const fallbackKind = req.query.kind === undefined ? 'talk' : parse(kindParam, req.query.kind)
+    const parsed =
+      typeof req.body === 'string'
+        ? parseIcs(req.body, event.timezone, fallbackKind)
+        : req.body === undefined
+          ? { ok: false as const, error: 'send the schedule as text/calendar (.ics) or application/json' }
+          : parseJsonSchedule(req.body, event.timezone, fallbackKind)
+    if (!parsed.ok) throw new HttpError(400, 'invalid_schedule', parsed.error)
+    res.json(meetings.importSchedule(event.slug, parsed.entries))
+  })
+  api.get('/events/:slug/presence', (req, res) => {
+    const pads = meetings.pads({ event: param(req, 'slug') })
+    res.json({ pads: Object.fromEntries(pads.map((p) => [p.id, meetings.presence(p.id)])) })
+  })
+  api.get('/events/:slug/templates/:kind', (req, res) => {
+    res.json(meetings.template(param(req, 'slug'), kindOf(req)))
+  })
+  api.put('/events/:slug/templates/:kind', (req, res) => {
+    const body = typeof req.body === 'string' ? req.body : parse(templateBody, req.body).body
+    meetings.setTemplate(param(req, 'slug'), kindOf(req), body)
+    res.json(meetings.template(param(req, 'slug'), kindOf(req)))
+  })
+  api.delete('/events/:slug/templates/:kind', (req, res) => {
+    meetings.resetTemplate(param(req, 'slug'), kindOf(req))
+    res.json(meetings.template(param(req, 'slug'), kindOf(req)))
+  })
+  api.get('/templates/:kind', (req, res) => {
+    res.json(meetings.template(null, kindOf(req)))
+  })
+
+  // ---- pads
+  api.get('/pads', (req, res) => {
+    const event = req.query.event
+    if (typeof event === 'string') return void res.json({ pads: meetings.pads({ event }) })
+    res.json({ pads: meetings.pads({ unfiled: true }) })
+  })
+  api.post('/pads', (req, res) => {
+    const body = parse(padCreate, req.body)
+    res.status(201).json(createPad(meetings, body, zoneOf(body.event)))
+  })
+  api.get('/pads/:id', (req, res) => {
+    res.json(meetings.pad(param(req, 'id')))
+  })
+  api.patch('/pads/:id', (req, res) => {
+    const body = parse(padPatch, req.body)
+    const current = meetings.pad(param(req, 'id'))
+    const zone = zoneOf(body.event !== undefined ? body.event : current.event)
+    const { startsAt, endsAt, ...rest } = body
+    res.json(
+      meetings.updatePad(current.id, { ...rest, startsAt: toMs(startsAt, zone), endsAt: toMs(endsAt, zone) }),
+    )
+  })
+  api.delete('/pads/:id', (req, res) => {
+    meetings.deletePad(param(req, 'id'))
+    res.status(204).end()
+  })
+  api.get('/pads/:id/presence', (req, res) => {
+    meetings.pad(param(req, 'id'))
+    res.json(meetings.presence(param(req, 'id')))
+  })
+
+  return api
+}
+
+function createPad(meetings: Meetings, body: z.infer<typeof padCreate>, zone: string) {
+  const pad = meetings.createPad({
+    ...body,
+    startsAt: toMs(body.startsAt, zone) ?? null,
+    endsAt: toMs(body.endsAt, zone) ?? null,
+  })
+  return pad
+}

@@ -1,0 +1,176 @@
+/**
+ * Server-rendered pages: `/` (events and unfiled pads), `/e/<event>` (its sessions by day and
+ * room, live head counts, new-pad form, schedule import) and `/p/<pad>/qr` (a QR code for the
+ * room's projector). Small page scripts under /assets/ add the forms' behaviour and live counts.
+ */
+import express, { type Request, type Router } from 'express'
+import QRCode from 'qrcode'
+import type { EventInfo, PadInfo } from '../shared/meetings.ts'
+import { PAD_KINDS } from '../shared/meetings.ts'
+import { inZone } from '../shared/time.ts'
+import { CLIENT_OUT } from './client-build.ts'
+import { Html, html, page } from './html.ts'
+import type { Meetings } from './meetings.ts'
+
+const KIND_LABEL: Record<string, string> = {
+  'mini-summit': 'mini-summit',
+  bof: 'BoF',
+  talk: 'talk',
+  meeting: 'meeting',
+}
+
+const siteHeader = (crumbs: Html | string = '') => html`
+<header class="site">
+  <a class="brand" href="/">Summitpad</a>
+  <span class="muted">${crumbs}</span>
+</header>`
+
+/** The address people type or scan, as this request reached us. */
+export function publicBase(req: Request): string {
+  return `${req.protocol}://${req.get('host')}`
+}
+
+function dateRange(event: EventInfo): string {
+  if (!event.startsOn) return event.timezone
+  const range =
+    event.endsOn && event.endsOn !== event.startsOn ? `${event.startsOn} – ${event.endsOn}` : event.startsOn
+  return `${range} · ${event.timezone}`
+}
+
+function padTitle(pad: PadInfo): string {
+  return pad.title ?? pad.id
+}
+
+function sessionItem(pad: PadInfo, zone: string): Html {
+  const start = pad.startsAt ? inZone(Date.parse(pad.startsAt), zone).time : ''
+  const end = pad.endsAt ? inZone(Date.parse(pad.endsAt), zone).time : ''
+  const meta = [pad.track, pad.speakers.join(', ')].filter(Boolean).join(' · ')
+  return html`<li class="session${pad.cancelled ? ' cancelled' : ''}" data-pad="${pad.id}">
+  <span class="time">${start}${end ? `–${end}` : ''}</span>
+  <span><a class="title" href="/p/${pad.id}">${padTitle(pad)}</a>${pad.kind ? html`<span class="badge">${KIND_LABEL[pad.kind]}</span>` : ''}${pad.cancelled ? html`<span class="badge">cancelled</span>` : ''}</span>
+  <span class="live" data-live="${pad.id}" aria-live="polite"></span>
+  <span class="meta">${meta}${meta ? ' · ' : ''}<a href="/p/${pad.id}/qr">QR code</a></span>
+</li>`
+}
+
+/** Sessions grouped by day (in the event's zone), then room; unscheduled ones last. */
+function schedule(pads: PadInfo[], zone: string): Html {
+  const days = new Map<string, Map<string, PadInfo[]>>()
+  const unscheduled: PadInfo[] = []
+  for (const pad of pads) {
+    if (!pad.startsAt) {
+      unscheduled.push(pad)
+      continue
+    }
+    const when = inZone(Date.parse(pad.startsAt), zone)
+    const dayKey = `${when.weekday} ${when.date}`
+    let rooms = days.get(dayKey)
+    if (!rooms) days.set(dayKey, (rooms = new Map()))
+    const room = pad.room ?? 'No room given'
+    rooms.set(room, [...(rooms.get(room) ?? []), pad])
+  }
+  return html`${[...days].map(
+    ([day, rooms]) => html`<section><h2>${day}</h2>
+${[...rooms]
+  .sort(([a], [b]) => a.localeCompare(b))
+  .map(
+    ([room, list]) => html`<h3>${room}</h3><ul class="cards">${list.map((p) => sessionItem(p, zone))}</ul>`,
+  )}
+</section>`,
+  )}
+${unscheduled.length ? html`<section><h2>Unscheduled</h2><ul class="cards">${unscheduled.map((p) => sessionItem(p, zone))}</ul></section>` : ''}`
+}
+
+function kindOptions(): Html {
+  return html`${PAD_KINDS.map((k) => html`<option value="${k}"${k === 'talk' ? ' selected' : ''}>${KIND_LABEL[k]}</option>`)}`
+}
+
+export function createPagesRouter(meetings: Meetings): Router {
+  const router = express.Router()
+
+  router.use('/assets', express.static(CLIENT_OUT, { index: false, maxAge: 0 }))
+
+  router.get('/', (_req, res) => {
+    const events = meetings.events()
+    const unfiled = meetings.pads({ unfiled: true })
+    const body = html`${siteHeader()}
+<main>
+  <h1>Meeting notes, live</h1>
+  <p class="muted">One pad per session. Everyone in the room types into it at once; the minutes are kept with their full history.</p>
+  <h2>Events</h2>
+  ${events.length ? html`<ul class="cards">${events.map((e) => html`<li><a class="title" href="/e/${e.slug}">${e.name}</a> <span class="muted">${dateRange(e)}</span></li>`)}</ul>` : html`<p class="muted">No events yet.</p>`}
+  <details>
+    <summary>Create an event</summary>
+    <form class="stack" id="new-event">
+      <label>Name <input name="name" required maxlength="200" placeholder="Linux Plumbers 2026"></label>
+      <label>Short name for the URL <input name="slug" required pattern="[a-z0-9][a-z0-9-]{0,58}[a-z0-9]?" placeholder="lpc-2026"></label>
+      <label>First day <input name="startsOn" type="date"></label>
+      <label>Last day <input name="endsOn" type="date"></label>
+      <label>Time zone <input name="timezone" placeholder="Europe/Prague" id="tz"></label>
+      <button type="submit">Create event</button>
+      <div class="message" hidden role="status"></div>
+    </form>
+  </details>
+  <h2>Open a pad</h2>
+  <form class="row" id="open-pad">
+    <label>Pad name <input name="pad" required pattern="[A-Za-z0-9._\\-]{1,100}" placeholder="hallway-sched-ext"></label>
+    <button type="submit">Open</button>
+  </form>
+  <h2>Unfiled pads</h2>
+  ${unfiled.length ? html`<ul class="cards">${unfiled.map((p) => html`<li><a class="title" href="/p/${p.id}">${padTitle(p)}</a> <span class="muted">updated ${p.updatedAt.slice(0, 16).replace('T', ' ')} UTC</span></li>`)}</ul>` : html`<p class="muted">None.</p>`}
+</main>`
+    res.type('html').send(page({ title: 'Events', body, scripts: ['home-page.js'] }))
+  })
+
+  router.get('/e/:slug', (req, res) => {
+    const event = meetings.event(req.params.slug)
+    const pads = meetings.pads({ event: event.slug })
+    const body = html`${siteHeader(html`<a href="/">Events</a> / ${event.name}`)}
+<main data-event="${event.slug}" data-timezone="${event.timezone}">
+  <h1>${event.name}</h1>
+  <p class="muted">${dateRange(event)}${event.description ? html` · ${event.description}` : ''}</p>
+  ${pads.length ? schedule(pads, event.timezone) : html`<p class="muted">No sessions yet: import the schedule or add a pad.</p>`}
+  <h2>Add sessions</h2>
+  <details>
+    <summary>New pad</summary>
+    <form class="stack" id="new-pad">
+      <label>Title <input name="title" required maxlength="300" placeholder="Memory cgroup BoF"></label>
+      <label>Kind <select name="kind">${kindOptions()}</select></label>
+      <label>Room <input name="room" maxlength="200"></label>
+      <label>Track <input name="track" maxlength="200"></label>
+      <label>Starts (${event.timezone}) <input name="startsAt" type="datetime-local"></label>
+      <label>Ends (${event.timezone}) <input name="endsAt" type="datetime-local"></label>
+      <button type="submit">Create pad</button>
+      <div class="message" hidden role="status"></div>
+    </form>
+  </details>
+  <details>
+    <summary>Import the schedule (.ics or JSON)</summary>
+    <form class="stack" id="import">
+      <label>Schedule file <input name="file" type="file" accept=".ics,.ical,.json,text/calendar,application/json"></label>
+      <label>…or paste it <textarea name="text" rows="6" placeholder="BEGIN:VCALENDAR… or [{&quot;id&quot;: &quot;…&quot;, &quot;title&quot;: &quot;…&quot;}]"></textarea></label>
+      <p class="muted">Re-importing updates titles, rooms and times; it never duplicates a pad or touches its notes.</p>
+      <button type="submit">Import</button>
+      <div class="message" hidden role="status"></div>
+    </form>
+  </details>
+</main>`
+    res.type('html').send(page({ title: event.name, body, scripts: ['event-page.js'] }))
+  })
+
+  router.get('/p/:id/qr', (req, res, next) => {
+    const pad = meetings.pad(req.params.id)
+    const url = `${publicBase(req)}/p/${pad.id}`
+    QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }).then((svg) => {
+      const body = html`<main class="qr">
+  <h1>${padTitle(pad)}</h1>
+  <div role="img" aria-label="QR code for ${url}">${new Html(svg)}</div>
+  <div class="url">${url}</div>
+  <p><a href="/p/${pad.id}">Open the pad</a>${pad.event ? html` · <a href="/e/${pad.event}">All sessions</a>` : ''}</p>
+</main>`
+      res.type('html').send(page({ title: `${padTitle(pad)} — QR`, body }))
+    }, next)
+  })
+
+  return router
+}
