@@ -45,14 +45,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (!req.path.startsWith('/api/') && req.accepts(['json', 'html']) === 'html') {
       // A person followed a link: give them a page, not JSON.
       const title = status === 404 ? 'Not found' : status >= 500 ? 'Something went wrong' : 'Bad request'
-      return void res
-        .type('html')
-        .send(
-          page({
-            title,
-            body: html`<main><h1>${title}</h1><p>${message}</p><p><a href="/">Back to the events</a></p></main>`,
-          }),
-        )
+      return void res.type('html').send(
+        page({
+          title,
+          body: html`<main><h1>${title}</h1><p>${message}</p><p><a href="/">Back to the events</a></p></main>`,
+        }),
+      )
     }
     res.json({ error: { code, message } })
   }

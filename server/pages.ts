@@ -65,7 +65,10 @@ function schedule(pads: PadInfo[], zone: string): Html {
     const when = inZone(Date.parse(pad.startsAt), zone)
     const dayKey = `${when.weekday} ${when.date}`
     let rooms = days.get(dayKey)
-    if (!rooms) days.set(dayKey, (rooms = new Map()))
+    if (!rooms) {
+      rooms = new Map()
+      days.set(dayKey, rooms)
+    }
     const room = pad.room ?? 'No room given'
     rooms.set(room, [...(rooms.get(room) ?? []), pad])
   }

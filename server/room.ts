@@ -11,7 +11,6 @@
  */
 import * as Y from 'yjs'
 import {
-  type AwarenessEntry,
   decodeAwarenessUpdate,
   encodeAwareness,
   encodeAwarenessUpdate,
