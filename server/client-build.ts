@@ -12,9 +12,11 @@ export const CLIENT_SRC = path.join(ROOT, 'client')
 export const CLIENT_OUT = path.join(ROOT, 'dist', 'client')
 const SHARED_SRC = path.join(ROOT, 'shared')
 /** Entry points: one bundle per page. */
-const ENTRIES = ['home-page.ts', 'event-page.ts']
+const ENTRIES = ['home-page.ts', 'event-page.ts', 'editor.ts']
+/** The service worker is a classic script, bundled on its own. */
+const WORKER = 'sw.ts'
 /** Copied as they are. */
-const STATIC = ['site.css']
+const STATIC = ['site.css', 'editor.css', 'favicon.svg']
 
 function newestMtime(dirs: string[], extra: string[]): number {
   let newest = 0
@@ -30,7 +32,7 @@ function newestMtime(dirs: string[], extra: string[]): number {
 
 function oldestOutput(): number {
   let oldest = Number.POSITIVE_INFINITY
-  for (const name of [...ENTRIES.map((e) => e.replace(/\.ts$/, '.js')), ...STATIC]) {
+  for (const name of [...[...ENTRIES, WORKER].map((e) => e.replace(/\.ts$/, '.js')), ...STATIC]) {
     const file = path.join(CLIENT_OUT, name)
     if (!fs.existsSync(file)) return 0
     oldest = Math.min(oldest, fs.statSync(file).mtimeMs)
@@ -54,6 +56,15 @@ export function ensureClientBuilt(): boolean {
     sourcemap: true,
     target: ['es2022'],
     outdir: tmp,
+    logLevel: 'error',
+  })
+  buildSync({
+    entryPoints: [path.join(CLIENT_SRC, WORKER)],
+    bundle: true,
+    format: 'iife',
+    minify: true,
+    target: ['es2022'],
+    outfile: path.join(tmp, WORKER.replace(/\.ts$/, '.js')),
     logLevel: 'error',
   })
   for (const name of STATIC) fs.copyFileSync(path.join(CLIENT_SRC, name), path.join(tmp, name))

@@ -29,6 +29,8 @@ export class Connection implements Peer {
   private readonly room: Room
   private readonly log: Logger
   private closed = false
+  /** Step 1 messages received: the first one is the handshake, later ones are save checks. */
+  private step1Count = 0
 
   constructor(id: string, ws: WebSocket, room: Room, log: Logger) {
     this.id = id
@@ -78,7 +80,7 @@ export class Connection implements Peer {
     try {
       switch (message.type) {
         case 'sync-step1':
-          result = this.room.sendStateTo(this, message.stateVector)
+          result = this.room.sendStateTo(this, message.stateVector, ++this.step1Count > 1)
           break
         case 'sync-step2':
         case 'sync-update':

@@ -49,6 +49,7 @@ export interface PageOptions {
   /** Script bundles under /assets/ to load (deferred, never inline: the CSP forbids inline script). */
   scripts?: string[]
   styles?: string[]
+  bodyClass?: string
 }
 
 export function page(options: PageOptions): string {
@@ -58,11 +59,12 @@ export function page(options: PageOptions): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title} · Summitpad</title>
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/site.css">
 ${(options.styles ?? []).map((s) => html`<link rel="stylesheet" href="/assets/${s}">`)}
 ${(options.scripts ?? []).map((s) => html`<script type="module" src="/assets/${s}"></script>`)}
 </head>
-<body>
+<body${options.bodyClass ? html` class="${options.bodyClass}"` : ''}>
 ${options.body}
 </body>
 </html>

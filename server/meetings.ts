@@ -128,6 +128,11 @@ export class Meetings {
     return this.d.meetings.unfiledPads()
   }
 
+  /** The pad's metadata, or null for a pad that has no stored content yet. */
+  findPad(id: string): PadInfo | null {
+    return this.d.meetings.pad(id)
+  }
+
   pad(id: string): PadInfo {
     const pad = this.d.meetings.pad(id)
     if (!pad) throw notFound(`no pad "${id}"`)

@@ -7,9 +7,11 @@ import express, { type Request, type Router } from 'express'
 import QRCode from 'qrcode'
 import type { EventInfo, PadInfo } from '../shared/meetings.ts'
 import { PAD_KINDS } from '../shared/meetings.ts'
+import { isValidPadId } from '../shared/pad-id.ts'
 import { inZone } from '../shared/time.ts'
 import { CLIENT_OUT } from './client-build.ts'
 import { Html, html, page } from './html.ts'
+import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
 
 const KIND_LABEL: Record<string, string> = {
@@ -159,6 +161,49 @@ export function createPagesRouter(meetings: Meetings): Router {
   </details>
 </main>`
     res.type('html').send(page({ title: event.name, body, scripts: ['event-page.js'] }))
+  })
+
+  // Browsers ask for it whatever the page says.
+  router.get('/favicon.ico', (_req, res) => res.redirect(301, '/assets/favicon.svg'))
+
+  // The service worker must be served from the root to control /p/ pages.
+  router.get('/sw.js', (_req, res) => {
+    res.set('Cache-Control', 'no-cache').sendFile('sw.js', { root: CLIENT_OUT })
+  })
+
+  router.get('/p/:id', (req, res) => {
+    const id = req.params.id
+    if (!isValidPadId(id)) throw new HttpError(400, 'invalid', 'pad names are 1-100 of A-Z a-z 0-9 . _ -')
+    // A pad nobody created yet opens empty, as in Etherpad; it is stored with its first edit.
+    const pad = meetings.findPad(id)
+    const title = pad ? padTitle(pad) : id
+    const body = html`<div class="pad-root" data-pad="${id}" data-title="${title}">
+<header class="pad-bar">
+  <a class="brand" href="/">Summitpad</a>
+  ${pad?.event ? html`<a class="crumb" href="/e/${pad.event}">${meetings.event(pad.event).name}</a>` : ''}
+  <h1 title="${title}">${title}</h1>
+  <span id="save-state" role="status" aria-live="polite" data-state="reconnecting">Connecting…</span>
+  <button id="preview-toggle" class="secondary" type="button" aria-pressed="false" aria-controls="preview">Preview</button>
+  <a href="/p/${id}/qr">QR code</a>
+  <button id="name-button" class="secondary" type="button" title="Change your name">Your name</button>
+</header>
+<div class="pad-main">
+  <div id="editor"></div>
+  <article id="preview" aria-label="Preview"></article>
+  <aside class="people" aria-label="People here"><h2>Here now (<span id="people-count">0</span>)</h2><ul id="people-list"></ul></aside>
+</div>
+<dialog id="name-dialog" aria-labelledby="name-title">
+  <form method="dialog" class="stack">
+    <h2 id="name-title">Your name</h2>
+    <p class="muted">Shown next to your cursor and in the pad's history. Remembered in this browser.</p>
+    <label>Name <input name="name" required maxlength="64" autocomplete="name"></label>
+    <button type="submit">Join the pad</button>
+  </form>
+</dialog>
+</div>`
+    res
+      .type('html')
+      .send(page({ title, body, scripts: ['editor.js'], styles: ['editor.css'], bodyClass: 'pad-page' }))
   })
 
   router.get('/p/:id/qr', (req, res, next) => {

@@ -100,13 +100,19 @@ export class Room {
     if (this.peers.size === 0) this.host.emptied(this)
   }
 
-  /** Sync step 1 from a peer: answer with what it lacks, after committing what it sent before. */
-  sendStateTo(peer: Peer, stateVector: Uint8Array): Result {
+  /**
+   * Sync step 1 from a peer: answer with what it lacks, after committing what it sent before.
+   * A repeated step 1 (an editor checking that its changes are saved) is also answered with our
+   * own step 1, so the peer sends back whatever we still lack — including updates whose frames
+   * were lost on the way — and its next step 1 then acknowledges them.
+   */
+  sendStateTo(peer: Peer, stateVector: Uint8Array, askBack: boolean): Result {
     const sv = checkStateVector(stateVector)
     if (!sv.ok) return { ok: false, code: CLOSE.protocolError, reason: `invalid state vector: ${sv.error}` }
     if (this.pending.length > 0) this.host.flushNow()
     if (this.discarded) return OK
     peer.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)))
+    if (askBack) peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
     return OK
   }
 

@@ -1,0 +1,34 @@
+/** The "here now" list, from awareness: each person's name and colour; viewers marked. */
+import type { Awareness } from 'y-protocols/awareness'
+
+interface UserState {
+  name?: unknown
+  color?: unknown
+}
+
+export function attachPeopleList(list: HTMLElement, count: HTMLElement, awareness: Awareness): void {
+  const render = () => {
+    const people: { name: string; color: string; me: boolean }[] = []
+    for (const [clientId, state] of awareness.getStates()) {
+      const user = (state as { user?: UserState }).user
+      if (!user || typeof user.name !== 'string') continue
+      const color =
+        typeof user.color === 'string' && /^#[0-9a-f]{6}$/i.test(user.color) ? user.color : '#666666'
+      people.push({ name: user.name, color, me: clientId === awareness.clientID })
+    }
+    people.sort((a, b) => Number(b.me) - Number(a.me) || a.name.localeCompare(b.name))
+    list.replaceChildren(
+      ...people.map((p) => {
+        const li = document.createElement('li')
+        const dot = document.createElement('span')
+        dot.className = 'dot'
+        dot.style.background = p.color
+        li.append(dot, document.createTextNode(p.me ? `${p.name} (you)` : p.name))
+        return li
+      }),
+    )
+    count.textContent = String(people.length)
+  }
+  awareness.on('change', render)
+  render()
+}

@@ -1,0 +1,189 @@
+/**
+ * A truthful "Saved": tracks the editor's local changes until the server has provably stored them.
+ *
+ * It watches every frame on the socket (see tracked-socket.ts) and relies on the server's
+ * ordering guarantee: frames are handled in order and a sync step 2 that answers our step 1 goes
+ * out only after the server committed everything we sent before that step 1. But an update frame
+ * can be lost on the way while the socket looks fine, and deletions do not show in state vectors,
+ * so a plain update is never trusted. What counts is our *step 2*, sent in answer to the server's
+ * step 1: it holds everything the server lacks (and our whole delete set). When the server
+ * answers a step 1 sent after that step 2, every change made before it is stored.
+ *
+ * Our later step 1 messages make the server send its own step 1 back, so a "save check" is:
+ * step 1 -> (server: step 2, step 1) -> our covering step 2 -> step 1 -> server's step 2 = ack.
+ */
+import { decodeMessage } from '../shared/protocol.ts'
+
+export type SaveStatus =
+  | { kind: 'saved' }
+  | { kind: 'saving'; unsaved: number }
+  | { kind: 'offline'; unsaved: number }
+  | { kind: 'reconnecting'; unsaved: number }
+  | { kind: 'refused'; unsaved: number; reason: string }
+
+/** Wait for more keystrokes before checking: one check per pause in typing, not per key. */
+export const CHECK_DEBOUNCE_MS = 300
+/** While changes are unacknowledged and nothing is in flight, check again this often. */
+export const RECHECK_MS = 4000
+/** A check unanswered this long means the connection is dead even if the socket looks open. */
+export const STALL_MS = 10_000
+
+export interface SaveTrackerHooks {
+  /** Sends a sync step 1 on the current socket (it passes through `outgoing`). */
+  sendStep1(): void
+  /** Drops the current socket and connects again. */
+  reconnect(): void
+  onChange(status: SaveStatus): void
+}
+
+interface Probe {
+  covered: number
+  sentAt: number
+}
+
+export class SaveTracker {
+  private readonly hooks: SaveTrackerHooks
+  private changes = 0
+  private acked = 0
+  private socket: object | null = null
+  private connected = false
+  private online = true
+  private refusal: string | null = null
+  /** On the current socket: changes included in our last covering step 2. */
+  private covered = 0
+  private probes: Probe[] = []
+  private timer: ReturnType<typeof setTimeout> | null = null
+  private last: string | null = null
+
+  constructor(hooks: SaveTrackerHooks) {
+    this.hooks = hooks
+    setInterval(() => this.tick(), 1000)
+  }
+
+  get unsaved(): number {
+    return this.changes - this.acked
+  }
+
+  /** A local change to the document (typing, undo, or edits restored from the browser's store). */
+  localChange(): void {
+    this.changes++
+    this.schedule(CHECK_DEBOUNCE_MS)
+    this.publish()
+  }
+
+  socketOpened(socket: object): void {
+    this.socket = socket
+    this.covered = 0
+    this.probes = []
+    this.connected = true
+    this.publish()
+  }
+
+  socketClosed(socket: object): void {
+    if (socket !== this.socket) return
+    this.connected = false
+    this.probes = []
+    this.publish()
+  }
+
+  setOnline(online: boolean): void {
+    this.online = online
+    this.publish()
+  }
+
+  refused(reason: string): void {
+    this.refusal = reason
+    this.publish()
+  }
+
+  outgoing(socket: object, frame: Uint8Array): void {
+    if (socket !== this.socket) return
+    const decoded = decodeMessage(frame)
+    if (!decoded.ok) return
+    if (decoded.value.type === 'sync-step2') {
+      this.covered = this.changes
+      // Confirm the covering step 2 right away if it holds something not yet acknowledged.
+      const lastProbe = this.probes.at(-1)?.covered ?? this.acked
+      if (this.covered > lastProbe) this.schedule(0)
+    } else if (decoded.value.type === 'sync-step1') {
+      this.probes.push({ covered: this.covered, sentAt: Date.now() })
+    }
+  }
+
+  incoming(socket: object, frame: Uint8Array): void {
+    if (socket !== this.socket) return
+    const decoded = decodeMessage(frame)
+    if (!decoded.ok || decoded.value.type !== 'sync-step2') return
+    const probe = this.probes.shift()
+    if (probe) this.acked = Math.max(this.acked, probe.covered)
+    this.publish()
+  }
+
+  private schedule(delay: number): void {
+    if (this.timer !== null) {
+      if (delay > 0) return
+      clearTimeout(this.timer)
+    }
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.check()
+    }, delay)
+  }
+
+  private check(): void {
+    if (!this.connected || this.unsaved === 0) return
+    this.hooks.sendStep1()
+  }
+
+  private stalled(): boolean {
+    const oldest = this.probes[0]
+    return oldest !== undefined && Date.now() - oldest.sentAt > STALL_MS
+  }
+
+  private tick(): void {
+    if (this.connected && this.online && this.stalled()) {
+      // The socket says open but nothing comes back (Wi-Fi gone, laptop asleep): start over.
+      this.probes = []
+      this.hooks.reconnect()
+    } else if (this.connected && this.unsaved > 0 && this.probes.length === 0 && this.timer === null) {
+      this.schedule(RECHECK_MS)
+    }
+    this.publish()
+  }
+
+  status(): SaveStatus {
+    const unsaved = this.unsaved
+    if (this.refusal !== null) return { kind: 'refused', unsaved, reason: this.refusal }
+    if (!this.online) return { kind: 'offline', unsaved }
+    if (!this.connected || this.stalled()) return { kind: 'reconnecting', unsaved }
+    return unsaved === 0 ? { kind: 'saved' } : { kind: 'saving', unsaved }
+  }
+
+  private publish(): void {
+    const status = this.status()
+    const key = JSON.stringify(status)
+    if (key === this.last) return
+    this.last = key
+    this.hooks.onChange(status)
+  }
+}
+
+export function describeStatus(status: SaveStatus): string {
+  const changes = (n: number) => `${n} ${n === 1 ? 'change' : 'changes'} not yet saved`
+  switch (status.kind) {
+    case 'saved':
+      return 'Saved'
+    case 'saving':
+      return `Saving… (${changes(status.unsaved)})`
+    case 'offline':
+      return status.unsaved ? `Offline — ${changes(status.unsaved)}` : 'Offline — nothing unsaved'
+    case 'reconnecting':
+      return status.unsaved ? `Reconnecting — ${changes(status.unsaved)}` : 'Reconnecting'
+    case 'refused':
+      return `Closed by the server: ${status.reason}${status.unsaved ? ` — ${changes(status.unsaved)}` : ''}`
+    default: {
+      const unreachable: never = status
+      return unreachable
+    }
+  }
+}
