@@ -40,6 +40,7 @@ export function rememberName(name: string): Identity {
 }
 
 export function cleanName(name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
   return name
     .replace(/[\u0000-\u001f<>]/g, '')
     .trim()

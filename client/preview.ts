@@ -23,6 +23,6 @@ export function attachPreview(target: HTMLElement, read: () => string): () => vo
   }
   render()
   return () => {
-    timer ??= setTimeout(render, RENDER_DELAY_MS)
+    if (timer === null) timer = setTimeout(render, RENDER_DELAY_MS)
   }
 }
