@@ -39,10 +39,12 @@ export function rememberName(name: string): Identity {
   return storedIdentity()!
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+const CONTROL_OR_MARKUP = /[\u0000-\u001f<>]/g
+
 export function cleanName(name: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
   return name
-    .replace(/[\u0000-\u001f<>]/g, '')
+    .replace(CONTROL_OR_MARKUP, '')
     .trim()
     .slice(0, NAME_MAX_LENGTH)
 }
