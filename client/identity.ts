@@ -43,10 +43,7 @@ export function rememberName(name: string): Identity {
 const CONTROL_OR_MARKUP = /[\u0000-\u001f<>]/g
 
 export function cleanName(name: string): string {
-  return name
-    .replace(CONTROL_OR_MARKUP, '')
-    .trim()
-    .slice(0, NAME_MAX_LENGTH)
+  return name.replace(CONTROL_OR_MARKUP, '').trim().slice(0, NAME_MAX_LENGTH)
 }
 
 /** Shows the name dialog until a name is given; resolves with the identity. */
