@@ -12,8 +12,10 @@ import { createHttpApp } from './http-app.ts'
 import type { Logger } from './logger.ts'
 import { Meetings } from './meetings.ts'
 import { MeetingsStore } from './meetings-store.ts'
+import { Minutes } from './minutes.ts'
 import { CLOSE } from './peer.ts'
 import { Rooms } from './rooms.ts'
+import { SearchIndex } from './search-index.ts'
 import { PadStore } from './store.ts'
 import { SyncEndpoint } from './sync-endpoint.ts'
 import { loadDefaultTemplates } from './templates.ts'
@@ -26,6 +28,8 @@ export interface Summitpad {
   readonly store: PadStore
   readonly rooms: Rooms
   readonly meetings: Meetings
+  readonly minutes: Minutes
+  readonly search: SearchIndex
   /** Graceful shutdown: stop accepting, flush and snapshot, close sockets with 1012, close the DB. */
   close(): Promise<void>
 }
@@ -40,8 +44,16 @@ export async function startSummitpad(config: Config, log: Logger): Promise<Summi
     log,
     snapshotEvery: config.snapshotEvery,
     unloadDelayMs: config.unloadDelayMs,
+    onPadChanged: (padId) => search.markDirty(padId),
   })
-  const meetings = new Meetings({ db, store, meetings: new MeetingsStore(db), rooms, templates })
+  const meetingsStore = new MeetingsStore(db)
+  const meetings = new Meetings({ db, store, meetings: meetingsStore, rooms, templates })
+  const search: SearchIndex = new SearchIndex(db, {
+    text: (padId): string | null => minutes.text(padId),
+    title: (padId) => meetingsStore.pad(padId)?.title ?? null,
+  })
+  const minutes: Minutes = new Minutes({ store, rooms, meetings, search })
+  search.indexMissing()
   const endpoint = new SyncEndpoint({
     rooms,
     log,
@@ -51,6 +63,8 @@ export async function startSummitpad(config: Config, log: Logger): Promise<Summi
   const app = createHttpApp({
     log,
     meetings,
+    minutes,
+    search,
     startedAt: Date.now(),
     status: () => ({ padsLoaded: rooms.loadedCount, connections: endpoint.connectionCount }),
   })
@@ -78,6 +92,7 @@ export async function startSummitpad(config: Config, log: Logger): Promise<Summi
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
       rooms.closeAll(CLOSE.serviceRestart, 'server restart')
+      search.flush()
       endpoint.close(CLOSE.serviceRestart, 'server restart')
       server.closeIdleConnections()
       await Promise.race([
@@ -91,5 +106,5 @@ export async function startSummitpad(config: Config, log: Logger): Promise<Summi
     return closing
   }
 
-  return { url: `http://${host}:${port}`, port, db, store, rooms, meetings, close }
+  return { url: `http://${host}:${port}`, port, db, store, rooms, meetings, minutes, search, close }
 }

@@ -78,6 +78,13 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (event, kind)
   );
   `,
+  // 3: full-text search over pads' current text, keyed by the pad's pk (rowid).
+  `
+  CREATE VIRTUAL TABLE pad_search USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
+  CREATE TRIGGER pads_search_delete AFTER DELETE ON pads BEGIN
+    DELETE FROM pad_search WHERE rowid = old.pk;
+  END;
+  `,
 ]
 
 export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {

@@ -7,7 +7,10 @@ import { createApiRouter } from './api-routes.ts'
 import { errorHandler, notFound } from './http-errors.ts'
 import type { Logger } from './logger.ts'
 import type { Meetings } from './meetings.ts'
+import type { Minutes } from './minutes.ts'
+import { createMinutesRouter } from './minutes-routes.ts'
 import { createPagesRouter } from './pages.ts'
+import type { SearchIndex } from './search-index.ts'
 
 export interface ServerStatus {
   padsLoaded: number
@@ -17,6 +20,8 @@ export interface ServerStatus {
 export interface HttpAppOptions {
   log: Logger
   meetings: Meetings
+  minutes: Minutes
+  search: SearchIndex
   status(): ServerStatus
   startedAt: number
 }
@@ -34,8 +39,9 @@ export function createHttpApp(options: HttpAppOptions): Express {
     })
   })
 
+  app.use('/api', createMinutesRouter(options.minutes, options.search))
   app.use('/api', createApiRouter(options.meetings))
-  app.use(createPagesRouter(options.meetings))
+  app.use(createPagesRouter(options))
   app.use(notFound)
   app.use(errorHandler(options.log))
   return app

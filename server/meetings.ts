@@ -139,11 +139,14 @@ export class Meetings {
     return pad
   }
 
-  /** Creates a pad whose first log row is its kind's template, in one transaction. */
-  createPad(input: PadInput): PadInfo {
+  /**
+   * Creates a pad whose first log row is its kind's template — or `initialState` (an imported
+   * Yjs state) — in one transaction.
+   */
+  createPad(input: PadInput, initialState?: Uint8Array): PadInfo {
     // Commit a live room's first keystrokes before deciding whether the id is taken.
     this.d.rooms.flush()
-    const created = this.d.db.transaction(() => this.insertPad(input, null))()
+    const created = this.d.db.transaction(() => this.insertPad(input, null, initialState))()
     this.sendTemplateLive(created)
     return this.pad(created.id)
   }
@@ -152,6 +155,7 @@ export class Meetings {
   private insertPad(
     input: PadInput,
     sourceUid: string | null,
+    initialState?: Uint8Array,
   ): { id: string; update: Uint8Array; seq: number } {
     const eventPk = input.event ? this.eventPk(input.event) : null
     const event = input.event ? this.d.meetings.event(input.event) : null
@@ -171,7 +175,7 @@ export class Meetings {
     }
     const body =
       (eventPk !== null && this.d.meetings.template(eventPk, input.kind)) || this.d.templates[input.kind]
-    const update = textUpdate(renderTemplate(body, fields, event))
+    const update = initialState ?? textUpdate(renderTemplate(body, fields, event))
     this.d.meetings.insertPad(id, eventPk, fields, sourceUid)
     const [seq] = this.d.store.append([
       { padId: id, at: Date.now(), conn: 'server', author: null, data: update },

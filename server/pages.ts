@@ -5,14 +5,15 @@
  */
 import express, { type Request, type Router } from 'express'
 import QRCode from 'qrcode'
-import type { EventInfo, PadInfo } from '../shared/meetings.ts'
-import { PAD_KINDS } from '../shared/meetings.ts'
+import { type EventInfo, PAD_KINDS, type PadInfo, type PadKind } from '../shared/meetings.ts'
 import { isValidPadId } from '../shared/pad-id.ts'
 import { inZone } from '../shared/time.ts'
 import { CLIENT_OUT } from './client-build.ts'
 import { Html, html, page } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
+import { EXPORT_FORMATS, type ExportFormat, type Minutes } from './minutes.ts'
+import type { SearchIndex } from './search-index.ts'
 
 const KIND_LABEL: Record<string, string> = {
   'mini-summit': 'mini-summit',
@@ -51,7 +52,7 @@ function sessionItem(pad: PadInfo, zone: string): Html {
   <span class="time">${start}${end ? `–${end}` : ''}</span>
   <span><a class="title" href="/p/${pad.id}">${padTitle(pad)}</a>${pad.kind ? html`<span class="badge">${KIND_LABEL[pad.kind]}</span>` : ''}${pad.cancelled ? html`<span class="badge">cancelled</span>` : ''}</span>
   <span class="live" data-live="${pad.id}" aria-live="polite"></span>
-  <span class="meta">${meta}${meta ? ' · ' : ''}<a href="/p/${pad.id}/qr">QR code</a></span>
+  <span class="meta">${meta}${meta ? ' · ' : ''}<a href="/p/${pad.id}/qr">QR code</a> · minutes: <a href="/api/pads/${pad.id}/export?format=txt" download>txt</a> <a href="/api/pads/${pad.id}/export?format=md" download>md</a> <a href="/api/pads/${pad.id}/export?format=html" download>html</a></span>
 </li>`
 }
 
@@ -86,11 +87,40 @@ ${[...rooms]
 ${unscheduled.length ? html`<section><h2>Unscheduled</h2><ul class="cards">${unscheduled.map((p) => sessionItem(p, zone))}</ul></section>` : ''}`
 }
 
+function searchForm(q: string, event?: string, kind?: PadKind): Html {
+  return html`<form class="row" action="/search" method="get" role="search">
+  <label>Search all pads <input type="search" name="q" value="${q}" placeholder="cgroup writeback" maxlength="500"></label>
+  ${event ? html`<input type="hidden" name="event" value="${event}">` : ''}
+  <label>Kind <select name="kind"><option value="">any</option>${PAD_KINDS.map((k) => html`<option value="${k}"${k === kind ? ' selected' : ''}>${KIND_LABEL[k]}</option>`)}</select></label>
+  <button type="submit">Search</button>
+</form>`
+}
+
 function kindOptions(): Html {
   return html`${PAD_KINDS.map((k) => html`<option value="${k}"${k === 'talk' ? ' selected' : ''}>${KIND_LABEL[k]}</option>`)}`
 }
 
-export function createPagesRouter(meetings: Meetings): Router {
+export interface PagesDeps {
+  meetings: Meetings
+  minutes: Minutes
+  search: SearchIndex
+}
+
+const FORMAT_LABEL: Record<ExportFormat, string> = {
+  md: 'Markdown (.md)',
+  txt: 'Plain text for email (.txt)',
+  html: 'Web page (.html)',
+  json: 'JSON with authors (.json)',
+  yjs: 'Yjs backup (.yjs)',
+}
+
+function downloadMenu(padId: string): Html {
+  return html`<details class="menu"><summary>Download</summary><ul>
+${EXPORT_FORMATS.map((f) => html`<li><a href="/api/pads/${padId}/export?format=${f}" download>${FORMAT_LABEL[f]}</a></li>`)}
+</ul></details>`
+}
+
+export function createPagesRouter({ meetings, minutes, search }: PagesDeps): Router {
   const router = express.Router()
 
   router.use('/assets', express.static(CLIENT_OUT, { index: false, maxAge: 0 }))
@@ -102,6 +132,7 @@ export function createPagesRouter(meetings: Meetings): Router {
 <main>
   <h1>Meeting notes, live</h1>
   <p class="muted">One pad per session. Everyone in the room types into it at once; the minutes are kept with their full history.</p>
+  ${searchForm('')}
   <h2>Events</h2>
   ${events.length ? html`<ul class="cards">${events.map((e) => html`<li><a class="title" href="/e/${e.slug}">${e.name}</a> <span class="muted">${dateRange(e)}</span></li>`)}</ul>` : html`<p class="muted">No events yet.</p>`}
   <details>
@@ -127,6 +158,46 @@ export function createPagesRouter(meetings: Meetings): Router {
     res.type('html').send(page({ title: 'Events', body, scripts: ['home-page.js'] }))
   })
 
+  router.get('/search', (req, res) => {
+    const q = typeof req.query.q === 'string' ? req.query.q.slice(0, 500) : ''
+    const event = typeof req.query.event === 'string' ? req.query.event : undefined
+    const kindParam = typeof req.query.kind === 'string' ? req.query.kind : undefined
+    const kind = (PAD_KINDS as readonly string[]).includes(kindParam ?? '')
+      ? (kindParam as PadKind)
+      : undefined
+    const hits = q ? search.search(q, { event, kind }) : []
+    const body = html`${siteHeader('Search')}
+<main>
+  <h1>Search the minutes</h1>
+  ${searchForm(q, event, kind)}
+  ${q ? html`<p class="muted">${hits.length} ${hits.length === 1 ? 'pad' : 'pads'} found${hits.length === 50 ? ' (first 50)' : ''}.</p>` : ''}
+  <ul class="cards">${hits.map(
+    (
+      h,
+    ) => html`<li><a class="title" href="/p/${h.padId}">${h.title ?? h.padId}</a>${h.kind ? html`<span class="badge">${KIND_LABEL[h.kind]}</span>` : ''}${h.event ? html` <span class="muted">· ${h.event}</span>` : ''}
+<p class="snippet">${new Html(h.snippet)}</p></li>`,
+  )}</ul>
+</main>`
+    res.type('html').send(page({ title: q ? `${q} — search` : 'Search', body }))
+  })
+
+  router.get('/e/:slug/outcomes', (req, res) => {
+    const event = meetings.event(req.params.slug)
+    const { actionsByOwner, decisions } = minutes.rollup(event.slug)
+    const item = (i: { padId: string; padTitle: string; line: number; text: string; done?: boolean }) =>
+      html`<li>${i.done ? html`<s>${i.text}</s> <span class="badge">done</span>` : i.text} <span class="muted">— <a href="/p/${i.padId}">${i.padTitle}</a>, line ${i.line}</span></li>`
+    const body = html`${siteHeader(html`<a href="/">Events</a> / <a href="/e/${event.slug}">${event.name}</a> / Outcomes`)}
+<main>
+  <h1>Action items and decisions</h1>
+  <p class="muted">Collected from every pad of ${event.name}: lines starting with <code>ACTION(name):</code>, <code>- [ ] @name</code> or <code>DECISION:</code>. <a href="/api/events/${event.slug}/outcomes">JSON</a></p>
+  <h2>Action items</h2>
+  ${actionsByOwner.length ? actionsByOwner.map((g) => html`<h3>${g.owner}</h3><ul>${g.items.map(item)}</ul>`) : html`<p class="muted">None yet.</p>`}
+  <h2>Decisions</h2>
+  ${decisions.length ? html`<ul>${decisions.map(item)}</ul>` : html`<p class="muted">None yet.</p>`}
+</main>`
+    res.type('html').send(page({ title: `${event.name} — outcomes`, body }))
+  })
+
   router.get('/e/:slug', (req, res) => {
     const event = meetings.event(req.params.slug)
     const pads = meetings.pads({ event: event.slug })
@@ -134,6 +205,7 @@ export function createPagesRouter(meetings: Meetings): Router {
 <main data-event="${event.slug}" data-timezone="${event.timezone}">
   <h1>${event.name}</h1>
   <p class="muted">${dateRange(event)}${event.description ? html` · ${event.description}` : ''}</p>
+  <p><a href="/e/${event.slug}/outcomes">Action items and decisions</a> · <a href="/api/events/${event.slug}/export" download>Download all minutes (.zip)</a> · <a href="/search?event=${event.slug}">Search this event</a></p>
   ${pads.length ? schedule(pads, event.timezone) : html`<p class="muted">No sessions yet: import the schedule or add a pad.</p>`}
   <h2>Add sessions</h2>
   <details>
@@ -184,6 +256,7 @@ export function createPagesRouter(meetings: Meetings): Router {
   <h1 title="${title}">${title}</h1>
   <span id="save-state" role="status" aria-live="polite" data-state="reconnecting">Connecting…</span>
   <button id="preview-toggle" class="secondary" type="button" aria-pressed="false" aria-controls="preview">Preview</button>
+  ${downloadMenu(id)}
   <a href="/p/${id}/qr">QR code</a>
   <button id="name-button" class="secondary" type="button" title="Change your name">Your name</button>
 </header>

@@ -43,6 +43,8 @@ export interface RoomHost {
   discard(room: Room, reason: string): void
   /** The last peer left. */
   emptied(room: Room): void
+  /** The pad's stored text changed (for the search index; cheap, called per commit). */
+  changed(room: Room): void
 }
 
 export interface StoredPosition {
@@ -177,6 +179,15 @@ export class Room {
     this.position.lastSeq = Math.max(this.position.lastSeq, seq)
     this.position.rowsSinceSnapshot++
     this.broadcast(encodeSyncUpdate(update))
+    this.host.changed(this)
+  }
+
+  /** Replaces the pad's stored history with its current state (see PadStore.forgetHistory). */
+  forgetHistory(): void {
+    if (this.pending.length > 0) this.host.flushNow()
+    this.host.store.forgetHistory(this.padId, encodeState(this.doc))
+    this.position.snapshotSeq = this.position.lastSeq
+    this.position.rowsSinceSnapshot = 0
   }
 
   /** Hands the rows queued this tick to the flusher. */
@@ -197,6 +208,7 @@ export class Room {
     const message = encodeSyncUpdate(merged)
     for (const peer of this.peers) if (peer !== soleOrigin) peer.send(message)
     if (this.position.rowsSinceSnapshot >= this.host.snapshotEvery) this.snapshot()
+    this.host.changed(this)
   }
 
   /** The commit of this tick failed: what the doc holds no longer matches the store. */

@@ -14,6 +14,8 @@ export interface RoomsOptions {
   log: Logger
   snapshotEvery: number
   unloadDelayMs: number
+  /** Called after a pad's stored text changed. */
+  onPadChanged?: (padId: string) => void
 }
 
 export class Rooms {
@@ -34,6 +36,7 @@ export class Rooms {
       flushNow: () => this.flusher.flush(),
       discard: (room, reason) => this.discard(room, reason),
       emptied: (room) => this.scheduleUnload(room),
+      changed: (room) => options.onPadChanged?.(room.padId),
     }
   }
 

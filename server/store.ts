@@ -26,6 +26,14 @@ export interface StoredPad {
   updates: { seq: number; data: Uint8Array }[]
 }
 
+export interface AuthorSummary {
+  /** Null for edits of connections that never announced a name (and for the server's own). */
+  name: string | null
+  edits: number
+  firstAt: number
+  lastAt: number
+}
+
 export interface PadSummary {
   id: string
   createdAt: number
@@ -47,6 +55,9 @@ export class PadStore {
   private readonly deletePadRow
   private readonly selectPads
   private readonly appendTx
+  private readonly selectAuthors
+  private readonly deleteUpdatesOf
+  private readonly deleteSnapshotsOf
   private readonly db: Db
 
   constructor(db: Db) {
@@ -79,6 +90,12 @@ export class PadStore {
                 + (SELECT coalesce(sum(length(s.data)), 0) FROM snapshots s WHERE s.pad = p.pk) AS bytes
        FROM pads p ORDER BY p.updated_at DESC`,
     )
+    this.selectAuthors = db.prepare<[number], AuthorSummary>(
+      `SELECT author AS name, count(*) AS edits, min(at) AS firstAt, max(at) AS lastAt
+       FROM updates WHERE pad = ? AND conn <> 'server' GROUP BY author ORDER BY min(at)`,
+    )
+    this.deleteUpdatesOf = db.prepare<[number]>('DELETE FROM updates WHERE pad = ?')
+    this.deleteSnapshotsOf = db.prepare<[number]>('DELETE FROM snapshots WHERE pad = ?')
     this.appendTx = db.transaction((rows: readonly LogRow[]): number[] => {
       const pks = new Map<string, number>()
       const seqs: number[] = []
@@ -130,6 +147,28 @@ export class PadStore {
     const pad = this.selectPadPk.get(padId)
     if (!pad) return 0
     return this.selectLastSeq.get(pad.pk)?.seq ?? 0
+  }
+
+  /** Who wrote the pad, from its log: one row per author name, oldest first. */
+  authors(padId: string): AuthorSummary[] {
+    const pad = this.selectPadPk.get(padId)
+    return pad ? this.selectAuthors.all(pad.pk) : []
+  }
+
+  /**
+   * Keeps only `state` (the pad's current content) and drops its log and every older snapshot, in
+   * one transaction: what was deleted from the pad is then gone from its history too.
+   */
+  forgetHistory(padId: string, state: Uint8Array, at = Date.now()): void {
+    const pad = this.selectPadPk.get(padId)
+    if (!pad) throw new Error(`pad "${padId}" has no stored data`)
+    this.db.transaction(() => {
+      const upto = this.selectLastSeq.get(pad.pk)?.seq ?? 0
+      const covered = Math.max(upto, this.selectLatestSnapshot.get(pad.pk)?.upto ?? 0)
+      this.deleteUpdatesOf.run(pad.pk)
+      this.deleteSnapshotsOf.run(pad.pk)
+      this.insertSnapshot.run(pad.pk, covered, at, asBuffer(state))
+    })()
   }
 
   exists(padId: string): boolean {

@@ -1,0 +1,249 @@
+/**
+ * Email-ready minutes: Markdown rendered as plain text for a mailing-list post. Wrapped at 72
+ * columns with hanging indents for lists, headings underlined, URLs moved to numbered footnotes,
+ * code blocks kept verbatim (indented: rewrapping would change them), tables too wide for 72
+ * columns turned into lists. No line exceeds 72 columns except a footnote holding one unbreakable
+ * URL and code block lines.
+ */
+import { type BlockNode, blockTree, createMarkdown, normalizeNewlines, type Token } from './markdown.ts'
+import { textWidth, wrap } from './text-width.ts'
+
+export const TEXT_WIDTH = 72
+const CODE_INDENT = '    '
+
+const md = createMarkdown()
+
+interface Ctx {
+  /** Prefix of the first line of the next block (e.g. a list marker), then of every other line. */
+  first: string
+  rest: string
+  footnotes: string[]
+}
+
+/** Inline content as plain text; link targets become footnote numbers. */
+function inlineText(token: Token | undefined, ctx: Ctx): string {
+  if (!token?.children) return token?.content ?? ''
+  let out = ''
+  let href: string | null = null
+  let linkStart = 0
+  for (const child of token.children) {
+    switch (child.type) {
+      case 'text':
+        out += child.content
+        break
+      case 'code_inline':
+        out += `\`${child.content}\``
+        break
+      case 'softbreak':
+      case 'hardbreak':
+        out += '\n'
+        break
+      case 'strong_open':
+      case 'strong_close':
+        out += '*'
+        break
+      case 'em_open':
+      case 'em_close':
+        out += '_'
+        break
+      case 'link_open':
+        href = String(child.attrGet('href') ?? '') || null
+        linkStart = out.length
+        break
+      case 'link_close': {
+        if (href) {
+          const label = out.slice(linkStart)
+          const url = href.replace(/^mailto:/i, '')
+          if (label === url || label === href) {
+            // A bare URL: the footnote number replaces it.
+            out = `${out.slice(0, linkStart)}[${footnote(ctx, href)}]`
+          } else if (href.startsWith('mailto:')) {
+            out += ` <${url}>`
+          } else {
+            out += ` [${footnote(ctx, href)}]`
+          }
+        }
+        href = null
+        break
+      }
+      case 'image': {
+        const src = String(child.attrGet('src') ?? '')
+        out += `[image: ${child.content || 'untitled'}]${src ? ` [${footnote(ctx, src)}]` : ''}`
+        break
+      }
+      default:
+        out += child.content
+    }
+  }
+  return out
+}
+
+function footnote(ctx: Ctx, url: string): number {
+  const existing = ctx.footnotes.indexOf(url)
+  if (existing >= 0) return existing + 1
+  ctx.footnotes.push(url)
+  return ctx.footnotes.length
+}
+
+function wrapParagraph(text: string, ctx: Ctx): string[] {
+  const lines: string[] = []
+  text.split('\n').forEach((part, i) => {
+    lines.push(...wrap(part, TEXT_WIDTH, i === 0 ? ctx.first : ctx.rest, ctx.rest))
+  })
+  return lines
+}
+
+function heading(node: BlockNode, inline: Token | undefined, ctx: Ctx): string[] {
+  const level = Number(node.token.tag.slice(1))
+  const lines = wrapParagraph(inlineText(inline, ctx), ctx)
+  const underline = level === 1 ? '=' : level === 2 ? '-' : '~'
+  const widest = Math.max(...lines.map((l) => textWidth(l) - textWidth(ctx.rest)))
+  return [
+    ...lines,
+    ctx.rest + underline.repeat(Math.min(Math.max(widest, 3), TEXT_WIDTH - textWidth(ctx.rest))),
+  ]
+}
+
+function codeBlock(content: string, ctx: Ctx): string[] {
+  const body = content.replace(/\n$/, '').split('\n')
+  return body.map((line, i) => `${i === 0 ? ctx.first : ctx.rest}${CODE_INDENT}${line}`.trimEnd())
+}
+
+function cellsOf(row: BlockNode, ctx: Ctx): string[] {
+  return row.children.map((cell) => inlineText(cell.children[0]?.token, ctx).trim())
+}
+
+function table(node: BlockNode, ctx: Ctx): string[] {
+  const rows: string[][] = []
+  for (const section of node.children) for (const row of section.children) rows.push(cellsOf(row, ctx))
+  const [header = [], ...body] = rows
+  const columns = Math.max(...rows.map((r) => r.length))
+  const widths = Array.from({ length: columns }, (_, c) =>
+    Math.max(3, ...rows.map((r) => textWidth(r[c] ?? ''))),
+  )
+  const total = textWidth(ctx.rest) + widths.reduce((a, b) => a + b, 0) + 3 * (columns - 1)
+  if (total <= TEXT_WIDTH) {
+    const pad = (text: string, w: number) => text + ' '.repeat(w - textWidth(text))
+    const line = (cells: string[]) =>
+      widths
+        .map((w, c) => pad(cells[c] ?? '', w))
+        .join(' | ')
+        .trimEnd()
+    return [
+      ctx.first + line(header),
+      ctx.rest + widths.map((w) => '-'.repeat(w)).join('-+-'),
+      ...body.map((r) => ctx.rest + line(r)),
+    ]
+  }
+  // Too wide for an email: one list item per row, "Header: value" per cell.
+  const out: string[] = []
+  body.forEach((row, r) => {
+    row.forEach((cell, c) => {
+      const label = header[c] ? `${header[c]}: ` : ''
+      const first = c === 0 ? (r === 0 ? ctx.first : ctx.rest) + '- ' : `${ctx.rest}  `
+      out.push(...wrap(`${label}${cell}`, TEXT_WIDTH, first, `${ctx.rest}    `))
+    })
+  })
+  return out
+}
+
+function list(node: BlockNode, ctx: Ctx): string[] {
+  const ordered = node.type === 'ordered_list'
+  let n = Number(node.token.attrGet('start') ?? 1)
+  const out: string[] = []
+  const items = node.children
+  const widest = ordered ? `${n + items.length - 1}. `.length : 2
+  items.forEach((item, i) => {
+    const marker = ordered ? `${n++}.`.padEnd(widest) : '- '
+    const itemCtx: Ctx = {
+      first: (i === 0 ? ctx.first : ctx.rest) + marker,
+      rest: ctx.rest + ' '.repeat(marker.length),
+      footnotes: ctx.footnotes,
+    }
+    const lines = blocks(item.children, itemCtx, false)
+    out.push(...(lines.length ? lines : [itemCtx.first.trimEnd()]))
+  })
+  return out
+}
+
+/** Renders sibling blocks; `spaced` puts a blank line between them (false inside tight lists). */
+function blocks(nodes: BlockNode[], ctx: Ctx, spaced = true): string[] {
+  const out: string[] = []
+  let firstBlock = true
+  for (const node of nodes) {
+    const blockCtx: Ctx = { ...ctx, first: firstBlock ? ctx.first : ctx.rest }
+    let lines: string[]
+    switch (node.type) {
+      case 'paragraph':
+        lines = wrapParagraph(inlineText(node.children[0]?.token, blockCtx), blockCtx)
+        break
+      case 'heading':
+        lines = heading(node, node.children[0]?.token, blockCtx)
+        break
+      case 'bullet_list':
+      case 'ordered_list':
+        lines = list(node, blockCtx)
+        break
+      case 'blockquote':
+        lines = blocks(node.children, {
+          first: `${blockCtx.first}> `,
+          rest: `${ctx.rest}> `,
+          footnotes: ctx.footnotes,
+        })
+        break
+      case 'fence':
+      case 'code_block':
+        lines = codeBlock(node.token.content, blockCtx)
+        break
+      case 'hr':
+        lines = [blockCtx.first + '-'.repeat(Math.max(3, TEXT_WIDTH - textWidth(blockCtx.first)))]
+        break
+      case 'table':
+        lines = table(node, blockCtx)
+        break
+      case 'html_block':
+        lines = wrapParagraph(node.token.content.trim(), blockCtx)
+        break
+      default:
+        lines = []
+    }
+    if (lines.length === 0) continue
+    // Lists inside a tight list item follow without a blank line, as they were typed.
+    const needsGap = !firstBlock && (spaced || node.type === 'paragraph' || node.token.hidden !== true)
+    if (needsGap && spaced) out.push('')
+    out.push(...lines)
+    firstBlock = false
+  }
+  return out
+}
+
+export interface TextHeader {
+  label: string
+  value: string
+}
+
+/** The whole email body: header block, the notes, then the numbered links. */
+export function markdownToText(markdown: string, header: TextHeader[] = []): string {
+  const ctx: Ctx = { first: '', rest: '', footnotes: [] }
+  const body = blocks(blockTree(md.parse(normalizeNewlines(markdown), {})), ctx)
+  const out: string[] = []
+  if (header.length) {
+    const labelWidth = Math.max(...header.map((h) => h.label.length)) + 2
+    for (const h of header) {
+      const label = `${h.label}:`.padEnd(labelWidth)
+      out.push(...wrap(h.value, TEXT_WIDTH, label, ' '.repeat(labelWidth)))
+    }
+    out.push('')
+  }
+  out.push(...body)
+  if (ctx.footnotes.length) {
+    out.push('', 'Links:')
+    ctx.footnotes.forEach((url, i) => {
+      out.push(`[${i + 1}] ${url}`)
+    })
+  }
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`
+}

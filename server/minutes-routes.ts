@@ -1,0 +1,92 @@
+/**
+ * API routes for the minutes: per-pad export and Yjs import, event bundle, action/decision
+ * roll-up, search, and "forget history". Route -> validate -> Minutes/SearchIndex -> response.
+ */
+import express, { type Response, type Router } from 'express'
+import { z } from 'zod'
+import { PAD_KINDS } from '../shared/meetings.ts'
+import { HttpError } from './http-errors.ts'
+import { EXPORT_FORMATS, type Exported, MAX_IMPORT_BYTES, type Minutes } from './minutes.ts'
+import type { SearchIndex } from './search-index.ts'
+
+/** `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / 5987). */
+export function contentDisposition(filename: string, inline = false): string {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_')
+  return `${inline ? 'inline' : 'attachment'}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`
+}
+
+export function sendExported(res: Response, file: Exported, inline = false): void {
+  res.set({
+    'Content-Type': file.contentType,
+    'Content-Disposition': contentDisposition(file.filename, inline),
+    'X-Content-Type-Options': 'nosniff',
+    'Cache-Control': 'no-store',
+    ...file.headers,
+  })
+  res.send(typeof file.body === 'string' ? file.body : Buffer.from(file.body))
+}
+
+const importQuery = z.strictObject({
+  title: z.string().trim().min(1).max(300),
+  kind: z.enum(PAD_KINDS).default('meeting'),
+  event: z.string().max(60).optional(),
+  id: z.string().max(100).optional(),
+})
+const searchQuery = z.strictObject({
+  q: z.string().max(500).default(''),
+  event: z.string().max(60).optional(),
+  kind: z.enum(PAD_KINDS).optional(),
+})
+
+function query<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const parsed = schema.safeParse(value)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  throw new HttpError(400, 'invalid', `${issue.path.join('.') || 'query'}: ${issue.message}`)
+}
+
+export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Router {
+  const api = express.Router()
+
+  api.get('/pads/:id/export', (req, res) => {
+    const format = req.query.format ?? 'md'
+    if (typeof format !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(format)) {
+      throw new HttpError(400, 'invalid', `format must be one of ${EXPORT_FORMATS.join(', ')}`)
+    }
+    const file = minutes.exportPad(req.params.id, format as (typeof EXPORT_FORMATS)[number])
+    sendExported(res, file, req.query.inline === '1' && format !== 'yjs')
+  })
+
+  api.post(
+    '/pads/import',
+    express.raw({ type: ['application/octet-stream', 'application/x-yjs'], limit: MAX_IMPORT_BYTES }),
+    (req, res) => {
+      if (!Buffer.isBuffer(req.body)) {
+        throw new HttpError(415, 'unsupported_media_type', 'send the Yjs state as application/octet-stream')
+      }
+      const input = query(importQuery, req.query)
+      const pad = minutes.importYjs(new Uint8Array(req.body), input)
+      res.status(201).location(`/api/pads/${pad.id}`).json(pad)
+    },
+  )
+
+  api.post('/pads/:id/forget-history', (req, res) => {
+    minutes.forgetHistory(req.params.id)
+    res.json({ id: req.params.id, history: 'forgotten' })
+  })
+
+  api.get('/events/:slug/export', (req, res) => {
+    sendExported(res, minutes.exportEvent(req.params.slug))
+  })
+
+  api.get('/events/:slug/outcomes', (req, res) => {
+    res.json(minutes.rollup(req.params.slug))
+  })
+
+  api.get('/search', (req, res) => {
+    const q = query(searchQuery, req.query)
+    res.json({ query: q.q, hits: search.search(q.q, { event: q.event, kind: q.kind }) })
+  })
+
+  return api
+}

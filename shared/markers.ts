@@ -1,0 +1,88 @@
+/**
+ * Outcome markers in a pad's Markdown, one per line:
+ *   DECISION: what was decided
+ *   ACTION(name): what to do            ACTION: what to do  (no owner yet)
+ *   - [ ] @name what to do              - [x] @name done already
+ * A marker may follow a list bullet or number. Lines inside fenced code blocks are ignored.
+ */
+
+export interface ActionItem {
+  owner: string | null
+  text: string
+  done: boolean
+  /** 1-based line in the pad, to link back to. */
+  line: number
+}
+
+export interface Decision {
+  text: string
+  line: number
+}
+
+export interface Outcomes {
+  actions: ActionItem[]
+  decisions: Decision[]
+}
+
+const BULLET = String.raw`(?:[-*+]\s+|\d+[.)]\s+)?`
+const ACTION_WITH_OWNER = new RegExp(String.raw`^\s*${BULLET}ACTION\s*\(\s*([^)]+?)\s*\)\s*:\s*(.*)$`)
+const ACTION_NO_OWNER = new RegExp(String.raw`^\s*${BULLET}ACTION\s*:\s*(.*)$`)
+const TASK = /^\s*[-*+]\s+\[( |x|X)\]\s+@([^\s,:]+)[\s,:]*(.*)$/
+const DECISION = new RegExp(String.raw`^\s*${BULLET}DECISION\s*:\s*(.*)$`)
+const FENCE = /^\s*(```|~~~)/
+
+export function findOutcomes(markdown: string): Outcomes {
+  const actions: ActionItem[] = []
+  const decisions: Decision[] = []
+  let fence: string | null = null
+  markdown.split(/\r?\n/).forEach((raw, i) => {
+    const line = i + 1
+    const fenceMatch = FENCE.exec(raw)
+    if (fenceMatch) {
+      if (fence === null) fence = fenceMatch[1]!
+      else if (fenceMatch[1] === fence) fence = null
+      return
+    }
+    if (fence !== null) return
+    let m = ACTION_WITH_OWNER.exec(raw)
+    if (m) {
+      if (m[2]!.trim())
+        actions.push({ owner: m[1]!.replace(/^@/, ''), text: m[2]!.trim(), done: false, line })
+      return
+    }
+    m = ACTION_NO_OWNER.exec(raw)
+    if (m) {
+      if (m[1]!.trim()) actions.push({ owner: null, text: m[1]!.trim(), done: false, line })
+      return
+    }
+    m = TASK.exec(raw)
+    if (m) {
+      if (m[3]!.trim()) actions.push({ owner: m[2]!, text: m[3]!.trim(), done: m[1] !== ' ', line })
+      return
+    }
+    m = DECISION.exec(raw)
+    if (m?.[1]!.trim()) decisions.push({ text: m[1]!.trim(), line })
+  })
+  return { actions, decisions }
+}
+
+/** The names listed under an "Attendees" heading, split on commas and list items. */
+export function attendeesOf(markdown: string): string[] {
+  const names: string[] = []
+  let inSection = false
+  for (const raw of markdown.split(/\r?\n/)) {
+    const heading = /^\s{0,3}#{1,6}\s+(.*)$/.exec(raw)
+    if (heading) {
+      inSection = /^(attendees|participants|present)\b/i.test(heading[1]!.trim())
+      continue
+    }
+    if (!inSection) continue
+    const item = /^\s*(?:[-*+]|\d+[.)])(?:\s+(.*))?$/.exec(raw)
+    const text = item ? (item[1] ?? '') : raw
+    for (const name of text.split(/[,;]/)) {
+      const clean = name.replace(/[*_`]/g, '').trim()
+      if (/[\p{L}\p{N}]/u.test(clean)) names.push(clean)
+    }
+  }
+  return [...new Set(names)]
+}
