@@ -7,6 +7,8 @@ import markdownIt, { type MarkdownIt, type Token } from 'markdown-it'
 export type { Token }
 
 const SAFE_LINK = /^(https?:|mailto:)/i
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters hide schemes from naive checks
+const CONTROL_OR_SPACE = /[\u0000-\u0020]/
 
 /** The one configuration: raw HTML is shown as text, never passed through. */
 export function createMarkdown(): MarkdownIt {

@@ -61,7 +61,8 @@ export function findOutcomes(markdown: string): Outcomes {
       return
     }
     m = DECISION.exec(raw)
-    if (m?.[1]!.trim()) decisions.push({ text: m[1]!.trim(), line })
+    const decision = m?.[1]?.trim()
+    if (decision) decisions.push({ text: decision, line })
   })
   return { actions, decisions }
 }
