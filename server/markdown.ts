@@ -21,7 +21,7 @@ export function createMarkdown(): MarkdownIt {
     const trimmed = url.trim()
     if (SAFE_LINK.test(trimmed)) return true
     return (
-      !/^[a-z][a-z0-9+.-]*:/i.test(trimmed) && !/^\s*\/\//.test(trimmed) && !/[\u0000-\u0020]/.test(trimmed)
+      !/^[a-z][a-z0-9+.-]*:/i.test(trimmed) && !/^\s*\/\//.test(trimmed) && !CONTROL_OR_SPACE.test(trimmed)
     )
   }
   return md
