@@ -103,12 +103,22 @@ export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): voi
 export function openDb(dataDir: string, durability: Durability): Db {
   fs.mkdirSync(dataDir, { recursive: true })
   const db = new Database(path.join(dataDir, DB_FILE_NAME))
-  db.pragma('journal_mode = WAL')
-  // NORMAL in WAL mode loses nothing on a process crash; FULL also survives power loss.
-  db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`)
-  db.pragma('foreign_keys = ON')
-  // A CLI backup or a second reader may hold a lock briefly; wait instead of failing a write.
-  db.pragma('busy_timeout = 5000')
-  migrate(db)
-  return db
+  try {
+    // Refuse a newer database before touching it (even switching its journal mode).
+    const version = db.pragma('user_version', { simple: true }) as number
+    if (version > MIGRATIONS.length) {
+      throw new Error(`database schema version ${version} is newer than this server (${MIGRATIONS.length})`)
+    }
+    db.pragma('journal_mode = WAL')
+    // NORMAL in WAL mode loses nothing on a process crash; FULL also survives power loss.
+    db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`)
+    db.pragma('foreign_keys = ON')
+    // A CLI backup or a second writer may hold a lock briefly; wait instead of failing a write.
+    db.pragma('busy_timeout = 5000')
+    migrate(db)
+    return db
+  } catch (err) {
+    db.close()
+    throw err
+  }
 }

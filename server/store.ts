@@ -55,6 +55,7 @@ export class PadStore {
   private readonly deletePadRow
   private readonly selectPads
   private readonly appendTx
+  private readonly touchPad
   private readonly selectAuthors
   private readonly deleteUpdatesOf
   private readonly deleteSnapshotsOf
@@ -64,7 +65,7 @@ export class PadStore {
     this.db = db
     this.upsertPad = db.prepare<[string, number, number], { pk: number }>(
       `INSERT INTO pads (id, created_at, updated_at) VALUES (?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at RETURNING pk`,
+       ON CONFLICT(id) DO UPDATE SET updated_at = max(updated_at, excluded.updated_at) RETURNING pk`,
     )
     this.insertUpdate = db.prepare<[number, number, string, string | null, Buffer]>(
       'INSERT INTO updates (pad, at, conn, author, data) VALUES (?, ?, ?, ?, ?)',
@@ -96,19 +97,26 @@ export class PadStore {
     )
     this.deleteUpdatesOf = db.prepare<[number]>('DELETE FROM updates WHERE pad = ?')
     this.deleteSnapshotsOf = db.prepare<[number]>('DELETE FROM snapshots WHERE pad = ?')
+    this.touchPad = db.prepare<[number, number]>(
+      'UPDATE pads SET updated_at = max(updated_at, ?) WHERE pk = ?',
+    )
     this.appendTx = db.transaction((rows: readonly LogRow[]): number[] => {
-      const pks = new Map<string, number>()
+      const pads = new Map<string, { pk: number; lastAt: number }>()
       const seqs: number[] = []
       for (const row of rows) {
-        let pk = pks.get(row.padId)
-        if (pk === undefined) {
-          pk = this.upsertPad.get(row.padId, row.at, row.at)!.pk
-          pks.set(row.padId, pk)
+        let pad = pads.get(row.padId)
+        if (pad === undefined) {
+          pad = { pk: this.upsertPad.get(row.padId, row.at, row.at)!.pk, lastAt: row.at }
+          pads.set(row.padId, pad)
         }
+        pad.lastAt = Math.max(pad.lastAt, row.at)
         seqs.push(
-          Number(this.insertUpdate.run(pk, row.at, row.conn, row.author, asBuffer(row.data)).lastInsertRowid),
+          Number(
+            this.insertUpdate.run(pad.pk, row.at, row.conn, row.author, asBuffer(row.data)).lastInsertRowid,
+          ),
         )
       }
+      for (const pad of pads.values()) this.touchPad.run(pad.lastAt, pad.pk)
       return seqs
     })
   }
