@@ -15,6 +15,13 @@ import { type Decoded, decodeWith } from './protocol.ts'
 export interface UpdateShape {
   /** For each client with structs in the update: the clock its first struct starts at. */
   starts: Map<number, number>
+  /** For each client with structs in the update: the clock just after its last struct. */
+  ends: Map<number, number>
+  /**
+   * Items outside its own sections the update refers to (origins, parents): per client, the
+   * lowest clock that must already exist (highest referenced clock + 1).
+   */
+  needs: Map<number, number>
   structCount: number
   deleteRangeCount: number
 }
@@ -59,8 +66,23 @@ const ANY_BYTES = 116
 /** Deeper nesting than this in an `any` value is not an edit anyone typed; it would only risk the stack. */
 const MAX_ANY_DEPTH = 64
 
-function readJsonText(reader: BoundedReader, what: string): void {
-  const text = reader.varString(what)
+/**
+ * JSON text Yjs will parse and later re-stringify: it must parse, and nest no deeper than
+ * MAX_ANY_DEPTH (JSON.parse takes 10,000 levels; JSON.stringify then overflows the stack).
+ */
+function checkJsonText(text: string, what: string): void {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_ANY_DEPTH) throw new MalformedInput(`${what}: nested too deeply`)
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
   try {
     JSON.parse(text)
   } catch {
@@ -68,11 +90,21 @@ function readJsonText(reader: BoundedReader, what: string): void {
   }
 }
 
+function readJsonText(reader: BoundedReader, what: string): void {
+  checkJsonText(reader.varString(what), what)
+}
+
 function skipVarInt(reader: BoundedReader, what: string): void {
-  // A varInt ends at the first byte without the continuation bit; lib0 reads at most 8 bytes of it.
-  for (let i = 0; ; i++) {
-    if (i > 9) throw new MalformedInput(`${what}: integer too long`)
-    if ((reader.uint8(what) & BIT8) === 0) return
+  // As lib0's readVarInt: 6 value bits in the first byte (after continuation and sign), then 7 per
+  // byte; it throws once the value passes 2^53 with more bytes to come, so we refuse that too.
+  let byte = reader.uint8(what)
+  let num = byte & 0b111111
+  let mult = 64
+  while (byte & BIT8) {
+    byte = reader.uint8(what)
+    num += (byte & 0b1111111) * mult
+    mult *= 128
+    if (num > Number.MAX_SAFE_INTEGER) throw new MalformedInput(`${what}: integer out of range`)
   }
 }
 
@@ -126,12 +158,7 @@ function readContent(reader: BoundedReader, kind: number): number {
       const n = reader.count('json content length', 1)
       for (let i = 0; i < n; i++) {
         const text = reader.varString('json content')
-        if (text === 'undefined') continue
-        try {
-          JSON.parse(text)
-        } catch {
-          throw new MalformedInput('json content: invalid JSON')
-        }
+        if (text !== 'undefined') checkJsonText(text, 'json content')
       }
       return n
     }
@@ -167,7 +194,12 @@ function readContent(reader: BoundedReader, kind: number): number {
   }
 }
 
-function readStructs(reader: BoundedReader, starts: Map<number, number>): number {
+function readStructs(
+  reader: BoundedReader,
+  starts: Map<number, number>,
+  ends: Map<number, number>,
+  needs: Map<number, number>,
+): number {
   // Each client section is at least: struct count, client, clock.
   const sections = reader.count('client section count', 3)
   let structCount = 0
@@ -178,6 +210,14 @@ function readStructs(reader: BoundedReader, starts: Map<number, number>): number
     const clock = reader.varUint('clock')
     if (starts.has(client)) throw new MalformedInput(`client ${client} appears twice`)
     starts.set(client, clock)
+    let next = clock
+    /** An id must not point at this client's own struct or a later one: Yjs would throw mid-apply. */
+    const readId = (what: string) => {
+      const refClient = reader.varUint(`${what} client`)
+      const refClock = reader.varUint(`${what} clock`)
+      if (refClient === client && refClock >= next) throw new MalformedInput(`${what} refers forward`)
+      if (refClient !== client || refClock < clock) needs.set(refClient, Math.max(needs.get(refClient) ?? 0, refClock + 1))
+    }
     for (let i = 0; i < n; i++) {
       const info = reader.uint8('struct info')
       const kind = info & BITS5
@@ -185,29 +225,22 @@ function readStructs(reader: BoundedReader, starts: Map<number, number>): number
       if (kind === GC || kind === SKIP) {
         length = reader.varUint('struct length')
       } else {
-        if (info & BIT8) {
-          reader.varUint('origin client')
-          reader.varUint('origin clock')
-        }
-        if (info & BIT7) {
-          reader.varUint('right origin client')
-          reader.varUint('right origin clock')
-        }
+        if (info & BIT8) readId('origin')
+        if (info & BIT7) readId('right origin')
         if ((info & (BIT7 | BIT8)) === 0) {
           // No origin to copy the parent from: the parent is named (a root type) or an item id.
           if (reader.varUint('parent info') === 1) reader.varString('parent key')
-          else {
-            reader.varUint('parent client')
-            reader.varUint('parent clock')
-          }
+          else readId('parent')
           if (info & BIT6) reader.varString('parent sub key')
         }
         length = readContent(reader, kind)
       }
       // Yjs never writes an empty struct; one would share its id with the next and corrupt the store.
       if (length === 0) throw new MalformedInput('empty struct')
+      next += length
       structCount++
     }
+    ends.set(client, next)
   }
   return structCount
 }
@@ -231,14 +264,31 @@ function readDeleteSet(reader: BoundedReader): number {
 
 function readUpdate(reader: BoundedReader): UpdateShape {
   const starts = new Map<number, number>()
-  const structCount = readStructs(reader, starts)
+  const ends = new Map<number, number>()
+  const needs = new Map<number, number>()
+  const structCount = readStructs(reader, starts, ends, needs)
   const deleteRangeCount = readDeleteSet(reader)
   reader.end('update')
-  return { starts, structCount, deleteRangeCount }
+  return { starts, ends, needs, structCount, deleteRangeCount }
 }
 
 export function checkUpdate(update: Uint8Array): Decoded<UpdateShape> {
   return decodeWith(update, readUpdate)
+}
+
+/**
+ * Whether applying the update to a document whose clocks are `stateOf(client)` would leave
+ * structs waiting for something it lacks: a gap before a section, or a reference to an item
+ * neither the document nor the update holds. Such an update is never applied (Yjs would park
+ * it, and re-encoding a parked struct can even throw); the sender is asked for what is missing.
+ */
+export function lacksDependencies(shape: UpdateShape, stateOf: (client: number) => number): boolean {
+  for (const [client, start] of shape.starts) if (start > stateOf(client)) return true
+  for (const [client, need] of shape.needs) {
+    const have = Math.max(stateOf(client), shape.starts.has(client) ? shape.ends.get(client)! : 0)
+    if (need > have) return true
+  }
+  return false
 }
 
 function readStateVector(reader: BoundedReader): Map<number, number> {

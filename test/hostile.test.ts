@@ -1,0 +1,607 @@
+/**
+ * Hostile input against a real server: a bad frame closes only its own socket, with the right
+ * close code; the server stays up; the honest stock clients on the same pad keep editing and
+ * converging; and nothing of the attack reaches them or the stored pad.
+ *
+ * Every case: two honest y-websocket clients type into pad P, a raw socket on P sends the hostile
+ * frame(s), then we compare the pad's stored rows (log and snapshots) with those from before the
+ * attack — the honest clients do not type during that window — and let the honest clients type again.
+ *
+ * The random-frame case prints its seed; rerun it with FUZZ_SEED=<seed>.
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import * as encoding from 'lib0/encoding'
+import * as Y from 'yjs'
+import type { Config } from '../server/config.ts'
+import {
+  decodeAwarenessUpdate,
+  decodeMessage,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+} from '../shared/protocol.ts'
+import { checkStateVector, checkUpdate } from '../shared/update-check.ts'
+import {
+  type Client,
+  connectClient,
+  prng,
+  type RawSocket,
+  rawSocket,
+  seedFromEnv,
+  startTestServer,
+  type TestServer,
+  waitFor,
+} from './helpers.ts'
+
+const SEED = seedFromEnv('FUZZ_SEED')
+console.log(`hostile fuzz seed: FUZZ_SEED=${SEED}`)
+
+const PAD = 'lpc-2026-hostile'
+const WARN = 40
+const ERROR = 50
+
+interface Scene {
+  server: TestServer
+  a: Client
+  b: Client
+  /** Stored rows of PAD (log and snapshots) just before the attack. */
+  before: string[]
+  /** Text the honest clients had before the attack. */
+  textBefore: string
+}
+
+/** A server with two honest clients on PAD that have typed and converged; their edits are stored. */
+async function setUp(overrides: Partial<Config> = {}): Promise<Scene> {
+  const server = await startTestServer(overrides)
+  const a = connectClient(server.wsUrl, PAD, { name: 'Ada' })
+  const b = connectClient(server.wsUrl, PAD, { name: 'Linus' })
+  await Promise.all([a.synced(), b.synced()])
+  a.text.insert(0, 'Agenda: io_uring and cgroups\n')
+  b.text.insert(0, 'Attendees: Ada, Linus\n')
+  await converged(a, b, ['Agenda: io_uring', 'Attendees: Ada'])
+  // Each of the two edits is committed before the other client sees it (persist, then broadcast).
+  await waitFor('edits stored', () => server.store.load(PAD)?.updates.length === 2)
+  return { server, a, b, before: storedRows(server), textBefore: a.text.toString() }
+}
+
+async function converged(a: Client, b: Client, markers: string[]): Promise<void> {
+  await waitFor(
+    `honest clients converge on ${markers.join(', ')}`,
+    () => a.text.toString() === b.text.toString() && markers.every((m) => a.text.toString().includes(m)),
+    5000,
+  )
+}
+
+/** Every stored byte of PAD: log rows with their seqs, then snapshots. */
+function storedRows(server: TestServer): string[] {
+  const log = server.db
+    .prepare('SELECT u.seq, u.data FROM updates u JOIN pads p ON p.pk = u.pad WHERE p.id = ? ORDER BY u.seq')
+    .all(PAD) as { seq: number; data: Buffer }[]
+  const snapshots = server.db
+    .prepare(
+      'SELECT s.upto, s.data FROM snapshots s JOIN pads p ON p.pk = s.pad WHERE p.id = ? ORDER BY s.id',
+    )
+    .all(PAD) as { upto: number; data: Buffer }[]
+  return [
+    ...log.map((r) => `log ${r.seq} ${r.data.toString('hex')}`),
+    ...snapshots.map((r) => `snapshot ${r.upto} ${r.data.toString('hex')}`),
+  ]
+}
+
+/** Whether `marker` appears in any stored byte of the pad (e.g. the text of a rejected update). */
+function storeContains(server: TestServer, marker: string): boolean {
+  const hex = Buffer.from(marker).toString('hex')
+  return storedRows(server).some((row) => row.includes(hex))
+}
+
+/** The stored pad is byte-identical to before the attack, and the live doc holds the same text. */
+function assertPadUnchanged(scene: Scene): void {
+  scene.server.rooms.flush()
+  assert.deepEqual(storedRows(scene.server), scene.before, 'stored rows changed during the attack')
+  assert.equal(scene.server.rooms.get(PAD)?.doc.getText('notes').toString(), scene.textBefore)
+  assert.equal(scene.a.text.toString(), scene.textBefore)
+  assert.equal(scene.b.text.toString(), scene.textBefore)
+}
+
+/** The server is up, and the honest clients still edit and converge, through the server. */
+async function assertHonestStillWork(scene: Scene, tag: string): Promise<void> {
+  const res = await fetch(`${scene.server.url}/healthz`)
+  assert.equal(res.status, 200)
+  assert.equal(((await res.json()) as { status: string }).status, 'ok')
+  const rowsBefore = scene.server.store.lastSeq(PAD)
+  scene.a.text.insert(scene.a.text.length, `Ada after ${tag}\n`)
+  scene.b.text.insert(0, `Linus after ${tag}\n`)
+  await converged(scene.a, scene.b, [`Ada after ${tag}`, `Linus after ${tag}`])
+  assert.ok(scene.server.store.lastSeq(PAD) > rowsBefore, 'the new edits were stored')
+  // A newcomer gets the same pad from the server.
+  const late = connectClient(scene.server.wsUrl, PAD)
+  try {
+    await waitFor('late joiner syncs', () => late.provider.synced, 5000)
+    await waitFor('late joiner has the pad', () => late.text.toString() === scene.a.text.toString(), 5000)
+  } finally {
+    late.destroy()
+  }
+}
+
+/** Runs `body` on a fresh scene and always tears it down, so a failed assertion leaves nothing running. */
+async function withScene(
+  body: (scene: Scene) => Promise<void>,
+  overrides: Partial<Config> = {},
+): Promise<void> {
+  const scene = await setUp(overrides)
+  try {
+    await body(scene)
+  } finally {
+    for (const c of [scene.a, scene.b]) {
+      try {
+        c.destroy()
+      } catch {
+        // y-websocket's destroy throws if Yjs changed the doc's client id under it; the socket is closed anyway.
+      }
+    }
+    await scene.server.close()
+  }
+}
+
+/** A raw socket on PAD that has received the server's greeting (its sync step 1). */
+async function hostileSocket(server: TestServer): Promise<RawSocket> {
+  const raw = await rawSocket(server.wsUrl, PAD)
+  await waitFor('server greeting', () => raw.received.length > 0, 5000)
+  assert.deepEqual([...raw.received[0]!.subarray(0, 2)], [0, 0], 'the server greets with sync step 1')
+  return raw
+}
+
+async function closedWith(raw: RawSocket, code: number, what: string): Promise<void> {
+  await waitFor(`socket closed after ${what}`, () => raw.closed !== null, 5000).catch(() => {
+    assert.fail(`${what}: the server did not close the socket (it accepted the frame)`)
+  })
+  assert.equal(raw.closed!.code, code, `${what}: closed with ${raw.closed!.code} "${raw.closed!.reason}"`)
+  // ws itself closes an oversize frame's socket, without a reason; every refusal of ours has one.
+  if (code !== 1009) assert.ok(raw.closed!.reason.length > 0, 'the close carries a reason')
+}
+
+/** Sends each frame on a fresh raw socket and expects each socket closed with `code`. */
+async function eachClosesWith(scene: Scene, frames: [string, Uint8Array | string][], code: number) {
+  for (const [what, frame] of frames) {
+    const raw = await hostileSocket(scene.server)
+    raw.ws.send(frame)
+    await closedWith(raw, code, what)
+  }
+}
+
+const warnLines = (server: TestServer) => server.logLines.filter((l) => (l.level as number) >= WARN)
+
+/** An attacker's doc, with its own client id, and the updates it emits. */
+function attackerDoc(clientID: number): { doc: Y.Doc; updates: Uint8Array[] } {
+  const doc = new Y.Doc()
+  doc.clientID = clientID
+  const updates: Uint8Array[] = []
+  doc.on('update', (u: Uint8Array) => updates.push(u))
+  return { doc, updates }
+}
+
+/** An update message frame built by hand. */
+const updateFrame = (write: (e: encoding.Encoder) => void): Uint8Array => {
+  const e = encoding.createEncoder()
+  write(e)
+  return encodeSyncUpdate(encoding.toUint8Array(e))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('malformed frames close only their socket', () => {
+  test(`random bytes: 500 frames across 5 sockets (seed ${SEED})`, async () => {
+    await withScene(async (scene) => {
+      const rand = prng(SEED)
+      const int = (n: number) => Math.floor(rand() * n)
+      const randomBytes = (n: number) => Array.from({ length: n }, () => int(256))
+      const randomFrame = (): Uint8Array => {
+        switch (int(4)) {
+          case 0:
+            return new Uint8Array(randomBytes(1 + int(64)))
+          case 1: {
+            // A sync step 2 / update header, then a random "update".
+            const payload = randomBytes(int(60))
+            return new Uint8Array([0, 1 + int(2), payload.length, ...payload])
+          }
+          case 2: {
+            const payload = randomBytes(int(60))
+            return new Uint8Array([1, payload.length, ...payload])
+          }
+          default:
+            return new Uint8Array([int(8), ...randomBytes(int(20))])
+        }
+      }
+      /** What the server must do with the first frame it refuses: the close code. */
+      const expectedCode = (frames: Uint8Array[]): number | null => {
+        for (const frame of frames) {
+          const decoded = decodeMessage(frame)
+          if (!decoded.ok) return 1002
+          const m = decoded.value
+          if (m.type === 'sync-update' || m.type === 'sync-step2') {
+            const shape = checkUpdate(m.update)
+            if (!shape.ok) return 1007
+            assert.equal(shape.value.structCount, 0, 'a random frame is a real update')
+          } else if (m.type === 'sync-step1') {
+            if (!checkStateVector(m.stateVector).ok) return 1002
+          } else if (m.type === 'awareness') {
+            if (!decodeAwarenessUpdate(m.update).ok) return 1002
+          } else if (m.type === 'auth-denied') return 1002
+        }
+        return null
+      }
+      const warnsBefore = warnLines(scene.server).length
+      const sockets: { raw: RawSocket; code: number | null }[] = []
+      for (let s = 0; s < 5; s++) {
+        const frames = Array.from({ length: 100 }, randomFrame)
+        const raw = await hostileSocket(scene.server)
+        // A burst: the server has not answered the first frame when the rest arrive.
+        for (const frame of frames) raw.ws.send(frame)
+        sockets.push({ raw, code: expectedCode(frames) })
+      }
+      for (const [i, { raw, code }] of sockets.entries()) {
+        assert.notEqual(code, null, `socket ${i}: 100 random frames that were all valid`)
+        await closedWith(raw, code!, `random frames on socket ${i}`)
+      }
+      assertPadUnchanged(scene)
+      const warns = warnLines(scene.server).slice(warnsBefore)
+      assert.ok(warns.length <= 5, `${warns.length} warn/error lines for 5 closed sockets`)
+      assert.equal(warns.filter((l) => (l.level as number) >= ERROR).length, 0, 'random frames logged errors')
+      await assertHonestStillWork(scene, 'random bytes')
+    })
+  })
+
+  test('unknown message, sync and auth types: 1002', async () => {
+    await withScene(async (scene) => {
+      await eachClosesWith(
+        scene,
+        [
+          ['message type 4', new Uint8Array([4])],
+          ['message type 127 with payload', new Uint8Array([127, 1, 2, 3])],
+          ['message type 128 (two-byte varUint)', new Uint8Array([0x80, 0x01, 0])],
+          ['sync type 3', new Uint8Array([0, 3, 1, 0])],
+          ['sync type 2 without a payload', new Uint8Array([0, 2])],
+          ['auth message from a client', new Uint8Array([2, 0, 1, 0x41])],
+          ['query-awareness with trailing bytes', new Uint8Array([3, 0])],
+          ['an empty frame', new Uint8Array(0)],
+          ['awareness that is not an awareness update', new Uint8Array([1, 2, 0xff, 0xff])],
+          ['sync step 1 with a truncated state vector', new Uint8Array([0, 0, 2, 1, 0x85])],
+        ],
+        1002,
+      )
+      assertPadUnchanged(scene)
+      await assertHonestStillWork(scene, 'unknown types')
+    })
+  })
+
+  test('text frames: 1003', async () => {
+    await withScene(async (scene) => {
+      await eachClosesWith(
+        scene,
+        [
+          ['a text frame', 'hello'],
+          ['a text frame holding JSON', JSON.stringify({ type: 'sync', update: [1, 2, 3] })],
+        ],
+        1003,
+      )
+      assertPadUnchanged(scene)
+      await assertHonestStillWork(scene, 'text frames')
+    })
+  })
+
+  test('a frame over maxFrameBytes: 1009; a frame under it is accepted', async () => {
+    await withScene(
+      async (scene) => {
+        const raw = await hostileSocket(scene.server)
+        // A real update that is simply too big: 100 KB of typed text.
+        const { doc, updates } = attackerDoc(777_001)
+        doc.getText('notes').insert(0, 'OVERSIZE-MARKER '.repeat(6400))
+        const frame = encodeSyncUpdate(updates[0]!)
+        assert.ok(frame.length > 64 * 1024)
+        raw.ws.send(frame)
+        await closedWith(raw, 1009, 'an oversize frame')
+        assertPadUnchanged(scene)
+        assert.equal(storeContains(scene.server, 'OVERSIZE-MARKER'), false)
+        // Just under the limit is fine: the same kind of edit, smaller.
+        const ok = await hostileSocket(scene.server)
+        const small = attackerDoc(777_002)
+        small.doc.getText('notes').insert(0, 'fits\n')
+        ok.ws.send(encodeSyncUpdate(small.updates[0]!))
+        await converged(scene.a, scene.b, ['fits\n'])
+        assert.equal(ok.closed, null)
+        ok.ws.close()
+        await assertHonestStillWork(scene, 'oversize')
+      },
+      { maxFrameBytes: 64 * 1024 },
+    )
+  })
+})
+
+describe('invalid updates close the socket with 1007 and store nothing', () => {
+  test('truncated valid updates', async () => {
+    await withScene(async (scene) => {
+      const { doc, updates } = attackerDoc(777_003)
+      doc.getText('notes').insert(0, 'TRUNCATED-MARKER: this must never land\n')
+      doc.getMap('meta').set('owner', { name: 'mallory', seats: [1, 2, 3] })
+      const full = Y.mergeUpdates(updates)
+      const cuts = [0, 1, 2, 5, 10, full.length >> 1, full.length - 2, full.length - 1]
+      await eachClosesWith(
+        scene,
+        cuts.map((cut) => [
+          `update cut to ${cut} of ${full.length} bytes`,
+          encodeSyncUpdate(full.subarray(0, cut)),
+        ]),
+        1007,
+      )
+      // As a sync step 2, too.
+      await eachClosesWith(
+        scene,
+        [['truncated step 2', encodeSyncStep2(full.subarray(0, full.length - 3))]],
+        1007,
+      )
+      assertPadUnchanged(scene)
+      assert.equal(storeContains(scene.server, 'TRUNCATED-MARKER'), false)
+      await assertHonestStillWork(scene, 'truncation')
+      assert.doesNotMatch(scene.a.text.toString(), /TRUNCATED-MARKER/)
+    })
+  })
+
+  test('a struct-count bomb', async () => {
+    await withScene(async (scene) => {
+      const bomb = updateFrame((e) => {
+        for (const v of [1, 30_000_000, 777_004, 0]) encoding.writeVarUint(e, v)
+        encoding.writeUint8(e, 0)
+        encoding.writeVarUint(e, 1)
+      })
+      assert.ok(bomb.length < 16)
+      const clientsBomb = updateFrame((e) => {
+        for (const v of [50_000_000, 1, 777_005, 0]) encoding.writeVarUint(e, v)
+      })
+      await eachClosesWith(
+        scene,
+        [
+          ['30 million structs claimed in a few bytes', bomb],
+          ['50 million client sections claimed', clientsBomb],
+        ],
+        1007,
+      )
+      assertPadUnchanged(scene)
+      await assertHonestStillWork(scene, 'bomb')
+    })
+  })
+
+  test('valid content with a truncated delete set: none of its text ever reaches anyone', async () => {
+    await withScene(async (scene) => {
+      const { doc } = attackerDoc(777_006)
+      const text = doc.getText('notes')
+      text.insert(0, 'xyz DELETESET-MARKER visible if applied halfway\n')
+      text.delete(0, 4)
+      const full = Y.encodeStateAsUpdate(doc)
+      const shape = checkUpdate(full)
+      assert.ok(shape.ok && shape.value.deleteRangeCount > 0, 'the update has a delete set')
+      const cut = full.subarray(0, full.length - 1)
+      // Why this is dangerous: Yjs applies the text, then throws on the delete set.
+      const victim = new Y.Doc()
+      assert.throws(() => Y.applyUpdate(victim, cut))
+      assert.match(victim.getText('notes').toString(), /DELETESET-MARKER/)
+
+      await eachClosesWith(scene, [['update with a truncated delete set', encodeSyncUpdate(cut)]], 1007)
+      assertPadUnchanged(scene)
+      await assertHonestStillWork(scene, 'delete set')
+      for (const c of [scene.a, scene.b]) assert.doesNotMatch(c.text.toString(), /DELETESET-MARKER/)
+      assert.doesNotMatch(scene.server.rooms.get(PAD)!.doc.getText('notes').toString(), /DELETESET-MARKER/)
+      assert.equal(storeContains(scene.server, 'DELETESET-MARKER'), false)
+    })
+  })
+
+  test('a subdocument, an unknown content kind and invalid UTF-8', async () => {
+    await withScene(async (scene) => {
+      const sub = attackerDoc(777_007)
+      sub.doc.getMap('meta').set('sub', new Y.Doc())
+      const oneItem = (kind: number, content: (e: encoding.Encoder) => void) =>
+        updateFrame((e) => {
+          for (const v of [1, 1, 777_008, 0]) encoding.writeVarUint(e, v)
+          encoding.writeUint8(e, kind)
+          encoding.writeVarUint(e, 1)
+          encoding.writeVarString(e, 'notes')
+          content(e)
+          encoding.writeVarUint(e, 0)
+        })
+      await eachClosesWith(
+        scene,
+        [
+          ['a subdocument', encodeSyncUpdate(sub.updates[0]!)],
+          ['content kind 17', oneItem(17, (e) => encoding.writeVarString(e, 'x'))],
+          [
+            'a string that is not UTF-8',
+            oneItem(4, (e) => encoding.writeVarUint8Array(e, new Uint8Array([0x41, 0xff]))),
+          ],
+          ['an embed that is not JSON', oneItem(5, (e) => encoding.writeVarString(e, '{"image":'))],
+        ],
+        1007,
+      )
+      assertPadUnchanged(scene)
+      await assertHonestStillWork(scene, 'content')
+    })
+  })
+})
+
+describe('updates that are valid but incomplete', () => {
+  test('a gap in the sender’s own clocks: no close; the server asks with sync step 1, then accepts', async () => {
+    await withScene(async (scene) => {
+      const { doc, updates } = attackerDoc(777_009)
+      doc.getText('notes').insert(0, 'GAP-FIRST ')
+      doc.getText('notes').insert(10, 'GAP-SECOND\n')
+      assert.equal(updates.length, 2)
+      const raw = await hostileSocket(scene.server)
+      const greeted = raw.received.length
+      raw.ws.send(encodeSyncUpdate(updates[1]!)) // starts at clock 10: the first 10 are missing
+      await waitFor(
+        'sync step 1 in answer to the gap',
+        () => raw.received.slice(greeted).some((m) => m[0] === 0 && m[1] === 0),
+        5000,
+      )
+      assert.equal(raw.closed, null, 'a gap is not an attack: the socket stays open')
+      assertPadUnchanged(scene)
+      assert.equal(scene.server.rooms.get(PAD)!.doc.store.pendingStructs, null)
+      // The stock client would answer that step 1 with a step 2 of everything the server lacks.
+      const ask = raw.received.slice(greeted).find((m) => m[0] === 0 && m[1] === 0)!
+      const decoded = decodeMessage(ask)
+      assert.ok(decoded.ok && decoded.value.type === 'sync-step1')
+      raw.ws.send(encodeSyncStep2(Y.encodeStateAsUpdate(doc, decoded.value.stateVector)))
+      await converged(scene.a, scene.b, ['GAP-FIRST GAP-SECOND\n'])
+      assert.equal(raw.closed, null)
+      raw.ws.close()
+      await assertHonestStillWork(scene, 'gap')
+    })
+  })
+
+  test('an update referring to another client’s item the server lacks: nothing parked, sync step 1 sent', async () => {
+    await withScene(async (scene) => {
+      const z = attackerDoc(777_010)
+      z.doc.getText('notes').insert(0, 'ZZZ-UNSEEN ')
+      const x = attackerDoc(777_011)
+      Y.applyUpdate(x.doc, Y.encodeStateAsUpdate(z.doc))
+      x.updates.length = 0
+      x.doc.getText('notes').insert(11, 'X-AFTER-Z\n') // its origin is Z's last character
+      assert.equal(x.updates.length, 1)
+      const raw = await hostileSocket(scene.server)
+      const greeted = raw.received.length
+      raw.ws.send(encodeSyncUpdate(x.updates[0]!))
+      await waitFor(
+        'sync step 1 in answer to the missing dependency',
+        () => raw.received.slice(greeted).some((m) => m[0] === 0 && m[1] === 0),
+        5000,
+      )
+      const room = scene.server.rooms.get(PAD)!
+      assert.equal(room.doc.store.pendingStructs, null, 'the server parked structs it cannot integrate')
+      assert.equal(room.doc.store.pendingDs, null)
+      assert.equal(raw.closed, null)
+      assertPadUnchanged(scene)
+      // Snapshots must not carry the parked structs either.
+      room.snapshot()
+      assert.equal(storeContains(scene.server, 'X-AFTER-Z'), false)
+      // Answering the step 1 with everything, as the stock client does, delivers both.
+      raw.ws.send(encodeSyncStep2(Y.encodeStateAsUpdate(x.doc)))
+      await converged(scene.a, scene.b, ['ZZZ-UNSEEN X-AFTER-Z\n'])
+      raw.ws.close()
+      await assertHonestStillWork(scene, 'missing dependency')
+    })
+  })
+
+  test('a delete of items the server lacks: nothing parked, the pad unchanged', async () => {
+    await withScene(async (scene) => {
+      const z = attackerDoc(777_012)
+      z.doc.getText('notes').insert(0, 'never sent')
+      const x = attackerDoc(777_013)
+      Y.applyUpdate(x.doc, Y.encodeStateAsUpdate(z.doc))
+      x.updates.length = 0
+      x.doc.getText('notes').delete(0, 5)
+      const raw = await hostileSocket(scene.server)
+      const greeted = raw.received.length
+      raw.ws.send(encodeSyncUpdate(x.updates[0]!))
+      await waitFor(
+        'sync step 1 in answer to the unknown delete',
+        () => raw.received.slice(greeted).some((m) => m[0] === 0 && m[1] === 0),
+        5000,
+      )
+      const room = scene.server.rooms.get(PAD)!
+      assert.equal(room.doc.store.pendingDs, null)
+      assert.equal(room.doc.store.pendingStructs, null)
+      assert.equal(raw.closed, null)
+      assertPadUnchanged(scene)
+      raw.ws.close()
+      await assertHonestStillWork(scene, 'pending delete')
+    })
+  })
+})
+
+describe('updates Yjs throws on must not hurt anyone else', () => {
+  /**
+   * Sends `frame` and expects: the sender closed with 1007, the honest clients never disconnected,
+   * `marker` nowhere, the pad unchanged, and everyone still editing.
+   */
+  async function onlySenderClosed(scene: Scene, frame: Uint8Array, marker: string): Promise<void> {
+    const closes: number[] = []
+    for (const c of [scene.a, scene.b]) {
+      c.provider.on('connection-close', (event) => {
+        closes.push(event?.code ?? 0)
+      })
+    }
+    const raw = await hostileSocket(scene.server)
+    raw.ws.send(frame)
+    await waitFor('socket closed', () => raw.closed !== null, 5000).catch(() => {})
+    // Give a kicked honest client time to notice.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.deepEqual(closes, [], 'honest clients were disconnected by one hostile frame')
+    assert.notEqual(raw.closed, null, 'the frame was accepted')
+    assert.equal(raw.closed!.code, 1007, `closed with ${raw.closed!.code} "${raw.closed!.reason}"`)
+    assertPadUnchanged(scene)
+    assert.equal(storeContains(scene.server, marker), false)
+    await assertHonestStillWork(scene, 'the throw')
+    for (const c of [scene.a, scene.b]) assert.doesNotMatch(c.text.toString(), new RegExp(marker))
+  }
+
+  test('an update that makes Yjs throw mid-apply closes only its sender', async () => {
+    await withScene(async (scene) => {
+      // Client 777015 types "PWNED-MARKER" (integrated first: the higher client id), then client
+      // 777014's item names its own future clock as origin, which throws inside Y.applyUpdate.
+      const frame = updateFrame((e) => {
+        encoding.writeVarUint(e, 2)
+        for (const v of [1, 777_015, 0]) encoding.writeVarUint(e, v)
+        encoding.writeUint8(e, 4)
+        encoding.writeVarUint(e, 1)
+        encoding.writeVarString(e, 'notes')
+        encoding.writeVarString(e, 'PWNED-MARKER')
+        for (const v of [1, 777_014, 0]) encoding.writeVarUint(e, v)
+        encoding.writeUint8(e, 4 | 0x80)
+        encoding.writeVarUint(e, 777_014)
+        encoding.writeVarUint(e, 3)
+        encoding.writeVarString(e, 'x')
+        encoding.writeVarUint(e, 0)
+      })
+      await onlySenderClosed(scene, frame, 'PWNED-MARKER')
+    })
+  })
+
+  test('an embed nested 10,000 deep (Yjs cannot re-encode it) closes only its sender', async () => {
+    await withScene(async (scene) => {
+      // 20 KB of brackets: JSON.parse takes them, JSON.stringify overflows the stack, so Yjs throws
+      // while encoding the update event, after integrating the embed.
+      const deep = '['.repeat(10_000) + ']'.repeat(10_000)
+      const frame = updateFrame((e) => {
+        for (const v of [1, 2, 777_016, 0]) encoding.writeVarUint(e, v)
+        encoding.writeUint8(e, 4)
+        encoding.writeVarUint(e, 1)
+        encoding.writeVarString(e, 'notes')
+        encoding.writeVarString(e, 'EMBED-MARKER')
+        encoding.writeUint8(e, 5 | 0x80)
+        encoding.writeVarUint(e, 777_016)
+        encoding.writeVarUint(e, 11)
+        encoding.writeVarString(e, deep)
+        encoding.writeVarUint(e, 0)
+      })
+      await onlySenderClosed(scene, frame, 'EMBED-MARKER')
+    })
+  })
+})
+
+describe('the log stays quiet under a flood', () => {
+  test('one warn line per refused socket, none per ignored frame', async () => {
+    await withScene(async (scene) => {
+      const before = warnLines(scene.server).length
+      const sockets: RawSocket[] = []
+      for (let s = 0; s < 10; s++) {
+        const raw = await hostileSocket(scene.server)
+        // 50 bad frames in a burst: the first closes the socket, the other 49 must be ignored silently.
+        for (let i = 0; i < 50; i++) raw.ws.send(new Uint8Array([9, i]))
+        sockets.push(raw)
+      }
+      for (const raw of sockets) await closedWith(raw, 1002, 'a burst of unknown types')
+      const lines = warnLines(scene.server).slice(before)
+      assert.equal(lines.length, 10, `${lines.length} warn lines for 10 refused sockets`)
+      assertPadUnchanged(scene)
+      await assertHonestStillWork(scene, 'flood')
+    })
+  })
+})
