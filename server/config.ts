@@ -16,7 +16,7 @@ export interface Config {
   durability: Durability
   /**
    * Largest websocket frame accepted. A reconnecting client's sync step 2 can carry the whole pad,
-   * so this must exceed the largest pad we allow, with room for framing: 16 MiB + 1 MiB.
+   * so this must exceed the largest pad we allow (maxPadBytes), with room for framing: + 1 MiB.
    */
   maxFrameBytes: number
   /** Write a compacted snapshot after this many log rows, so a load replays a bounded tail. */
@@ -30,6 +30,36 @@ export interface Config {
   pingIntervalMs: number
   /** Give up a graceful shutdown after this long and exit anyway. */
   shutdownTimeoutMs: number
+  /**
+   * Largest pad state. Hours of minutes are a few hundred KiB; 16 MiB only stops a runaway script
+   * or a pasted binary from bloating every snapshot, export and client. The update that would pass
+   * it is rejected whole.
+   */
+  maxPadBytes: number
+  /**
+   * Messages per second one socket may send, and the burst it may save up. Fast typing is ~15/s
+   * and a reconnect sends a handful; a flooding socket is slowed (we stop reading it), then closed.
+   */
+  messageRate: number
+  messageBurst: number
+  /** A socket kept throttled this long without pause is flooding, not typing: it is closed. */
+  throttleCloseMs: number
+  /**
+   * Open sockets per client address. Generous: a venue's Wi-Fi can put a whole room behind one
+   * NAT address. It stops one script from exhausting file descriptors.
+   */
+  maxConnectionsPerIp: number
+  /** New pads one address may create per minute in open mode (random names would fill the disk). */
+  maxNewPadsPerIpPerMinute: number
+  /** Take the client address from X-Forwarded-For (only behind a proxy you run; off by default). */
+  trustProxy: boolean
+  /** Largest awareness state (cursor, name, colour) of one client: a few hundred bytes in practice. */
+  maxAwarenessStateBytes: number
+  /**
+   * Client ids one socket may introduce. A browser tab has one; echoes of other sockets' states
+   * are normal and do not count. More means someone is inventing people.
+   */
+  maxAwarenessClientsPerSocket: number
 }
 
 export const DEFAULTS: Config = {
@@ -43,7 +73,19 @@ export const DEFAULTS: Config = {
   unloadDelayMs: 10_000,
   pingIntervalMs: 30_000,
   shutdownTimeoutMs: 5_000,
+  maxPadBytes: 16 * 1024 * 1024,
+  messageRate: 300,
+  messageBurst: 1500,
+  throttleCloseMs: 10_000,
+  maxConnectionsPerIp: 500,
+  maxNewPadsPerIpPerMinute: 60,
+  trustProxy: false,
+  maxAwarenessStateBytes: 8 * 1024,
+  maxAwarenessClientsPerSocket: 4,
 }
+
+/** A frame must hold a whole pad (a reconnecting client's sync step 2) plus framing. */
+export const FRAME_MARGIN_BYTES = 1024 * 1024
 
 export class ConfigError extends Error {}
 
@@ -60,6 +102,19 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Config {
+  const maxPadBytes = intFrom(env, 'MAX_PAD_BYTES', DEFAULTS.maxPadBytes, 64 * 1024, 512 * 1024 * 1024)
+  const maxFrameBytes = intFrom(
+    env,
+    'MAX_FRAME_BYTES',
+    maxPadBytes + FRAME_MARGIN_BYTES,
+    64 * 1024,
+    1024 * 1024 * 1024,
+  )
+  if (maxFrameBytes < maxPadBytes + FRAME_MARGIN_BYTES) {
+    throw new ConfigError(
+      `MAX_FRAME_BYTES (${maxFrameBytes}) must be at least MAX_PAD_BYTES + 1 MiB (${maxPadBytes + FRAME_MARGIN_BYTES}): a reconnecting client may send a whole pad in one frame`,
+    )
+  }
   const logLevel = env.LOG_LEVEL || DEFAULTS.logLevel
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
@@ -72,10 +127,37 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     dataDir: path.resolve(env.DATA_DIR || DEFAULTS.dataDir),
     logLevel,
     durability,
-    maxFrameBytes: intFrom(env, 'MAX_FRAME_BYTES', DEFAULTS.maxFrameBytes, 64 * 1024, 1024 * 1024 * 1024),
+    maxFrameBytes,
     snapshotEvery: intFrom(env, 'SNAPSHOT_EVERY', DEFAULTS.snapshotEvery, 10, 1_000_000),
     unloadDelayMs: intFrom(env, 'UNLOAD_DELAY_MS', DEFAULTS.unloadDelayMs, 0, 3_600_000),
     pingIntervalMs: intFrom(env, 'PING_INTERVAL_MS', DEFAULTS.pingIntervalMs, 1000, 3_600_000),
     shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
+    maxPadBytes,
+    messageRate: intFrom(env, 'MESSAGE_RATE', DEFAULTS.messageRate, 1, 1_000_000),
+    messageBurst: intFrom(env, 'MESSAGE_BURST', DEFAULTS.messageBurst, 1, 10_000_000),
+    throttleCloseMs: intFrom(env, 'THROTTLE_CLOSE_MS', DEFAULTS.throttleCloseMs, 100, 3_600_000),
+    maxConnectionsPerIp: intFrom(env, 'MAX_CONNECTIONS_PER_IP', DEFAULTS.maxConnectionsPerIp, 1, 1_000_000),
+    maxNewPadsPerIpPerMinute: intFrom(
+      env,
+      'MAX_NEW_PADS_PER_IP_PER_MINUTE',
+      DEFAULTS.maxNewPadsPerIpPerMinute,
+      1,
+      1_000_000,
+    ),
+    trustProxy: ['1', 'true', 'yes'].includes((env.TRUST_PROXY ?? '').toLowerCase()),
+    maxAwarenessStateBytes: intFrom(
+      env,
+      'MAX_AWARENESS_STATE_BYTES',
+      DEFAULTS.maxAwarenessStateBytes,
+      256,
+      1024 * 1024,
+    ),
+    maxAwarenessClientsPerSocket: intFrom(
+      env,
+      'MAX_AWARENESS_CLIENTS_PER_SOCKET',
+      DEFAULTS.maxAwarenessClientsPerSocket,
+      1,
+      1000,
+    ),
   }
 }

@@ -5,7 +5,9 @@
  */
 import type { WebSocket } from 'ws'
 import { decodeMessage } from '../shared/protocol.ts'
+import { TokenBucket } from './limits.ts'
 import type { Logger } from './logger.ts'
+import { frameRejectReason, type SyncMetrics } from './metrics.ts'
 import { CLOSE, type Peer, type Refusal } from './peer.ts'
 import type { Room } from './room.ts'
 
@@ -23,21 +25,55 @@ function clipReason(reason: string): string {
   )
 }
 
+export interface RateLimit {
+  messageRate: number
+  messageBurst: number
+  throttleCloseMs: number
+}
+
+export interface ConnectionOptions {
+  id: string
+  ip: string
+  ws: WebSocket
+  room: Room
+  log: Logger
+  rate: RateLimit
+  metrics?: SyncMetrics
+}
+
+/**
+ * Frames already received while the socket is throttled wait here (we stop reading the socket,
+ * so only what was in flight arrives). More than this is a flood, not a burst.
+ */
+const MAX_BACKLOG = 5000
+
 export class Connection implements Peer {
   readonly id: string
+  readonly ip: string
   private readonly ws: WebSocket
   private readonly room: Room
   private readonly log: Logger
+  private readonly rate: RateLimit
+  private readonly metrics: SyncMetrics | undefined
+  private readonly bucket: TokenBucket
+  private backlog: [Buffer, boolean][] = []
+  private throttledSince: number | null = null
+  private drainTimer: NodeJS.Timeout | null = null
   private closed = false
   /** Step 1 messages received: the first one is the handshake, later ones are save checks. */
   private step1Count = 0
 
-  constructor(id: string, ws: WebSocket, room: Room, log: Logger) {
-    this.id = id
-    this.ws = ws
-    this.room = room
-    this.log = log
-    ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary))
+  constructor(options: ConnectionOptions) {
+    this.id = options.id
+    this.ip = options.ip
+    this.ws = options.ws
+    this.room = options.room
+    this.log = options.log
+    this.rate = options.rate
+    this.metrics = options.metrics
+    this.bucket = new TokenBucket(options.rate.messageRate, options.rate.messageBurst)
+    const { ws, room } = options
+    ws.on('message', (data, isBinary) => this.admit(data as Buffer, isBinary))
     ws.on('close', () => this.detach())
     room.join(this)
   }
@@ -48,12 +84,15 @@ export class Connection implements Peer {
 
   close(code: number, reason: string): void {
     if (this.closed) return
+    // A throttled socket is paused; it must read the peer's close reply for the handshake to end.
+    if (this.throttledSince !== null) this.ws.resume()
     this.ws.close(code, clipReason(reason))
     this.detach()
   }
 
   private refuse(refusal: Refusal): void {
     if (this.closed) return
+    this.metrics?.frameRejected(frameRejectReason(refusal.code))
     this.log.warn(
       { conn: this.id, pad: this.room.padId, code: refusal.code, reason: refusal.reason },
       'closing client',
@@ -64,7 +103,49 @@ export class Connection implements Peer {
   private detach(): void {
     if (this.closed) return
     this.closed = true
+    this.backlog = []
+    if (this.drainTimer) clearTimeout(this.drainTimer)
     this.room.leave(this)
+  }
+
+  /**
+   * Rate limit: a frame within the token bucket is handled now; past it we stop reading the
+   * socket (TCP pushes back on the sender) and handle what already arrived, in order, as tokens
+   * refill. A socket throttled for too long without a break is closed.
+   */
+  private admit(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return
+    if (this.backlog.length === 0 && this.bucket.take()) return this.receive(data, isBinary)
+    this.backlog.push([data, isBinary])
+    if (this.backlog.length > MAX_BACKLOG) return this.refuse({ code: 1008, reason: 'too many messages' })
+    if (this.throttledSince === null) {
+      this.throttledSince = Date.now()
+      this.ws.pause()
+    }
+    this.scheduleDrain()
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainTimer || this.closed) return
+    this.drainTimer = setTimeout(() => this.drain(), Math.max(1, this.bucket.waitMs()))
+  }
+
+  private drain(): void {
+    this.drainTimer = null
+    while (!this.closed && this.backlog.length > 0 && this.bucket.take()) {
+      const [data, isBinary] = this.backlog.shift()!
+      this.receive(data, isBinary)
+    }
+    if (this.closed) return
+    if (this.backlog.length === 0) {
+      this.throttledSince = null
+      this.ws.resume()
+      return
+    }
+    if (Date.now() - (this.throttledSince ?? Date.now()) > this.rate.throttleCloseMs) {
+      return this.refuse({ code: 1008, reason: 'too many messages: slow down' })
+    }
+    this.scheduleDrain()
   }
 
   private receive(data: Buffer, isBinary: boolean): void {

@@ -18,9 +18,22 @@ interface Held<P> {
 export class Presence<P> {
   private readonly states = new Map<number, Held<P>>()
   private readonly names = new Map<P, string>()
+  private readonly owned = new Map<P, number>()
 
-  /** Applies an update from `peer`; returns the entries that changed something, to broadcast. */
-  apply(peer: P, entries: readonly AwarenessEntry[]): AwarenessEntry[] {
+  /**
+   * Applies an update from `peer`; returns the entries that changed something, to broadcast, or
+   * null when the peer tried to introduce more than `maxOwned` client ids (nothing is applied).
+   */
+  apply(
+    peer: P,
+    entries: readonly AwarenessEntry[],
+    maxOwned = Number.POSITIVE_INFINITY,
+  ): AwarenessEntry[] | null {
+    const introducing = new Set<number>()
+    for (const entry of entries) {
+      if (entry.state !== 'null' && !this.states.has(entry.clientId)) introducing.add(entry.clientId)
+    }
+    if ((this.owned.get(peer) ?? 0) + introducing.size > maxOwned) return null
     const accepted: AwarenessEntry[] = []
     for (const entry of entries) {
       const held = this.states.get(entry.clientId)
@@ -29,6 +42,7 @@ export class Presence<P> {
         if (entry.clock < held.clock || (entry.clock === held.clock && !removing)) continue
         if (removing) {
           this.states.delete(entry.clientId)
+          this.disown(held.owner)
         } else {
           held.clock = entry.clock
           held.state = entry.state
@@ -40,6 +54,7 @@ export class Presence<P> {
         // reconnect the client re-sends its state with the clock it had, which is lower than the
         // removal we broadcast when its old socket closed (the reference server ignores it then).
         this.states.set(entry.clientId, { clock: entry.clock, state: entry.state, owner: peer })
+        this.owned.set(peer, (this.owned.get(peer) ?? 0) + 1)
         this.noteName(peer, entry.state)
       }
       accepted.push(entry)
@@ -56,7 +71,14 @@ export class Presence<P> {
       removed.push({ clientId, clock: held.clock + 1, state: 'null' })
     }
     this.names.delete(peer)
+    this.owned.delete(peer)
     return removed
+  }
+
+  private disown(peer: P): void {
+    const n = (this.owned.get(peer) ?? 1) - 1
+    if (n <= 0) this.owned.delete(peer)
+    else this.owned.set(peer, n)
   }
 
   all(): AwarenessEntry[] {

@@ -8,8 +8,11 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { isValidPadId } from '../shared/pad-id.ts'
+import type { Config } from './config.ts'
 import { Connection } from './connection.ts'
+import { ConnectionCounter } from './limits.ts'
 import type { Logger } from './logger.ts'
+import { type SyncMetrics, wsErrorReason } from './metrics.ts'
 import { CLOSE } from './peer.ts'
 import type { Rooms } from './rooms.ts'
 
@@ -18,14 +21,43 @@ export const SYNC_PATH_PREFIX = '/sync/'
 export interface SyncEndpointOptions {
   rooms: Rooms
   log: Logger
-  maxFrameBytes: number
-  pingIntervalMs: number
+  metrics?: SyncMetrics
+  config: Pick<
+    Config,
+    | 'maxFrameBytes'
+    | 'pingIntervalMs'
+    | 'maxConnectionsPerIp'
+    | 'trustProxy'
+    | 'messageRate'
+    | 'messageBurst'
+    | 'throttleCloseMs'
+  >
+}
+
+/** The client's address: the socket's peer, or (behind a proxy we trust) the last X-Forwarded-For hop. */
+export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = req.headers['x-forwarded-for']
+    const last = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? ''))
+      .split(',')
+      .at(-1)
+      ?.trim()
+    if (last) return last
+  }
+  return req.socket.remoteAddress ?? 'unknown'
+}
+
+const STATUS: Record<number, [string, string]> = {
+  400: ['bad_request', 'Bad Request'],
+  404: ['not_found', 'Not Found'],
+  429: ['too_many_connections', 'Too Many Requests'],
 }
 
 function rejectUpgrade(socket: Duplex, status: number, message: string): void {
-  const body = JSON.stringify({ error: { code: status === 404 ? 'not_found' : 'bad_request', message } })
+  const [code, text] = STATUS[status] ?? ['error', 'Error']
+  const body = JSON.stringify({ error: { code, message } })
   socket.end(
-    `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${status} ${text}\r\n` +
       'Content-Type: application/json\r\nConnection: close\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   )
@@ -46,15 +78,18 @@ export class SyncEndpoint {
   private readonly options: SyncEndpointOptions
   private readonly alive = new WeakSet<WebSocket>()
   private readonly pinger: NodeJS.Timeout
+  private readonly perIp: ConnectionCounter
 
   constructor(options: SyncEndpointOptions) {
     this.options = options
+    const { config } = options
+    this.perIp = new ConnectionCounter(config.maxConnectionsPerIp)
     this.wss = new WebSocketServer({
       noServer: true,
-      maxPayload: options.maxFrameBytes,
+      maxPayload: config.maxFrameBytes,
       perMessageDeflate: false,
     })
-    this.pinger = setInterval(() => this.pingAll(), options.pingIntervalMs)
+    this.pinger = setInterval(() => this.pingAll(), config.pingIntervalMs)
     this.pinger.unref()
   }
 
@@ -70,9 +105,26 @@ export class SyncEndpoint {
         target.status === 404
           ? 'websocket endpoint is /sync/<padId>'
           : 'pad id must be 1-100 of A-Z a-z 0-9 . _ -'
+      this.options.metrics?.connectionRefused(target.status === 404 ? 'bad_path' : 'bad_pad_id')
       return rejectUpgrade(socket, target.status, message)
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, target.padId))
+    const ip = clientIp(req, this.options.config.trustProxy)
+    // Refused before the upgrade: an HTTP status is retried by browsers, which is right for a
+    // limit that frees up when other sockets close.
+    if (!this.perIp.tryAdd(ip)) {
+      this.options.metrics?.connectionRefused('too_many_connections')
+      return rejectUpgrade(socket, 429, 'too many connections from your address')
+    }
+    let counted = true
+    const release = () => {
+      if (counted) this.perIp.remove(ip)
+      counted = false
+    }
+    socket.once('close', release)
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.once('close', release)
+      this.accept(ws, target.padId, ip)
+    })
   }
 
   /** Closes every socket with `code` (1012 on restart: clients reconnect) and stops pinging. */
@@ -82,11 +134,14 @@ export class SyncEndpoint {
     this.wss.close()
   }
 
-  private accept(ws: WebSocket, padId: string): void {
+  private accept(ws: WebSocket, padId: string, ip: string): void {
     const id = randomBytes(6).toString('hex')
     const log = this.options.log
     // An unhandled 'error' event on a socket would crash the process (e.g. a frame over maxPayload).
-    ws.on('error', (err) => log.warn({ conn: id, pad: padId, err: err.message }, 'socket error'))
+    ws.on('error', (err) => {
+      log.warn({ conn: id, pad: padId, err: err.message }, 'socket error')
+      this.options.metrics?.frameRejected(wsErrorReason(err))
+    })
     this.alive.add(ws)
     ws.on('pong', () => this.alive.add(ws))
     ws.on('message', () => this.alive.add(ws))
@@ -96,10 +151,20 @@ export class SyncEndpoint {
     } catch (err) {
       // Never serve an empty doc in place of a pad we failed to read; the stored bytes stay as they are.
       log.error({ conn: id, pad: padId, err }, 'could not load pad')
+      this.options.metrics?.connectionRefused('load_failed')
       ws.close(CLOSE.internalError, 'could not load pad')
       return
     }
-    new Connection(id, ws, room, log)
+    const { messageRate, messageBurst, throttleCloseMs } = this.options.config
+    new Connection({
+      id,
+      ip,
+      ws,
+      room,
+      log,
+      rate: { messageRate, messageBurst, throttleCloseMs },
+      metrics: this.options.metrics,
+    })
   }
 
   private pingAll(): void {

@@ -1,0 +1,134 @@
+/**
+ * Limits that keep one misbehaving laptop — or one person with a script — from hurting a room of
+ * note-takers: the mechanisms (token bucket, per-IP counters) and the awareness-state policy.
+ * The numbers themselves live in config.ts, each with its reason.
+ */
+
+/** A token bucket: `rate` tokens per second, holding at most `burst`. */
+export class TokenBucket {
+  private tokens: number
+  private last: number
+  private readonly rate: number
+  private readonly burst: number
+
+  constructor(rate: number, burst: number, now = Date.now()) {
+    this.rate = rate
+    this.burst = burst
+    this.tokens = burst
+    this.last = now
+  }
+
+  /** Takes one token if there is one. */
+  take(now = Date.now()): boolean {
+    this.refill(now)
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+
+  /** Milliseconds until a token is available. */
+  waitMs(now = Date.now()): number {
+    this.refill(now)
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate) * 1000)
+  }
+
+  private refill(now: number): void {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate)
+    this.last = now
+  }
+}
+
+/** Live connections per client address. */
+export class ConnectionCounter {
+  private readonly counts = new Map<string, number>()
+  private readonly max: number
+
+  constructor(max: number) {
+    this.max = max
+  }
+
+  /** Counts a new connection from `ip`, unless that would exceed the limit. */
+  tryAdd(ip: string): boolean {
+    const n = this.counts.get(ip) ?? 0
+    if (n >= this.max) return false
+    this.counts.set(ip, n + 1)
+    return true
+  }
+
+  remove(ip: string): void {
+    const n = (this.counts.get(ip) ?? 1) - 1
+    if (n <= 0) this.counts.delete(ip)
+    else this.counts.set(ip, n)
+  }
+}
+
+/** Events per client address in a sliding one-minute window (pads created). */
+export class PerMinuteCounter {
+  private readonly hits = new Map<string, number[]>()
+  private readonly max: number
+
+  constructor(max: number) {
+    this.max = max
+  }
+
+  tryHit(ip: string, now = Date.now()): boolean {
+    const recent = (this.hits.get(ip) ?? []).filter((t) => now - t < 60_000)
+    if (recent.length >= this.max) {
+      this.hits.set(ip, recent)
+      return false
+    }
+    recent.push(now)
+    this.hits.set(ip, recent)
+    // Forget addresses that went quiet, so the map cannot grow without bound.
+    if (this.hits.size > 10_000) {
+      for (const [key, times] of this.hits) if (times.every((t) => now - t >= 60_000)) this.hits.delete(key)
+    }
+    return true
+  }
+}
+
+const COLOR = /^#[0-9a-fA-F]{6}$/
+const COLOR_WITH_ALPHA = /^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$/
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a name is one line of plain text
+const MARKUP_OR_CONTROL = /[<>\u0000-\u001f\u007f]/g
+/** Longest user name shown next to a cursor. */
+export const NAME_MAX_LENGTH = 64
+
+/**
+ * Makes an awareness state safe to relay: y-codemirror.next writes `user.color` and
+ * `user.colorLight` into `style` attributes and shows `user.name`, so a colour must be #rrggbb,
+ * a name plain text of bounded length. Returns the JSON to relay, or null to refuse it.
+ */
+export function sanitizeAwarenessState(json: string): string | null {
+  if (json === 'null') return json
+  let state: unknown
+  try {
+    state = JSON.parse(json)
+  } catch {
+    return null
+  }
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) return null
+  const user = (state as { user?: unknown }).user
+  if (user === undefined) return json
+  if (typeof user !== 'object' || user === null || Array.isArray(user)) return null
+  const u = user as Record<string, unknown>
+  let changed = false
+  for (const key of ['color', 'colorLight'] as const) {
+    if (u[key] === undefined) continue
+    const ok =
+      typeof u[key] === 'string' && (key === 'color' ? COLOR : COLOR_WITH_ALPHA).test(u[key] as string)
+    if (!ok) {
+      delete u[key]
+      changed = true
+    }
+  }
+  if (u.name !== undefined) {
+    const clean =
+      typeof u.name === 'string' ? u.name.replace(MARKUP_OR_CONTROL, '').slice(0, NAME_MAX_LENGTH) : ''
+    if (clean !== u.name) {
+      u.name = clean || 'Anonymous'
+      changed = true
+    }
+  }
+  return changed ? JSON.stringify(state) : json
+}

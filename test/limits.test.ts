@@ -1,0 +1,214 @@
+/**
+ * Each named limit (server/config.ts) holds, answers with its close code or HTTP status, and
+ * hurts nobody else: honest clients on the same pad keep syncing.
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import * as Y from 'yjs'
+import { ConfigError, configFromEnv } from '../server/config.ts'
+import {
+  encodeAwareness,
+  encodeAwarenessUpdate,
+  encodeSyncStep1,
+  encodeSyncUpdate,
+} from '../shared/protocol.ts'
+import { connectClient, rawSocket, startTestServer, upgradeStatus, waitFor } from './helpers.ts'
+
+const awarenessOf = (clientId: number, clock: number, state: unknown) =>
+  encodeAwareness(encodeAwarenessUpdate([{ clientId, clock, state: JSON.stringify(state) }]))
+
+function insertUpdate(text: string, clientId = 1000 + Math.floor(Math.random() * 1e6)): Uint8Array {
+  const doc = new Y.Doc()
+  doc.clientID = clientId
+  doc.getText('notes').insert(0, text)
+  return Y.encodeStateAsUpdate(doc)
+}
+
+describe('configuration', () => {
+  test('a frame limit smaller than a whole pad plus margin is refused at start', () => {
+    assert.throws(
+      () =>
+        configFromEnv({ MAX_PAD_BYTES: String(4 * 1024 * 1024), MAX_FRAME_BYTES: String(4 * 1024 * 1024) }),
+      ConfigError,
+    )
+    const ok = configFromEnv({ MAX_PAD_BYTES: String(4 * 1024 * 1024) })
+    assert.equal(ok.maxFrameBytes, 5 * 1024 * 1024)
+    assert.throws(() => configFromEnv({ PORT: 'eighty' }), /PORT must be an integer/)
+  })
+})
+
+describe('pad size', () => {
+  test('the update that would pass MAX_PAD_BYTES is rejected whole with 4413; others keep editing', async () => {
+    const server = await startTestServer({ maxPadBytes: 64 * 1024, maxFrameBytes: 2 * 1024 * 1024 })
+    const honest = connectClient(server.wsUrl, 'full')
+    await honest.synced()
+    honest.text.insert(0, 'agenda\n')
+    await waitFor('stored', () => server.store.lastSeq('full') > 0)
+    const raw = await rawSocket(server.wsUrl, 'full')
+    raw.ws.send(encodeSyncUpdate(insertUpdate('x'.repeat(80 * 1024))))
+    await waitFor('closed', () => raw.closed !== null)
+    assert.equal(raw.closed?.code, 4413)
+    honest.text.insert(honest.text.length, 'still typing\n')
+    const late = connectClient(server.wsUrl, 'full')
+    await late.synced()
+    await waitFor('late joiner sees honest text', () => late.text.toString() === 'agenda\nstill typing\n')
+    assert.ok(!server.rooms.get('full')!.doc.getText('notes').toString().includes('xxxx'))
+    for (const c of [honest, late]) c.destroy()
+    await server.close()
+  })
+})
+
+describe('message rate', () => {
+  test('a flooding socket is slowed, then closed with 1008; an honest client is not', async () => {
+    const server = await startTestServer({ messageRate: 50, messageBurst: 100, throttleCloseMs: 1000 })
+    const honest = connectClient(server.wsUrl, 'flood')
+    await honest.synced()
+    const raw = await rawSocket(server.wsUrl, 'flood')
+    const step1 = encodeSyncStep1(Y.encodeStateVector(new Y.Doc()))
+    const deadline = Date.now() + 10_000
+    for (let i = 0; i < 20_000 && raw.closed === null && Date.now() < deadline; i++) {
+      raw.ws.send(step1)
+      if (i % 200 === 0) await new Promise((r) => setImmediate(r))
+    }
+    await waitFor('flooder closed', () => raw.closed !== null, 15_000)
+    assert.equal(raw.closed?.code, 1008)
+    honest.text.insert(0, 'unaffected')
+    const check = connectClient(server.wsUrl, 'flood')
+    await check.synced()
+    await waitFor('honest edit arrives', () => check.text.toString() === 'unaffected')
+    assert.equal(honest.provider.wsconnected, true)
+    for (const c of [honest, check]) c.destroy()
+    await server.close()
+  })
+
+  test('a burst above the rate is slowed but kept, and every update it sent is stored', async () => {
+    const server = await startTestServer({ messageRate: 200, messageBurst: 50, throttleCloseMs: 20_000 })
+    const raw = await rawSocket(server.wsUrl, 'burst')
+    const doc = new Y.Doc()
+    const updates: Uint8Array[] = []
+    doc.on('update', (u: Uint8Array) => updates.push(u))
+    for (let i = 0; i < 600; i++) doc.getText('notes').insert(i, 'a')
+    for (const u of updates) raw.ws.send(encodeSyncUpdate(u))
+    await waitFor('all stored', () => server.rooms.get('burst')?.doc.getText('notes').length === 600, 20_000)
+    assert.equal(raw.closed, null)
+    raw.ws.close()
+    await server.close()
+  })
+})
+
+describe('connections per address', () => {
+  test('past MAX_CONNECTIONS_PER_IP an upgrade gets 429; closing one frees a slot', async () => {
+    const server = await startTestServer({ maxConnectionsPerIp: 3 })
+    const sockets = await Promise.all([1, 2, 3].map(() => rawSocket(server.wsUrl, 'ip')))
+    assert.equal(await upgradeStatus(server.url, '/sync/ip'), 429)
+    sockets[0]!.ws.close()
+    await waitFor('slot freed', () => sockets[0]!.closed !== null)
+    await new Promise((r) => setTimeout(r, 50))
+    const again = await rawSocket(server.wsUrl, 'ip')
+    assert.equal(again.closed, null)
+    for (const s of [...sockets, again]) s.ws.close()
+    await server.close()
+  })
+})
+
+describe('new pads per address', () => {
+  test('past MAX_NEW_PADS_PER_IP_PER_MINUTE the first edit of a new pad is refused with 1013 and nothing is stored', async () => {
+    const server = await startTestServer({ maxNewPadsPerIpPerMinute: 2 })
+    for (const pad of ['new-1', 'new-2']) {
+      const raw = await rawSocket(server.wsUrl, pad)
+      raw.ws.send(encodeSyncUpdate(insertUpdate('hello')))
+      await waitFor(`${pad} stored`, () => server.store.exists(pad))
+      raw.ws.close()
+    }
+    const third = await rawSocket(server.wsUrl, 'new-3')
+    third.ws.send(encodeSyncUpdate(insertUpdate('hello')))
+    await waitFor('refused', () => third.closed !== null)
+    assert.equal(third.closed?.code, 1013)
+    assert.equal(server.store.exists('new-3'), false)
+    // Editing an existing pad is not "creating" one.
+    const old = await rawSocket(server.wsUrl, 'new-1')
+    old.ws.send(encodeSyncUpdate(insertUpdate(' again')))
+    await waitFor('edit stored', () => (server.rooms.get('new-1')?.doc.getText('notes').length ?? 0) > 5)
+    assert.equal(old.closed, null)
+    old.ws.close()
+    await server.close()
+  })
+})
+
+describe('awareness', () => {
+  test('a state over MAX_AWARENESS_STATE_BYTES closes the socket with 1008', async () => {
+    const server = await startTestServer({ maxAwarenessStateBytes: 1024 })
+    const raw = await rawSocket(server.wsUrl, 'aw')
+    raw.ws.send(awarenessOf(7, 1, { user: { name: 'x'.repeat(2000) } }))
+    await waitFor('closed', () => raw.closed !== null)
+    assert.equal(raw.closed?.code, 1008)
+    await server.close()
+  })
+
+  test('introducing more client ids than allowed closes the socket; echoes of others do not count', async () => {
+    const server = await startTestServer({ maxAwarenessClientsPerSocket: 4 })
+    // Six stock clients in one pad: each re-sends every state it hears, and none is closed for it.
+    const clients = ['A', 'B', 'C', 'D', 'E', 'F'].map((name) =>
+      connectClient(server.wsUrl, 'crowd', { name }),
+    )
+    await Promise.all(clients.map((c) => c.synced()))
+    await waitFor('everyone sees everyone', () =>
+      clients.every((c) => c.provider.awareness.getStates().size === 6),
+    )
+    assert.ok(clients.every((c) => c.provider.wsconnected))
+    const raw = await rawSocket(server.wsUrl, 'crowd')
+    const entries = [1, 2, 3, 4, 5].map((id) => ({
+      clientId: 9000 + id,
+      clock: 1,
+      state: JSON.stringify({ user: { name: `ghost ${id}` } }),
+    }))
+    raw.ws.send(encodeAwareness(encodeAwarenessUpdate(entries)))
+    await waitFor('closed', () => raw.closed !== null)
+    assert.equal(raw.closed?.code, 1008)
+    await new Promise((r) => setTimeout(r, 200))
+    assert.equal(clients[0]!.provider.awareness.getStates().size, 6, 'no ghost reached the others')
+    for (const c of clients) c.destroy()
+    await server.close()
+  })
+
+  test('a hostile colour or name never reaches another client', async () => {
+    const server = await startTestServer()
+    const victim = connectClient(server.wsUrl, 'style', { name: 'Victim' })
+    await victim.synced()
+    const raw = await rawSocket(server.wsUrl, 'style')
+    raw.ws.send(
+      awarenessOf(4242, 1, {
+        user: {
+          name: '<img src=x onerror=alert(1)>Mallory',
+          color: 'red;background:url(//evil)',
+          colorLight: 'x',
+        },
+      }),
+    )
+    await waitFor('state arrives', () => victim.provider.awareness.getStates().has(4242))
+    const user = (victim.provider.awareness.getStates().get(4242) as { user: Record<string, unknown> }).user
+    assert.equal(user.color, undefined)
+    assert.equal(user.colorLight, undefined)
+    assert.equal(typeof user.name, 'string')
+    assert.ok(!String(user.name).includes('<'))
+    raw.ws.close()
+    victim.destroy()
+    await server.close()
+  })
+})
+
+describe('dead sockets', () => {
+  test('a half-open socket that stops answering pings is closed', async () => {
+    const server = await startTestServer({ pingIntervalMs: 1000 })
+    const raw = await rawSocket(server.wsUrl, 'sleepy')
+    // The laptop lid closes: this end stops reading, so pings go unanswered.
+    ;(raw.ws as unknown as { _socket: { pause(): void } })._socket.pause()
+    await waitFor(
+      'server dropped it',
+      () => server.rooms.get('sleepy') === undefined || server.rooms.get('sleepy')!.peerCount === 0,
+      8000,
+    )
+    raw.ws.terminate()
+    await server.close()
+  })
+})
