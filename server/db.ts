@@ -85,6 +85,22 @@ export const MIGRATIONS: readonly string[] = [
     DELETE FROM pad_search WHERE rowid = old.pk;
   END;
   `,
+  // 4: history: named checkpoints; closed (read-only) sessions.
+  `
+  CREATE TABLE checkpoints (
+    id INTEGER PRIMARY KEY,
+    pad INTEGER NOT NULL REFERENCES pads(pk) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX checkpoints_by_pad ON checkpoints(pad, seq);
+  ALTER TABLE pads ADD COLUMN closed_at INTEGER;
+  `,
+  // 5: "forget history" and deletes must not leave text in the search index's old segments.
+  `
+  INSERT INTO pad_search (pad_search, rank) VALUES ('secure-delete', 1);
+  `,
 ]
 
 export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
@@ -115,6 +131,8 @@ export function openDb(dataDir: string, durability: Durability): Db {
     db.pragma('foreign_keys = ON')
     // A CLI backup or a second writer may hold a lock briefly; wait instead of failing a write.
     db.pragma('busy_timeout = 5000')
+    // Deleted rows (a forgotten password, a deleted pad) are overwritten, not left in free pages.
+    db.pragma('secure_delete = ON')
     migrate(db)
     return db
   } catch (err) {

@@ -1,0 +1,165 @@
+/**
+ * The time slider: drag through the meeting and see the notes as they were, who wrote each step,
+ * what changed in it; jump to checkpoints; restore a revision as a new change; close the session.
+ */
+import { api } from './api.ts'
+
+interface Step {
+  seq: number
+  firstSeq: number
+  startAt: string
+  endAt: string
+  author: string | null
+  edits: number
+  bytes: number
+}
+interface Timeline {
+  firstSeq: number
+  lastSeq: number
+  steps: Step[]
+  checkpoints: { seq: number; name: string; at: string }[]
+  closedAt: string | null
+}
+interface DiffLine {
+  op: 'same' | 'add' | 'del'
+  text: string
+}
+
+const root = document.querySelector<HTMLElement>('[data-history]')!
+const padId = root.dataset.history!
+const $ = <T extends HTMLElement>(s: string) => root.querySelector<T>(s)!
+const slider = $<HTMLInputElement>('#slider')
+const label = $('#step-label')
+const textView = $('#revision-text')
+const changes = $('#step-changes')
+const status = $('#history-status')
+
+/** Wait this long after the slider stops before fetching: dragging stays smooth. */
+const FETCH_DELAY_MS = 60
+
+const time = (iso: string) =>
+  new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+let timeline: Timeline
+let timer: ReturnType<typeof setTimeout> | null = null
+let shown = -1
+
+function renderDiff(lines: DiffLine[]): void {
+  const changed = lines.filter((l) => l.op !== 'same')
+  changes.replaceChildren(
+    ...(changed.length
+      ? changed.slice(0, 200).map((l) => {
+          const div = document.createElement('div')
+          div.className = l.op
+          div.textContent = `${l.op === 'add' ? '+ ' : '− '}${l.text}`
+          return div
+        })
+      : [
+          Object.assign(document.createElement('p'), {
+            className: 'muted',
+            textContent: 'No visible change (formatting or a restore of the same text).',
+          }),
+        ]),
+  )
+}
+
+async function show(index: number): Promise<void> {
+  const step = timeline.steps[index]
+  if (!step || index === shown) return
+  shown = index
+  label.textContent = `Step ${index + 1} of ${timeline.steps.length}: ${step.author ?? 'someone without a name'} · ${step.edits} ${step.edits === 1 ? 'edit' : 'edits'} · ${time(step.startAt)}`
+  const [rev, diff] = await Promise.all([
+    api<{ text: string }>('GET', `/api/pads/${padId}/revisions/${step.seq}`),
+    api<{ lines: DiffLine[] }>(
+      'GET',
+      `/api/pads/${padId}/diff?from=${Math.max(0, step.firstSeq - 1)}&to=${step.seq}`,
+    ),
+  ])
+  if (shown !== index) return
+  textView.textContent = rev.text
+  renderDiff(diff.lines)
+}
+
+function jumpToSeq(seq: number): void {
+  let index = timeline.steps.findIndex((s) => s.seq >= seq)
+  if (index < 0) index = timeline.steps.length - 1
+  slider.value = String(index)
+  void show(index)
+}
+
+function say(text: string, isError = false): void {
+  status.textContent = text
+  status.hidden = false
+  status.classList.toggle('error', isError)
+}
+
+async function load(): Promise<void> {
+  timeline = await api<Timeline>('GET', `/api/pads/${padId}/history`)
+  slider.max = String(Math.max(0, timeline.steps.length - 1))
+  slider.value = slider.max
+  slider.disabled = timeline.steps.length === 0
+  const marks = $('#checkpoints')
+  marks.replaceChildren(
+    ...timeline.checkpoints.map((c) => {
+      const b = document.createElement('button')
+      b.type = 'button'
+      b.className = 'secondary'
+      b.textContent = `${c.name} (${time(c.at)})`
+      b.addEventListener('click', () => jumpToSeq(c.seq))
+      return b
+    }),
+  )
+  const closeButton = $<HTMLButtonElement>('#close-session')
+  closeButton.textContent = timeline.closedAt ? 'Reopen the session' : 'Close the session'
+  $('#closed-note').hidden = !timeline.closedAt
+  shown = -1
+  if (timeline.steps.length) await show(timeline.steps.length - 1)
+  else textView.textContent = '(This pad has no history yet.)'
+}
+
+slider.addEventListener('input', () => {
+  if (timer) clearTimeout(timer)
+  timer = setTimeout(() => void show(Number(slider.value)), FETCH_DELAY_MS)
+})
+
+$('#restore').addEventListener('click', async () => {
+  const step = timeline.steps[Number(slider.value)]
+  if (!step) return
+  if (!confirm('Bring this version back? It becomes a new change; nothing in the history is lost.')) return
+  try {
+    await api('POST', `/api/pads/${padId}/restore`, { seq: step.seq })
+    say('Restored. Everyone editing sees it now.')
+    await load()
+  } catch (err) {
+    say((err as Error).message, true)
+  }
+})
+
+$('#add-checkpoint').addEventListener('click', async () => {
+  const name = prompt('Name this moment (e.g. "after the agenda")')?.trim()
+  if (!name) return
+  try {
+    await api('POST', `/api/pads/${padId}/checkpoints`, { name })
+    await load()
+  } catch (err) {
+    say((err as Error).message, true)
+  }
+})
+
+$('#close-session').addEventListener('click', async () => {
+  try {
+    if (timeline.closedAt) {
+      await api('POST', `/api/pads/${padId}/reopen`, {})
+      say('Reopened: everyone can edit again.')
+    } else {
+      await api('POST', `/api/pads/${padId}/close`, {})
+      say(
+        'Closed: the notes are read-only now, with an "end of session" checkpoint. Download the minutes below.',
+      )
+    }
+    await load()
+  } catch (err) {
+    say((err as Error).message, true)
+  }
+})
+
+load().catch((err) => say((err as Error).message, true))
