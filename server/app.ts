@@ -1,24 +1,36 @@
 /**
- * The composition root: config -> db -> store -> rooms -> sync endpoint + http app, on one port.
- * It owns startup and the graceful shutdown; nothing here is global, so tests build as many
- * servers as they like, each on port 0 with its own data directory.
+ * The composition root: config -> core (db, store, rooms, meetings, minutes, search) -> sync
+ * endpoint + http app, on one port, with the metrics and backups beside them. It owns startup and
+ * the graceful shutdown; nothing here is global, so tests build as many servers as they like, each
+ * on port 0 with its own data directory.
  */
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, Socket } from 'node:net'
+import { OnlineBackups } from './backup.ts'
 import { ensureClientBuilt } from './client-build.ts'
 import type { Config } from './config.ts'
-import { type Db, openDb } from './db.ts'
+import { openCore } from './core.ts'
+import type { Db } from './db.ts'
 import { createHttpApp } from './http-app.ts'
+import { PerMinuteCounter } from './limits.ts'
 import type { Logger } from './logger.ts'
-import { Meetings } from './meetings.ts'
-import { MeetingsStore } from './meetings-store.ts'
-import { Minutes } from './minutes.ts'
+import type { Meetings } from './meetings.ts'
+import { MeteredPadStore, Metrics } from './metrics.ts'
+import type { Minutes } from './minutes.ts'
 import { CLOSE } from './peer.ts'
-import { Rooms } from './rooms.ts'
-import { SearchIndex } from './search-index.ts'
-import { PadStore } from './store.ts'
+import type { Rooms } from './rooms.ts'
+import type { SearchIndex } from './search-index.ts'
+import type { PadStore } from './store.ts'
 import { SyncEndpoint } from './sync-endpoint.ts'
-import { loadDefaultTemplates } from './templates.ts'
+
+/** Operator settings that are not part of Config (yet): read by main.ts, passed in. */
+export interface OpsOptions {
+  /**
+   * Bearer token for /api/admin (env ADMIN_TOKEN). Unset: admin endpoints answer only requests
+   * from this machine that did not come through a proxy.
+   */
+  adminToken?: string | null
+}
 
 export interface Summitpad {
   /** http://host:port, with the port actually bound. */
@@ -30,46 +42,56 @@ export interface Summitpad {
   readonly meetings: Meetings
   readonly minutes: Minutes
   readonly search: SearchIndex
+  readonly metrics: Metrics
+  readonly backups: OnlineBackups
   /** Graceful shutdown: stop accepting, flush and snapshot, close sockets with 1012, close the DB. */
   close(): Promise<void>
 }
 
-export async function startSummitpad(config: Config, log: Logger): Promise<Summitpad> {
+export async function startSummitpad(config: Config, log: Logger, ops: OpsOptions = {}): Promise<Summitpad> {
   if (ensureClientBuilt()) log.info('built the browser client')
-  const templates = loadDefaultTemplates()
-  const db = openDb(config.dataDir, config.durability)
-  const store = new PadStore(db)
-  const rooms = new Rooms({
-    store,
+  const metrics: Metrics = new Metrics({
+    dataDir: config.dataDir,
+    connections: () => endpoint.connectionCount,
+    padsLoaded: () => rooms.loadedCount,
+  })
+  // Open mode: anyone may create pads, but one address only so many a minute (random names fill disks).
+  const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
+  const { db, store, rooms, meetings, minutes, search, history } = openCore({
+    dataDir: config.dataDir,
+    durability: config.durability,
     log,
     snapshotEvery: config.snapshotEvery,
     unloadDelayMs: config.unloadDelayMs,
-    onPadChanged: (padId) => search.markDirty(padId),
+    limits: config,
+    mayCreatePad: (origin) => !('ip' in origin) || newPads.tryHit(String(origin.ip)),
+    createStore: (db) => new MeteredPadStore(db, metrics),
   })
-  const meetingsStore = new MeetingsStore(db)
-  const meetings = new Meetings({ db, store, meetings: meetingsStore, rooms, templates })
-  const search: SearchIndex = new SearchIndex(db, {
-    text: (padId): string | null => minutes.text(padId),
-    title: (padId) => meetingsStore.pad(padId)?.title ?? null,
-  })
-  const minutes: Minutes = new Minutes({ store, rooms, meetings, search })
-  search.indexMissing()
-  const endpoint = new SyncEndpoint({
-    rooms,
-    log,
-    maxFrameBytes: config.maxFrameBytes,
-    pingIntervalMs: config.pingIntervalMs,
+  const endpoint: SyncEndpoint = new SyncEndpoint({ rooms, log, config, metrics })
+  const backups = new OnlineBackups({
+    dataDir: config.dataDir,
+    flush: () => rooms.flush(),
+    onDone: (ok) => metrics.backupCompleted(ok),
   })
   const app = createHttpApp({
     log,
     meetings,
     minutes,
     search,
+    history,
     startedAt: Date.now(),
     status: () => ({ padsLoaded: rooms.loadedCount, connections: endpoint.connectionCount }),
+    metrics,
+    adminToken: ops.adminToken || null,
+    backup: () => backups.take(),
+    trustProxy: config.trustProxy,
   })
   const server = http.createServer(app)
-  server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head))
+  server.on('upgrade', (req, socket, head) => {
+    // Typed as a Duplex; an http.Server hands its TCP socket, whose byte counts the metrics sum.
+    if (socket instanceof Socket) metrics.trackSocket(socket)
+    endpoint.handleUpgrade(req, socket, head)
+  })
   server.on('clientError', (_err, socket) => socket.destroy())
 
   try {
@@ -100,11 +122,25 @@ export async function startSummitpad(config: Config, log: Logger): Promise<Summi
         new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref()),
       ])
       server.closeAllConnections()
+      // A backup in progress reads through its own connection; let it finish its file.
+      await backups.idle()
       db.pragma('wal_checkpoint(TRUNCATE)')
       db.close()
     })()
     return closing
   }
 
-  return { url: `http://${host}:${port}`, port, db, store, rooms, meetings, minutes, search, close }
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    db,
+    store,
+    rooms,
+    meetings,
+    minutes,
+    search,
+    metrics,
+    backups,
+    close,
+  }
 }

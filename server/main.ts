@@ -18,8 +18,12 @@ async function main(): Promise<void> {
     throw err
   }
   const log = createLogger(config.logLevel)
-  const server = await startSummitpad(config, log)
-  log.info({ dataDir: config.dataDir, durability: config.durability }, `Summitpad listening on ${server.url}`)
+  // Not part of Config: a secret, read here and handed to the one place that checks it.
+  const server = await startSummitpad(config, log, { adminToken: process.env.ADMIN_TOKEN || null })
+  log.info(
+    { dataDir: config.dataDir, durability: config.durability, adminToken: Boolean(process.env.ADMIN_TOKEN) },
+    `Summitpad listening on ${server.url}`,
+  )
   // Also on stdout in plain words, whatever LOG_LEVEL says: it is the one line a new user needs.
   console.log(`Summitpad listening on ${server.url}  (data in ${config.dataDir})`)
 

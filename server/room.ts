@@ -11,16 +11,19 @@
  */
 import * as Y from 'yjs'
 import {
+  type AwarenessEntry,
   decodeAwarenessUpdate,
+  encodeAuthDenied,
   encodeAwareness,
   encodeAwarenessUpdate,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.ts'
-import { checkStateVector, checkUpdate } from '../shared/update-check.ts'
+import { checkStateVector, checkUpdate, lacksDependencies } from '../shared/update-check.ts'
+import { sanitizeAwarenessState } from './limits.ts'
 import type { Logger } from './logger.ts'
-import { encodeState, LOAD_ORIGIN } from './pad-doc.ts'
+import { docFromStored, encodeState, LOAD_ORIGIN } from './pad-doc.ts'
 import { CLOSE, type Origin, type Peer, type Refusal } from './peer.ts'
 import { Presence } from './presence.ts'
 import type { LogRow, PadStore } from './store.ts'
@@ -45,7 +48,29 @@ export interface RoomHost {
   emptied(room: Room): void
   /** The pad's stored text changed (for the search index; cheap, called per commit). */
   changed(room: Room): void
+  /** May this peer create a new pad now (the first stored update of an unknown pad)? */
+  mayCreatePad(peer: Origin): boolean
+  limits: RoomLimits
 }
+
+export interface RoomLimits {
+  maxPadBytes: number
+  maxAwarenessStateBytes: number
+  maxAwarenessClientsPerSocket: number
+}
+
+/** Close code when a closed session is reopened: not 44xx, so the stock client reconnects at once. */
+export const CLOSE_REOPENED = 4100
+
+/** The auth message a read-only peer gets once: its edits are not stored. */
+export const READ_ONLY_REASON = 'read-only'
+
+/** Close code when the pad is full: 44xx, so the stock client stops re-sending what cannot fit. */
+export const CLOSE_PAD_FULL = 4413
+/** Close code when a rate limit says "later": retryable (1013 Try Again Later). */
+export const CLOSE_TRY_LATER = 1013
+/** Close code for a client breaking a limit on purpose-shaped input (1008 Policy Violation). */
+export const CLOSE_POLICY = 1008
 
 export interface StoredPosition {
   /** Seq of the newest stored log row of this pad (0 when none). */
@@ -54,6 +79,11 @@ export interface StoredPosition {
   snapshotSeq: number
   /** Log rows after the newest snapshot. */
   rowsSinceSnapshot: number
+  /**
+   * Upper bound of the pad's encoded size: the newest snapshot plus every update since (deleted
+   * content is counted until the next snapshot measures exactly). Checked per update for free.
+   */
+  approxBytes: number
 }
 
 type Result = { ok: true } | ({ ok: false } & Refusal)
@@ -61,20 +91,55 @@ const OK: Result = { ok: true }
 
 export class Room {
   readonly padId: string
-  readonly doc: Y.Doc
+  private current: Y.Doc
   private readonly host: RoomHost
   private readonly peers = new Set<Peer>()
   private readonly presence = new Presence<Peer>()
   private pending: PendingRow[] = []
   private position: StoredPosition
   private discarded = false
+  /** Closed session (or, later, a read-only link): peers' updates are dropped, never stored. */
+  private readOnly = false
+  private readonly toldReadOnly = new WeakSet<Origin>()
 
   constructor(padId: string, doc: Y.Doc, position: StoredPosition, host: RoomHost) {
     this.padId = padId
-    this.doc = doc
+    this.current = doc
     this.position = position
     this.host = host
+    this.listen(doc)
+  }
+
+  /** The pad's live document (replaced, never mutated in place, when a bad apply is undone). */
+  get doc(): Y.Doc {
+    return this.current
+  }
+
+  private listen(doc: Y.Doc): void {
     doc.on('update', (update: Uint8Array, origin: unknown) => this.queue(update, origin))
+  }
+
+  /**
+   * Undoes a failed apply: rebuilds the doc from the store plus the rows this tick queued before
+   * it (none of which was sent yet), so the half-applied update vanishes and nobody else notices.
+   * Returns false when even that fails (then the room must be dropped).
+   */
+  private rollBackTo(keepRows: number): boolean {
+    try {
+      const kept = this.pending.slice(0, keepRows)
+      const doc = docFromStored(this.host.store.load(this.padId))
+      Y.transact(doc, () => {
+        for (const row of kept) Y.applyUpdate(doc, row.data, LOAD_ORIGIN)
+      }, LOAD_ORIGIN)
+      this.current.destroy()
+      this.current = doc
+      this.listen(doc)
+      this.pending = kept
+      return true
+    } catch (err) {
+      this.host.log.error({ pad: this.padId, err }, 'could not rebuild the pad after a failed update')
+      return false
+    }
   }
 
   get peerCount(): number {
@@ -93,6 +158,7 @@ export class Room {
     peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
     const everyone = this.presence.all()
     if (everyone.length > 0) peer.send(encodeAwareness(encodeAwarenessUpdate(everyone)))
+    if (this.readOnly) this.tellReadOnly(peer)
   }
 
   leave(peer: Peer): void {
@@ -118,31 +184,66 @@ export class Room {
     return OK
   }
 
+  get isReadOnly(): boolean {
+    return this.readOnly
+  }
+
+  setReadOnly(on: boolean): void {
+    const was = this.readOnly
+    this.readOnly = on
+    if (on) for (const peer of this.peers) this.tellReadOnly(peer)
+    // There is no "you may write again" message: reconnecting starts a fresh, writable session
+    // (and the clients' step 2 then delivers what they typed meanwhile, if anything).
+    else if (was) for (const peer of [...this.peers]) peer.close(CLOSE_REOPENED, 'session reopened')
+  }
+
+  private tellReadOnly(peer: Peer): void {
+    if (this.toldReadOnly.has(peer)) return
+    this.toldReadOnly.add(peer)
+    peer.send(encodeAuthDenied(READ_ONLY_REASON))
+  }
+
   /** Sync step 2 or update from a peer (or the server itself, with its own origin). */
   receiveUpdate(origin: Origin, update: Uint8Array, replyTo?: Peer): Result {
+    if (this.readOnly && replyTo) {
+      // Still served, never changed: the stock client keeps its copy; we keep ours.
+      this.tellReadOnly(replyTo)
+      return OK
+    }
     const shape = checkUpdate(update)
     if (!shape.ok) return { ok: false, code: CLOSE.invalidPayload, reason: `invalid update: ${shape.error}` }
-    for (const [client, clock] of shape.value.starts) {
-      if (clock > Y.getState(this.doc.store, client)) {
-        // A gap in that client's clocks: something before this update never reached us. Applying
-        // would park it as pending; ask for everything we lack instead (the answer includes it).
-        replyTo?.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
-        return OK
+    if (lacksDependencies(shape.value, (client) => Y.getState(this.doc.store, client))) {
+      // Something before this update never reached us (a lost frame, a restored server). Applying
+      // would park it as pending; ask for everything we lack instead (the answer includes it).
+      replyTo?.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+      return OK
+    }
+    if (!this.fits(update)) {
+      return {
+        ok: false,
+        code: CLOSE_PAD_FULL,
+        reason: `pad is full (${this.host.limits.maxPadBytes} bytes)`,
       }
     }
+    if (this.position.lastSeq === 0 && this.pending.length === 0 && !this.host.mayCreatePad(origin)) {
+      return {
+        ok: false,
+        code: CLOSE_TRY_LATER,
+        reason: 'too many new pads from your address; try again in a minute',
+      }
+    }
+    const queuedBefore = this.pending.length
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (err) {
-      // The validator mirrors Yjs' reader, so this means a Yjs invariant we do not model broke
-      // mid-apply. Part of the update may be in the doc: drop the room before anything of it is
-      // committed or sent, and let everyone reload from the store.
-      this.host.log.error(
-        { pad: this.padId, conn: origin.id, err },
-        'update threw while applying; reloading pad',
-      )
-      this.host.discard(this, 'pad reloading')
+      // Valid bytes can still break a Yjs invariant mid-apply (it throws after integrating part
+      // of the update). Roll the doc back to what is stored plus this tick's earlier rows; only
+      // the sender is closed. If even that fails, everyone reloads from the store.
+      this.host.log.warn({ pad: this.padId, conn: origin.id, err: String(err) }, 'update threw while applying; rolled back')
+      if (!this.rollBackTo(queuedBefore)) this.host.discard(this, 'pad reloading')
       return { ok: false, code: CLOSE.invalidPayload, reason: 'update could not be applied' }
     }
+    this.position.approxBytes += update.byteLength
     const store = this.doc.store
     if (store.pendingStructs || store.pendingDs) {
       // It referred to items we do not have. Parked structs would live in memory and in every
@@ -155,10 +256,33 @@ export class Room {
   }
 
   receiveAwareness(peer: Peer, update: Uint8Array): Result {
-    const entries = decodeAwarenessUpdate(update)
-    if (!entries.ok)
-      return { ok: false, code: CLOSE.protocolError, reason: `invalid awareness: ${entries.error}` }
-    const accepted = this.presence.apply(peer, entries.value)
+    const decoded = decodeAwarenessUpdate(update)
+    if (!decoded.ok)
+      return { ok: false, code: CLOSE.protocolError, reason: `invalid awareness: ${decoded.error}` }
+    const limits = this.host.limits
+    const entries: AwarenessEntry[] = []
+    for (const entry of decoded.value) {
+      if (entry.state.length > limits.maxAwarenessStateBytes) {
+        return {
+          ok: false,
+          code: CLOSE_POLICY,
+          reason: `awareness state over ${limits.maxAwarenessStateBytes} bytes`,
+        }
+      }
+      // Names and colours end up in other people's editors (style attributes, labels).
+      const state = sanitizeAwarenessState(entry.state)
+      if (state === null)
+        return { ok: false, code: CLOSE.protocolError, reason: 'awareness state is not a JSON object' }
+      entries.push(state === entry.state ? entry : { ...entry, state })
+    }
+    const accepted = this.presence.apply(peer, entries, limits.maxAwarenessClientsPerSocket)
+    if (accepted === null) {
+      return {
+        ok: false,
+        code: CLOSE_POLICY,
+        reason: `more than ${limits.maxAwarenessClientsPerSocket} awareness clients on one socket`,
+      }
+    }
     // The sender gets its own state back too: for a browser this echo is the only sign of life it
     // can see (it cannot see ws pings), and the stock client reconnects after 30 s of silence.
     if (accepted.length > 0) this.broadcast(encodeAwareness(encodeAwarenessUpdate(accepted)))
@@ -217,14 +341,25 @@ export class Room {
     this.host.discard(this, 'storage error, reconnect')
   }
 
+  /** Whether `update` can be added without the pad passing its size limit. */
+  private fits(update: Uint8Array): boolean {
+    const max = this.host.limits.maxPadBytes
+    if (this.position.approxBytes + update.byteLength <= max) return true
+    // The estimate counts deleted text until a snapshot; measure exactly before refusing.
+    this.position.approxBytes = encodeState(this.doc).byteLength
+    return this.position.approxBytes + update.byteLength <= max
+  }
+
   /** Writes a compacted snapshot if anything was logged since the last one. */
   snapshot(): void {
     if (this.discarded || this.position.lastSeq <= this.position.snapshotSeq) return
     if (this.pending.length > 0) this.host.flushNow()
     try {
-      this.host.store.writeSnapshot(this.padId, this.position.lastSeq, encodeState(this.doc))
+      const state = encodeState(this.doc)
+      this.host.store.writeSnapshot(this.padId, this.position.lastSeq, state)
       this.position.snapshotSeq = this.position.lastSeq
       this.position.rowsSinceSnapshot = 0
+      this.position.approxBytes = state.byteLength
     } catch (err) {
       // The log is complete without it; a snapshot only makes the next load faster.
       this.host.log.error({ pad: this.padId, err }, 'could not write snapshot')

@@ -5,7 +5,8 @@
  */
 import type { Logger } from './logger.ts'
 import { docFromStored } from './pad-doc.ts'
-import { Room, type RoomHost } from './room.ts'
+import type { Origin } from './peer.ts'
+import { Room, type RoomHost, type RoomLimits } from './room.ts'
 import type { PadStore } from './store.ts'
 import { TickFlusher } from './tick-flusher.ts'
 
@@ -16,6 +17,11 @@ export interface RoomsOptions {
   unloadDelayMs: number
   /** Called after a pad's stored text changed. */
   onPadChanged?: (padId: string) => void
+  limits: RoomLimits
+  /** Is the pad a closed session (read-only for everyone)? */
+  isClosed?: (padId: string) => boolean
+  /** May this origin create a new pad now? (Per-address rate limit; always yes when absent.) */
+  mayCreatePad?: (origin: Origin) => boolean
 }
 
 export class Rooms {
@@ -37,6 +43,8 @@ export class Rooms {
       discard: (room, reason) => this.discard(room, reason),
       emptied: (room) => this.scheduleUnload(room),
       changed: (room) => options.onPadChanged?.(room.padId),
+      mayCreatePad: (origin) => options.mayCreatePad?.(origin) ?? true,
+      limits: options.limits,
     }
   }
 
@@ -61,11 +69,19 @@ export class Rooms {
     room = new Room(
       padId,
       doc,
-      { lastSeq, snapshotSeq: stored?.snapshotUpto ?? 0, rowsSinceSnapshot: stored?.updates.length ?? 0 },
+      {
+        lastSeq,
+        snapshotSeq: stored?.snapshotUpto ?? 0,
+        rowsSinceSnapshot: stored?.updates.length ?? 0,
+        approxBytes:
+          (stored?.snapshot?.byteLength ?? 0) +
+          (stored?.updates.reduce((n, u) => n + u.data.byteLength, 0) ?? 0),
+      },
       this.host,
     )
     // A long tail (e.g. rows written without snapshots) is replayed once, not on every load.
     if ((stored?.updates.length ?? 0) >= this.options.snapshotEvery) room.snapshot()
+    if (this.options.isClosed?.(padId)) room.setReadOnly(true)
     this.rooms.set(padId, room)
     // Opened by nobody (e.g. by a peer whose handshake then failed): unload like an emptied room.
     this.scheduleUnload(room)

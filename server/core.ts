@@ -1,0 +1,74 @@
+/**
+ * The part of the server that works on the data, without a port: db -> store -> rooms ->
+ * meetings, minutes, search. The server (app.ts) adds the sync endpoint and HTTP on top; the admin
+ * CLI uses it as it is, against the same database, possibly while a server runs on it.
+ */
+import { DEFAULTS, type Durability } from './config.ts'
+import { type Db, openDb } from './db.ts'
+import { History } from './history.ts'
+import type { Logger } from './logger.ts'
+import { Meetings } from './meetings.ts'
+import { MeetingsStore } from './meetings-store.ts'
+import { Minutes } from './minutes.ts'
+import type { Origin } from './peer.ts'
+import type { RoomLimits } from './room.ts'
+import { Rooms } from './rooms.ts'
+import { SearchIndex } from './search-index.ts'
+import { PadStore } from './store.ts'
+import { loadDefaultTemplates } from './templates.ts'
+
+export interface CoreOptions {
+  dataDir: string
+  durability: Durability
+  log: Logger
+  snapshotEvery: number
+  unloadDelayMs: number
+  /** Pad and awareness limits (the defaults of config.ts when absent). */
+  limits?: RoomLimits
+  /** Per-address rate limit on new pads (none when absent, e.g. in the CLI). */
+  mayCreatePad?: (origin: Origin) => boolean
+  /** Builds the pad store; the server's counts its commits for /metrics. */
+  createStore?: (db: Db) => PadStore
+}
+
+export interface Core {
+  readonly db: Db
+  readonly store: PadStore
+  readonly rooms: Rooms
+  readonly meetingsStore: MeetingsStore
+  readonly meetings: Meetings
+  readonly minutes: Minutes
+  readonly search: SearchIndex
+  readonly history: History
+}
+
+export function openCore(options: CoreOptions): Core {
+  const templates = loadDefaultTemplates()
+  const db = openDb(options.dataDir, options.durability)
+  try {
+    const store = options.createStore ? options.createStore(db) : new PadStore(db)
+    const rooms = new Rooms({
+      store,
+      log: options.log,
+      snapshotEvery: options.snapshotEvery,
+      unloadDelayMs: options.unloadDelayMs,
+      onPadChanged: (padId) => search.markDirty(padId),
+      limits: options.limits ?? DEFAULTS,
+      isClosed: (padId) => history.isClosed(padId),
+      mayCreatePad: options.mayCreatePad,
+    })
+    const meetingsStore = new MeetingsStore(db)
+    const meetings = new Meetings({ db, store, meetings: meetingsStore, rooms, templates })
+    const search: SearchIndex = new SearchIndex(db, {
+      text: (padId): string | null => minutes.text(padId),
+      title: (padId) => meetingsStore.pad(padId)?.title ?? null,
+    })
+    const minutes: Minutes = new Minutes({ store, rooms, meetings, search })
+    const history: History = new History(db, rooms)
+    search.indexMissing()
+    return { db, store, rooms, meetingsStore, meetings, minutes, search, history }
+  } catch (err) {
+    db.close()
+    throw err
+  }
+}
