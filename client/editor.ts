@@ -4,15 +4,18 @@
  * named cursors, a "here now" list, a Markdown preview and a save state that tells the truth.
  */
 import { defaultKeymap, indentWithTab } from '@codemirror/commands'
-import { markdown } from '@codemirror/lang-markdown'
+// Not markdown(): it bundles the HTML, CSS and JavaScript languages (about a third of the editor's
+// bytes) to highlight HTML inside Markdown. The Markdown language and its keymap are enough here.
+import { markdownKeymap, markdownLanguage, pasteURLAsLink } from '@codemirror/lang-markdown'
 import {
   bracketMatching,
   defaultHighlightStyle,
   indentOnInput,
+  LanguageSupport,
   syntaxHighlighting,
 } from '@codemirror/language'
 import { highlightSelectionMatches, searchKeymap } from '@codemirror/search'
-import { EditorState } from '@codemirror/state'
+import { Compartment, EditorState, Prec } from '@codemirror/state'
 import {
   drawSelection,
   dropCursor,
@@ -28,23 +31,48 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { encodeSyncStep1 } from '../shared/protocol.ts'
 import { askName, storedIdentity } from './identity.ts'
+import { keepPageForOffline } from './offline-copy.ts'
 import { attachPeopleList } from './people.ts'
-import { attachPreview } from './preview.ts'
+import { attachPreview, preloadPreview } from './preview.ts'
 import { describeStatus, SaveTracker } from './save-state.ts'
+
+/** Close code of a deleted pad (server/meetings.ts). */
+const CLOSE_PAD_DELETED = 4410
+
 import { trackedWebSocket } from './tracked-socket.ts'
 
 const root = document.querySelector<HTMLElement>('[data-pad]')!
 const padId = root.dataset.pad!
+/** The preview's renderer and the offline copy of the page are fetched this long after start. */
+const PRELOAD_PREVIEW_MS = 1500
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!
 
 const doc = new Y.Doc()
 const ytext = doc.getText('notes')
 
+// ---- editable or not
+const editable = new Compartment()
+/** Whether the editor takes keystrokes; applied to the view once it exists. */
+let wantEditable = true
+let editorView: EditorView | null = null
+const editableExtensions = (on: boolean) =>
+  on ? [] : [EditorState.readOnly.of(true), EditorView.editable.of(false)]
+/** Nothing typed could be saved (closed session, refusal): stop taking keystrokes rather than lose them. */
+function setEditable(on: boolean): void {
+  if (on === wantEditable) return
+  wantEditable = on
+  editorView?.dispatch({ effects: editable.reconfigure(editableExtensions(on)) })
+}
+
 // ---- save state
 const stateEl = $('#save-state')
 let provider: WebsocketProvider | null = null
 const tracker = new SaveTracker({
-  sendStep1: () => provider?.ws?.send(encodeSyncStep1(Y.encodeStateVector(doc))),
+  sendStep1: () => {
+    // Only on an open socket: right after a reconnect, provider.ws is a new one still connecting.
+    const ws = provider?.ws
+    if (ws?.readyState === WebSocket.OPEN) ws.send(encodeSyncStep1(Y.encodeStateVector(doc)))
+  },
   reconnect: () => {
     provider?.disconnect()
     provider?.connect()
@@ -52,6 +80,7 @@ const tracker = new SaveTracker({
   onChange: (status) => {
     stateEl.textContent = describeStatus(status)
     stateEl.dataset.state = status.kind
+    setEditable(status.kind !== 'read-only' && status.kind !== 'refused')
     document.title = `${status.kind === 'saved' ? '' : '● '}${root.dataset.title} · Summitpad`
   },
 })
@@ -71,10 +100,16 @@ local.whenSynced.then(() => provider?.connect())
 doc.on('update', (_update: Uint8Array, origin: unknown) => {
   if (origin !== provider) tracker.localChange()
 })
-provider.on('closed', ({ code, reason }) => tracker.refused(reason || `code ${code}`))
+provider.on('closed', ({ code, reason }) => {
+  tracker.refused(reason || `code ${code}`)
+  // A deleted pad must not come back from this browser's copy on the next visit.
+  if (code === CLOSE_PAD_DELETED) void local.clearData()
+})
 window.addEventListener('offline', () => tracker.setOnline(false))
 window.addEventListener('online', () => {
   tracker.setOnline(true)
+  // A server that refused us for good (pad deleted) would only refuse again.
+  if (tracker.status().kind === 'refused') return
   // The old socket may be dead without knowing it; don't wait 30 s for the provider to notice.
   provider?.disconnect()
   provider?.connect()
@@ -89,7 +124,7 @@ const undoManager = new Y.UndoManager(ytext)
 const refreshPreview = attachPreview($('#preview'), () => ytext.toString())
 ytext.observe(() => refreshPreview())
 
-const view = new EditorView({
+const view: EditorView = new EditorView({
   parent: $('#editor'),
   state: EditorState.create({
     doc: ytext.toString(),
@@ -102,7 +137,10 @@ const view = new EditorView({
       highlightActiveLine(),
       highlightSelectionMatches(),
       syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
-      markdown(),
+      new LanguageSupport(markdownLanguage),
+      // Enter continues a list or quote, Backspace removes its markup, as markdown() would do.
+      Prec.high(keymap.of(markdownKeymap)),
+      pasteURLAsLink,
       EditorView.lineWrapping,
       placeholder('Type the notes here. Everyone in the room sees them as you type.'),
       EditorView.contentAttributes.of({ 'aria-label': 'Meeting notes (Markdown)' }),
@@ -110,9 +148,11 @@ const view = new EditorView({
       // tracks this client's own changes.
       keymap.of([...yUndoManagerKeymap, ...searchKeymap, ...defaultKeymap, indentWithTab]),
       yCollab(ytext, provider.awareness, { undoManager }),
+      editable.of(editableExtensions(wantEditable)),
     ],
   }),
 })
+editorView = view
 
 // ---- presence
 attachPeopleList($('#people-list'), $('#people-count'), provider.awareness)
@@ -125,26 +165,40 @@ const useIdentity = (identity: { name: string; color: string }) => {
   })
   nameButton.textContent = identity.name
 }
+const nameDialog = $<HTMLDialogElement>('#name-dialog')
 const known = storedIdentity()
 if (known) useIdentity(known)
-else askName($<HTMLDialogElement>('#name-dialog'), null).then(useIdentity)
+else askName(nameDialog, null).then((identity) => identity && useIdentity(identity))
 nameButton.addEventListener('click', () => {
-  askName($<HTMLDialogElement>('#name-dialog'), storedIdentity()?.name ?? null).then(useIdentity)
+  if (nameDialog.open) return
+  askName(nameDialog, storedIdentity()?.name ?? null).then((identity) => identity && useIdentity(identity))
 })
 
-// ---- preview toggle (side by side on wide screens, one or the other on a phone)
+// ---- preview: beside the editor on a wide screen, instead of it on a phone; shown at first only
+// where there is room for both
 const toggle = $<HTMLButtonElement>('#preview-toggle')
-toggle.addEventListener('click', () => {
-  const on = root.classList.toggle('show-preview')
+const showPreview = (on: boolean) => {
+  root.classList.toggle('show-preview', on)
   toggle.setAttribute('aria-pressed', String(on))
-  if (on) refreshPreview()
-})
-
-// ---- offline page: where allowed (https or localhost), a service worker keeps the page itself
-if ('serviceWorker' in navigator && window.isSecureContext) {
-  navigator.serviceWorker.register('/sw.js').catch(() => {})
+  refreshPreview()
 }
+showPreview(window.matchMedia('(min-width: 1100px)').matches)
+toggle.addEventListener('click', () => showPreview(!root.classList.contains('show-preview')))
 
-// For tests and the curious: the pad's live objects.
-Object.assign(window, { summitpad: { doc, provider, view, tracker, undoManager } })
+// ---- offline page: where allowed (https or localhost), a service worker serves this page and its
+// assets when the network is gone. The preview's renderer is fetched first, out of the editor's
+// way, so that it is kept too and a preview opened after the Wi-Fi went away still works.
+setTimeout(() => {
+  void preloadPreview().then(() => {
+    if (!('serviceWorker' in navigator) || !window.isSecureContext) return
+    navigator.serviceWorker
+      .register('/sw.js')
+      .then(() => keepPageForOffline())
+      .catch(() => {})
+  })
+}, PRELOAD_PREVIEW_MS)
+
+// For tests and the curious: the pad's live objects, and its whole state as one Yjs update.
+const encodeState = () => Y.encodeStateAsUpdate(doc)
+Object.assign(window, { summitpad: { doc, provider, view, tracker, undoManager, encodeState } })
 view.focus()

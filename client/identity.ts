@@ -4,18 +4,21 @@ const NAME_KEY = 'summitpad:name'
 const COLOR_KEY = 'summitpad:color'
 export const NAME_MAX_LENGTH = 64
 
-/** Colours readable as cursor labels on white, with white text on them. */
+/**
+ * Colours readable as cursor labels on white, with white text on them, and far enough apart that
+ * two people in one pad can tell their carets apart.
+ */
 const PALETTE = [
-  '#1f6feb',
-  '#c2410c',
-  '#15803d',
-  '#9333ea',
-  '#be123c',
-  '#0e7490',
-  '#a16207',
-  '#4f46e5',
-  '#b91c1c',
-  '#047857',
+  '#1f6feb', // blue
+  '#c2410c', // orange
+  '#15803d', // green
+  '#9333ea', // purple
+  '#be123c', // crimson
+  '#0e7490', // teal
+  '#a16207', // ochre
+  '#c026d3', // magenta
+  '#4d5b0b', // olive
+  '#475569', // slate
 ]
 
 export interface Identity {
@@ -46,25 +49,34 @@ export function cleanName(name: string): string {
   return name.replace(CONTROL_OR_MARKUP, '').trim().slice(0, NAME_MAX_LENGTH)
 }
 
-/** Shows the name dialog until a name is given; resolves with the identity. */
-export function askName(dialog: HTMLDialogElement, current: string | null): Promise<Identity> {
+/**
+ * Shows the name dialog until a name is given; resolves with the identity, or with null when the
+ * person keeps their current name (Escape). Without a name yet, Escape does nothing: a pad needs
+ * a name to label your cursor.
+ */
+export function askName(dialog: HTMLDialogElement, current: string | null): Promise<Identity | null> {
+  const form = dialog.querySelector('form')!
   const input = dialog.querySelector('input')!
   input.value = current ?? ''
   return new Promise((resolve) => {
-    const form = dialog.querySelector('form')!
     const submit = (e: Event) => {
       e.preventDefault()
       const name = cleanName(input.value)
       if (!name) return input.focus()
+      done(rememberName(name))
+    }
+    const cancel = (e: Event) => {
+      if (current) done(null)
+      else e.preventDefault()
+    }
+    const done = (identity: Identity | null) => {
       form.removeEventListener('submit', submit)
+      dialog.removeEventListener('cancel', cancel)
       dialog.close()
-      resolve(rememberName(name))
+      resolve(identity)
     }
     form.addEventListener('submit', submit)
-    dialog.addEventListener('cancel', (e) => {
-      // A pad needs a name to label your cursor; Escape keeps the previous one if there is one.
-      if (!current) e.preventDefault()
-    })
+    dialog.addEventListener('cancel', cancel)
     dialog.showModal()
     input.focus()
   })

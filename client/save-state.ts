@@ -18,10 +18,16 @@ export type SaveStatus =
   | { kind: 'saved' }
   | { kind: 'saving'; unsaved: number }
   | { kind: 'offline'; unsaved: number }
-  | { kind: 'reconnecting'; unsaved: number }
+  /** `first`: no connection yet since the page opened ("Connecting…" rather than "Reconnecting"). */
+  | { kind: 'reconnecting'; unsaved: number; first: boolean }
   | { kind: 'refused'; unsaved: number; reason: string }
+  /** The server serves the pad but stores nothing from us (a closed session, a read-only link). */
+  | { kind: 'read-only'; unsaved: number }
 
-/** Wait for more keystrokes before checking: one check per pause in typing, not per key. */
+/**
+ * A check goes out this long after the first unconfirmed change: keystrokes in between ride along,
+ * so a typist costs one check per 300 ms at most, never one per key.
+ */
 export const CHECK_DEBOUNCE_MS = 300
 /** While changes are unacknowledged and nothing is in flight, check again this often. */
 export const RECHECK_MS = 4000
@@ -47,8 +53,11 @@ export class SaveTracker {
   private acked = 0
   private socket: object | null = null
   private connected = false
+  private everConnected = false
   private online = true
   private refusal: string | null = null
+  /** Told so on this socket; a new socket starts writable (the session may have been reopened). */
+  private readOnly = false
   /** On the current socket: changes included in our last covering step 2. */
   private covered = 0
   private probes: Probe[] = []
@@ -76,6 +85,8 @@ export class SaveTracker {
     this.covered = 0
     this.probes = []
     this.connected = true
+    this.everConnected = true
+    this.readOnly = false
     this.publish()
   }
 
@@ -113,6 +124,11 @@ export class SaveTracker {
   incoming(socket: object, frame: Uint8Array): void {
     if (socket !== this.socket) return
     const decoded = decodeMessage(frame)
+    if (decoded.ok && decoded.value.type === 'auth-denied' && decoded.value.reason === 'read-only') {
+      this.readOnly = true
+      this.publish()
+      return
+    }
     if (!decoded.ok || decoded.value.type !== 'sync-step2') return
     const probe = this.probes.shift()
     if (probe) this.acked = Math.max(this.acked, probe.covered)
@@ -154,8 +170,10 @@ export class SaveTracker {
   status(): SaveStatus {
     const unsaved = this.unsaved
     if (this.refusal !== null) return { kind: 'refused', unsaved, reason: this.refusal }
+    if (this.readOnly && this.connected) return { kind: 'read-only', unsaved }
     if (!this.online) return { kind: 'offline', unsaved }
-    if (!this.connected || this.stalled()) return { kind: 'reconnecting', unsaved }
+    if (!this.connected || this.stalled())
+      return { kind: 'reconnecting', unsaved, first: !this.everConnected }
     return unsaved === 0 ? { kind: 'saved' } : { kind: 'saving', unsaved }
   }
 
@@ -174,13 +192,19 @@ export function describeStatus(status: SaveStatus): string {
     case 'saved':
       return 'Saved'
     case 'saving':
-      return `Saving… (${changes(status.unsaved)})`
+      // Short on purpose: it flickers with every pause in typing, and a long label would re-wrap
+      // the bar on a phone each time. The count matters when the connection is gone.
+      return 'Saving…'
     case 'offline':
       return status.unsaved ? `Offline — ${changes(status.unsaved)}` : 'Offline — nothing unsaved'
-    case 'reconnecting':
-      return status.unsaved ? `Reconnecting — ${changes(status.unsaved)}` : 'Reconnecting'
+    case 'reconnecting': {
+      const what = status.first ? 'Connecting' : 'Reconnecting'
+      return status.unsaved ? `${what} — ${changes(status.unsaved)}` : `${what}…`
+    }
     case 'refused':
       return `Closed by the server: ${status.reason}${status.unsaved ? ` — ${changes(status.unsaved)}` : ''}`
+    case 'read-only':
+      return 'Read-only: this session is closed'
     default: {
       const unreachable: never = status
       return unreachable

@@ -4,9 +4,9 @@
  * The notes themselves are in IndexedDB (y-indexeddb), not here.
  */
 /// <reference lib="webworker" />
-declare const self: ServiceWorkerGlobalScope
+import { OFFLINE_CACHE as CACHE } from './offline-copy.ts'
 
-const CACHE = 'summitpad-v1'
+declare const self: ServiceWorkerGlobalScope
 
 self.addEventListener('install', () => {
   void self.skipWaiting()

@@ -16,6 +16,13 @@ export function trackedWebSocket(tracker: SaveTracker): typeof WebSocket {
       })
     }
 
+    override close(code?: number, reason?: string): void {
+      // The provider drops a socket it thinks is dead (our reconnect, or 30 s of silence) without
+      // waiting for its close event, which can take long on a dead network: stop counting on it now.
+      tracker.socketClosed(this)
+      super.close(code, reason)
+    }
+
     override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
       if (data instanceof Uint8Array) tracker.outgoing(this, data)
       else if (data instanceof ArrayBuffer) tracker.outgoing(this, new Uint8Array(data))

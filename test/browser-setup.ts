@@ -1,0 +1,167 @@
+/**
+ * Debian's Chromium for the browser tests and the screenshot script, driven by playwright-core:
+ * installs the `chromium` package when it is missing (CI may start from a fresh machine; a browser
+ * is never downloaded from anywhere else), launches it headless, and opens "people" — each in their
+ * own BrowserContext, because pages of one context sync through BroadcastChannel and IndexedDB
+ * and would hide what the server does.
+ */
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+
+export const CHROMIUM = '/usr/bin/chromium'
+
+/** An element as the tests read it inside the page (the tests compile without the DOM library). */
+export interface PageElement {
+  dataset: Record<string, string | undefined>
+  textContent: string | null
+}
+
+/**
+ * What the tests use of the page's globals, for functions that run inside the page: cast
+ * `globalThis` to this there. `summitpad` is what the editor exposes for tests.
+ */
+export interface PageGlobals {
+  summitpad?: {
+    provider: { synced: boolean }
+    view: { state: { doc: { toString(): string } } }
+    encodeState(): Uint8Array
+  }
+  document: {
+    querySelector(selector: string): PageElement | null
+    documentElement: { scrollWidth: number }
+  }
+  localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void }
+  location: { pathname: string }
+  getComputedStyle(el: PageElement): { opacity: string }
+  caches: { match(url: string): Promise<unknown> }
+}
+
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
+
+/** Installs Debian's `chromium` package when /usr/bin/chromium is missing. */
+export function ensureChromium(): void {
+  if (fs.existsSync(CHROMIUM)) return
+  const asRoot = process.getuid?.() === 0
+  const run = (args: string[]) =>
+    execFileSync(asRoot ? args[0]! : 'sudo', asRoot ? args.slice(1) : ['-n', ...args], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 10 * 60_000,
+    })
+  console.error(`${CHROMIUM} is missing: installing Debian's chromium package`)
+  run(['apt-get', 'update'])
+  run(['apt-get', 'install', '-y', 'chromium'])
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`)
+}
+
+export async function launchChromium(): Promise<Browser> {
+  ensureChromium()
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 })
+}
+
+export interface Person {
+  name: string
+  context: BrowserContext
+  page: Page
+  /** The person's Wi-Fi; see `PersonOptions.network`. */
+  network: Network
+}
+
+/**
+ * A cuttable link between a person's pages and the sync endpoint. Chromium's offline emulation
+ * alone does not lose anything: it holds the frames of an open websocket and sends them when the
+ * page closes or the network returns. A real dead network loses them, so `cut` drops every frame
+ * both ways (and goes offline, so the browser says so and new sockets fail).
+ */
+export interface Network {
+  cut(): Promise<void>
+  restore(): Promise<void>
+}
+
+export interface PersonOptions {
+  /** Viewport; a laptop by default. */
+  viewport?: { width: number; height: number }
+  /** A phone: touch, and the page laid out as a mobile browser would. */
+  mobile?: boolean
+  /** Preset the cursor colour (#rrggbb; otherwise the page picks one at random). */
+  color?: string
+  /** Preset the remembered name so the name dialog does not ask (default true). */
+  presetName?: boolean
+  /**
+   * Route the sync sockets through the test (default false: the browser's own sockets), so that
+   * `network.cut()` loses frames as a dead network would. Without it, `cut` only goes offline.
+   */
+  network?: boolean
+}
+
+/** A new browser profile (context) with one page, not yet navigated. */
+export async function newPerson(
+  browser: Browser,
+  name: string,
+  options: PersonOptions = {},
+): Promise<Person> {
+  const context = await browser.newContext({
+    viewport: options.viewport ?? { width: 1280, height: 800 },
+    deviceScaleFactor: 1,
+    isMobile: options.mobile ?? false,
+    hasTouch: options.mobile ?? false,
+  })
+  context.setDefaultTimeout(10_000)
+  if (options.presetName ?? true) {
+    await context.addInitScript((n) => {
+      const { localStorage } = globalThis as unknown as PageGlobals
+      if (!localStorage.getItem('summitpad:name')) localStorage.setItem('summitpad:name', n)
+    }, name)
+  }
+  let cut = false
+  if (options.network) {
+    await context.routeWebSocket(/\/sync\//, (ws) => {
+      const server = ws.connectToServer()
+      ws.onMessage((m) => {
+        if (!cut) server.send(m)
+      })
+      server.onMessage((m) => {
+        if (!cut) ws.send(m)
+      })
+    })
+  }
+  const network: Network = {
+    cut: async () => {
+      cut = true
+      await context.setOffline(true)
+    },
+    restore: async () => {
+      await context.setOffline(false)
+      cut = false
+    },
+  }
+  if (options.color) {
+    await context.addInitScript((c) => {
+      ;(globalThis as unknown as PageGlobals).localStorage.setItem('summitpad:color', c)
+    }, options.color)
+  }
+  const page = await context.newPage()
+  return { name, context, page, network }
+}
+
+/** Opens a pad and waits until the editor is there and has talked to the server once. */
+export async function openPad(page: Page, baseUrl: string, padId: string): Promise<void> {
+  await page.goto(`${baseUrl}/p/${padId}`)
+  await waitForEditor(page)
+}
+
+export async function waitForEditor(page: Page): Promise<void> {
+  await page.locator('.cm-content').waitFor()
+  await page.waitForFunction(() => {
+    const g = globalThis as unknown as PageGlobals
+    return g.summitpad?.provider.synced === true
+  })
+}

@@ -1,0 +1,510 @@
+/**
+ * The pad editor in a real browser (Debian's Chromium through playwright-core) against a real
+ * server on 127.0.0.1: what a note-taker sees — each other's text and named cursors, their own
+ * undo, a "Saved" that is never shown before the server has the text, offline edits that survive
+ * a closed tab, the live head count on the event page, the preview, and a phone-width layout.
+ * Every person has their own BrowserContext: pages of one context would sync through
+ * BroadcastChannel and hide what the server does.
+ */
+import assert from 'node:assert/strict'
+import { after, before, type TestContext, test } from 'node:test'
+import type { Browser, Page } from 'playwright-core'
+import * as Y from 'yjs'
+import { docFromStored } from '../server/pad-doc.ts'
+import {
+  launchChromium,
+  newPerson,
+  openPad,
+  type PageElement,
+  type PageGlobals,
+  type Person,
+  type PersonOptions,
+} from './browser-setup.ts'
+import { sleep, startTestServer, type TestServer } from './helpers.ts'
+
+let server: TestServer
+let browser: Browser
+
+before(async () => {
+  server = await startTestServer()
+  browser = await launchChromium()
+})
+
+after(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+// ---------------------------------------------------------------- a small language for the tests
+
+/** A person in their own browser profile; closed when the test ends. */
+async function person(t: { after(fn: () => Promise<void>): void }, name: string, options?: PersonOptions) {
+  const p = await newPerson(browser, name, options)
+  const errors: string[] = []
+  p.page.on('pageerror', (err) => errors.push(err.message))
+  t.after(async () => {
+    await p.context.close()
+    // A script error in the editor is a bug even when the text still converged.
+    assert.deepEqual(errors, [], `${name}'s page threw`)
+  })
+  return p
+}
+
+interface SaveState {
+  state: string
+  text: string
+}
+
+function saveState(page: Page): Promise<SaveState> {
+  return page
+    .locator('#save-state')
+    .evaluate((el: PageElement) => ({ state: el.dataset.state ?? '', text: el.textContent ?? '' }))
+}
+
+/** The text in the person's editor, as they see it. */
+function editorText(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const g = globalThis as unknown as PageGlobals
+    // Empty while the page is still starting.
+    return g.summitpad?.view.state.doc.toString() ?? ''
+  })
+}
+
+/** The server's live text of a pad. */
+function serverText(padId: string): string {
+  return server.rooms.get(padId)?.doc.getText('notes').toString() ?? ''
+}
+
+/** The text the server has committed to SQLite. */
+function storedText(padId: string): string {
+  const doc = docFromStored(server.store.load(padId))
+  const text = doc.getText('notes').toString()
+  doc.destroy()
+  return text
+}
+
+/** Polls an async condition until it holds, or fails the test with `what`. */
+async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+/** Puts the caret at the end of the notes and types there, like a person would. */
+async function typeAtEnd(page: Page, text: string, delay = 0): Promise<void> {
+  await page.locator('.cm-content').click()
+  await page.keyboard.press('Control+End')
+  await page.keyboard.type(text, { delay })
+}
+
+async function saved(p: Person, timeoutMs = 10_000): Promise<void> {
+  await eventually(
+    `${p.name} to see "Saved"`,
+    async () => (await saveState(p.page)).state === 'saved',
+    timeoutMs,
+  )
+  assert.equal((await saveState(p.page)).text, 'Saved')
+}
+
+/** Everyone's editor and the server show the same text. */
+async function converged(padId: string, people: Person[], timeoutMs = 10_000): Promise<string> {
+  let texts: string[] = []
+  await eventually(
+    `${people.map((p) => p.name).join(' and ')} to converge with the server`,
+    async () => {
+      texts = await Promise.all(people.map((p) => editorText(p.page)))
+      return texts.every((t) => t === serverText(padId))
+    },
+    timeoutMs,
+  ).catch((err: Error) => {
+    throw new Error(
+      `${err.message}\nserver: ${JSON.stringify(serverText(padId))}\npages: ${JSON.stringify(texts)}`,
+    )
+  })
+  return serverText(padId)
+}
+
+/**
+ * Whether the server has already stored everything in this page's document: merging the page's
+ * whole state into what SQLite holds changes nothing. (Stored, not merely in the room's memory:
+ * that is what "Saved" promises.) The store only grows, so a "yes" read after the page's state
+ * was taken is a "yes" for that moment too.
+ */
+function serverHolds(padId: string, pageState: Uint8Array): boolean {
+  const stored = docFromStored(server.store.load(padId))
+  const before = stored.getText('notes').toString()
+  Y.applyUpdate(stored, pageState)
+  const holds = stored.getText('notes').toString() === before
+  stored.destroy()
+  return holds
+}
+
+/**
+ * Watches one page until stopped: every time it shows "Saved", the server must already hold all
+ * the page has. It also counts the samples in which the server lacked something and the page
+ * rightly did not say "Saved", so a test can check that the unsaved window really happened.
+ */
+function watchSavedIsTruthful(padId: string, page: Page) {
+  const seen = { samples: 0, unsavedWhileServerLacked: 0, violations: [] as string[] }
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      // The label and the document state are read in one go, so they belong to the same moment.
+      const sample = await page
+        .evaluate(() => {
+          const g = globalThis as unknown as PageGlobals
+          const el = g.document.querySelector('#save-state')!
+          const update = Array.from(g.summitpad!.encodeState())
+          return { state: el.dataset.state ?? '', text: el.textContent ?? '', update }
+        })
+        .catch(() => null)
+      if (!sample) break
+      seen.samples++
+      const holds = serverHolds(padId, Uint8Array.from(sample.update))
+      if (sample.state === 'saved' && !holds) {
+        seen.violations.push(
+          `"${sample.text}" while the server lacked some of it: ${JSON.stringify(serverText(padId))}`,
+        )
+      }
+      if (sample.state !== 'saved' && !holds) seen.unsavedWhileServerLacked++
+      await sleep(25)
+    }
+  })()
+  return {
+    stop: async () => {
+      running = false
+      await loop
+      return seen
+    },
+  }
+}
+
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const data = res.status === 204 ? undefined : await res.json()
+  assert.ok(res.ok, `${method} ${path}: HTTP ${res.status} ${JSON.stringify(data)}`)
+  return data as T
+}
+
+let padCounter = 0
+const newPadId = (what: string) => `${what}-${process.pid}-${++padCounter}`
+
+// ---------------------------------------------------------------- the tests
+
+test('two people type at once and converge; each sees the other named; Ctrl-Z undoes only your own text', async (t: TestContext) => {
+  const padId = newPadId('together')
+  const ada = await person(t, 'Ada')
+  const bob = await person(t, 'Bob')
+  await Promise.all([openPad(ada.page, server.url, padId), openPad(bob.page, server.url, padId)])
+
+  await typeAtEnd(bob.page, '# Agenda\n\n## Decisions\n')
+  await converged(padId, [ada, bob])
+
+  // Ada adds to the agenda line while Bob writes a decision below, at the same time.
+  await ada.page.locator('.cm-content').click()
+  await ada.page.keyboard.press('Control+Home')
+  await ada.page.keyboard.press('End')
+  await bob.page.locator('.cm-content').click()
+  await bob.page.keyboard.press('Control+End')
+  const adaText = ': sched_ext, memcg, io_uring'
+  const bobText = '- ship the cgroup v2 knob in 6.19'
+  await Promise.all([
+    ada.page.keyboard.type(adaText, { delay: 15 }),
+    bob.page.keyboard.type(bobText, { delay: 15 }),
+  ])
+
+  const text = await converged(padId, [ada, bob])
+  assert.equal(text, `# Agenda${adaText}\n\n## Decisions\n${bobText}`)
+
+  // Each sees the other's cursor, labelled with their name (and never their own).
+  await eventually('named cursors', async () => {
+    const [onAda, onBob] = await Promise.all([
+      ada.page.locator('.cm-ySelectionInfo').allTextContents(),
+      bob.page.locator('.cm-ySelectionInfo').allTextContents(),
+    ])
+    return onAda.join() === 'Bob' && onBob.join() === 'Ada'
+  })
+  // The labels are shown, not only on hover.
+  const opacity = await ada.page
+    .locator('.cm-ySelectionInfo')
+    .evaluate((el: PageElement) => (globalThis as unknown as PageGlobals).getComputedStyle(el).opacity)
+  assert.equal(opacity, '1')
+  // …and both are in the "here now" list.
+  assert.deepEqual(await ada.page.locator('#people-list li').allTextContents(), ['Ada (you)', 'Bob'])
+  assert.equal(await bob.page.locator('#people-count').textContent(), '2')
+
+  // Ctrl-Z on Ada's keyboard takes back Ada's words only; Bob's stay, on every screen.
+  await ada.page.locator('.cm-content').focus()
+  for (let i = 0; i < 5 && (await editorText(ada.page)).includes('io_uring'); i++) {
+    await ada.page.keyboard.press('Control+z')
+  }
+  const undone = await converged(padId, [ada, bob])
+  assert.equal(undone, `# Agenda\n\n## Decisions\n${bobText}`)
+  // Redo brings them back. (With Shift held a real keyboard reports "Z", so press that.)
+  await ada.page.keyboard.press('Control+Shift+Z')
+  assert.equal(await converged(padId, [ada, bob]), text)
+  await Promise.all([saved(ada), saved(bob)])
+  assert.equal(storedText(padId), text)
+})
+
+test('offline: typing shows the unsaved count; back online it converges and shows "Saved"', async (t: TestContext) => {
+  const padId = newPadId('offline')
+  const ada = await person(t, 'Ada', { network: true })
+  const bob = await person(t, 'Bob')
+  await Promise.all([openPad(ada.page, server.url, padId), openPad(bob.page, server.url, padId)])
+  await typeAtEnd(ada.page, 'Attendees: Ada, Bob\n')
+  await converged(padId, [ada, bob])
+  await saved(ada)
+
+  const watch = watchSavedIsTruthful(padId, ada.page)
+  await ada.network.cut()
+  await eventually('Ada to see "Offline"', async () => (await saveState(ada.page)).state === 'offline')
+  await typeAtEnd(ada.page, 'Typed on the train\n')
+  await typeAtEnd(bob.page, 'Bob meanwhile\n')
+  const offline = await saveState(ada.page)
+  assert.equal(offline.state, 'offline')
+  const unsaved = /(\d+) changes? not yet saved/.exec(offline.text)
+  assert.ok(unsaved && Number(unsaved[1]) > 0, `offline text: ${offline.text}`)
+  // It really is offline: the server and Bob never got it.
+  await sleep(500)
+  assert.ok(!serverText(padId).includes('train'))
+  assert.ok(!(await editorText(bob.page)).includes('train'))
+
+  await ada.network.restore()
+  const text = await converged(padId, [ada, bob], 15_000)
+  assert.match(text, /Typed on the train\n/)
+  assert.match(text, /Bob meanwhile\n/)
+  await saved(ada, 15_000)
+  const seen = await watch.stop()
+  assert.deepEqual(seen.violations, [])
+  assert.equal(storedText(padId), text)
+})
+
+test('frames lost on the way are healed, and "Saved" waits until the server has them', async (t: TestContext) => {
+  const padId = newPadId('lossy')
+  const ada = await person(t, 'Ada')
+  const bob = await person(t, 'Bob')
+  let dropping = false
+  let dropped = 0
+  await ada.page.routeWebSocket(/\/sync\//, (ws) => {
+    const toServer = ws.connectToServer()
+    ws.onMessage((m) => {
+      // Sync updates (message 0, sync type 2) vanish; handshakes and save checks go through.
+      if (dropping && typeof m !== 'string' && m[0] === 0 && m[1] === 2) {
+        dropped++
+        return
+      }
+      toServer.send(m)
+    })
+    toServer.onMessage((m) => ws.send(m))
+  })
+  await Promise.all([openPad(ada.page, server.url, padId), openPad(bob.page, server.url, padId)])
+  await typeAtEnd(ada.page, 'Minutes\n')
+  await converged(padId, [ada, bob])
+  await saved(ada)
+
+  const watch = watchSavedIsTruthful(padId, ada.page)
+  dropping = true
+  for (const line of ['lost line one\n', 'lost line two\n', 'lost line three\n']) {
+    await typeAtEnd(ada.page, line)
+    await sleep(700)
+  }
+  // A deletion, which no state vector shows: Ada deletes " three" with Backspace.
+  await ada.page.keyboard.press('ArrowUp')
+  await ada.page.keyboard.press('End')
+  for (let i = 0; i < ' three'.length; i++) await ada.page.keyboard.press('Backspace')
+  await sleep(700)
+  dropping = false
+  await typeAtEnd(ada.page, 'after the loss\n')
+
+  const text = await converged(padId, [ada, bob], 15_000)
+  assert.equal(text, 'Minutes\nlost line one\nlost line two\nlost line\nafter the loss\n')
+  await saved(ada, 15_000)
+  const seen = await watch.stop()
+  assert.ok(dropped > 10, `only ${dropped} frames were dropped`)
+  assert.deepEqual(seen.violations, [])
+  // The test saw the window in which the server lacked the text, and "Saved" was not shown in it.
+  assert.ok(seen.unsavedWhileServerLacked > 0, `no unsaved window seen in ${seen.samples} samples`)
+  assert.equal(storedText(padId), text)
+})
+
+test('offline edits in a closed tab: the pad reopens offline with them, and delivers them once online', async (t: TestContext) => {
+  const padId = newPadId('closed-tab')
+  const ada = await person(t, 'Ada', { network: true })
+  const bob = await person(t, 'Bob')
+  await Promise.all([openPad(ada.page, server.url, padId), openPad(bob.page, server.url, padId)])
+  await typeAtEnd(ada.page, 'Notes\n')
+  await converged(padId, [ada, bob])
+  // The page keeps an offline copy of itself a moment after it starts.
+  await eventually('the page to be kept for offline use', () =>
+    ada.page.evaluate(async () => {
+      const g = globalThis as unknown as PageGlobals
+      return (await g.caches.match(g.location.pathname)) !== undefined
+    }),
+  )
+
+  await ada.network.cut()
+  await eventually('Ada to see "Offline"', async () => (await saveState(ada.page)).state === 'offline')
+  const offlineLine = 'Written offline, then the laptop lid closed\n'
+  await typeAtEnd(ada.page, offlineLine)
+  assert.match((await saveState(ada.page)).text, /not yet saved/)
+  // y-indexeddb writes each change in its own IndexedDB transaction; give it the moment a person
+  // takes between the last keystroke and closing the lid (on a loaded machine it can lag).
+  await sleep(700)
+  await ada.page.close()
+  await sleep(300)
+  assert.ok(!serverText(padId).includes('lid'), 'the closing page got its frames through')
+
+  // Still offline, the pad opens again (the service worker has the page) with the text in it.
+  const offlinePage = await ada.context.newPage()
+  await offlinePage.goto(`${server.url}/p/${padId}`)
+  await eventually('the offline edits in the reopened page', async () =>
+    (await editorText(offlinePage)).includes('lid'),
+  )
+  assert.equal((await saveState(offlinePage)).state, 'offline')
+  await offlinePage.close()
+
+  // Back online, the pad opened again delivers them to Bob.
+  await ada.network.restore()
+  const again = await ada.context.newPage()
+  await openPad(again, server.url, padId)
+  const reopened = { ...ada, page: again }
+  const text = await converged(padId, [reopened, bob], 15_000)
+  assert.equal(text, `Notes\n${offlineLine}`)
+  await saved(reopened)
+  assert.equal(storedText(padId), text)
+})
+
+test('from the event page to a pad: the live count changes as people come and go', async (t: TestContext) => {
+  const slug = `lpc-${process.pid}`
+  await api('POST', '/api/events', { slug, name: 'Plumbers Conf', timezone: 'Europe/Prague' })
+  const pad = await api<{ id: string }>('POST', `/api/events/${slug}/pads`, {
+    title: 'Memory cgroup BoF',
+    kind: 'bof',
+  })
+  const watcher = await person(t, 'Wanda')
+  const ada = await person(t, 'Ada')
+  await watcher.page.goto(`${server.url}/e/${slug}`)
+  const live = watcher.page.locator(`[data-live="${pad.id}"]`)
+  assert.equal((await live.textContent())?.trim(), '')
+
+  await ada.page.goto(`${server.url}/e/${slug}`)
+  await ada.page.getByRole('link', { name: 'Memory cgroup BoF' }).click()
+  await ada.page.waitForURL(`**/p/${pad.id}`)
+  await ada.page.locator('.cm-content').waitFor()
+  assert.equal(await ada.page.locator('.pad-bar h1').textContent(), 'Memory cgroup BoF')
+  await typeAtEnd(ada.page, '\nAda: first note from the BoF\n')
+  await saved(ada)
+  assert.match(serverText(pad.id), /first note from the BoF/)
+
+  // The event page polls every 5 s.
+  await eventually(
+    'the event page to count Ada',
+    async () => (await live.textContent()) === '● 1 here',
+    12_000,
+  )
+  assert.equal(await live.getAttribute('title'), 'Ada')
+
+  await ada.page.close()
+  await eventually('the event page to see Ada leave', async () => (await live.textContent()) === '', 12_000)
+})
+
+test('the name is asked once and remembered; the preview renders Markdown but never raw HTML', async (t: TestContext) => {
+  const padId = newPadId('name-preview')
+  const grace = await person(t, 'Grace', { presetName: false })
+  const alerts: string[] = []
+  grace.page.on('dialog', (d) => {
+    alerts.push(d.message())
+    void d.dismiss()
+  })
+  await grace.page.goto(`${server.url}/p/${padId}`)
+  const dialog = grace.page.getByRole('dialog', { name: 'Your name' })
+  await dialog.waitFor()
+  // The name field has the focus: Grace just types. An empty name is not accepted.
+  await eventually('the name field to have the focus', () =>
+    dialog.getByRole('textbox', { name: 'Name' }).evaluate((el) => el === el.ownerDocument.activeElement),
+  )
+  await grace.page.keyboard.press('Enter')
+  assert.ok(await dialog.isVisible())
+  await grace.page.keyboard.type('Grace')
+  await grace.page.keyboard.press('Enter')
+  await dialog.waitFor({ state: 'hidden' })
+  assert.equal(await grace.page.locator('#name-button').textContent(), 'Grace')
+  assert.deepEqual(await grace.page.locator('#people-list li').allTextContents(), ['Grace (you)'])
+
+  await grace.page.reload()
+  await grace.page.locator('.cm-content').waitFor()
+  await sleep(300)
+  assert.equal(await dialog.isVisible(), false)
+  assert.equal(await grace.page.locator('#name-button').textContent(), 'Grace')
+
+  await typeAtEnd(
+    grace.page,
+    '# Heading\n\nSome *emphasis* and <img src=x onerror=alert(1)> inline.\n\n<script>alert(2)</script>\n',
+  )
+  // On a laptop the preview is beside the editor from the start; the toggle hides and shows it.
+  const toggle = grace.page.getByRole('button', { name: 'Preview' })
+  const preview = grace.page.locator('#preview')
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'true')
+  assert.ok(await preview.isVisible())
+  await toggle.focus()
+  await grace.page.keyboard.press('Enter') // keyboard reachable
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'false')
+  assert.equal(await preview.isVisible(), false)
+  await grace.page.keyboard.press('Enter')
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'true')
+  await preview.locator('h1').waitFor()
+  assert.equal(await preview.locator('h1').textContent(), 'Heading')
+  assert.equal(await preview.locator('em').textContent(), 'emphasis')
+  assert.equal(await preview.locator('img, script').count(), 0)
+  assert.match((await preview.textContent()) ?? '', /<img src=x onerror=alert\(1\)>/)
+  await sleep(300)
+  assert.deepEqual(alerts, [])
+})
+
+test('readable at 360 px wide: no horizontal scrolling, offline, with the preview, or closed by the server', async (t: TestContext) => {
+  const padId = newPadId('phone')
+  const ada = await person(t, 'Ada Lovelace-Byron, Countess of Lovelace', {
+    viewport: { width: 360, height: 740 },
+  })
+  await openPad(ada.page, server.url, padId)
+  const noHorizontalScroll = async (when: string) => {
+    const width = await ada.page.evaluate(
+      () => (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth,
+    )
+    assert.ok(width <= 360, `${when}: the page is ${width} px wide`)
+  }
+  await noHorizontalScroll('empty pad')
+  await typeAtEnd(
+    ada.page,
+    '## Links\n\nhttps://lore.kernel.org/linux-mm/20250101000000.1234567-1-someone@example.org/T/#u\n\n' +
+      '```\nperf record -g -e sched:sched_switch -- ./a-rather-long-benchmark --with --many --flags\n```\n\n' +
+      '| option | default | meaning |\n| --- | --- | --- |\n| memory.high | max | throttle above |\n',
+  )
+  await noHorizontalScroll('long lines')
+  await ada.context.setOffline(true)
+  await typeAtEnd(ada.page, 'offline note\n')
+  await eventually('Ada to see "Offline"', async () => (await saveState(ada.page)).state === 'offline')
+  await noHorizontalScroll('offline with unsaved changes')
+  await ada.page.getByRole('button', { name: 'Preview' }).click()
+  await ada.page.locator('#preview h2').waitFor()
+  assert.ok(await ada.page.locator('#preview').isVisible())
+  await noHorizontalScroll('preview')
+  await ada.context.setOffline(false)
+  await saved(ada)
+
+  // The pad is deleted while open: the server closes the socket for good, and the page says so
+  // plainly instead of "Reconnecting" forever, and stops taking keystrokes that could not be saved.
+  await api('DELETE', `/api/pads/${padId}`)
+  await eventually('Ada to see the pad closed', async () => (await saveState(ada.page)).state === 'refused')
+  assert.match((await saveState(ada.page)).text, /pad deleted/)
+  await noHorizontalScroll('closed by the server')
+  await ada.page.getByRole('button', { name: 'Preview' }).click()
+  assert.equal(await ada.page.locator('.cm-content').getAttribute('contenteditable'), 'false')
+})
