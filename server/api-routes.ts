@@ -6,7 +6,7 @@ import express, { type Request, type Router } from 'express'
 import { z } from 'zod'
 import { PAD_KINDS, type PadKind } from '../shared/meetings.ts'
 import { PAD_ID_MAX_LENGTH } from '../shared/pad-id.ts'
-import { isValidTimeZone } from '../shared/time.ts'
+import { isValidIsoDateTime, isValidTimeZone } from '../shared/time.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
 import { parseIcs, parseJsonSchedule, parseTime } from './schedule.ts'
@@ -24,9 +24,7 @@ const timeZone = z
 const text = (max: number) => z.string().trim().max(max)
 const isoTime = z
   .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(s), {
-    message: 'must be an ISO 8601 date-time, e.g. 2026-11-10T09:00:00+01:00',
-  })
+  .refine(isValidIsoDateTime, { message: 'must be an ISO 8601 date-time, e.g. 2026-11-10T09:00:00+01:00' })
 const link = z
   .strictObject({ title: text(300).nullish(), url: z.url({ protocol: /^https?$/ }) })
   .transform((l) => ({ title: l.title ?? null, url: l.url }))
@@ -78,6 +76,18 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   throw new HttpError(400, 'invalid', `${where}${issue.message}`)
 }
 
+/** A JSON request body, validated; any other content type is the client's mistake (415). */
+function jsonBody<T extends z.ZodType>(req: Request, schema: T): z.infer<T> {
+  if (!req.is('application/json')) {
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      'expected a JSON body (Content-Type: application/json)',
+    )
+  }
+  return parse(schema, req.body)
+}
+
 const kindOf = (req: Request): PadKind => parse(kindParam, req.params.kind)
 const param = (req: Request, name: string): string => String(req.params[name])
 
@@ -100,7 +110,7 @@ export function createApiRouter(meetings: Meetings): Router {
     res.json({ events: meetings.events() })
   })
   api.post('/events', (req, res) => {
-    const body = parse(eventCreate, req.body)
+    const body = jsonBody(req, eventCreate)
     const event = meetings.createEvent({
       slug: body.slug,
       name: body.name,
@@ -115,7 +125,7 @@ export function createApiRouter(meetings: Meetings): Router {
     res.json(meetings.event(param(req, 'slug')))
   })
   api.patch('/events/:slug', (req, res) => {
-    res.json(meetings.updateEvent(param(req, 'slug'), parse(eventPatch, req.body)))
+    res.json(meetings.updateEvent(param(req, 'slug'), jsonBody(req, eventPatch)))
   })
   api.delete('/events/:slug', (req, res) => {
     res.json(meetings.deleteEvent(param(req, 'slug')))
@@ -124,7 +134,7 @@ export function createApiRouter(meetings: Meetings): Router {
     res.json({ pads: meetings.pads({ event: param(req, 'slug') }) })
   })
   api.post('/events/:slug/pads', (req, res) => {
-    const body = parse(padCreate, req.body)
+    const body = jsonBody(req, padCreate)
     if (body.event !== undefined && body.event !== param(req, 'slug')) {
       throw new HttpError(400, 'invalid', 'event: differs from the event in the URL')
     }
@@ -152,7 +162,7 @@ export function createApiRouter(meetings: Meetings): Router {
     res.json(meetings.template(param(req, 'slug'), kindOf(req)))
   })
   api.put('/events/:slug/templates/:kind', (req, res) => {
-    const body = typeof req.body === 'string' ? req.body : parse(templateBody, req.body).body
+    const body = typeof req.body === 'string' ? req.body : jsonBody(req, templateBody).body
     meetings.setTemplate(param(req, 'slug'), kindOf(req), body)
     res.json(meetings.template(param(req, 'slug'), kindOf(req)))
   })
@@ -171,14 +181,14 @@ export function createApiRouter(meetings: Meetings): Router {
     res.json({ pads: meetings.pads({ unfiled: true }) })
   })
   api.post('/pads', (req, res) => {
-    const body = parse(padCreate, req.body)
+    const body = jsonBody(req, padCreate)
     res.status(201).json(createPad(meetings, body, zoneOf(body.event)))
   })
   api.get('/pads/:id', (req, res) => {
     res.json(meetings.pad(param(req, 'id')))
   })
   api.patch('/pads/:id', (req, res) => {
-    const body = parse(padPatch, req.body)
+    const body = jsonBody(req, padPatch)
     const current = meetings.pad(param(req, 'id'))
     const zone = zoneOf(body.event !== undefined ? body.event : current.event)
     const { startsAt, endsAt, ...rest } = body

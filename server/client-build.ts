@@ -12,7 +12,7 @@ export const CLIENT_SRC = path.join(ROOT, 'client')
 export const CLIENT_OUT = path.join(ROOT, 'dist', 'client')
 const SHARED_SRC = path.join(ROOT, 'shared')
 /** Entry points: one bundle per page. */
-const ENTRIES = ['home-page.ts', 'event-page.ts', 'editor.ts']
+const ENTRIES = ['home-page.ts', 'event-page.ts', 'editor.ts', 'history-page.ts']
 /** The service worker is a classic script, bundled on its own. */
 const WORKER = 'sw.ts'
 /** Copied as they are. */

@@ -25,6 +25,7 @@ function inlineText(token: Token | undefined, ctx: Ctx): string {
   if (!token?.children) return token?.content ?? ''
   let out = ''
   let href: string | null = null
+  let autolink = false
   let linkStart = 0
   for (const child of token.children) {
     switch (child.type) {
@@ -48,17 +49,21 @@ function inlineText(token: Token | undefined, ctx: Ctx): string {
         break
       case 'link_open':
         href = String(child.attrGet('href') ?? '') || null
+        // A bare URL or <autolink>: markdown-it marks it, and its label is the URL itself
+        // (decoded, maybe without the scheme), so comparing label and href would miss it.
+        autolink = child.markup === 'linkify' || child.markup === 'autolink' || child.info === 'auto'
         linkStart = out.length
         break
       case 'link_close': {
         if (href) {
-          const label = out.slice(linkStart)
-          const url = href.replace(/^mailto:/i, '')
-          if (label === url || label === href) {
+          const isMail = /^mailto:/i.test(href)
+          if (isMail && autolink) {
+            // A bare address stays in the text: it is short and people copy it from there.
+          } else if (isMail) {
+            out += ` <${href.replace(/^mailto:/i, '')}>`
+          } else if (autolink) {
             // A bare URL: the footnote number replaces it.
             out = `${out.slice(0, linkStart)}[${footnote(ctx, href)}]`
-          } else if (href.startsWith('mailto:')) {
-            out += ` <${url}>`
           } else {
             out += ` [${footnote(ctx, href)}]`
           }

@@ -30,6 +30,7 @@ interface PadRow {
   speakers: string
   links: string
   cancelled: number
+  closed_at: number | null
   source_uid: string | null
   created_at: number
   updated_at: number
@@ -85,6 +86,7 @@ function toPad(row: PadRow): PadInfo {
     speakers: JSON.parse(row.speakers) as string[],
     links: JSON.parse(row.links) as PadLink[],
     cancelled: row.cancelled === 1,
+    closedAt: iso(row.closed_at),
     sourceUid: row.source_uid,
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,
@@ -92,7 +94,7 @@ function toPad(row: PadRow): PadInfo {
 }
 
 const PAD_SELECT = `SELECT p.pk, p.id, e.slug AS event_slug, p.title, p.kind, p.track, p.room, p.starts_at, p.ends_at,
-  p.speakers, p.links, p.cancelled, p.source_uid, p.created_at, p.updated_at
+  p.speakers, p.links, p.cancelled, p.closed_at, p.source_uid, p.created_at, p.updated_at
   FROM pads p LEFT JOIN events e ON e.pk = p.event`
 // Schedule order: by start time (unscheduled last), then room, then title.
 const PAD_ORDER = 'ORDER BY p.starts_at IS NULL, p.starts_at, p.room, p.title, p.id'

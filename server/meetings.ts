@@ -90,6 +90,7 @@ export class Meetings {
   }
 
   createEvent(fields: EventFields): EventInfo {
+    checkDays(fields)
     if (this.d.meetings.event(fields.slug))
       throw new HttpError(409, 'conflict', `event "${fields.slug}" already exists`)
     return this.d.meetings.createEvent(fields)
@@ -105,6 +106,7 @@ export class Meetings {
       timezone: patch.timezone ?? current.timezone,
       description: patch.description !== undefined ? patch.description : current.description,
     }
+    checkDays(next)
     if (next.slug !== slug && this.d.meetings.event(next.slug)) {
       throw new HttpError(409, 'conflict', `event "${next.slug}" already exists`)
     }
@@ -173,6 +175,7 @@ export class Meetings {
       links: input.links ?? [],
       cancelled: false,
     }
+    checkSlot(fields)
     const body =
       (eventPk !== null && this.d.meetings.template(eventPk, input.kind)) || this.d.templates[input.kind]
     const update = initialState ?? textUpdate(renderTemplate(body, fields, event))
@@ -207,6 +210,7 @@ export class Meetings {
       links: patch.links ?? current.links,
       cancelled: patch.cancelled ?? current.cancelled,
     }
+    checkSlot(fields)
     const eventPk =
       patch.event === undefined ? undefined : patch.event === null ? null : this.eventPk(patch.event)
     this.d.meetings.updatePad(id, fields, eventPk)
@@ -314,6 +318,18 @@ export class Meetings {
       const id = `${base}-${randomBytes(3).toString('hex').slice(0, 5)}`
       if (!this.d.store.exists(id) && !this.d.rooms.get(id)) return id
     }
+  }
+}
+
+function checkSlot(fields: { startsAt: number | null; endsAt: number | null }): void {
+  if (fields.startsAt !== null && fields.endsAt !== null && fields.endsAt < fields.startsAt) {
+    throw new HttpError(400, 'invalid', 'endsAt: the session ends before it starts')
+  }
+}
+
+function checkDays(fields: { startsOn: string | null; endsOn: string | null }): void {
+  if (fields.startsOn && fields.endsOn && fields.endsOn < fields.startsOn) {
+    throw new HttpError(400, 'invalid', 'endsOn: the event ends before it starts')
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { strToU8, zipSync } from 'fflate'
 import * as Y from 'yjs'
-import { attendeesOf, findOutcomes } from '../shared/markers.ts'
+import { attendeesOf, fenceTracker, findOutcomes } from '../shared/markers.ts'
 import type { EventInfo, PadInfo, PadKind } from '../shared/meetings.ts'
 import { describeSlot, inZone } from '../shared/time.ts'
 import { checkUpdate } from '../shared/update-check.ts'
@@ -56,11 +56,13 @@ export interface MinutesDeps {
 }
 
 function fileSlug(text: string): string {
+  // Letters of any script stay ("内存控制组 BoF" must not become "bof"); the Content-Disposition
+  // header carries an ASCII fallback separately.
   return (
     text
       .normalize('NFKD')
       .replace(/[\u0300-\u036f]/g, '')
-      .replace(/[^A-Za-z0-9]+/g, '-')
+      .replace(/[^\p{L}\p{N}]+/gu, '-')
       .replace(/^-+|-+$/g, '')
       .slice(0, 60)
       .toLowerCase() || 'pad'
@@ -351,13 +353,10 @@ function authorJson(a: AuthorSummary) {
 
 /** In the combined minutes each pad is a section: its own headings move one level down. */
 function demoteHeadings(text: string): string {
-  let fence = false
+  const inCode = fenceTracker()
   return text
     .replace(/\r\n?/g, '\n')
     .split('\n')
-    .map((line) => {
-      if (/^\s*(```|~~~)/.test(line)) fence = !fence
-      return !fence && /^#{1,5}\s/.test(line) ? `#${line}` : line
-    })
+    .map((line) => (!inCode(line) && /^#{1,5}\s/.test(line) ? `#${line}` : line))
     .join('\n')
 }

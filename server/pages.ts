@@ -50,7 +50,7 @@ function sessionItem(pad: PadInfo, zone: string): Html {
   const meta = [pad.track, pad.speakers.join(', ')].filter(Boolean).join(' · ')
   return html`<li class="session${pad.cancelled ? ' cancelled' : ''}" data-pad="${pad.id}">
   <span class="time">${start}${end ? `–${end}` : ''}</span>
-  <span><a class="title" href="/p/${pad.id}">${padTitle(pad)}</a>${pad.kind ? html`<span class="badge">${KIND_LABEL[pad.kind]}</span>` : ''}${pad.cancelled ? html`<span class="badge">cancelled</span>` : ''}</span>
+  <span><a class="title" href="/p/${pad.id}">${padTitle(pad)}</a>${pad.kind ? html`<span class="badge">${KIND_LABEL[pad.kind]}</span>` : ''}${pad.cancelled ? html`<span class="badge">cancelled</span>` : ''}${pad.closedAt ? html`<span class="badge closed">closed</span>` : ''}</span>
   <span class="live" data-live="${pad.id}" aria-live="polite"></span>
   <span class="meta">${meta}${meta ? ' · ' : ''}<a href="/p/${pad.id}/qr">QR code</a> · minutes: <a href="/api/pads/${pad.id}/export?format=txt" download>txt</a> <a href="/api/pads/${pad.id}/export?format=md" download>md</a> <a href="/api/pads/${pad.id}/export?format=html" download>html</a></span>
 </li>`
@@ -112,6 +112,10 @@ const FORMAT_LABEL: Record<ExportFormat, string> = {
   html: 'Web page (.html)',
   json: 'JSON with authors (.json)',
   yjs: 'Yjs backup (.yjs)',
+}
+
+function downloadLinks(padId: string): Html {
+  return html`<ul>${EXPORT_FORMATS.map((f) => html`<li><a href="/api/pads/${padId}/export?format=${f}" download>${FORMAT_LABEL[f]}</a></li>`)}</ul>`
 }
 
 function downloadMenu(padId: string): Html {
@@ -257,6 +261,7 @@ export function createPagesRouter({ meetings, minutes, search }: PagesDeps): Rou
   <span id="save-state" role="status" aria-live="polite" data-state="reconnecting">Connecting…</span>
   <button id="preview-toggle" class="secondary" type="button" aria-pressed="false" aria-controls="preview">Preview</button>
   ${downloadMenu(id)}
+  ${pad ? html`<a href="/p/${id}/history">History</a>` : ''}
   <a href="/p/${id}/qr">QR code</a>
   <button id="name-button" class="secondary" type="button" title="Change your name">Your name</button>
 </header>
@@ -277,6 +282,33 @@ export function createPagesRouter({ meetings, minutes, search }: PagesDeps): Rou
     res
       .type('html')
       .send(page({ title, body, scripts: ['editor.js'], styles: ['editor.css'], bodyClass: 'pad-page' }))
+  })
+
+  router.get('/p/:id/history', (req, res) => {
+    const pad = meetings.findPad(req.params.id)
+    if (!pad) throw new HttpError(404, 'not_found', `no stored pad "${req.params.id}"`)
+    const title = padTitle(pad)
+    const body = html`${siteHeader(html`${pad.event ? html`<a href="/e/${pad.event}">${meetings.event(pad.event).name}</a> / ` : ''}<a href="/p/${pad.id}">${title}</a> / History`)}
+<main class="history" data-history="${pad.id}">
+  <h1>History of ${title}</h1>
+  <p id="closed-note" class="message" hidden>This session is closed: the notes are read-only.</p>
+  <p id="history-status" class="message" role="status" hidden></p>
+  <label class="slider">Drag through the meeting <input id="slider" type="range" min="0" max="0" value="0"></label>
+  <p id="step-label" class="muted" aria-live="polite"></p>
+  <div class="row-buttons" id="checkpoints" aria-label="Checkpoints"></div>
+  <div class="history-panes">
+    <section><h2>The notes at this point</h2><pre id="revision-text" class="revision"></pre></section>
+    <section><h2>What this step changed</h2><div id="step-changes" class="diff"></div></section>
+  </div>
+  <div class="row-buttons">
+    <button id="restore" type="button">Restore this version</button>
+    <button id="add-checkpoint" type="button" class="secondary">Add a checkpoint now</button>
+    <button id="close-session" type="button" class="secondary">Close the session</button>
+  </div>
+  <h2>Minutes</h2>
+  ${downloadLinks(pad.id)}
+</main>`
+    res.type('html').send(page({ title: `${title} — history`, body, scripts: ['history-page.js'] }))
   })
 
   router.get('/p/:id/qr', (req, res, next) => {

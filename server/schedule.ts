@@ -6,7 +6,7 @@
 import ICAL from 'ical.js'
 import { z } from 'zod'
 import { PAD_KINDS, type PadKind, type PadLink } from '../shared/meetings.ts'
-import { isValidTimeZone, zonedToUtc } from '../shared/time.ts'
+import { isValidIsoDateTime, isValidTimeZone, zonedToUtc } from '../shared/time.ts'
 
 export interface ScheduleEntry {
   uid: string
@@ -127,55 +127,21 @@ export function parseIcs(text: string, eventZone: string, fallbackKind: PadKind 
   // Modified occurrences (RECURRENCE-ID) are attached to their series, not read on their own.
   const exceptions = vevents.filter((v) => v.hasProperty('recurrence-id'))
   const entries: ScheduleEntry[] = []
+  const ctx: VeventContext = { zones, eventZone, fallbackKind }
   for (const vevent of vevents) {
     if (vevent.hasProperty('recurrence-id')) continue
     const uid = vevent.getFirstPropertyValue('uid')
-    if (typeof uid !== 'string' || !uid.trim())
+    if (typeof uid !== 'string' || !uid.trim()) {
       return { ok: false, error: 'a VEVENT has no UID: entries need one to be re-imported' }
-    const event = new ICAL.Event(vevent, {
-      strictExceptions: true,
-      exceptions: exceptions.filter((e) => e.getFirstPropertyValue('uid') === uid),
-    })
-    const dtstart = vevent.getFirstProperty('dtstart')
-    const tzid = (dtstart?.getParameter('tzid') as string | undefined) ?? null
-    const describe = (
-      item: ICAL.Event,
-      start: ICAL.Time | null,
-      end: ICAL.Time | null,
-      key: string,
-    ): ScheduleEntry => {
-      const c = item.component
-      const categories = stringsOf(c, 'categories')
-      const title = item.summary?.trim() || '(untitled)'
-      const kind = guessKind(categories, title, fallbackKind)
-      const track = categories.find((cat) => !kindFromWord(cat)) ?? null
-      const people = [...c.getAllProperties('organizer'), ...c.getAllProperties('attendee')].map(personOf)
-      const urls = stringsOf(c, 'url')
-      const status = String(c.getFirstPropertyValue('status') ?? '').toUpperCase()
-      return {
-        uid: key,
-        title,
-        kind,
-        track,
-        room: item.location?.trim() || null,
-        startsAt: start ? toUtc(start, tzid, zones, eventZone) : null,
-        endsAt: end ? toUtc(end, tzid, zones, eventZone) : null,
-        speakers: [...new Set(people.filter((p): p is string => p !== null))],
-        links: urls.map((url) => ({ title: null, url })),
-        cancelled: status === 'CANCELLED',
-      }
     }
-    if (!event.isRecurring()) {
-      entries.push(describe(event, event.startDate ?? null, event.endDate ?? null, uid))
-    } else {
-      const it = event.iterator()
-      for (let n = 0; n < MAX_OCCURRENCES; n++) {
-        const next = it.next()
-        if (!next) break
-        const details = event.getOccurrenceDetails(next)
-        // Each occurrence is its own session with its own pad, keyed by UID and original start.
-        const key = `${uid}#${new Date(toUtc(details.recurrenceId, tzid, zones, eventZone)).toISOString()}`
-        entries.push(describe(details.item, details.startDate, details.endDate, key))
+    if (!vevent.hasProperty('dtstart')) return { ok: false, error: `entry "${uid}" has no DTSTART` }
+    try {
+      entries.push(...readVevent(vevent, uid, exceptions, ctx))
+    } catch (err) {
+      // ical.js reads values lazily: a malformed date throws here, not in ICAL.parse.
+      return {
+        ok: false,
+        error: `not a valid iCalendar file: entry "${uid}": ${err instanceof Error ? err.message : String(err)}`,
       }
     }
     if (entries.length > MAX_SCHEDULE_ENTRIES)
@@ -184,9 +150,71 @@ export function parseIcs(text: string, eventZone: string, fallbackKind: PadKind 
   return { ok: true, entries }
 }
 
+interface VeventContext {
+  zones: Map<string, ICAL.Timezone>
+  eventZone: string
+  fallbackKind: PadKind
+}
+
+/** The UTC ms of an iCal time, read in the zone its own TZID names. */
+function timeOf(time: ICAL.Time | null, ctx: VeventContext): number | null {
+  if (!time) return null
+  const tzid = (time as ICAL.Time & { timezone?: string }).timezone ?? time.zone?.tzid ?? null
+  return toUtc(time, tzid === 'floating' ? null : tzid, ctx.zones, ctx.eventZone)
+}
+
+/** The sessions of one VEVENT: itself, or each occurrence of a recurring one. */
+function readVevent(
+  vevent: ICAL.Component,
+  uid: string,
+  exceptions: ICAL.Component[],
+  ctx: VeventContext,
+): ScheduleEntry[] {
+  const event = new ICAL.Event(vevent, {
+    strictExceptions: true,
+    exceptions: exceptions.filter((e) => e.getFirstPropertyValue('uid') === uid),
+  })
+  const describe = (
+    item: ICAL.Event,
+    start: ICAL.Time | null,
+    end: ICAL.Time | null,
+    key: string,
+  ): ScheduleEntry => {
+    const c = item.component
+    const categories = stringsOf(c, 'categories')
+    const title = item.summary?.trim() || '(untitled)'
+    const people = [...c.getAllProperties('organizer'), ...c.getAllProperties('attendee')].map(personOf)
+    const status = String(c.getFirstPropertyValue('status') ?? '').toUpperCase()
+    return {
+      uid: key,
+      title,
+      kind: guessKind(categories, title, ctx.fallbackKind),
+      track: categories.find((cat) => !kindFromWord(cat)) ?? null,
+      room: item.location?.trim() || null,
+      startsAt: timeOf(start, ctx),
+      endsAt: timeOf(end, ctx),
+      speakers: [...new Set(people.filter((p): p is string => p !== null))],
+      links: stringsOf(c, 'url').map((url) => ({ title: null, url })),
+      cancelled: status === 'CANCELLED',
+    }
+  }
+  if (!event.isRecurring()) return [describe(event, event.startDate ?? null, event.endDate ?? null, uid)]
+  const out: ScheduleEntry[] = []
+  const it = event.iterator()
+  for (let n = 0; n < MAX_OCCURRENCES; n++) {
+    const next = it.next()
+    if (!next) break
+    const details = event.getOccurrenceDetails(next)
+    // Each occurrence is its own session with its own pad, keyed by UID and original start.
+    const key = `${uid}#${new Date(timeOf(details.recurrenceId, ctx)!).toISOString()}`
+    out.push(describe(details.item, details.startDate, details.endDate, key))
+  }
+  return out
+}
+
 // ---------------------------------------------------------------- JSON
 
-const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)) && /T\d\d:\d\d/.test(s), {
+const isoTime = z.string().refine(isValidIsoDateTime, {
   message: 'must be an ISO 8601 date-time, e.g. 2026-11-10T09:00:00+01:00',
 })
 
@@ -227,6 +255,9 @@ export function parseJsonSchedule(
   for (const e of parsed.data) {
     if (ids.has(e.id)) return { ok: false, error: `duplicate id "${e.id}"` }
     ids.add(e.id)
+    if (e.start && e.end && parseTime(e.end, eventZone) < parseTime(e.start, eventZone)) {
+      return { ok: false, error: `entry "${e.id}": end is before start` }
+    }
     entries.push({
       uid: e.id,
       title: e.title,

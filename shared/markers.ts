@@ -29,21 +29,36 @@ const ACTION_WITH_OWNER = new RegExp(String.raw`^\s*${BULLET}ACTION\s*\(\s*([^)]
 const ACTION_NO_OWNER = new RegExp(String.raw`^\s*${BULLET}ACTION\s*:\s*(.*)$`)
 const TASK = /^\s*[-*+]\s+\[( |x|X)\]\s+@([^\s,:]+)[\s,:]*(.*)$/
 const DECISION = new RegExp(String.raw`^\s*${BULLET}DECISION\s*:\s*(.*)$`)
-const FENCE = /^\s*(```|~~~)/
+/** A fence opens with 3+ backticks or tildes; only a run of the same character, as long or longer, closes it. */
+const FENCE = /^ {0,3}(`{3,}|~{3,})(.*)$/
+
+/** Tracks fenced code blocks line by line: `inside(line)` says whether the line is code. */
+export function fenceTracker(): (line: string) => boolean {
+  let fence: string | null = null
+  return (line) => {
+    const m = FENCE.exec(line)
+    if (m) {
+      const run = m[1]!
+      if (fence === null) {
+        fence = run
+        return true
+      }
+      if (run[0] === fence[0] && run.length >= fence.length && m[2]!.trim() === '') {
+        fence = null
+        return true
+      }
+    }
+    return fence !== null
+  }
+}
 
 export function findOutcomes(markdown: string): Outcomes {
   const actions: ActionItem[] = []
   const decisions: Decision[] = []
-  let fence: string | null = null
+  const inCode = fenceTracker()
   markdown.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1
-    const fenceMatch = FENCE.exec(raw)
-    if (fenceMatch) {
-      if (fence === null) fence = fenceMatch[1]!
-      else if (fenceMatch[1] === fence) fence = null
-      return
-    }
-    if (fence !== null) return
+    if (inCode(raw)) return
     let m = ACTION_WITH_OWNER.exec(raw)
     if (m) {
       if (m[2]!.trim())

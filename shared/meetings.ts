@@ -36,6 +36,8 @@ export interface PadInfo {
   speakers: string[]
   links: PadLink[]
   cancelled: boolean
+  /** When the session was closed (read-only, minutes final); null while open. */
+  closedAt: string | null
   /** The schedule's key (iCal UID, JSON id) when imported. */
   sourceUid: string | null
   createdAt: string

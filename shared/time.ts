@@ -105,3 +105,26 @@ export function describeSlot(
   }
   return `${text} (${timeZone})`
 }
+
+const ISO_DATE_TIME = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d)(?:\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)?$/i
+
+/**
+ * An ISO 8601 date-time whose fields are real ("2026-02-31T09:00" is not, though Date.parse
+ * rolls it over to March); the offset is optional (then it is read in the event's zone).
+ */
+export function isValidIsoDateTime(text: string): boolean {
+  const m = ISO_DATE_TIME.exec(text)
+  if (!m) return false
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(
+    Number,
+  ) as number[]
+  const d = new Date(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!))
+  return (
+    d.getUTCFullYear() === year &&
+    d.getUTCMonth() === month! - 1 &&
+    d.getUTCDate() === day &&
+    hour! < 24 &&
+    minute! < 60 &&
+    second! < 60
+  )
+}
