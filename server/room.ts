@@ -128,9 +128,13 @@ export class Room {
     try {
       const kept = this.pending.slice(0, keepRows)
       const doc = docFromStored(this.host.store.load(this.padId))
-      Y.transact(doc, () => {
-        for (const row of kept) Y.applyUpdate(doc, row.data, LOAD_ORIGIN)
-      }, LOAD_ORIGIN)
+      Y.transact(
+        doc,
+        () => {
+          for (const row of kept) Y.applyUpdate(doc, row.data, LOAD_ORIGIN)
+        },
+        LOAD_ORIGIN,
+      )
       this.current.destroy()
       this.current = doc
       this.listen(doc)
@@ -239,7 +243,10 @@ export class Room {
       // Valid bytes can still break a Yjs invariant mid-apply (it throws after integrating part
       // of the update). Roll the doc back to what is stored plus this tick's earlier rows; only
       // the sender is closed. If even that fails, everyone reloads from the store.
-      this.host.log.warn({ pad: this.padId, conn: origin.id, err: String(err) }, 'update threw while applying; rolled back')
+      this.host.log.warn(
+        { pad: this.padId, conn: origin.id, err: String(err) },
+        'update threw while applying; rolled back',
+      )
       if (!this.rollBackTo(queuedBefore)) this.host.discard(this, 'pad reloading')
       return { ok: false, code: CLOSE.invalidPayload, reason: 'update could not be applied' }
     }

@@ -216,7 +216,8 @@ function readStructs(
       const refClient = reader.varUint(`${what} client`)
       const refClock = reader.varUint(`${what} clock`)
       if (refClient === client && refClock >= next) throw new MalformedInput(`${what} refers forward`)
-      if (refClient !== client || refClock < clock) needs.set(refClient, Math.max(needs.get(refClient) ?? 0, refClock + 1))
+      if (refClient !== client || refClock < clock)
+        needs.set(refClient, Math.max(needs.get(refClient) ?? 0, refClock + 1))
     }
     for (let i = 0; i < n; i++) {
       const info = reader.uint8('struct info')
