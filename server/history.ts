@@ -102,7 +102,8 @@ export class History {
     const steps: TimelineStep[] = []
     for (const row of this.s.rows.iterate(pad.pk)) {
       const last = steps.at(-1)
-      const who = row.author
+      // The server's own rows: templates, restores.
+      const who = row.author ?? (row.conn === 'server' ? 'Summitpad' : null)
       if (last && last.author === who && row.at - Date.parse(last.endAt) < STEP_GAP_MS) {
         last.seq = row.seq
         last.endAt = iso(row.at)

@@ -84,7 +84,7 @@ function storedText(padId: string): string {
 }
 
 /** Polls an async condition until it holds, or fails the test with `what`. */
-async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000) {
+async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
