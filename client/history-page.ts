@@ -2,28 +2,8 @@
  * The time slider: drag through the meeting and see the notes as they were, who wrote each step,
  * what changed in it; jump to checkpoints; restore a revision as a new change; close the session.
  */
+import type { DiffLine, Timeline } from '../shared/history.ts'
 import { api } from './api.ts'
-
-interface Step {
-  seq: number
-  firstSeq: number
-  startAt: string
-  endAt: string
-  author: string | null
-  edits: number
-  bytes: number
-}
-interface Timeline {
-  firstSeq: number
-  lastSeq: number
-  steps: Step[]
-  checkpoints: { seq: number; name: string; at: string }[]
-  closedAt: string | null
-}
-interface DiffLine {
-  op: 'same' | 'add' | 'del'
-  text: string
-}
 
 const root = document.querySelector<HTMLElement>('[data-history]')!
 const padId = root.dataset.history!

@@ -4,6 +4,7 @@
  * pads), diffs, restore as a new change, named checkpoints, and closing a session (read-only).
  */
 import * as Y from 'yjs'
+import type { Checkpoint, DiffLine, Revision, Timeline, TimelineStep } from '../shared/history.ts'
 import type { Db } from './db.ts'
 import { HttpError } from './http-errors.ts'
 import { LOAD_ORIGIN } from './pad-doc.ts'
@@ -13,44 +14,6 @@ import { NOTES_TEXT } from './templates.ts'
 
 /** Edits of one author closer together than this are one step of the timeline. */
 export const STEP_GAP_MS = 60_000
-
-export interface TimelineStep {
-  /** The step's last revision (a log seq): view or restore "after this step". */
-  seq: number
-  firstSeq: number
-  startAt: string
-  endAt: string
-  author: string | null
-  edits: number
-  bytes: number
-}
-
-export interface Checkpoint {
-  seq: number
-  name: string
-  at: string
-}
-
-export interface Timeline {
-  padId: string
-  /** Oldest revision still viewable (older ones were dropped by "forget history"). */
-  firstSeq: number
-  lastSeq: number
-  steps: TimelineStep[]
-  checkpoints: Checkpoint[]
-  closedAt: string | null
-}
-
-export interface Revision {
-  seq: number
-  at: string | null
-  text: string
-}
-
-export interface DiffLine {
-  op: 'same' | 'add' | 'del'
-  text: string
-}
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
