@@ -21,7 +21,7 @@ import { CLOSE } from './peer.ts'
 import type { Rooms } from './rooms.ts'
 import type { SearchIndex } from './search-index.ts'
 import type { PadStore } from './store.ts'
-import { SyncEndpoint } from './sync-endpoint.ts'
+import { SyncEndpoint, type SyncEndpointOptions } from './sync-endpoint.ts'
 
 /** Operator settings that are not part of Config (yet): read by main.ts, passed in. */
 export interface OpsOptions {
@@ -30,6 +30,8 @@ export interface OpsOptions {
    * from this machine that did not come through a proxy.
    */
   adminToken?: string | null
+  /** Who may use which pad over the websocket (access control); everyone when absent. */
+  authorize?: SyncEndpointOptions['authorize']
 }
 
 export interface Summitpad {
@@ -67,7 +69,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     mayCreatePad: (origin) => !('ip' in origin) || newPads.tryHit(String(origin.ip)),
     createStore: (db) => new MeteredPadStore(db, metrics),
   })
-  const endpoint: SyncEndpoint = new SyncEndpoint({ rooms, log, config, metrics })
+  const endpoint: SyncEndpoint = new SyncEndpoint({ rooms, log, config, metrics, authorize: ops.authorize })
   const backups = new OnlineBackups({
     dataDir: config.dataDir,
     flush: () => rooms.flush(),

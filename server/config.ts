@@ -60,6 +60,13 @@ export interface Config {
    * are normal and do not count. More means someone is inventing people.
    */
   maxAwarenessClientsPerSocket: number
+  /**
+   * Frames a socket may send before it is authorised: the stock client sends two (step 1 and
+   * awareness) at once; a socket that piles up more is not waiting politely.
+   */
+  maxPreAuthMessages: number
+  /** A socket not authorised within this time is closed (retryable: 1013). */
+  authDeadlineMs: number
 }
 
 export const DEFAULTS: Config = {
@@ -82,6 +89,8 @@ export const DEFAULTS: Config = {
   trustProxy: false,
   maxAwarenessStateBytes: 8 * 1024,
   maxAwarenessClientsPerSocket: 4,
+  maxPreAuthMessages: 32,
+  authDeadlineMs: 10_000,
 }
 
 /** A frame must hold a whole pad (a reconnecting client's sync step 2) plus framing. */
@@ -152,6 +161,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
       256,
       1024 * 1024,
     ),
+    maxPreAuthMessages: intFrom(env, 'MAX_PREAUTH_MESSAGES', DEFAULTS.maxPreAuthMessages, 1, 100_000),
+    authDeadlineMs: intFrom(env, 'AUTH_DEADLINE_MS', DEFAULTS.authDeadlineMs, 100, 600_000),
     maxAwarenessClientsPerSocket: intFrom(
       env,
       'MAX_AWARENESS_CLIENTS_PER_SOCKET',

@@ -113,7 +113,7 @@ export class Connection implements Peer {
    * socket (TCP pushes back on the sender) and handle what already arrived, in order, as tokens
    * refill. A socket throttled for too long without a break is closed.
    */
-  private admit(data: Buffer, isBinary: boolean): void {
+  admit(data: Buffer, isBinary: boolean): void {
     if (this.closed) return
     if (this.backlog.length === 0 && this.bucket.take()) return this.receive(data, isBinary)
     this.backlog.push([data, isBinary])

@@ -14,14 +14,21 @@ import { ConnectionCounter } from './limits.ts'
 import type { Logger } from './logger.ts'
 import { type SyncMetrics, wsErrorReason } from './metrics.ts'
 import { CLOSE } from './peer.ts'
+import { CLOSE_POLICY, CLOSE_TRY_LATER } from './room.ts'
 import type { Rooms } from './rooms.ts'
 
 export const SYNC_PATH_PREFIX = '/sync/'
+
+/** The answer to "may this socket use this pad?" (access control plugs in here). */
+export type Grant = { ok: true } | { ok: false; code: number; reason: string }
+const OPEN_GRANT: Grant = { ok: true }
 
 export interface SyncEndpointOptions {
   rooms: Rooms
   log: Logger
   metrics?: SyncMetrics
+  /** Decides before the pad is loaded; open mode (the default) lets everyone in. */
+  authorize?: (request: { padId: string; ip: string }) => Grant | Promise<Grant>
   config: Pick<
     Config,
     | 'maxFrameBytes'
@@ -31,6 +38,8 @@ export interface SyncEndpointOptions {
     | 'messageRate'
     | 'messageBurst'
     | 'throttleCloseMs'
+    | 'maxPreAuthMessages'
+    | 'authDeadlineMs'
   >
 }
 
@@ -145,6 +154,52 @@ export class SyncEndpoint {
     this.alive.add(ws)
     ws.on('pong', () => this.alive.add(ws))
     ws.on('message', () => this.alive.add(ws))
+
+    // Until the socket is authorised, its frames wait here — a few (the stock client sends its
+    // step 1 and awareness at once), not a flood — and the pad is neither loaded nor created.
+    const { maxPreAuthMessages, authDeadlineMs } = this.options.config
+    const early: [Buffer, boolean][] = []
+    let settled = false
+    const refuse = (code: number, reason: string, metric: string) => {
+      settled = true
+      ws.off('message', queue)
+      clearTimeout(deadline)
+      this.options.metrics?.connectionRefused(metric)
+      log.warn({ conn: id, pad: padId, code, reason }, 'refusing socket')
+      ws.close(code, reason)
+    }
+    const queue = (data: Buffer, isBinary: boolean) => {
+      early.push([data, isBinary])
+      if (early.length > maxPreAuthMessages)
+        refuse(CLOSE_POLICY, 'too many messages before authorisation', 'preauth_flood')
+    }
+    ws.on('message', queue)
+    const deadline = setTimeout(
+      () => refuse(CLOSE_TRY_LATER, 'authorisation took too long', 'auth_timeout'),
+      authDeadlineMs,
+    )
+    const authorize = this.options.authorize ?? (() => OPEN_GRANT)
+    Promise.resolve()
+      .then(() => authorize({ padId, ip }))
+      .then(
+        (grant) => {
+          if (settled || ws.readyState !== ws.OPEN) return
+          if (!grant.ok) return refuse(grant.code, grant.reason, `auth_${grant.code}`)
+          settled = true
+          clearTimeout(deadline)
+          ws.off('message', queue)
+          this.join(ws, id, padId, ip, early)
+        },
+        (err) => {
+          if (settled) return
+          log.error({ conn: id, pad: padId, err }, 'authorisation failed')
+          refuse(CLOSE.internalError, 'authorisation failed', 'auth_error')
+        },
+      )
+  }
+
+  private join(ws: WebSocket, id: string, padId: string, ip: string, early: [Buffer, boolean][]): void {
+    const log = this.options.log
     let room: ReturnType<Rooms['open']>
     try {
       room = this.options.rooms.open(padId)
@@ -156,7 +211,7 @@ export class SyncEndpoint {
       return
     }
     const { messageRate, messageBurst, throttleCloseMs } = this.options.config
-    new Connection({
+    const connection = new Connection({
       id,
       ip,
       ws,
@@ -165,6 +220,7 @@ export class SyncEndpoint {
       rate: { messageRate, messageBurst, throttleCloseMs },
       metrics: this.options.metrics,
     })
+    for (const [data, isBinary] of early) connection.admit(data, isBinary)
   }
 
   private pingAll(): void {

@@ -11,7 +11,7 @@ import { Writable } from 'node:stream'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
-import { type Summitpad, startSummitpad } from '../server/app.ts'
+import { type OpsOptions, type Summitpad, startSummitpad } from '../server/app.ts'
 import { type Config, DEFAULTS } from '../server/config.ts'
 import { createLogger } from '../server/logger.ts'
 
@@ -26,7 +26,10 @@ export interface TestServer extends Summitpad {
   logLines: Record<string, unknown>[]
 }
 
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Partial<Config> = {},
+  ops: OpsOptions = {},
+): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? tempDir()
   const logLines: Record<string, unknown>[] = []
   const sink = new Writable({
@@ -36,7 +39,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     },
   })
   const config: Config = { ...DEFAULTS, port: 0, logLevel: 'warn', unloadDelayMs: 200, ...overrides, dataDir }
-  const server = await startSummitpad(config, createLogger(config.logLevel, sink))
+  const server = await startSummitpad(config, createLogger(config.logLevel, sink), ops)
   return Object.assign(server, { wsUrl: server.url.replace(/^http/, 'ws') + '/sync', dataDir, logLines })
 }
 

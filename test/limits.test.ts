@@ -212,3 +212,67 @@ describe('dead sockets', () => {
     await server.close()
   })
 })
+
+describe('before authorisation', () => {
+  const slowGrant = (ms: number) => () =>
+    new Promise<{ ok: true }>((resolve) => setTimeout(() => resolve({ ok: true }), ms))
+
+  test('frames sent while authorisation is pending are kept, in order, and handled once it is granted', async () => {
+    const server = await startTestServer({}, { authorize: slowGrant(300) })
+    const raw = await rawSocket(server.wsUrl, 'waiting')
+    const doc = new Y.Doc()
+    const updates: Uint8Array[] = []
+    doc.on('update', (u: Uint8Array) => updates.push(u))
+    for (const word of ['one ', 'two ', 'three'])
+      doc.getText('notes').insert(doc.getText('notes').length, word)
+    for (const u of updates) raw.ws.send(encodeSyncUpdate(u))
+    assert.equal(server.rooms.get('waiting'), undefined, 'the pad is not loaded before authorisation')
+    await waitFor(
+      'stored after the grant',
+      () => server.rooms.get('waiting')?.doc.getText('notes').toString() === 'one two three',
+    )
+    assert.equal(raw.closed, null)
+    raw.ws.close()
+    await server.close()
+  })
+
+  test('more than MAX_PREAUTH_MESSAGES queued frames close the socket with 1008; nothing is loaded', async () => {
+    const server = await startTestServer({ maxPreAuthMessages: 8 }, { authorize: slowGrant(2000) })
+    const raw = await rawSocket(server.wsUrl, 'impatient')
+    for (let i = 0; i < 20; i++) raw.ws.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+    await waitFor('closed', () => raw.closed !== null)
+    assert.equal(raw.closed?.code, 1008)
+    assert.equal(server.rooms.get('impatient'), undefined)
+    assert.equal(server.store.exists('impatient'), false)
+    await server.close()
+  })
+
+  test('a socket not authorised within AUTH_DEADLINE_MS is closed with 1013 (retryable)', async () => {
+    const never = () => new Promise<{ ok: true }>(() => {})
+    const server = await startTestServer({ authDeadlineMs: 300 }, { authorize: never })
+    const raw = await rawSocket(server.wsUrl, 'stalled')
+    await waitFor('closed', () => raw.closed !== null, 5000)
+    assert.equal(raw.closed?.code, 1013)
+    assert.equal(server.rooms.get('stalled'), undefined)
+    await server.close()
+  })
+
+  test('a refusal closes with its 44xx code before the pad is loaded, and the stock client stops', async () => {
+    const server = await startTestServer(
+      {},
+      { authorize: () => ({ ok: false, code: 4403, reason: 'forbidden' }) },
+    )
+    const client = connectClient(server.wsUrl, 'forbidden')
+    const closes: number[] = []
+    client.provider.on('connection-close', (event) => {
+      if (event) closes.push(event.code)
+    })
+    await waitFor('refused', () => closes.length > 0)
+    await new Promise((r) => setTimeout(r, 1500))
+    assert.deepEqual(closes, [4403], 'the stock client did not try again')
+    assert.equal(server.rooms.get('forbidden'), undefined)
+    assert.equal(server.store.exists('forbidden'), false)
+    client.destroy()
+    await server.close()
+  })
+})
