@@ -1,0 +1,519 @@
+/**
+ * Scenarios about memory and storage: idle connections and pads (RSS), cold load of a pad with a
+ * long update log, persistence throughput (the store alone and through the server), and kill -9
+ * while people type and during a burst (edits an observer saw that are gone after the restart).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { WebSocket } from 'ws'
+import { LeveldbPersistence } from 'y-leveldb'
+import * as Y from 'yjs'
+import { openDb } from '../server/db.ts'
+import { type LogRow, PadStore } from '../server/store.ts'
+import {
+  encodeUpdateFrame,
+  Metronome,
+  openAll,
+  RawClient,
+  RawWriter,
+  StockClient,
+  Tracker,
+  token,
+  tokensIn,
+} from './clients.ts'
+import {
+  type LatencySummary,
+  sleep,
+  summarize,
+  Window,
+  type WindowStats,
+  waitForIdle,
+  waitUntil,
+} from './metrics.ts'
+import type { PadLog } from './pad-log.ts'
+import { ROOT, type RunOptions, type ServerKind, ServerProcess, tempDir } from './servers.ts'
+
+interface MemoryRead {
+  rss: number
+  /** V8 heap in use after a full GC (live objects). */
+  heapUsed: number
+}
+
+/** Median of a few RSS reads, each after a full GC in the idle server (see bench/gc-on-signal.mjs). */
+async function steadyRss(server: ServerProcess): Promise<MemoryRead> {
+  await waitForIdle(server.pid, 500, 15_000)
+  const reads: MemoryRead[] = []
+  for (let i = 0; i < 5; i++) {
+    server.collectGarbage()
+    await sleep(300)
+    reads.push({ rss: server.rssBytes(), heapUsed: server.memoryUsage()?.heapUsed ?? Number.NaN })
+  }
+  reads.sort((a, b) => a.rss - b.rss)
+  return reads[2]!
+}
+
+const SMALL_PAD_TEXT =
+  '# BoF: memory tiering\nAttendees: ana, bo, chen, dita\n\n## Notes\n- proposal: per-cgroup demotion\n' +
+  '- consensus: needs numbers first\n\n## Action items\n- [ ] bo: post RFC v2 to the list\n'
+
+export interface IdleResult {
+  connections: number
+  pads: number
+  /** RSS growth per idle connection (all in one pad, no awareness state), bytes. */
+  perConnectionBytes: number
+  /** RSS growth per loaded small pad (one connection each, ~200 chars), minus that connection, bytes. */
+  perPadBytes: number
+  /** Of the per-connection RSS, live V8 heap (after a full GC), bytes. */
+  perConnectionHeapBytes: number
+  perPadHeapBytes: number
+  baselineBytes: number
+}
+
+/**
+ * RSS growth of one phase in a fresh server: warm up (one small pad), read RSS, run `grow`, read again.
+ * Each phase gets its own server, so free heap left by one phase cannot hide the next one's growth.
+ */
+async function rssGrowth(
+  kind: ServerKind,
+  options: RunOptions,
+  grow: (server: ServerProcess) => Promise<RawClient[]>,
+): Promise<{ baseline: number; growth: number; heapGrowth: number }> {
+  const server = await ServerProcess.start(kind, { ...options, gcOnSignal: true })
+  const raws: RawClient[] = []
+  try {
+    const warm = new RawWriter(server.padUrl('warm-up'), { id: 0 })
+    raws.push(warm)
+    await warm.whenSynced()
+    warm.type(SMALL_PAD_TEXT)
+    const before = await steadyRss(server)
+    raws.push(...(await grow(server)))
+    const after = await steadyRss(server)
+    return {
+      baseline: before.rss,
+      growth: after.rss - before.rss,
+      heapGrowth: after.heapUsed - before.heapUsed,
+    }
+  } finally {
+    for (const raw of raws) raw.close()
+    await server.stop()
+  }
+}
+
+export async function idle(
+  kind: ServerKind,
+  connections: number,
+  pads: number,
+  options: RunOptions,
+): Promise<IdleResult> {
+  const idleConnections = await rssGrowth(kind, options, (server) =>
+    openAll(connections, () => new RawClient(server.padUrl('idle'))),
+  )
+  const smallPads = await rssGrowth(kind, options, async (server) => {
+    const writers = await openAll(pads, (i) => new RawWriter(server.padUrl(`small-${i}`), { id: i + 1 }))
+    for (const writer of writers) writer.type(SMALL_PAD_TEXT)
+    return writers
+  })
+  const perConnectionBytes = idleConnections.growth / connections
+  const perConnectionHeapBytes = idleConnections.heapGrowth / connections
+  return {
+    connections,
+    pads,
+    perConnectionBytes,
+    perPadBytes: smallPads.growth / pads - perConnectionBytes,
+    perConnectionHeapBytes,
+    perPadHeapBytes: smallPads.heapGrowth / pads - perConnectionHeapBytes,
+    baselineBytes: idleConnections.baseline,
+  }
+}
+
+export interface ColdLoadTrial {
+  /** connect → the client's `synced` event, ms. */
+  syncedMs: number
+  /** connect → the client's text equals the pad's, ms (NaN: never within the timeout). */
+  contentMs: number
+  /**
+   * connect → the frame that completed the text arrived, before the client decoded it, ms: the
+   * server's part. `contentMs` minus this is the stock client applying it (in the load generator).
+   */
+  arrivedMs: number
+  /** Characters the client had when it reported synced (0 = "synced" on an empty pad). */
+  charsAtSync: number
+}
+
+export interface ColdLoadResult {
+  updates: number
+  /** Log only, no snapshot (as the issue asks): every update is replayed. */
+  logOnly: ColdLoadTrial[]
+  /** Summitpad only: the log plus the snapshot the server itself writes every 1,000 updates. */
+  withSnapshot: ColdLoadTrial[]
+  /** reference (leveldb) only: time to feed the updates through a client until the server was idle. */
+  feedMs: number
+}
+
+const COLD_TIMEOUT_MS = 60_000
+
+async function timeColdLoad(server: ServerProcess, padId: string, expected: string): Promise<ColdLoadTrial> {
+  const t0 = performance.now()
+  let syncedMs = Number.NaN
+  let contentMs = Number.NaN
+  let charsAtSync = 0
+  let lastFrameMs = Number.NaN
+  let arrivedMs = Number.NaN
+  const client = new StockClient(server.serverUrl, padId)
+  try {
+    // Runs before the provider's own handler: the arrival time, before any decoding.
+    const socket = client.provider.ws as unknown as WebSocket | null
+    socket?.prependListener('message', () => {
+      lastFrameMs = performance.now() - t0
+    })
+    client.doc.on('update', () => {
+      if (Number.isNaN(contentMs) && client.text.length === expected.length) {
+        contentMs = performance.now() - t0
+        arrivedMs = lastFrameMs
+      }
+    })
+    client.provider.on('sync', (synced: boolean) => {
+      if (synced && Number.isNaN(syncedMs)) {
+        syncedMs = performance.now() - t0
+        charsAtSync = client.text.length
+      }
+    })
+    await waitUntil(() => !Number.isNaN(syncedMs) && !Number.isNaN(contentMs), COLD_TIMEOUT_MS, 1)
+    if (!Number.isNaN(contentMs) && client.text.toString() !== expected) contentMs = Number.NaN
+    return { syncedMs, contentMs, arrivedMs, charsAtSync }
+  } finally {
+    client.destroy()
+  }
+}
+
+async function warmUp(server: ServerProcess): Promise<void> {
+  const warm = new StockClient(server.serverUrl, 'warm-up')
+  await warm.whenSynced()
+  warm.type('warm')
+  await sleep(200)
+  warm.destroy()
+}
+
+export async function coldLoad(
+  kind: ServerKind,
+  log: PadLog,
+  trials: number,
+  options: RunOptions,
+): Promise<ColdLoadResult> {
+  const result: ColdLoadResult = { updates: log.updates.length, logOnly: [], withSnapshot: [], feedMs: 0 }
+  if (kind === 'summitpad') {
+    const dataDir = tempDir('cold')
+    const db = openDb(dataDir, 'normal')
+    const store = new PadStore(db)
+    const state = stateOf(log)
+    for (let t = 0; t < trials; t++) {
+      for (const padId of [`cold-${t}`, `cold-snap-${t}`]) {
+        const rows: LogRow[] = log.updates.map((data) => ({
+          padId,
+          at: Date.now(),
+          conn: 'bench',
+          author: null,
+          data,
+        }))
+        for (let i = 0; i < rows.length; i += 5000) store.append(rows.slice(i, i + 5000))
+      }
+      store.writeSnapshot(`cold-snap-${t}`, store.lastSeq(`cold-snap-${t}`), state)
+    }
+    db.close()
+    const server = await ServerProcess.start('summitpad', { ...options, dataDir })
+    try {
+      await warmUp(server)
+      for (let t = 0; t < trials; t++) {
+        result.logOnly.push(await timeColdLoad(server, `cold-${t}`, log.text))
+        result.withSnapshot.push(await timeColdLoad(server, `cold-snap-${t}`, log.text))
+      }
+    } finally {
+      await server.stop()
+    }
+    return result
+  }
+  if (kind !== 'reference-leveldb') throw new Error(`${kind} has no persistence to load from`)
+  const fed = await leveldbFedWith(log, options)
+  result.feedMs = fed.feedMs
+  const server = await ServerProcess.start(kind, { ...options, dataDir: fed.copy() })
+  try {
+    await warmUp(server)
+    result.logOnly.push(await timeColdLoad(server, 'cold-0', log.text))
+  } finally {
+    await server.stop()
+  }
+  return result
+}
+
+/**
+ * A y-leveldb directory holding pad "cold-0" fed with the log's updates through a client, one frame
+ * each, as the reference server stores them. Feeding takes about a minute, so the result is kept in
+ * bench/out/cache (the log is seeded, so it is the same every run) and each use gets a copy: the
+ * reference compacts the log when it loads the pad.
+ */
+async function leveldbFedWith(
+  log: PadLog,
+  options: RunOptions,
+): Promise<{ feedMs: number; copy: () => string }> {
+  const cache = path.join(ROOT, 'bench/out/cache', `y-leveldb-${log.key}`)
+  const meta = path.join(cache, 'meta.json')
+  const copy = () => {
+    const dir = tempDir('leveldb-cold')
+    fs.cpSync(path.join(cache, 'db'), dir, { recursive: true })
+    return dir
+  }
+  if (fs.existsSync(meta))
+    return { feedMs: (JSON.parse(fs.readFileSync(meta, 'utf8')) as { feedMs: number }).feedMs, copy }
+  const server = await ServerProcess.start('reference-leveldb', options)
+  let feedMs: number
+  try {
+    const t0 = performance.now()
+    const feeder = new RawClient(server.padUrl('cold-0'))
+    await feeder.whenSynced()
+    for (const update of log.updates) feeder.send(encodeUpdateFrame(update))
+    await waitUntil(() => feeder.ws.bufferedAmount === 0, 60_000)
+    await waitForIdle(server.pid, 1500, 300_000)
+    feedMs = performance.now() - t0
+    feeder.close()
+    await waitForIdle(server.pid, 1000, 60_000)
+  } finally {
+    await server.stop()
+  }
+  fs.rmSync(cache, { recursive: true, force: true })
+  fs.mkdirSync(cache, { recursive: true })
+  fs.cpSync(server.dataDir, path.join(cache, 'db'), { recursive: true })
+  fs.writeFileSync(meta, JSON.stringify({ feedMs, updates: log.updates.length }))
+  return { feedMs, copy }
+}
+
+function stateOf(log: PadLog): Uint8Array {
+  const doc = new Y.Doc()
+  Y.transact(doc, () => {
+    for (const update of log.updates) Y.applyUpdate(doc, update)
+  })
+  const state = Y.encodeStateAsUpdate(doc)
+  doc.destroy()
+  return state
+}
+
+export interface StoreThroughput {
+  label: string
+  rows: number
+  perSecond: number
+  /** Time of one append call (one transaction), when measured. */
+  appendMs?: LatencySummary
+}
+
+/** The stores alone, in this process: updates appended per second, each call durable when it returns (or resolves). */
+export async function storeThroughput(log: PadLog, budgetMs: number): Promise<StoreThroughput[]> {
+  const results: StoreThroughput[] = []
+  const rowsOf = (padId: string): LogRow[] =>
+    log.updates.map((data) => ({ padId, at: Date.now(), conn: 'bench', author: 'bench', data }))
+  const variants = [
+    { label: 'PadStore, DURABILITY=normal, 1 update per transaction', durability: 'normal', batch: 1 },
+    {
+      label: 'PadStore, DURABILITY=normal, 10 updates per transaction (one busy tick)',
+      durability: 'normal',
+      batch: 10,
+    },
+    { label: 'PadStore, DURABILITY=full (fsync), 1 update per transaction', durability: 'full', batch: 1 },
+  ] as const
+  for (const variant of variants) {
+    const dir = tempDir('store')
+    const db = openDb(dir, variant.durability)
+    const store = new PadStore(db)
+    const rows = rowsOf('throughput')
+    const times: number[] = []
+    const t0 = performance.now()
+    let done = 0
+    while (done < rows.length && performance.now() - t0 < budgetMs) {
+      const t = performance.now()
+      store.append(rows.slice(done, done + variant.batch))
+      times.push(performance.now() - t)
+      done += variant.batch
+    }
+    const seconds = (performance.now() - t0) / 1000
+    db.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+    results.push({ label: variant.label, rows: done, perSecond: done / seconds, appendMs: summarize(times) })
+  }
+  // y-leveldb, as the reference server calls it: storeUpdate per update, queued, not awaited one by one.
+  const dir = tempDir('leveldb')
+  const ldb = new LeveldbPersistence(path.join(dir, 'db'))
+  await ldb.storeUpdate('warm', log.updates[0]!)
+  const t0 = performance.now()
+  let done = 0
+  while (done < log.updates.length && performance.now() - t0 < budgetMs) {
+    let last: Promise<number> = Promise.resolve(0)
+    for (const update of log.updates.slice(done, done + 500)) last = ldb.storeUpdate('throughput', update)
+    await last
+    done += 500
+  }
+  const seconds = (performance.now() - t0) / 1000
+  await ldb.destroy()
+  fs.rmSync(dir, { recursive: true, force: true })
+  results.push({
+    label: 'y-leveldb storeUpdate (the reference server)',
+    rows: done,
+    perSecond: done / seconds,
+  })
+  return results
+}
+
+/** A server slower than ~1,000 updates/s gets its rate from what arrived by then. */
+const THROUGHPUT_TIMEOUT_MS = 30_000
+
+export interface ServerThroughput {
+  updates: number
+  /** Updates per second from the first send until an observer had them all. */
+  perSecond: number
+  deliveryPct: number
+  window: WindowStats
+}
+
+/**
+ * `writers` raw clients, each in its own pad with one observer, each send a burst of `perWriter`
+ * keystrokes at once; the observers time the last one. One observer per pad keeps broadcast small,
+ * so this measures apply + persist. Summitpad broadcasts only what is committed, so for it
+ * "delivered" means "durable".
+ */
+export async function serverThroughput(
+  kind: ServerKind,
+  writers: number,
+  perWriter: number,
+  options: RunOptions,
+): Promise<ServerThroughput> {
+  const server = await ServerProcess.start(kind, options)
+  const raws: RawClient[] = []
+  try {
+    const tracker = new Tracker(1)
+    const padOf = (i: number) => server.padUrl(`throughput-${i}`)
+    raws.push(...(await openAll(writers, (i) => new RawClient(padOf(i), { id: 100_000 + i, tracker }))))
+    const ws = await openAll(writers, (i) => new RawWriter(padOf(i), { id: i }))
+    raws.push(...ws)
+    const bursts = ws.map((w) => w.prepareBurst(perWriter, (seq) => token(w.id, seq)))
+    await waitForIdle(server.pid, 300, 10_000)
+    let lastAt = 0
+    tracker.onDelivered = () => {
+      lastAt = performance.now()
+    }
+    const window = new Window(server.pid)
+    const t0 = performance.now()
+    for (let i = 0; i < perWriter; i++) {
+      ws.forEach((w, k) => {
+        tracker.typed(token(w.id, i), w.id, t0)
+        w.send(bursts[k]![i]!)
+      })
+    }
+    await waitUntil(() => tracker.complete, THROUGHPUT_TIMEOUT_MS)
+    const stats = window.stop()
+    return {
+      updates: tracker.sentCount,
+      perSecond: tracker.delivered / ((lastAt - t0) / 1000),
+      deliveryPct: (tracker.delivered / tracker.expected) * 100,
+      window: stats,
+    }
+  } finally {
+    for (const raw of raws) raw.close()
+    await server.stop()
+  }
+}
+
+export interface KillResult {
+  /** Keystrokes sent by the typists before the kill. */
+  typed: number
+  /** Keystrokes an observer had received from the server when it was killed. */
+  seen: number
+  /** Of those, found in the pad after the restart. */
+  kept: number
+  lost: number
+}
+
+/** Reads a pad back from a restarted server with a fresh client, once it stops changing. */
+async function readBack(server: ServerProcess, padId: string): Promise<string> {
+  const client = new StockClient(server.serverUrl, padId)
+  try {
+    let lastChange = performance.now()
+    client.doc.on('update', () => {
+      lastChange = performance.now()
+    })
+    await client.whenSynced()
+    // The reference (leveldb) reports synced before it has loaded the pad: wait for quiet.
+    await waitUntil(() => performance.now() - lastChange > 1000, 30_000, 50)
+    return client.text.toString()
+  } finally {
+    client.destroy()
+  }
+}
+
+/**
+ * kill -9 while people type: `mode` "typing" is 5 stock clients at 5 chars/s killed after a couple of
+ * seconds; "burst" is one stock client sending `burst` keystrokes at once, killed when the observer
+ * has seen half of them. The typists are destroyed at the kill, so they cannot re-send what the
+ * server lost when it comes back.
+ */
+export async function killNine(
+  kind: ServerKind,
+  mode: 'typing' | 'burst',
+  burst: number,
+  options: RunOptions,
+): Promise<KillResult> {
+  let server = await ServerProcess.start(kind, options)
+  const stocks: StockClient[] = []
+  let observer: RawClient | null = null
+  try {
+    const pad = `kill-${mode}`
+    const tracker = new Tracker(1)
+    observer = new RawClient(server.padUrl(pad), { id: 99_999, tracker })
+    await observer.whenSynced()
+    const typists = mode === 'typing' ? 5 : 1
+    for (let w = 0; w < typists; w++) stocks.push(new StockClient(server.serverUrl, pad, `typist ${w}`))
+    await Promise.all(stocks.map((s) => s.whenSynced()))
+    let killed: Promise<void> | null = null
+    let metronome: Metronome | null = null
+    const kill = () => {
+      if (killed) return
+      killed = server.kill9()
+      metronome?.stop()
+      for (const stock of stocks) stock.destroy()
+    }
+    if (mode === 'typing') {
+      const seqs = stocks.map(() => 0)
+      metronome = new Metronome(
+        stocks.map((stock, w) => () => {
+          const tok = token(w, seqs[w]!++)
+          tracker.typed(tok, w)
+          stock.type(tok)
+        }),
+        5,
+      )
+      await sleep(2000 + Math.random() * 1000)
+      kill()
+    } else {
+      tracker.onDelivered = () => {
+        if (tracker.delivered >= burst / 2) kill()
+      }
+      for (let i = 0; i < burst; i++) {
+        const tok = token(0, i)
+        tracker.typed(tok, 0)
+        stocks[0]!.type(tok)
+      }
+      await waitUntil(() => killed !== null, 30_000)
+      kill()
+    }
+    await killed
+    // Frames the server wrote before it died may still be queued in our socket.
+    await sleep(300)
+    const seen = new Set(observer.seen)
+    observer.close()
+    const { port, dataDir } = server
+    server = await ServerProcess.start(kind, { ...options, port, dataDir })
+    const after = tokensIn(await readBack(server, pad))
+    const kept = [...seen].filter((tok) => after.has(tok)).length
+    return { typed: tracker.sentCount, seen: seen.size, kept, lost: seen.size - kept }
+  } finally {
+    observer?.close()
+    for (const stock of stocks) stock.destroy()
+    await server.stop()
+  }
+}
