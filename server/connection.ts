@@ -57,7 +57,10 @@ export class Connection implements Peer {
   private readonly metrics: SyncMetrics | undefined
   private readonly bucket: TokenBucket
   private backlog: [Buffer, boolean][] = []
+  /** Start of the current flood episode (sending above the rate), or null. */
   private throttledSince: number | null = null
+  /** Whether we stopped reading the socket. */
+  private paused = false
   private drainTimer: NodeJS.Timeout | null = null
   private closed = false
   /** Step 1 messages received: the first one is the handshake, later ones are save checks. */
@@ -85,7 +88,7 @@ export class Connection implements Peer {
   close(code: number, reason: string): void {
     if (this.closed) return
     // A throttled socket is paused; it must read the peer's close reply for the handshake to end.
-    if (this.throttledSince !== null) this.ws.resume()
+    if (this.paused) this.ws.resume()
     this.ws.close(code, clipReason(reason))
     this.detach()
   }
@@ -115,11 +118,19 @@ export class Connection implements Peer {
    */
   admit(data: Buffer, isBinary: boolean): void {
     if (this.closed) return
+    // A flood episode ends only once the sender has been quiet long enough to save up half a
+    // burst; a backlog that merely drained between two reads does not end it.
+    if (this.throttledSince !== null && this.bucket.level() >= this.rate.messageBurst / 2)
+      this.throttledSince = null
+    if (this.throttledSince !== null && Date.now() - this.throttledSince > this.rate.throttleCloseMs) {
+      return this.refuse({ code: 1008, reason: 'too many messages: slow down' })
+    }
     if (this.backlog.length === 0 && this.bucket.take()) return this.receive(data, isBinary)
     this.backlog.push([data, isBinary])
     if (this.backlog.length > MAX_BACKLOG) return this.refuse({ code: 1008, reason: 'too many messages' })
-    if (this.throttledSince === null) {
-      this.throttledSince = Date.now()
+    this.throttledSince ??= Date.now()
+    if (!this.paused) {
+      this.paused = true
       this.ws.pause()
     }
     this.scheduleDrain()
@@ -137,13 +148,13 @@ export class Connection implements Peer {
       this.receive(data, isBinary)
     }
     if (this.closed) return
-    if (this.backlog.length === 0) {
-      this.throttledSince = null
-      this.ws.resume()
-      return
-    }
     if (Date.now() - (this.throttledSince ?? Date.now()) > this.rate.throttleCloseMs) {
       return this.refuse({ code: 1008, reason: 'too many messages: slow down' })
+    }
+    if (this.backlog.length === 0) {
+      this.paused = false
+      this.ws.resume()
+      return
     }
     this.scheduleDrain()
   }

@@ -26,6 +26,12 @@ export class TokenBucket {
     return true
   }
 
+  /** Tokens available now. */
+  level(now = Date.now()): number {
+    this.refill(now)
+    return this.tokens
+  }
+
   /** Milliseconds until a token is available. */
   waitMs(now = Date.now()): number {
     this.refill(now)

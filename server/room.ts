@@ -285,7 +285,14 @@ export class Room {
         return { ok: false, code: CLOSE.protocolError, reason: 'awareness state is not a JSON object' }
       entries.push(state === entry.state ? entry : { ...entry, state })
     }
-    const accepted = this.presence.apply(peer, entries, limits.maxAwarenessClientsPerSocket)
+    // One entry per client id (the newest): a message repeating one id 10,000 times must not be
+    // relayed, and echoed back by every peer, 10,000 times.
+    const newest = new Map<number, AwarenessEntry>()
+    for (const entry of entries) {
+      const seen = newest.get(entry.clientId)
+      if (!seen || entry.clock >= seen.clock) newest.set(entry.clientId, entry)
+    }
+    const accepted = this.presence.apply(peer, [...newest.values()], limits.maxAwarenessClientsPerSocket)
     if (accepted === null) {
       return {
         ok: false,
