@@ -4,6 +4,7 @@
  * per keystroke. Seeded, so every run and every server loads the same bytes.
  */
 import * as Y from 'yjs'
+import { prng } from '../shared/prng.ts'
 import { TEXT_NAME } from './clients.ts'
 
 export interface PadLog {
@@ -15,17 +16,7 @@ export interface PadLog {
   key: string
 }
 
-/** mulberry32: small, fast, seeded. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { prng }
 
 const WORDS =
   'attendees action item cgroup scheduler latency proposal consensus upstream patch series review ' +
