@@ -16,8 +16,6 @@ export interface PadLog {
   key: string
 }
 
-export { prng }
-
 const WORDS =
   'attendees action item cgroup scheduler latency proposal consensus upstream patch series review ' +
   'maintainer kernel memory tiering io_uring rust bindings followup next steps notes: - * '
