@@ -53,7 +53,9 @@ const ytext = doc.getText('notes')
 // ---- editable or not
 const editable = new Compartment()
 /** Whether the editor takes keystrokes; applied to the view once it exists. */
-let wantEditable = true
+/** Opened with a read-only link: the server stores nothing from us, so never take keystrokes. */
+const viewer = root.dataset.viewer === 'true'
+let wantEditable = !viewer
 let editorView: EditorView | null = null
 const editableExtensions = (on: boolean) =>
   on ? [] : [EditorState.readOnly.of(true), EditorView.editable.of(false)]
@@ -78,9 +80,10 @@ const tracker = new SaveTracker({
     provider?.connect()
   },
   onChange: (status) => {
-    stateEl.textContent = describeStatus(status)
+    stateEl.textContent =
+      viewer && status.kind === 'read-only' ? 'View only: following live' : describeStatus(status)
     stateEl.dataset.state = status.kind
-    setEditable(status.kind !== 'read-only' && status.kind !== 'refused')
+    setEditable(!viewer && status.kind !== 'read-only' && status.kind !== 'refused')
     document.title = `${status.kind === 'saved' ? '' : '● '}${root.dataset.title} · Summitpad`
   },
 })

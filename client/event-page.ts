@@ -76,3 +76,32 @@ async function refreshPresence(): Promise<void> {
 
 void refreshPresence()
 setInterval(refreshPresence, PRESENCE_POLL_MS)
+
+// ---- the organiser's links (protected mode, admin only): copy on focus, replace on request
+const linksBox = document.querySelector<HTMLElement>('section.links')
+if (linksBox) {
+  const message = linksBox.querySelector<HTMLElement>('#links-message')!
+  const show = (text: string, isError = false) => {
+    message.hidden = false
+    message.textContent = text
+    message.classList.toggle('error', isError)
+  }
+  for (const input of linksBox.querySelectorAll<HTMLInputElement>('input[data-link]'))
+    input.addEventListener('focus', () => input.select())
+  for (const button of linksBox.querySelectorAll<HTMLButtonElement>('button[data-rotate]')) {
+    button.addEventListener('click', async () => {
+      const kind = button.dataset.rotate as 'edit' | 'read'
+      const what = kind === 'edit' ? 'edit' : 'read-only'
+      if (!confirm(`Replace the ${what} link? Everyone using the old one is cut off at once.`)) return
+      try {
+        const urls = await api<{ edit: string; read: string }>('POST', `/api/events/${slug}/links/rotate`, {
+          link: kind,
+        })
+        linksBox.querySelector<HTMLInputElement>(`input[data-link="${kind}"]`)!.value = urls[kind]
+        show(`New ${what} link made; the old one no longer works.`)
+      } catch (err) {
+        show((err as Error).message, true)
+      }
+    })
+  }
+}

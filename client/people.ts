@@ -4,17 +4,24 @@ import type { Awareness } from 'y-protocols/awareness'
 interface UserState {
   name?: unknown
   color?: unknown
+  /** Set by the server for someone on a read-only link. */
+  viewer?: unknown
 }
 
 export function attachPeopleList(list: HTMLElement, count: HTMLElement, awareness: Awareness): void {
   const render = () => {
-    const people: { name: string; color: string; me: boolean }[] = []
+    const people: { name: string; color: string; me: boolean; viewer: boolean }[] = []
     for (const [clientId, state] of awareness.getStates()) {
       const user = (state as { user?: UserState }).user
       if (!user || typeof user.name !== 'string') continue
       const color =
         typeof user.color === 'string' && /^#[0-9a-f]{6}$/i.test(user.color) ? user.color : '#666666'
-      people.push({ name: user.name, color, me: clientId === awareness.clientID })
+      people.push({
+        name: user.name,
+        color,
+        me: clientId === awareness.clientID,
+        viewer: user.viewer === true,
+      })
     }
     people.sort((a, b) => Number(b.me) - Number(a.me) || a.name.localeCompare(b.name))
     list.replaceChildren(
@@ -23,7 +30,8 @@ export function attachPeopleList(list: HTMLElement, count: HTMLElement, awarenes
         const dot = document.createElement('span')
         dot.className = 'dot'
         dot.style.background = p.color
-        li.append(dot, document.createTextNode(p.me ? `${p.name} (you)` : p.name))
+        const label = `${p.name}${p.me ? ' (you)' : ''}${p.viewer ? ' · viewing' : ''}`
+        li.append(dot, document.createTextNode(label))
         return li
       }),
     )

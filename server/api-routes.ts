@@ -97,7 +97,12 @@ function toMs(value: string | null | undefined, zone: string): number | null | u
   return value === null ? null : parseTime(value, zone)
 }
 
-export function createApiRouter(meetings: Meetings): Router {
+export interface ApiHooks {
+  /** A pad now belongs to another event (or none): links of the old one must stop working on it. */
+  padMoved(padId: string): void
+}
+
+export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
   const api = express.Router()
   api.use(express.json({ limit: '1mb', strict: false }))
   api.use(express.text({ type: ['text/calendar', 'text/markdown', 'text/plain'], limit: '5mb' }))
@@ -192,9 +197,13 @@ export function createApiRouter(meetings: Meetings): Router {
     const current = meetings.pad(param(req, 'id'))
     const zone = zoneOf(body.event !== undefined ? body.event : current.event)
     const { startsAt, endsAt, ...rest } = body
-    res.json(
-      meetings.updatePad(current.id, { ...rest, startsAt: toMs(startsAt, zone), endsAt: toMs(endsAt, zone) }),
-    )
+    const updated = meetings.updatePad(current.id, {
+      ...rest,
+      startsAt: toMs(startsAt, zone),
+      endsAt: toMs(endsAt, zone),
+    })
+    if (updated.event !== current.event) hooks.padMoved(updated.id)
+    res.json(updated)
   })
   api.delete('/pads/:id', (req, res) => {
     meetings.deletePad(param(req, 'id'))

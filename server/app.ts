@@ -6,11 +6,13 @@
  */
 import http from 'node:http'
 import { type AddressInfo, Socket } from 'node:net'
+import { AccessControl } from './access.ts'
 import { OnlineBackups } from './backup.ts'
 import { ensureClientBuilt } from './client-build.ts'
 import type { Config } from './config.ts'
 import { openCore } from './core.ts'
 import type { Db } from './db.ts'
+import { EventLinks } from './event-links.ts'
 import { createHttpApp } from './http-app.ts'
 import { PerMinuteCounter } from './limits.ts'
 import type { Logger } from './logger.ts'
@@ -20,17 +22,18 @@ import type { Minutes } from './minutes.ts'
 import { CLOSE } from './peer.ts'
 import type { Rooms } from './rooms.ts'
 import type { SearchIndex } from './search-index.ts'
+import { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, socketAuthorizer } from './socket-access.ts'
 import type { PadStore } from './store.ts'
 import { SyncEndpoint, type SyncEndpointOptions } from './sync-endpoint.ts'
 
 /** Operator settings that are not part of Config (yet): read by main.ts, passed in. */
 export interface OpsOptions {
   /**
-   * Bearer token for /api/admin (env ADMIN_TOKEN). Unset: admin endpoints answer only requests
-   * from this machine that did not come through a proxy.
+   * ADMIN_TOKEN: set = protected mode (access.ts). Unset = open mode, where the operator
+   * endpoints (backup) answer only requests from this machine that did not come through a proxy.
    */
   adminToken?: string | null
-  /** Who may use which pad over the websocket (access control); everyone when absent. */
+  /** Replaces the socket access check (tests of the authorisation seam); access.ts when absent. */
   authorize?: SyncEndpointOptions['authorize']
 }
 
@@ -69,7 +72,15 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     mayCreatePad: (origin) => !('ip' in origin) || newPads.tryHit(String(origin.ip)),
     createStore: (db) => new MeteredPadStore(db, metrics),
   })
-  const endpoint: SyncEndpoint = new SyncEndpoint({ rooms, log, config, metrics, authorize: ops.authorize })
+  const links = new EventLinks(db)
+  const access = new AccessControl({ adminToken: ops.adminToken || null, links })
+  const endpoint: SyncEndpoint = new SyncEndpoint({
+    rooms,
+    log,
+    config,
+    metrics,
+    authorize: ops.authorize ?? socketAuthorizer(access, config.allowedOrigins),
+  })
   const backups = new OnlineBackups({
     dataDir: config.dataDir,
     flush: () => rooms.flush(),
@@ -84,7 +95,26 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     startedAt: Date.now(),
     status: () => ({ padsLoaded: rooms.loadedCount, connections: endpoint.connectionCount }),
     metrics,
-    adminToken: ops.adminToken || null,
+    access,
+    links,
+    allowedOrigins: config.allowedOrigins,
+    linkRotated: (eventPk, kind) => {
+      const n = endpoint.closeWhere(
+        (grant) => grant.via?.eventPk === eventPk && grant.via.link === kind,
+        CLOSE_UNAUTHORIZED,
+        'this link was replaced by the organisers',
+      )
+      log.info({ eventPk, link: kind, socketsClosed: n }, 'event link rotated')
+    },
+    padMoved: (padId) => {
+      // Whoever came in with a link may not follow the pad into another event.
+      const now = links.ofPad(padId)?.eventPk
+      endpoint.closeWhere(
+        (grant) => grant.padId === padId && grant.via !== null && grant.via.eventPk !== now,
+        CLOSE_FORBIDDEN,
+        'this pad moved to another event',
+      )
+    },
     backup: () => backups.take(),
     trustProxy: config.trustProxy,
   })

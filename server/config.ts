@@ -3,6 +3,7 @@
  * point and passed down. Nothing else reads `process.env`.
  */
 import path from 'node:path'
+import { parseAllowedOrigins } from './origin-check.ts'
 
 export type Durability = 'normal' | 'full'
 
@@ -53,6 +54,11 @@ export interface Config {
   maxNewPadsPerIpPerMinute: number
   /** Take the client address from X-Forwarded-For (only behind a proxy you run; off by default). */
   trustProxy: boolean
+  /**
+   * Origins, besides the request's own Host, whose pages may open sockets and send changes
+   * (ALLOWED_ORIGINS, comma-separated): for a proxy that rewrites Host. Empty by default.
+   */
+  allowedOrigins: string[]
   /** Largest awareness state (cursor, name, colour) of one client: a few hundred bytes in practice. */
   maxAwarenessStateBytes: number
   /**
@@ -87,6 +93,7 @@ export const DEFAULTS: Config = {
   maxConnectionsPerIp: 500,
   maxNewPadsPerIpPerMinute: 60,
   trustProxy: false,
+  allowedOrigins: [],
   maxAwarenessStateBytes: 8 * 1024,
   maxAwarenessClientsPerSocket: 4,
   maxPreAuthMessages: 32,
@@ -130,6 +137,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
   const durability = (env.DURABILITY || DEFAULTS.durability).toLowerCase()
   if (durability !== 'normal' && durability !== 'full')
     throw new ConfigError('DURABILITY must be "normal" or "full"')
+  const allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS)
+  if (!Array.isArray(allowedOrigins)) throw new ConfigError(allowedOrigins.error)
   return {
     port: intFrom(env, 'PORT', DEFAULTS.port, 0, 65535),
     host: env.HOST || DEFAULTS.host,
@@ -154,6 +163,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
       1_000_000,
     ),
     trustProxy: ['1', 'true', 'yes'].includes((env.TRUST_PROXY ?? '').toLowerCase()),
+    allowedOrigins,
     maxAwarenessStateBytes: intFrom(
       env,
       'MAX_AWARENESS_STATE_BYTES',

@@ -36,6 +36,8 @@ export interface ConnectionOptions {
   ip: string
   ws: WebSocket
   room: Room
+  /** A read-only link: served the pad and live changes; its updates are dropped, never stored. */
+  readOnly: boolean
   log: Logger
   rate: RateLimit
   metrics?: SyncMetrics
@@ -50,6 +52,7 @@ const MAX_BACKLOG = 5000
 export class Connection implements Peer {
   readonly id: string
   readonly ip: string
+  readonly readOnly: boolean
   private readonly ws: WebSocket
   private readonly room: Room
   private readonly log: Logger
@@ -69,6 +72,7 @@ export class Connection implements Peer {
   constructor(options: ConnectionOptions) {
     this.id = options.id
     this.ip = options.ip
+    this.readOnly = options.readOnly
     this.ws = options.ws
     this.room = options.room
     this.log = options.log

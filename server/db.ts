@@ -101,6 +101,16 @@ export const MIGRATIONS: readonly string[] = [
   `
   INSERT INTO pad_search (pad_search, rank) VALUES ('secure-delete', 1);
   `,
+  // 6: access control: each event's secret edit and read-only links (filled in by EventLinks,
+  // from node's CSPRNG, when an event's links are first needed).
+  `
+  CREATE TABLE event_links (
+    event INTEGER PRIMARY KEY REFERENCES events(pk) ON DELETE CASCADE,
+    edit_secret TEXT NOT NULL,
+    read_secret TEXT NOT NULL,
+    rotated_at INTEGER NOT NULL
+  );
+  `,
 ]
 
 export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {

@@ -4,20 +4,26 @@
  * back as X-Request-Id) and one log line at debug level; an unexpected error is logged once, at
  * error level, with that id.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import express, { type Express, type NextFunction, type Request, type Response } from 'express'
+import type { AccessControl } from './access.ts'
 import { createApiRouter } from './api-routes.ts'
 import type { BackupResult } from './backup.ts'
+import type { EventLinks, LinkKind } from './event-links.ts'
 import type { History } from './history.ts'
 import { createHistoryRouter } from './history-routes.ts'
-import { errorHandler, HttpError, notFound } from './http-errors.ts'
+import { errorHandler, notFound } from './http-errors.ts'
+import { createLinksRouter } from './links-routes.ts'
 import type { Logger } from './logger.ts'
 import type { Meetings } from './meetings.ts'
 import type { Metrics } from './metrics.ts'
 import type { Minutes } from './minutes.ts'
 import { createMinutesRouter } from './minutes-routes.ts'
+import { crossSiteGuard } from './origin-check.ts'
 import { createPagesRouter } from './pages.ts'
+import { accessGuard } from './route-classes.ts'
 import type { SearchIndex } from './search-index.ts'
+import { securityHeaders } from './security-headers.ts'
 
 export interface ServerStatus {
   padsLoaded: number
@@ -33,8 +39,16 @@ export interface HttpAppOptions {
   status(): ServerStatus
   startedAt: number
   metrics: Metrics
-  /** Bearer token for /api/admin; null = admin endpoints answer loopback requests only. */
-  adminToken: string | null
+  /** Who may do what (open or protected mode). */
+  access: AccessControl
+  /** The events' edit and read-only links (admin: show, rotate). */
+  links: EventLinks
+  /** After a rotation: cut off the sockets that came in with the old link. */
+  linkRotated(eventPk: number, kind: LinkKind): void
+  /** A pad's event changed: cut off sockets that came in with the old event's links. */
+  padMoved(padId: string): void
+  /** ALLOWED_ORIGINS (besides the request's own Host), for the cross-site checks. */
+  allowedOrigins: readonly string[]
   /** Takes an online backup into DATA_DIR/backups. */
   backup(): Promise<BackupResult>
   /** Behind a reverse proxy (TRUST_PROXY): believe its X-Forwarded-Proto/-For, one hop. */
@@ -47,41 +61,14 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 /** Headers a reverse proxy adds: a request carrying one came from further away than the proxy. */
 const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const
 
-export type AdminAccess = { ok: true } | { ok: false; status: 401 | 403; code: string; message: string }
-
-export interface AdminRequest {
-  authorization: string | undefined
-  remoteAddress: string | undefined
-  /** The request came through a reverse proxy (it carries a forwarding header). */
-  proxied: boolean
+/** A request from this machine that did not come through a reverse proxy (open mode's operator rule). */
+export function isLocalDirect(request: { remoteAddress: string | undefined; proxied: boolean }): boolean {
+  return isLoopback(request.remoteAddress) && !request.proxied
 }
-
-const digest = (text: string) => createHash('sha256').update(text).digest()
 
 function isLoopback(address: string | undefined): boolean {
   if (!address) return false
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
-}
-
-/**
- * Who may use /api/admin: with a token configured, whoever presents it (`Authorization: Bearer`);
- * without one, only a client on this machine that did not come through a proxy — behind nginx on
- * the same host every request is from loopback, so the forwarding headers decide.
- */
-export function adminAccess(request: AdminRequest, token: string | null): AdminAccess {
-  if (token !== null) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')
-    // Compare digests: constant time, whatever the lengths.
-    if (match && timingSafeEqual(digest(match[1]!), digest(token))) return { ok: true }
-    return { ok: false, status: 401, code: 'unauthorized', message: 'admin endpoints need the admin token' }
-  }
-  if (isLoopback(request.remoteAddress) && !request.proxied) return { ok: true }
-  return {
-    ok: false,
-    status: 403,
-    code: 'forbidden',
-    message: 'admin endpoints answer only local requests while ADMIN_TOKEN is not set',
-  }
 }
 
 /** The request's logger, carrying its id. */
@@ -120,6 +107,19 @@ export function createHttpApp(options: HttpAppOptions): Express {
     next()
   })
 
+  app.use(securityHeaders())
+  app.use(crossSiteGuard(options.allowedOrigins))
+  app.use(
+    accessGuard({
+      access: options.access,
+      isLocalRequest: (req) =>
+        isLocalDirect({
+          remoteAddress: req.socket.remoteAddress,
+          proxied: PROXY_HEADERS.some((h) => req.get(h) !== undefined),
+        }),
+    }),
+  )
+
   app.get('/healthz', (_req, res) => {
     res.json({
       status: 'ok',
@@ -136,29 +136,17 @@ export function createHttpApp(options: HttpAppOptions): Express {
     }, next)
   })
 
-  const requireAdmin = (req: Request, res: Response, next: NextFunction) => {
-    const access = adminAccess(
-      {
-        authorization: req.get('authorization'),
-        remoteAddress: req.socket.remoteAddress,
-        proxied: PROXY_HEADERS.some((h) => req.get(h) !== undefined),
-      },
-      options.adminToken,
-    )
-    if (access.ok) return next()
-    if (access.status === 401) res.set('WWW-Authenticate', 'Bearer realm="summitpad admin"')
-    next(new HttpError(access.status, access.code, access.message))
-  }
-  app.post('/api/admin/backup', requireAdmin, (_req, res, next) => {
+  app.post('/api/admin/backup', (_req, res, next) => {
     options.backup().then((backup) => {
       requestLog(res).info({ path: backup.path, bytes: backup.bytes, ms: backup.tookMs }, 'backup written')
       res.status(201).json(backup)
     }, next)
   })
 
+  app.use('/api', createLinksRouter(options.links, options.linkRotated))
   app.use('/api', createHistoryRouter(options.history))
   app.use('/api', createMinutesRouter(options.minutes, options.search))
-  app.use('/api', createApiRouter(options.meetings))
+  app.use('/api', createApiRouter(options.meetings, { padMoved: options.padMoved }))
   app.use(createPagesRouter(options))
   app.use(notFound)
   // The one error handler, given the request's own logger so its line carries the request id.

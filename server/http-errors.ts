@@ -44,7 +44,14 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     res.status(status)
     if (!req.path.startsWith('/api/') && req.accepts(['json', 'html']) === 'html') {
       // A person followed a link: give them a page, not JSON.
-      const title = status === 404 ? 'Not found' : status >= 500 ? 'Something went wrong' : 'Bad request'
+      const title =
+        status === 404
+          ? 'Not found'
+          : status === 401 || status === 403
+            ? 'This needs a link from the organisers'
+            : status >= 500
+              ? 'Something went wrong'
+              : 'Bad request'
       return void res.type('html').send(
         page({
           title,

@@ -103,9 +103,10 @@ export const NAME_MAX_LENGTH = 64
 /**
  * Makes an awareness state safe to relay: y-codemirror.next writes `user.color` and
  * `user.colorLight` into `style` attributes and shows `user.name`, so a colour must be #rrggbb,
- * a name plain text of bounded length. Returns the JSON to relay, or null to refuse it.
+ * a name plain text of bounded length; `user.viewer` is true exactly for a read-only link's
+ * socket. Returns the JSON to relay, or null to refuse it.
  */
-export function sanitizeAwarenessState(json: string): string | null {
+export function sanitizeAwarenessState(json: string, viewer = false): string | null {
   if (json === 'null') return json
   let state: unknown
   try {
@@ -119,6 +120,12 @@ export function sanitizeAwarenessState(json: string): string | null {
   if (typeof user !== 'object' || user === null || Array.isArray(user)) return null
   const u = user as Record<string, unknown>
   let changed = false
+  // Set by the server only: someone on a read-only link shows as a viewer, whatever they claim.
+  if (u.viewer !== (viewer || undefined)) {
+    if (viewer) u.viewer = true
+    else delete u.viewer
+    changed = true
+  }
   for (const key of ['color', 'colorLight'] as const) {
     if (u[key] === undefined) continue
     const ok =

@@ -8,11 +8,14 @@ import QRCode from 'qrcode'
 import { type EventInfo, PAD_KINDS, type PadInfo, type PadKind } from '../shared/meetings.ts'
 import { isValidPadId } from '../shared/pad-id.ts'
 import { inZone } from '../shared/time.ts'
+import { type AccessControl, TOKEN_PARAM, tokensOf } from './access.ts'
 import { CLIENT_OUT } from './client-build.ts'
+import { type EventLinks, type EventLinkUrls, linkUrls } from './event-links.ts'
 import { Html, html, page } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
 import { EXPORT_FORMATS, type ExportFormat, type Minutes } from './minutes.ts'
+import { accessOf } from './route-classes.ts'
 import type { SearchIndex } from './search-index.ts'
 
 const KIND_LABEL: Record<string, string> = {
@@ -100,10 +103,28 @@ function kindOptions(): Html {
   return html`${PAD_KINDS.map((k) => html`<option value="${k}"${k === 'talk' ? ' selected' : ''}>${KIND_LABEL[k]}</option>`)}`
 }
 
+/** The organiser's box on an event page (protected mode): the two links, and replacing them. */
+function eventLinks(urls: EventLinkUrls): Html {
+  const row = (kind: 'edit' | 'read', label: string, what: string) => html`<div class="link-row">
+  <label>${label} <input type="text" readonly value="${urls[kind]}" data-link="${kind}"></label>
+  <p class="muted">${what}</p>
+  <button type="button" class="secondary" data-rotate="${kind}">Replace this link</button>
+</div>`
+  return html`<section class="links" aria-labelledby="links-title">
+  <h2 id="links-title">Links to share</h2>
+  ${row('edit', 'Edit link', 'Opens every pad of this event for editing. Share it with the people taking notes.')}
+  ${row('read', 'Read-only link', 'Opens the pads to follow along live; nothing typed is kept.')}
+  <p class="muted">Replacing a link cuts off everyone using the old one at once, open editors included.</p>
+  <div class="message" hidden role="status" id="links-message"></div>
+</section>`
+}
+
 export interface PagesDeps {
   meetings: Meetings
   minutes: Minutes
   search: SearchIndex
+  access: AccessControl
+  links: EventLinks
 }
 
 const FORMAT_LABEL: Record<ExportFormat, string> = {
@@ -124,12 +145,28 @@ ${EXPORT_FORMATS.map((f) => html`<li><a href="/api/pads/${padId}/export?format=$
 </ul></details>`
 }
 
-export function createPagesRouter({ meetings, minutes, search }: PagesDeps): Router {
+export function createPagesRouter({ meetings, minutes, search, access, links }: PagesDeps): Router {
   const router = express.Router()
 
   router.use('/assets', express.static(CLIENT_OUT, { index: false, maxAge: 0 }))
 
-  router.get('/', (_req, res) => {
+  /** The front page of a protected server for someone without the admin token: the events their links open. */
+  const protectedHome = (req: Request): string => {
+    const tokens = tokensOf(req)
+    const mine = meetings
+      .events()
+      .filter((e) => access.decide({ kind: 'event', slug: e.slug }, tokens).role !== 'none')
+    const body = html`${siteHeader()}
+<main>
+  <h1>Meeting notes, live</h1>
+  <p>This Summitpad is protected: pads open with the link the organisers shared (it looks like <code>/e/event-name?token=…</code>).</p>
+  ${mine.length ? html`<h2>Your events</h2><ul class="cards">${mine.map((e) => html`<li><a class="title" href="/e/${e.slug}">${e.name}</a> <span class="muted">${dateRange(e)}</span></li>`)}</ul>` : ''}
+</main>`
+    return page({ title: 'Summitpad', body })
+  }
+
+  router.get('/', (req, res) => {
+    if (accessOf(res).role !== 'admin') return void res.type('html').send(protectedHome(req))
     const events = meetings.events()
     const unfiled = meetings.pads({ unfiled: true })
     const body = html`${siteHeader()}
@@ -205,13 +242,19 @@ export function createPagesRouter({ meetings, minutes, search }: PagesDeps): Rou
   router.get('/e/:slug', (req, res) => {
     const event = meetings.event(req.params.slug)
     const pads = meetings.pads({ event: event.slug })
+    const { role, mode } = accessOf(res)
     const body = html`${siteHeader(html`<a href="/">Events</a> / ${event.name}`)}
 <main data-event="${event.slug}" data-timezone="${event.timezone}">
   <h1>${event.name}</h1>
   <p class="muted">${dateRange(event)}${event.description ? html` · ${event.description}` : ''}</p>
   <p><a href="/e/${event.slug}/outcomes">Action items and decisions</a> · <a href="/api/events/${event.slug}/export" download>Download all minutes (.zip)</a> · <a href="/search?event=${event.slug}">Search this event</a></p>
-  ${pads.length ? schedule(pads, event.timezone) : html`<p class="muted">No sessions yet: import the schedule or add a pad.</p>`}
-  <h2>Add sessions</h2>
+  ${role === 'read' ? html`<p class="message">You are following along with a read-only link: you can read every pad and watch it change, not edit.</p>` : ''}
+  ${pads.length ? schedule(pads, event.timezone) : html`<p class="muted">No sessions yet${role === 'read' ? '' : ': import the schedule or add a pad'}.</p>`}
+  ${mode === 'protected' && role === 'admin' ? eventLinks(linkUrls(publicBase(req), links.ofEvent(event.slug)!)) : ''}
+  ${
+    role === 'read'
+      ? ''
+      : html`<h2>Add sessions</h2>
   <details>
     <summary>New pad</summary>
     <form class="stack" id="new-pad">
@@ -225,7 +268,13 @@ export function createPagesRouter({ meetings, minutes, search }: PagesDeps): Rou
       <div class="message" hidden role="status"></div>
     </form>
   </details>
-  <details>
+  ${role === 'admin' ? importForm : ''}`
+  }
+</main>`
+    res.type('html').send(page({ title: event.name, body, scripts: ['event-page.js'] }))
+  })
+
+  const importForm = html`<details>
     <summary>Import the schedule (.ics or JSON)</summary>
     <form class="stack" id="import">
       <label>Schedule file <input name="file" type="file" accept=".ics,.ical,.json,text/calendar,application/json"></label>
@@ -234,10 +283,7 @@ export function createPagesRouter({ meetings, minutes, search }: PagesDeps): Rou
       <button type="submit">Import</button>
       <div class="message" hidden role="status"></div>
     </form>
-  </details>
-</main>`
-    res.type('html').send(page({ title: event.name, body, scripts: ['event-page.js'] }))
-  })
+  </details>`
 
   // Browsers ask for it whatever the page says.
   router.get('/favicon.ico', (_req, res) => res.redirect(301, '/assets/favicon.svg'))
@@ -253,11 +299,13 @@ export function createPagesRouter({ meetings, minutes, search }: PagesDeps): Rou
     // A pad nobody created yet opens empty, as in Etherpad; it is stored with its first edit.
     const pad = meetings.findPad(id)
     const title = pad ? padTitle(pad) : id
-    const body = html`<div class="pad-root" data-pad="${id}" data-title="${title}">
+    const viewer = accessOf(res).role === 'read'
+    const body = html`<div class="pad-root" data-pad="${id}" data-title="${title}"${viewer ? html` data-viewer="true"` : ''}>
 <header class="pad-bar">
   <a class="brand" href="/">Summitpad</a>
   ${pad?.event ? html`<a class="crumb" href="/e/${pad.event}">${meetings.event(pad.event).name}</a>` : ''}
   <h1 title="${title}">${title}</h1>
+  ${viewer ? html`<span class="badge" title="You opened a read-only link: you see every change live; nothing you type is kept.">View only</span>` : ''}
   <span id="save-state" role="status" aria-live="polite" data-state="reconnecting">Connecting…</span>
   <button id="preview-toggle" class="secondary" type="button" aria-pressed="false" aria-controls="preview">Preview</button>
   ${downloadMenu(id)}
@@ -300,11 +348,15 @@ export function createPagesRouter({ meetings, minutes, search }: PagesDeps): Rou
     <section><h2>The notes at this point</h2><pre id="revision-text" class="revision"></pre></section>
     <section><h2>What this step changed</h2><div id="step-changes" class="diff"></div></section>
   </div>
-  <div class="row-buttons">
+  ${
+    accessOf(res).role === 'read'
+      ? ''
+      : html`<div class="row-buttons">
     <button id="restore" type="button">Restore this version</button>
     <button id="add-checkpoint" type="button" class="secondary">Add a checkpoint now</button>
     <button id="close-session" type="button" class="secondary">Close the session</button>
-  </div>
+  </div>`
+  }
   <h2>Minutes</h2>
   ${downloadLinks(pad.id)}
 </main>`
@@ -313,7 +365,12 @@ export function createPagesRouter({ meetings, minutes, search }: PagesDeps): Rou
 
   router.get('/p/:id/qr', (req, res, next) => {
     const pad = meetings.pad(req.params.id)
-    const url = `${publicBase(req)}/p/${pad.id}`
+    // In protected mode the code carries a link, or the room could not open it: the edit link
+    // for whoever may edit (the organiser at the projector), the read-only one for a viewer.
+    const { role, mode } = accessOf(res)
+    const secrets = mode === 'protected' ? links.ofPad(pad.id) : null
+    const token = secrets ? (role === 'read' ? secrets.read : secrets.edit) : null
+    const url = `${publicBase(req)}/p/${pad.id}${token ? `?${TOKEN_PARAM}=${token}` : ''}`
     QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }).then((svg) => {
       const body = html`<main class="qr">
   <h1>${padTitle(pad)}</h1>

@@ -8,6 +8,8 @@ export interface Origin {
 }
 
 export interface Peer extends Origin {
+  /** Came in with a read-only link: its updates are dropped and its presence shows as a viewer. */
+  readonly readOnly: boolean
   send(message: Uint8Array): void
   close(code: number, reason: string): void
 }

@@ -101,7 +101,7 @@ export class Room {
   private pending: PendingRow[] = []
   private position: StoredPosition
   private discarded = false
-  /** Closed session (or, later, a read-only link): peers' updates are dropped, never stored. */
+  /** Closed session: everyone's updates are dropped, never stored (a read-only link: one peer's). */
   private readOnly = false
   private readonly toldReadOnly = new WeakSet<Origin>()
 
@@ -165,7 +165,7 @@ export class Room {
     peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
     const everyone = this.presence.all()
     if (everyone.length > 0) peer.send(encodeAwareness(encodeAwarenessUpdate(everyone)))
-    if (this.readOnly) this.tellReadOnly(peer)
+    if (this.readOnly || peer.readOnly) this.tellReadOnly(peer)
   }
 
   leave(peer: Peer): void {
@@ -212,7 +212,7 @@ export class Room {
 
   /** Sync step 2 or update from a peer (or the server itself, with its own origin). */
   receiveUpdate(origin: Origin, update: Uint8Array, replyTo?: Peer): Result {
-    if (this.readOnly && replyTo) {
+    if (replyTo && (this.readOnly || replyTo.readOnly)) {
       // Still served, never changed: the stock client keeps its copy; we keep ours.
       this.tellReadOnly(replyTo)
       return OK
@@ -280,7 +280,7 @@ export class Room {
         }
       }
       // Names and colours end up in other people's editors (style attributes, labels).
-      const state = sanitizeAwarenessState(entry.state)
+      const state = sanitizeAwarenessState(entry.state, peer.readOnly)
       if (state === null)
         return { ok: false, code: CLOSE.protocolError, reason: 'awareness state is not a JSON object' }
       entries.push(state === entry.state ? entry : { ...entry, state })

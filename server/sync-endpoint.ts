@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { isValidPadId } from '../shared/pad-id.ts'
+import type { Via } from './access.ts'
 import type { Config } from './config.ts'
 import { Connection } from './connection.ts'
 import { ConnectionCounter } from './limits.ts'
@@ -19,16 +20,34 @@ import type { Rooms } from './rooms.ts'
 
 export const SYNC_PATH_PREFIX = '/sync/'
 
-/** The answer to "may this socket use this pad?" (access control plugs in here). */
-export type Grant = { ok: true } | { ok: false; code: number; reason: string }
+/**
+ * The answer to "may this socket use this pad?" (socket-access.ts): in, possibly read-only and
+ * remembering which link let it in (rotating that link closes it), or refused with a close code.
+ */
+export type Grant =
+  | { ok: true; readOnly?: boolean; via?: Via | null }
+  | { ok: false; code: number; reason: string }
 const OPEN_GRANT: Grant = { ok: true }
+
+export interface SocketRequest {
+  padId: string
+  ip: string
+  /** The upgrade request: its query string (the stock client's `params`), cookies and Origin. */
+  req: IncomingMessage
+}
+
+/** What a live socket was granted, for cutting it off later. */
+export interface LiveGrant {
+  padId: string
+  via: Via | null
+}
 
 export interface SyncEndpointOptions {
   rooms: Rooms
   log: Logger
   metrics?: SyncMetrics
-  /** Decides before the pad is loaded; open mode (the default) lets everyone in. */
-  authorize?: (request: { padId: string; ip: string }) => Grant | Promise<Grant>
+  /** Decides before the pad is loaded; everyone is let in when absent. */
+  authorize?: (request: SocketRequest) => Grant | Promise<Grant>
   config: Pick<
     Config,
     | 'maxFrameBytes'
@@ -88,6 +107,7 @@ export class SyncEndpoint {
   private readonly alive = new WeakSet<WebSocket>()
   private readonly pinger: NodeJS.Timeout
   private readonly perIp: ConnectionCounter
+  private readonly grants = new WeakMap<WebSocket, LiveGrant>()
 
   constructor(options: SyncEndpointOptions) {
     this.options = options
@@ -132,7 +152,7 @@ export class SyncEndpoint {
     socket.once('close', release)
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       ws.once('close', release)
-      this.accept(ws, target.padId, ip)
+      this.accept(ws, req, target.padId, ip)
     })
   }
 
@@ -143,7 +163,23 @@ export class SyncEndpoint {
     this.wss.close()
   }
 
-  private accept(ws: WebSocket, padId: string, ip: string): void {
+  /**
+   * Closes the live sockets whose grant matches (a rotated link, a pad moved to another event).
+   * The code is 44xx, so the stock client stops instead of retrying with a dead link.
+   */
+  closeWhere(matches: (grant: LiveGrant) => boolean, code: number, reason: string): number {
+    let closed = 0
+    for (const ws of this.wss.clients) {
+      const grant = this.grants.get(ws)
+      if (!grant || !matches(grant)) continue
+      this.grants.delete(ws)
+      ws.close(code, reason)
+      closed++
+    }
+    return closed
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage, padId: string, ip: string): void {
     const id = randomBytes(6).toString('hex')
     const log = this.options.log
     // An unhandled 'error' event on a socket would crash the process (e.g. a frame over maxPayload).
@@ -180,7 +216,7 @@ export class SyncEndpoint {
     )
     const authorize = this.options.authorize ?? (() => OPEN_GRANT)
     Promise.resolve()
-      .then(() => authorize({ padId, ip }))
+      .then(() => authorize({ padId, ip, req }))
       .then(
         (grant) => {
           if (settled || ws.readyState !== ws.OPEN) return
@@ -188,7 +224,8 @@ export class SyncEndpoint {
           settled = true
           clearTimeout(deadline)
           ws.off('message', queue)
-          this.join(ws, id, padId, ip, early)
+          this.grants.set(ws, { padId, via: grant.via ?? null })
+          this.join(ws, id, padId, ip, early, grant.readOnly ?? false)
         },
         (err) => {
           if (settled) return
@@ -198,7 +235,14 @@ export class SyncEndpoint {
       )
   }
 
-  private join(ws: WebSocket, id: string, padId: string, ip: string, early: [Buffer, boolean][]): void {
+  private join(
+    ws: WebSocket,
+    id: string,
+    padId: string,
+    ip: string,
+    early: [Buffer, boolean][],
+    readOnly: boolean,
+  ): void {
     const log = this.options.log
     let room: ReturnType<Rooms['open']>
     try {
@@ -216,6 +260,7 @@ export class SyncEndpoint {
       ip,
       ws,
       room,
+      readOnly,
       log,
       rate: { messageRate, messageBurst, throttleCloseMs },
       metrics: this.options.metrics,

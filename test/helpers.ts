@@ -65,13 +65,14 @@ export interface Client {
 export function connectClient(
   wsUrl: string,
   padId: string,
-  options: { name?: string; doc?: Y.Doc; connect?: boolean } = {},
+  options: { name?: string; doc?: Y.Doc; connect?: boolean; params?: Record<string, string> } = {},
 ): Client {
   const doc = options.doc ?? new Y.Doc()
   const provider = new WebsocketProvider(wsUrl, padId, doc, {
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     connect: options.connect ?? true,
     disableBc: true,
+    params: options.params ?? {},
   })
   if (options.name) provider.awareness.setLocalStateField('user', { name: options.name, color: '#3366cc' })
   return {
@@ -87,8 +88,14 @@ export function connectClient(
 }
 
 /** A raw websocket, for frames the stock client would never send. */
-export async function rawSocket(wsUrl: string, padId: string): Promise<RawSocket> {
-  const ws = new WebSocket(`${wsUrl}/${padId}`)
+export async function rawSocket(
+  wsUrl: string,
+  padId: string,
+  options: { query?: string; headers?: Record<string, string> } = {},
+): Promise<RawSocket> {
+  const ws = new WebSocket(`${wsUrl}/${padId}${options.query ? `?${options.query}` : ''}`, {
+    headers: options.headers ?? {},
+  })
   const raw: RawSocket = { ws, received: [], closed: null }
   ws.binaryType = 'nodebuffer'
   ws.on('message', (data) => raw.received.push(new Uint8Array(data as Buffer)))

@@ -1,0 +1,98 @@
+/**
+ * Each event's two secrets: the edit link and the read-only link of protected mode. They live in
+ * their own table (never in EventInfo, so no listing or export can leak them), are made from
+ * node's CSPRNG when an event's links are first needed, and are replaced by `rotate`.
+ */
+import { randomBytes } from 'node:crypto'
+import { TOKEN_PARAM } from './access.ts'
+import type { Db } from './db.ts'
+
+/** 160 bits: beyond guessing (the issue asks for at least 128), and short enough for a URL. */
+const SECRET_BYTES = 20
+
+export type LinkKind = 'edit' | 'read'
+
+export interface EventSecrets {
+  eventPk: number
+  slug: string
+  edit: string
+  read: string
+}
+
+interface Row {
+  pk: number
+  slug: string
+  edit_secret: string | null
+  read_secret: string | null
+}
+
+const newSecret = () => randomBytes(SECRET_BYTES).toString('base64url')
+
+export class EventLinks {
+  private readonly s
+
+  constructor(db: Db) {
+    const select = `SELECT e.pk, e.slug, l.edit_secret, l.read_secret FROM events e LEFT JOIN event_links l ON l.event = e.pk`
+    this.s = {
+      bySlug: db.prepare<[string], Row>(`${select} WHERE e.slug = ?`),
+      byPad: db.prepare<[string], Row>(`${select} WHERE e.pk = (SELECT event FROM pads WHERE id = ?)`),
+      all: db.prepare<[], Row>(select),
+      create: db.prepare<[number, string, string, number]>(
+        'INSERT OR IGNORE INTO event_links (event, edit_secret, read_secret, rotated_at) VALUES (?, ?, ?, ?)',
+      ),
+      rotateEdit: db.prepare<[string, number, number]>(
+        'UPDATE event_links SET edit_secret = ?, rotated_at = ? WHERE event = ?',
+      ),
+      rotateRead: db.prepare<[string, number, number]>(
+        'UPDATE event_links SET read_secret = ?, rotated_at = ? WHERE event = ?',
+      ),
+    }
+  }
+
+  /** The secrets of an event, or null when there is no such event. */
+  ofEvent(slug: string): EventSecrets | null {
+    return this.complete(this.s.bySlug.get(slug))
+  }
+
+  /** The secrets of the event a pad is filed under; null for an unfiled or unknown pad. */
+  ofPad(padId: string): EventSecrets | null {
+    return this.complete(this.s.byPad.get(padId))
+  }
+
+  /** Every event's secrets (to tell a stale or foreign link from a made-up token). */
+  all(): EventSecrets[] {
+    return this.s.all.all().map((row) => this.complete(row)!)
+  }
+
+  /** Replaces one of an event's secrets: links carrying the old one stop working. */
+  rotate(slug: string, kind: LinkKind): EventSecrets | null {
+    const current = this.ofEvent(slug)
+    if (!current) return null
+    const statement = kind === 'edit' ? this.s.rotateEdit : this.s.rotateRead
+    statement.run(newSecret(), Date.now(), current.eventPk)
+    return this.ofEvent(slug)
+  }
+
+  private complete(row: Row | undefined): EventSecrets | null {
+    if (!row) return null
+    if (row.edit_secret === null || row.read_secret === null) {
+      // First use of this event's links (a new event, or one from before links existed).
+      this.s.create.run(row.pk, newSecret(), newSecret(), Date.now())
+      return this.complete(this.s.bySlug.get(row.slug))
+    }
+    return { eventPk: row.pk, slug: row.slug, edit: row.edit_secret, read: row.read_secret }
+  }
+}
+
+export interface EventLinkUrls {
+  event: string
+  /** Opens the event's pads for editing. */
+  edit: string
+  /** Opens them to follow along: the document and live changes, nothing stored from the holder. */
+  read: string
+}
+
+export function linkUrls(base: string, secrets: EventSecrets): EventLinkUrls {
+  const url = (secret: string) => `${base}/e/${secrets.slug}?${TOKEN_PARAM}=${secret}`
+  return { event: secrets.slug, edit: url(secrets.edit), read: url(secrets.read) }
+}

@@ -1,0 +1,232 @@
+/**
+ * Every HTTP route and page with its access class, in one table, and the one middleware that
+ * enforces it. A request matching no row is answered 404 before any handler runs, so a route
+ * added without a row here cannot be reached (and test/access.test.ts fails until it has one).
+ *
+ *   public    everyone, in both modes
+ *   read      open mode: everyone; protected: the subject event's read or edit link, or admin
+ *   edit      open mode: everyone; protected: the subject event's edit link, or admin
+ *   admin     open mode: everyone; protected: the admin token
+ *   operator  the admin token; in open mode only a local request that did not come through a proxy
+ *
+ * The subject is the pad (`:id`) or event (`:slug`) in the path; rows marked `eventFromQuery`
+ * take the event from `?event=` (search within an event); anything else is about the whole site,
+ * which in protected mode only the admin token reads.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import {
+  type AccessControl,
+  atLeast,
+  cookieTokens,
+  cookieWith,
+  type Decision,
+  type Role,
+  type Subject,
+  TOKEN_COOKIE,
+  TOKEN_PARAM,
+  tokensOf,
+} from './access.ts'
+import { HttpError } from './http-errors.ts'
+
+export type RouteClass = 'public' | 'read' | 'edit' | 'admin' | 'operator'
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+export interface RouteRule {
+  method: Method
+  /** Express-style: `:name` is one path segment; a trailing `/*` is anything below. */
+  path: string
+  class: RouteClass
+  eventFromQuery?: true
+}
+
+const r = (method: Method, path: string, cls: RouteClass, eventFromQuery?: true): RouteRule => ({
+  method,
+  path,
+  class: cls,
+  ...(eventFromQuery ? { eventFromQuery } : {}),
+})
+
+/** The table (README "Access control" lists it; keep them in step). */
+export const ROUTES: readonly RouteRule[] = [
+  // Health, metrics, static assets, the service worker, the front page.
+  r('GET', '/healthz', 'public'),
+  r('GET', '/metrics', 'public'),
+  r('GET', '/assets/*', 'public'),
+  r('GET', '/favicon.ico', 'public'),
+  r('GET', '/sw.js', 'public'),
+  r('GET', '/', 'public'),
+  r('GET', '/api/templates/:kind', 'public'),
+  // Pages.
+  r('GET', '/search', 'read', true),
+  r('GET', '/e/:slug', 'read'),
+  r('GET', '/e/:slug/outcomes', 'read'),
+  r('GET', '/p/:id', 'read'),
+  r('GET', '/p/:id/history', 'read'),
+  r('GET', '/p/:id/qr', 'read'),
+  // Events.
+  r('GET', '/api/events', 'read'),
+  r('POST', '/api/events', 'admin'),
+  r('GET', '/api/events/:slug', 'read'),
+  r('PATCH', '/api/events/:slug', 'admin'),
+  r('DELETE', '/api/events/:slug', 'admin'),
+  r('GET', '/api/events/:slug/pads', 'read'),
+  r('POST', '/api/events/:slug/pads', 'edit'),
+  r('POST', '/api/events/:slug/import', 'admin'),
+  r('GET', '/api/events/:slug/presence', 'read'),
+  r('GET', '/api/events/:slug/templates/:kind', 'read'),
+  r('PUT', '/api/events/:slug/templates/:kind', 'admin'),
+  r('DELETE', '/api/events/:slug/templates/:kind', 'admin'),
+  r('GET', '/api/events/:slug/export', 'read'),
+  r('GET', '/api/events/:slug/outcomes', 'read'),
+  r('GET', '/api/events/:slug/links', 'admin'),
+  r('POST', '/api/events/:slug/links/rotate', 'admin'),
+  // Pads.
+  r('GET', '/api/pads', 'read', true),
+  r('POST', '/api/pads', 'admin'),
+  r('POST', '/api/pads/import', 'edit', true),
+  r('GET', '/api/pads/:id', 'read'),
+  r('PATCH', '/api/pads/:id', 'admin'),
+  r('DELETE', '/api/pads/:id', 'admin'),
+  r('GET', '/api/pads/:id/presence', 'read'),
+  r('GET', '/api/pads/:id/export', 'read'),
+  r('POST', '/api/pads/:id/forget-history', 'admin'),
+  r('GET', '/api/pads/:id/history', 'read'),
+  r('GET', '/api/pads/:id/revisions/:seq', 'read'),
+  r('GET', '/api/pads/:id/revision', 'read'),
+  r('GET', '/api/pads/:id/diff', 'read'),
+  r('POST', '/api/pads/:id/restore', 'edit'),
+  r('POST', '/api/pads/:id/checkpoints', 'edit'),
+  r('POST', '/api/pads/:id/close', 'edit'),
+  r('POST', '/api/pads/:id/reopen', 'edit'),
+  r('GET', '/api/search', 'read', true),
+  // Operations.
+  r('POST', '/api/admin/backup', 'operator'),
+]
+
+interface Compiled {
+  rule: RouteRule
+  pattern: RegExp
+}
+
+function compile(rule: RouteRule): Compiled {
+  const below = rule.path.endsWith('/*')
+  const base = below ? rule.path.slice(0, -2) : rule.path
+  const source = base
+    .split('/')
+    .map((part) =>
+      part.startsWith(':') ? `(?<${part.slice(1)}>[^/]+)` : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
+    .join('/')
+  return { rule, pattern: new RegExp(`^${source}${below ? '(?:/.*)?' : ''}/?$`) }
+}
+
+const COMPILED = ROUTES.map(compile)
+
+export interface MatchedRoute {
+  rule: RouteRule
+  params: Record<string, string>
+}
+
+/** The table row for a request, with its path parameters (HEAD is GET's). */
+export function matchRoute(method: string, path: string): MatchedRoute | null {
+  const m = method === 'HEAD' ? 'GET' : method
+  for (const { rule, pattern } of COMPILED) {
+    if (rule.method !== m) continue
+    const found = pattern.exec(path)
+    if (!found) continue
+    const params: Record<string, string> = {}
+    for (const [name, raw] of Object.entries(found.groups ?? {})) {
+      try {
+        params[name] = decodeURIComponent(raw)
+      } catch {
+        params[name] = raw
+      }
+    }
+    return { rule, params }
+  }
+  return null
+}
+
+function subjectOf(match: MatchedRoute, query: Request['query']): Subject {
+  if (match.params.id !== undefined) return { kind: 'pad', padId: match.params.id }
+  if (match.params.slug !== undefined) return { kind: 'event', slug: match.params.slug }
+  if (match.rule.eventFromQuery && typeof query.event === 'string' && query.event)
+    return { kind: 'event', slug: query.event }
+  return { kind: 'site' }
+}
+
+const NEEDS: Record<Exclude<RouteClass, 'public' | 'operator'>, Role> = {
+  read: 'read',
+  edit: 'edit',
+  admin: 'admin',
+}
+
+/** What the guard found, for handlers that show more or less (the front page, the event page). */
+export interface RequestAccess extends Decision {
+  mode: AccessControl['mode']
+}
+
+export const accessOf = (res: Response): RequestAccess => res.locals.access as RequestAccess
+
+export interface GuardOptions {
+  access: AccessControl
+  /** The operator rule of open mode: a local request not through a proxy. */
+  isLocalRequest(req: Request): boolean
+}
+
+/** How long a browser keeps the links it opened (a conference, and the review months later). */
+const TOKEN_COOKIE_MAX_AGE_S = 400 * 24 * 3600
+
+export function accessGuard({ access, isLocalRequest }: GuardOptions): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const match = matchRoute(req.method, req.path)
+    if (!match) return next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`))
+    const tokens = tokensOf(req)
+    const decision = access.decide(subjectOf(match, req.query), tokens)
+    res.locals.access = { ...decision, mode: access.mode } satisfies RequestAccess
+    const cls = match.rule.class
+    if (cls === 'public') return next()
+    if (cls === 'operator') {
+      if (access.mode === 'open' ? isLocalRequest(req) : decision.role === 'admin') return next()
+      return next(
+        access.mode === 'open'
+          ? new HttpError(403, 'forbidden', 'this answers only local requests while ADMIN_TOKEN is not set')
+          : refusal(res, decision.known),
+      )
+    }
+    if (!atLeast(decision.role, NEEDS[cls])) return next(refusal(res, decision.known))
+    const linkToken = typeof req.query[TOKEN_PARAM] === 'string' ? (req.query[TOKEN_PARAM] as string) : null
+    if (
+      linkToken &&
+      req.method === 'GET' &&
+      !req.path.startsWith('/api/') &&
+      access.mode === 'protected' &&
+      access.decide(subjectOf(match, req.query), [linkToken]).role !== 'none'
+    ) {
+      // A shared link was opened: the browser keeps it (so the editor's socket, its API calls
+      // and later visits carry it), and the address bar, history and Referer lose it.
+      res.cookie(TOKEN_COOKIE, cookieWith(linkToken, cookieTokens(req.headers.cookie)), {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: req.secure,
+        path: '/',
+        maxAge: TOKEN_COOKIE_MAX_AGE_S * 1000,
+        encode: (v) => v,
+      })
+      const clean = new URL(req.originalUrl, 'http://x')
+      clean.searchParams.delete(TOKEN_PARAM)
+      return res.redirect(303, `${clean.pathname}${clean.search}`)
+    }
+    next()
+  }
+}
+
+function refusal(res: Response, known: boolean): HttpError {
+  if (known) return new HttpError(403, 'forbidden', 'your link does not give access to this')
+  res.set('WWW-Authenticate', 'Bearer realm="summitpad"')
+  return new HttpError(
+    401,
+    'unauthorized',
+    'this server is protected: open the link the organisers shared, or send the admin token',
+  )
+}
