@@ -185,7 +185,7 @@ export function accessGuard({ access, isLocalRequest }: GuardOptions): RequestHa
     const decision = access.decide(subjectOf(match, req.query), tokens)
     res.locals.access = { ...decision, mode: access.mode } satisfies RequestAccess
     const cls = match.rule.class
-    if (cls === 'public') return next()
+    if (cls === 'public') return keepLink(req, res, next, match)
     if (cls === 'operator') {
       if (access.mode === 'open' ? isLocalRequest(req) : decision.role === 'admin') return next()
       return next(
@@ -195,29 +195,35 @@ export function accessGuard({ access, isLocalRequest }: GuardOptions): RequestHa
       )
     }
     if (!atLeast(decision.role, NEEDS[cls])) return next(refusal(res, decision.known))
+    keepLink(req, res, next, match)
+  }
+
+  /**
+   * A shared link was opened (`?token=` on a page, in protected mode, and the token itself opens
+   * the page): the browser keeps it in a cookie, so the editor's socket, its API calls and later
+   * visits carry it, and the address bar, history and Referer lose it.
+   */
+  function keepLink(req: Request, res: Response, next: NextFunction, match: MatchedRoute): void {
     const linkToken = typeof req.query[TOKEN_PARAM] === 'string' ? (req.query[TOKEN_PARAM] as string) : null
     if (
-      linkToken &&
-      req.method === 'GET' &&
-      !req.path.startsWith('/api/') &&
-      access.mode === 'protected' &&
-      access.decide(subjectOf(match, req.query), [linkToken]).role !== 'none'
-    ) {
-      // A shared link was opened: the browser keeps it (so the editor's socket, its API calls
-      // and later visits carry it), and the address bar, history and Referer lose it.
-      res.cookie(TOKEN_COOKIE, cookieWith(linkToken, cookieTokens(req.headers.cookie)), {
-        httpOnly: true,
-        sameSite: 'lax',
-        secure: req.secure,
-        path: '/',
-        maxAge: TOKEN_COOKIE_MAX_AGE_S * 1000,
-        encode: (v) => v,
-      })
-      const clean = new URL(req.originalUrl, 'http://x')
-      clean.searchParams.delete(TOKEN_PARAM)
-      return res.redirect(303, `${clean.pathname}${clean.search}`)
-    }
-    next()
+      !linkToken ||
+      req.method !== 'GET' ||
+      req.path.startsWith('/api/') ||
+      access.mode !== 'protected' ||
+      access.decide(subjectOf(match, req.query), [linkToken]).role === 'none'
+    )
+      return next()
+    res.cookie(TOKEN_COOKIE, cookieWith(linkToken, cookieTokens(req.headers.cookie)), {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: req.secure,
+      path: '/',
+      maxAge: TOKEN_COOKIE_MAX_AGE_S * 1000,
+      encode: (v) => v,
+    })
+    const clean = new URL(req.originalUrl, 'http://x')
+    clean.searchParams.delete(TOKEN_PARAM)
+    res.redirect(303, `${clean.pathname}${clean.search}`)
   }
 }
 

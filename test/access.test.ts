@@ -5,6 +5,7 @@
  * change nothing; rotation cutting off live sockets; cross-site sockets and requests refused.
  */
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import * as Y from 'yjs'
 import { matchRoute, ROUTES, type RouteClass } from '../server/route-classes.ts'
@@ -144,6 +145,19 @@ describe('links', () => {
     assert.ok(!viewer.includes(linksA.edit), 'a viewer never sees the edit link')
   })
 
+  test('the organiser opens /?token=<ADMIN_TOKEN> once; the browser is then recognised everywhere', async () => {
+    const res = await call('GET', `/?token=${ADMIN}`)
+    assert.equal(res.status, 303)
+    assert.equal(res.headers.get('location'), '/')
+    const jar = (res.headers.get('set-cookie') ?? '').split(';')[0]!
+    const home = await (await call('GET', '/', { headers: { cookie: jar } })).text()
+    assert.match(home, /EVENT-A/)
+    assert.match(home, /EVENT-B/)
+    assert.match(home, /Create an event/)
+    // An event link on the front page is not kept: it opens nothing there.
+    assert.equal((await call('GET', `/?token=${linksA.edit}`)).status, 200)
+  })
+
   test('the front page of a protected server lists only the events your links open', async () => {
     const stranger = await (await call('GET', '/')).text()
     assert.match(stranger, /protected/)
@@ -257,6 +271,15 @@ describe('route classes', () => {
     }
     const missing = ROUTES.filter((rule) => !covered.has(rule)).map((r) => `${r.method} ${r.path}`)
     assert.deepEqual(missing, [], 'rows without a sample')
+  })
+
+  test('README lists every row of the table with its class', () => {
+    const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const missing = ROUTES.filter((r) => !readme.includes(`| \`${r.method} ${r.path}\` | ${r.class} |`))
+    assert.deepEqual(
+      missing.map((r) => `${r.method} ${r.path}`),
+      [],
+    )
   })
 
   test('a route not in the table is unreachable (404), whatever the credentials', async () => {
