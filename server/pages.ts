@@ -348,15 +348,11 @@ export function createPagesRouter({ meetings, minutes, search, access, links }: 
     <section><h2>The notes at this point</h2><pre id="revision-text" class="revision"></pre></section>
     <section><h2>What this step changed</h2><div id="step-changes" class="diff"></div></section>
   </div>
-  ${
-    accessOf(res).role === 'read'
-      ? ''
-      : html`<div class="row-buttons">
+  <div class="row-buttons"${accessOf(res).role === 'read' ? html` hidden` : ''}>
     <button id="restore" type="button">Restore this version</button>
     <button id="add-checkpoint" type="button" class="secondary">Add a checkpoint now</button>
     <button id="close-session" type="button" class="secondary">Close the session</button>
-  </div>`
-  }
+  </div>
   <h2>Minutes</h2>
   ${downloadLinks(pad.id)}
 </main>`

@@ -112,6 +112,18 @@ test('edit link, read-only link and a replaced link, as the people holding them 
     (await ada.page.locator('#people-list').innerText()).includes('Vic · viewing'),
   )
 
+  // The viewer can read the history, without the buttons that would change the pad.
+  const history = await vic.context.newPage()
+  const historyErrors: string[] = []
+  history.on('pageerror', (err) => historyErrors.push(err.message))
+  await history.goto(`${server.url}/p/${pad.id}/history`)
+  await eventually('the history shows the notes', async () =>
+    (await history.locator('#revision-text').innerText()).includes('review the patch'),
+  )
+  assert.equal(await history.locator('#restore').isVisible(), false)
+  assert.deepEqual(historyErrors, [])
+  await history.close()
+
   // The organiser replaces the edit link: Ada's open editor is cut off and says so plainly.
   await admin('POST', '/api/events/kernel-summit/links/rotate', { link: 'edit' })
   await eventually('Ada cut off', async () => (await saveState(ada.page)).state === 'refused')
