@@ -194,8 +194,11 @@ toggle.addEventListener('click', () => showPreview(!root.classList.contains('sho
 setTimeout(() => {
   void preloadPreview().then(() => {
     if (!('serviceWorker' in navigator) || !window.isSecureContext) return
+    // The copy is kept once a worker is active (register() resolves before it installs), so a
+    // kept page is always one that a worker can serve.
     navigator.serviceWorker
       .register('/sw.js')
+      .then(() => navigator.serviceWorker.ready)
       .then(() => keepPageForOffline())
       .catch(() => {})
   })

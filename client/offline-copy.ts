@@ -8,14 +8,25 @@
 /** The cache the service worker serves from; both sides must use this name. */
 export const OFFLINE_CACHE = 'summitpad-v1'
 
-export async function keepPageForOffline(): Promise<void> {
-  const urls = new Set([location.pathname])
-  for (const entry of performance.getEntriesByType('resource')) {
-    const url = new URL(entry.name)
+/** Our own assets this page uses: what it loaded (chunks, the preview's renderer) and what it links. */
+function pageAssets(): string[] {
+  const urls = new Set<string>()
+  const add = (href: string) => {
+    const url = new URL(href, location.href)
     if (url.origin === location.origin && url.pathname.startsWith('/assets/')) urls.add(url.pathname)
   }
+  for (const entry of performance.getEntriesByType('resource')) add(entry.name)
+  // The icon is fetched by the browser itself and leaves no resource entry.
+  for (const link of document.querySelectorAll<HTMLLinkElement>('link[href]')) add(link.href)
+  return [...urls]
+}
+
+/**
+ * Stores the page and its assets in one go: `addAll` keeps all of them or none. A page kept
+ * without the chunks its script imports would open offline as an empty editor stuck on
+ * "Connecting…", worse than no page at all; so a cached page always means a page that works.
+ */
+export async function keepPageForOffline(): Promise<void> {
   const cache = await caches.open(OFFLINE_CACHE)
-  for (const url of urls) {
-    if (!(await cache.match(url))) await cache.add(url)
-  }
+  await cache.addAll([...pageAssets(), location.pathname])
 }

@@ -1,7 +1,11 @@
 /**
- * The service worker: lets a pad page open without a network. Pages and assets are network-first
- * (always fresh when online), with the last good copy as the offline fallback.
+ * The service worker: lets a pad page open without a network. Pages and assets come from the
+ * network when it answers (always fresh), and from the copy the page last kept when it does not.
  * The notes themselves are in IndexedDB (y-indexeddb), not here.
+ *
+ * Only the page writes that copy, all its files in one go (offline-copy.ts). A worker storing each
+ * response as it passes could keep a page without the chunks its script imports, if the network
+ * went away in between, and that page would open offline as an empty editor.
  */
 /// <reference lib="webworker" />
 import { OFFLINE_CACHE as CACHE } from './offline-copy.ts'
@@ -15,17 +19,12 @@ self.addEventListener('activate', (event) => {
   event.waitUntil(self.clients.claim())
 })
 
-/** Fresh from the network when it answers; the last good copy when it does not. */
+/** Fresh from the network when it answers; the kept copy when it does not. */
 async function networkFirst(request: Request): Promise<Response> {
   try {
-    const res = await fetch(request)
-    if (res.ok) {
-      const copy = res.clone()
-      void caches.open(CACHE).then((c) => c.put(request, copy))
-    }
-    return res
+    return await fetch(request)
   } catch {
-    return (await caches.match(request)) ?? Response.error()
+    return (await caches.match(request, { cacheName: CACHE })) ?? Response.error()
   }
 }
 

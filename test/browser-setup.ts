@@ -35,6 +35,20 @@ export interface PageGlobals {
   location: { pathname: string }
   getComputedStyle(el: PageElement): { opacity: string }
   caches: { match(url: string): Promise<unknown> }
+  indexedDB: { open(name: string): PageIdbRequest<PageIdbDatabase> }
+}
+
+/** The little of IndexedDB the tests read inside the page. */
+export interface PageIdbRequest<T> {
+  result: T
+  error: unknown
+  onsuccess: (() => void) | null
+  onerror: (() => void) | null
+}
+
+export interface PageIdbDatabase {
+  transaction(store: string): { objectStore(name: string): { getAll(): PageIdbRequest<Uint8Array[]> } }
+  close(): void
 }
 
 const ARGS = [

@@ -334,14 +334,44 @@ test('frames lost on the way are healed, and "Saved" waits until the server has 
   assert.equal(storedText(padId), text)
 })
 
-test('offline edits in a closed tab are delivered when the pad is opened again online', async (t: TestContext) => {
-  const padId = newPadId('closed-tab')
+/** The notes this browser keeps for a pad in IndexedDB (y-indexeddb's log of updates), as text. */
+async function keptInBrowser(page: Page, padId: string): Promise<string> {
+  const updates = await page.evaluate(
+    (name) =>
+      new Promise<number[][]>((resolve, reject) => {
+        const open = (globalThis as unknown as PageGlobals).indexedDB.open(name)
+        open.onerror = () => reject(open.error)
+        open.onsuccess = () => {
+          const db = open.result
+          const all = db.transaction('updates').objectStore('updates').getAll()
+          all.onerror = () => reject(all.error)
+          all.onsuccess = () => {
+            db.close()
+            resolve(all.result.map((u) => Array.from(u)))
+          }
+        }
+      }),
+    `summitpad:${padId}`,
+  )
+  const doc = new Y.Doc()
+  for (const update of updates) Y.applyUpdate(doc, Uint8Array.from(update))
+  const text = doc.getText('notes').toString()
+  doc.destroy()
+  return text
+}
+
+/**
+ * Ada and Bob open a pad and Ada writes "Notes"; then Ada's network goes, she writes a line, and
+ * closes the tab before it could be sent. Returns the two of them and that line.
+ */
+async function writeOfflineThenCloseTab(t: TestContext, padId: string) {
   const ada = await person(t, 'Ada', { network: true })
   const bob = await person(t, 'Bob')
   await Promise.all([openPad(ada.page, server.url, padId), openPad(bob.page, server.url, padId)])
   await typeAtEnd(ada.page, 'Notes\n')
   await converged(padId, [ada, bob])
-  // The page keeps an offline copy of itself a moment after it starts.
+  // The page keeps an offline copy of itself a moment after it starts; the page is stored together
+  // with every asset it needs or not at all, so once it is there the copy is complete.
   await eventually('the page to be kept for offline use', () =>
     ada.page.evaluate(async () => {
       const g = globalThis as unknown as PageGlobals
@@ -354,12 +384,20 @@ test('offline edits in a closed tab are delivered when the pad is opened again o
   const offlineLine = 'Written offline, then the laptop lid closed\n'
   await typeAtEnd(ada.page, offlineLine)
   assert.match((await saveState(ada.page)).text, /not yet saved/)
-  // y-indexeddb writes each change in its own IndexedDB transaction; give it the moment a person
-  // takes between the last keystroke and closing the lid (on a loaded machine it can lag).
-  await sleep(700)
+  // y-indexeddb writes each change in its own IndexedDB transaction, which can lag on a loaded
+  // machine; a person closes the lid a moment after the last keystroke.
+  await eventually('the offline line to be kept in IndexedDB', async () =>
+    (await keptInBrowser(ada.page, padId)).endsWith(offlineLine),
+  )
   await ada.page.close()
   await sleep(300)
   assert.ok(!serverText(padId).includes('lid'), 'the closing page got its frames through')
+  return { ada, bob, offlineLine }
+}
+
+test('offline edits in a closed tab are delivered when the pad is opened again online', async (t: TestContext) => {
+  const padId = newPadId('closed-tab')
+  const { ada, bob, offlineLine } = await writeOfflineThenCloseTab(t, padId)
 
   // Back online, the pad opened again delivers them to Bob.
   await ada.network.restore()
@@ -370,6 +408,42 @@ test('offline edits in a closed tab are delivered when the pad is opened again o
   assert.equal(text, `Notes\n${offlineLine}`)
   await saved(reopened)
   assert.equal(storedText(padId), text)
+})
+
+test('offline edits in a closed tab: the pad opens again while still offline, shows them, and delivers them once online', async (t: TestContext) => {
+  const padId = newPadId('reopen-offline')
+  const { ada, bob, offlineLine } = await writeOfflineThenCloseTab(t, padId)
+
+  // Still offline, the pad opens again: the service worker has the page, IndexedDB the text.
+  const page = await ada.context.newPage()
+  const log: string[] = []
+  const errors: string[] = []
+  page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`))
+  page.on('requestfailed', (r) => log.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`))
+  page.on('pageerror', (err) => errors.push(err.message))
+  const response = await page.goto(`${server.url}/p/${padId}`)
+  assert.ok(response?.fromServiceWorker(), 'the page was not served by the service worker')
+  await eventually('the offline edits in the reopened page', async () =>
+    (await editorText(page)).endsWith(offlineLine),
+  ).catch(async (err: Error) => {
+    const state = await saveState(page).catch(() => null)
+    throw new Error(`${err.message}\nsave state: ${JSON.stringify(state)}\npage console:\n${log.join('\n')}`)
+  })
+  assert.equal(await editorText(page), `Notes\n${offlineLine}`)
+  // Truthful: what came back from the browser's store is not known to be saved.
+  const state = await saveState(page)
+  assert.equal(state.state, 'offline')
+  assert.match(state.text, /^Offline — \d+ changes? not yet saved$/)
+  assert.ok(!serverText(padId).includes('lid'))
+
+  // Back online, this page delivers them to Bob, and only then says "Saved".
+  await ada.network.restore()
+  const reopened = { ...ada, page }
+  const text = await converged(padId, [reopened, bob], 15_000)
+  assert.equal(text, `Notes\n${offlineLine}`)
+  await saved(reopened, 15_000)
+  assert.equal(storedText(padId), text)
+  assert.deepEqual(errors, [], 'the page opened offline threw')
 })
 
 test('from the event page to a pad: the live count changes as people come and go', async (t: TestContext) => {
