@@ -76,7 +76,7 @@ test('edit link, read-only link and a replaced link, as the people holding them 
   const stranger = await person(t, 'Stranger')
   const refused = await stranger.page.goto(`${server.url}/p/${pad.id}`)
   assert.equal(refused?.status(), 401)
-  assert.match(await stranger.page.locator('main').innerText(), /link from the organisers/)
+  assert.match((await stranger.page.locator('main').textContent()) ?? '', /link from the organisers/)
 
   // The note-taker opens the edit link: the address loses the token, the editor works.
   const ada = await person(t, 'Ada')
@@ -100,7 +100,7 @@ test('edit link, read-only link and a replaced link, as the people holding them 
   )
   await eventually('Vic told read-only', async () => (await saveState(vic.page)).state === 'read-only')
   assert.equal((await saveState(vic.page)).text, 'View only: following live')
-  assert.equal(await vic.page.locator('.pad-bar .badge').innerText(), 'View only')
+  assert.equal((await vic.page.locator('.pad-bar .badge').textContent()) ?? '', 'View only')
   assert.equal(await vic.page.locator('.cm-content').getAttribute('contenteditable'), 'false')
   await vic.page.locator('.cm-content').click()
   await vic.page.keyboard.type('graffiti')
@@ -109,7 +109,7 @@ test('edit link, read-only link and a replaced link, as the people holding them 
   assert.ok(!(await editorText(vic.page)).includes('graffiti'))
   assert.ok(!serverText(pad.id).includes('graffiti'))
   await eventually('Ada sees Vic as a viewer', async () =>
-    (await ada.page.locator('#people-list').innerText()).includes('Vic · viewing'),
+    ((await ada.page.locator('#people-list').textContent()) ?? '').includes('Vic · viewing'),
   )
 
   // The viewer can read the history, without the buttons that would change the pad.
@@ -118,7 +118,7 @@ test('edit link, read-only link and a replaced link, as the people holding them 
   history.on('pageerror', (err) => historyErrors.push(err.message))
   await history.goto(`${server.url}/p/${pad.id}/history`)
   await eventually('the history shows the notes', async () =>
-    (await history.locator('#revision-text').innerText()).includes('review the patch'),
+    ((await history.locator('#revision-text').textContent()) ?? '').includes('review the patch'),
   )
   assert.equal(await history.locator('#restore').isVisible(), false)
   assert.deepEqual(historyErrors, [])
