@@ -108,11 +108,17 @@ export class SyncEndpoint {
   private readonly pinger: NodeJS.Timeout
   private readonly perIp: ConnectionCounter
   private readonly grants = new WeakMap<WebSocket, LiveGrant>()
+  /** One listener shared by every socket (ws calls it with the socket as `this`), not two closures each. */
+  private readonly markAlive: (this: WebSocket) => void
 
   constructor(options: SyncEndpointOptions) {
     this.options = options
     const { config } = options
     this.perIp = new ConnectionCounter(config.maxConnectionsPerIp)
+    const alive = this.alive
+    this.markAlive = function (this: WebSocket) {
+      alive.add(this)
+    }
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.maxFrameBytes,
@@ -144,16 +150,24 @@ export class SyncEndpoint {
       this.options.metrics?.connectionRefused('too_many_connections')
       return rejectUpgrade(socket, 429, 'too many connections from your address')
     }
-    let counted = true
-    const release = () => {
-      if (counted) this.perIp.remove(ip)
-      counted = false
-    }
+    const release = this.releaserFor(ip)
     socket.once('close', release)
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       ws.once('close', release)
       this.accept(ws, req, target.padId, ip)
     })
+  }
+
+  /**
+   * Gives the address's connection slot back, once, whichever of the TCP socket and the websocket
+   * closes first. Made here, not in handleUpgrade, so it does not keep the upgrade request alive.
+   */
+  private releaserFor(ip: string): () => void {
+    let counted = true
+    return () => {
+      if (counted) this.perIp.remove(ip)
+      counted = false
+    }
   }
 
   /** Closes every socket with `code` (1012 on restart: clients reconnect) and stops pinging. */
@@ -181,18 +195,39 @@ export class SyncEndpoint {
 
   private accept(ws: WebSocket, req: IncomingMessage, padId: string, ip: string): void {
     const id = randomBytes(6).toString('hex')
-    const log = this.options.log
+    this.watch(ws, id, padId)
+    this.authorizeThenJoin(ws, req, id, padId, ip)
+  }
+
+  /**
+   * Listeners for the socket's whole life. They sit in a function of their own because a closure
+   * keeps its whole scope alive: created beside the pre-auth queue below, they would keep the
+   * upgrade request and the queue in memory for as long as the socket is open.
+   */
+  private watch(ws: WebSocket, id: string, padId: string): void {
     // An unhandled 'error' event on a socket would crash the process (e.g. a frame over maxPayload).
     ws.on('error', (err) => {
-      log.warn({ conn: id, pad: padId, err: err.message }, 'socket error')
+      this.options.log.warn({ conn: id, pad: padId, err: err.message }, 'socket error')
       this.options.metrics?.frameRejected(wsErrorReason(err))
     })
     this.alive.add(ws)
-    ws.on('pong', () => this.alive.add(ws))
-    ws.on('message', () => this.alive.add(ws))
+    ws.on('pong', this.markAlive)
+    ws.on('message', this.markAlive)
+  }
 
-    // Until the socket is authorised, its frames wait here — a few (the stock client sends its
-    // step 1 and awareness at once), not a flood — and the pad is neither loaded nor created.
+  /**
+   * Until the socket is authorised, its frames wait here — a few (the stock client sends its step
+   * 1 and awareness at once), not a flood — and the pad is neither loaded nor created. Everything
+   * in this scope is garbage once the grant or the refusal is settled.
+   */
+  private authorizeThenJoin(
+    ws: WebSocket,
+    req: IncomingMessage,
+    id: string,
+    padId: string,
+    ip: string,
+  ): void {
+    const log = this.options.log
     const { maxPreAuthMessages, authDeadlineMs } = this.options.config
     const early: [Buffer, boolean][] = []
     let settled = false
