@@ -7,7 +7,13 @@
 import assert from 'node:assert/strict'
 import { after, before, type TestContext, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
-import { launchChromium, newPerson, type PageElement, type PageGlobals } from './browser-setup.ts'
+import {
+  eventually,
+  launchChromium,
+  type PageElement,
+  type PageGlobals,
+  personInTest,
+} from './browser-setup.ts'
 import { sleep, startTestServer, type TestServer } from './helpers.ts'
 
 const ADMIN = 'organiser-browser-token'
@@ -35,14 +41,6 @@ async function admin<T>(method: string, path: string, body?: unknown): Promise<T
   return (await res.json()) as T
 }
 
-async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
-
 const saveState = (page: Page) =>
   page
     .locator('#save-state')
@@ -53,16 +51,7 @@ const editorText = (page: Page) =>
 
 const serverText = (padId: string) => server.rooms.get(padId)?.doc.getText('notes').toString() ?? ''
 
-async function person(t: TestContext, name: string) {
-  const p = await newPerson(browser, name)
-  const errors: string[] = []
-  p.page.on('pageerror', (err) => errors.push(err.message))
-  t.after(async () => {
-    await p.context.close()
-    assert.deepEqual(errors, [], `${name}'s page threw`)
-  })
-  return p
-}
+const person = (t: TestContext, name: string) => personInTest(browser, t, name)
 
 test('edit link, read-only link and a replaced link, as the people holding them see it', async (t) => {
   await admin('POST', '/api/events', { slug: 'kernel-summit', name: 'Kernel Summit' })

@@ -179,3 +179,36 @@ export async function waitForEditor(page: Page): Promise<void> {
     return g.summitpad?.provider.synced === true
   })
 }
+
+/**
+ * A person for one test: their own profile, closed when the test ends, and any script error on
+ * their page fails the test (an editor that throws is a bug even when the text converged).
+ */
+export async function personInTest(
+  browser: Browser,
+  t: { after(fn: () => Promise<void>): void },
+  name: string,
+  options?: PersonOptions,
+): Promise<Person> {
+  const p = await newPerson(browser, name, options)
+  const errors: string[] = []
+  p.page.on('pageerror', (err) => errors.push(err.message))
+  t.after(async () => {
+    await p.context.close()
+    if (errors.length) throw new Error(`${name}'s page threw: ${errors.join('; ')}`)
+  })
+  return p
+}
+
+/** Polls an async condition until it holds, or fails with `what`. */
+export async function eventually(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}

@@ -12,13 +12,14 @@ import type { Browser, Page } from 'playwright-core'
 import * as Y from 'yjs'
 import { docFromStored } from '../server/pad-doc.ts'
 import {
+  eventually,
   launchChromium,
-  newPerson,
   openPad,
   type PageElement,
   type PageGlobals,
   type Person,
   type PersonOptions,
+  personInTest,
 } from './browser-setup.ts'
 import { sleep, startTestServer, type TestServer } from './helpers.ts'
 
@@ -38,17 +39,8 @@ after(async () => {
 // ---------------------------------------------------------------- a small language for the tests
 
 /** A person in their own browser profile; closed when the test ends. */
-async function person(t: { after(fn: () => Promise<void>): void }, name: string, options?: PersonOptions) {
-  const p = await newPerson(browser, name, options)
-  const errors: string[] = []
-  p.page.on('pageerror', (err) => errors.push(err.message))
-  t.after(async () => {
-    await p.context.close()
-    // A script error in the editor is a bug even when the text still converged.
-    assert.deepEqual(errors, [], `${name}'s page threw`)
-  })
-  return p
-}
+const person = (t: { after(fn: () => Promise<void>): void }, name: string, options?: PersonOptions) =>
+  personInTest(browser, t, name, options)
 
 interface SaveState {
   state: string
@@ -81,15 +73,6 @@ function storedText(padId: string): string {
   const text = doc.getText('notes').toString()
   doc.destroy()
   return text
-}
-
-/** Polls an async condition until it holds, or fails the test with `what`. */
-async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(50)
-  }
 }
 
 /** Puts the caret at the end of the notes and types there, like a person would. */
