@@ -11,15 +11,20 @@
  * How: every `intervalMs`, if this connection wrote anything since the last round, the worker's own
  * connection runs a PASSIVE checkpoint, which takes no lock a writer needs, so commits on the main
  * thread go on meanwhile. When the writer finds the WAL wholly copied it starts it again from the
- * beginning, and `journal_size_limit` then gives the disk space back. Under writes that never
- * pause, a checkpoint on another thread never catches the last frame, so the WAL would never start
- * again; past `maxWalBytes` the main thread finishes the copy itself (one stall, far rarer than
- * before). A reader that holds an old snapshot (an online backup) keeps the WAL long until it ends;
- * that is SQLite's rule for every checkpoint.
+ * beginning of the same file. Under writes that never pause, a checkpoint on another thread never
+ * catches the last frame, so the WAL would never start again; past `maxWalBytes` the main thread
+ * finishes the copy itself (one stall, far rarer than before: the worker has copied nearly all).
+ * The file keeps its largest size until a quiet round (no writes since the one before) finds it
+ * larger than `IDLE_TRUNCATE_BYTES`; the worker then runs a TRUNCATE checkpoint. That one must
+ * hold writers off while it cuts the file (~0.6 ms per MB here), which is why it waits for a
+ * quiet moment; letting the commit that starts the WAL again cut it (`journal_size_limit`) put
+ * that cost on a keystroke. A reader that holds an old snapshot (an online backup) keeps the WAL
+ * long until it ends; that is SQLite's rule for every checkpoint.
  *
  * The worker opens its connection for a round and closes it after; the round after `db` was closed
  * ends the worker. Nothing here is global; every database gets its own.
  */
+import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { Db } from './db.ts'
@@ -35,8 +40,8 @@ export const CHECKPOINT_INTERVAL_MS = 1000
  */
 export const MAX_WAL_BYTES = 64 * 1024 * 1024
 
-/** What the WAL file is cut back to once it starts again (about what the automatic checkpoint kept). */
-export const WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
+/** A quiet server cuts a WAL file larger than this back to nothing (about what the automatic checkpoint kept). */
+export const IDLE_TRUNCATE_BYTES = 4 * 1024 * 1024
 
 // Plain CommonJS, run by the worker as it is: a worker thread does not inherit the TypeScript
 // loader when the CLI was started through tsx's register API (the same reason as backup.ts).
@@ -49,14 +54,17 @@ parentPort.on('message', (message) => {
     return
   }
   const started = performance.now()
+  // TRUNCATE holds writers off while it waits (for a commit, or for a reader to leave the WAL): only
+  // when the server is quiet, and never for long, so a keystroke arriving then waits 20 ms at most.
+  const truncate = message === 'truncate'
   let db = null
   try {
     // A connection per round: between rounds nothing of ours holds the database open, so a restore
     // in place (or anything else that wants it alone) right after the server closed is not refused.
     db = new Database(workerData.file, { fileMustExist: true })
     // PASSIVE never waits for a lock; no busy handler, so a round never sleeps on one.
-    db.pragma('busy_timeout = 0')
-    const [result] = db.pragma('wal_checkpoint(PASSIVE)')
+    db.pragma('busy_timeout = ' + (truncate ? 20 : 0))
+    const [result] = db.pragma(truncate ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)')
     parentPort.postMessage({ ok: true, log: result.log, checkpointed: result.checkpointed, ms: performance.now() - started })
   } catch (err) {
     parentPort.postMessage({ ok: false, message: err instanceof Error ? err.message : String(err) })
@@ -97,6 +105,8 @@ export class WalCheckpointer {
   /** After a worker failure the rounds run on the main thread: slower commits beat an unbounded WAL. */
   private workerFailed = false
   private changesSeen = -1
+  private readonly maxWalBytes
+  private readonly walFile: string
   private readonly totalChanges
   readonly stats: CheckpointStats = { worker: 0, mainThread: 0, walFrames: 0 }
 
@@ -105,7 +115,9 @@ export class WalCheckpointer {
     this.log = options.log
     this.intervalMs = options.intervalMs ?? CHECKPOINT_INTERVAL_MS
     const pageSize = this.db.pragma('page_size', { simple: true }) as number
-    this.maxWalFrames = Math.max(1, Math.floor((options.maxWalBytes ?? MAX_WAL_BYTES) / pageSize))
+    this.maxWalBytes = options.maxWalBytes ?? MAX_WAL_BYTES
+    this.maxWalFrames = Math.max(1, Math.floor(this.maxWalBytes / pageSize))
+    this.walFile = `${this.db.name}-wal`
     // Counts this connection's row changes: a round with none has nothing new to copy.
     this.totalChanges = this.db.prepare('SELECT total_changes() AS n').pluck()
   }
@@ -114,7 +126,8 @@ export class WalCheckpointer {
   start(): void {
     if (this.timer) return
     this.db.pragma('wal_autocheckpoint = 0')
-    this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`)
+    // Only what a burst wrote past the bound is cut on the commit path; the rest waits for quiet.
+    this.db.pragma(`journal_size_limit = ${this.maxWalBytes}`)
     this.changesSeen = this.totalChanges.get() as number
     this.timer = setInterval(() => this.round(), this.intervalMs)
     // A server keeps itself alive; a CLI command must not wait for this timer.
@@ -136,15 +149,28 @@ export class WalCheckpointer {
     }
     if (this.inFlight) return
     const changes = this.totalChanges.get() as number
-    // Also when the last round saw frames left over: writes during it, or a reader in the way.
-    if (changes === this.changesSeen && this.stats.walFrames === 0) return
+    const quiet = changes === this.changesSeen
     this.changesSeen = changes
-    if (this.workerFailed) {
-      this.checkpointHere()
+    if (quiet && this.stats.walFrames === 0) {
+      if (!this.workerFailed && this.walFileBytes() > IDLE_TRUNCATE_BYTES) this.post('truncate')
       return
     }
+    // Writes since the last round, or frames it left over (written during it, or a reader in the way).
+    if (this.workerFailed) this.checkpointHere()
+    else this.post('checkpoint')
+  }
+
+  private post(message: 'checkpoint' | 'truncate'): void {
     this.inFlight = true
-    this.ensureWorker().postMessage('checkpoint')
+    this.ensureWorker().postMessage(message)
+  }
+
+  private walFileBytes(): number {
+    try {
+      return fs.statSync(this.walFile).size
+    } catch {
+      return 0
+    }
   }
 
   private ensureWorker(): Worker {
