@@ -4,7 +4,7 @@
  * results into docs/benchmarks.md.
  *
  * Options: `--full`; `--only=fanout,saturation,...`, `--servers=summitpad,reference,...` and
- * `--fanout=200,1600`, `--storm-rounds=1` to run a part (the doc is then not rewritten unless `--write`); `--profile` writes a CPU profile of every
+ * `--fanout=200,1600`, `--rounds=10` (typing slices per server), `--storm-rounds=1` to run a part (the doc is then not rewritten unless `--write`); `--profile` writes a CPU profile of every
  * Summitpad child into bench/out/profiles (read it with `node --import tsx bench/profile-summary.ts`).
  */
 import fs from 'node:fs'
@@ -117,13 +117,19 @@ const full = process.argv.includes('--full')
 const plan = { ...(full ? FULL : SHORT) }
 const fanoutSizes = argValue('fanout')
 if (fanoutSizes) plan.fanoutSizes = fanoutSizes.split(',').map(Number)
+// More slices per server: a rare stall (e.g. one every few hundred commits) then falls inside the window.
+const roundsArg = argValue('rounds')
+if (roundsArg) plan.rounds = Math.min(Math.max(1, Number(roundsArg)), 50)
 const stormRoundsArg = argValue('storm-rounds')
 if (stormRoundsArg) plan.stormRounds = Number(stormRoundsArg)
 const only = new Set((argValue('only')?.split(',') ?? SCENARIOS) as Scenario[])
 const servers = (argValue('servers')?.split(',') as ServerKind[] | undefined) ?? ALL_SERVERS
 for (const s of servers) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server ${s}`)
 const partial =
-  only.size < SCENARIOS.length || servers.length < ALL_SERVERS.length || fanoutSizes !== undefined
+  only.size < SCENARIOS.length ||
+  servers.length < ALL_SERVERS.length ||
+  fanoutSizes !== undefined ||
+  roundsArg !== undefined
 const write = !partial || process.argv.includes('--write')
 const options: RunOptions = {
   cpuProfileDir: process.argv.includes('--profile') ? path.join(ROOT, 'bench/out/profiles') : null,

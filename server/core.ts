@@ -16,6 +16,7 @@ import { Rooms } from './rooms.ts'
 import { SearchIndex } from './search-index.ts'
 import { PadStore } from './store.ts'
 import { loadDefaultTemplates } from './templates.ts'
+import { WalCheckpointer } from './wal-checkpointer.ts'
 
 export interface CoreOptions {
   dataDir: string
@@ -40,12 +41,16 @@ export interface Core {
   readonly minutes: Minutes
   readonly search: SearchIndex
   readonly history: History
+  /** Checkpoints the WAL off the commit path; stops by itself once `db` is closed. */
+  readonly walCheckpointer: WalCheckpointer
 }
 
 export function openCore(options: CoreOptions): Core {
   const templates = loadDefaultTemplates()
   const db = openDb(options.dataDir, options.durability)
+  const walCheckpointer = new WalCheckpointer({ db, log: options.log })
   try {
+    walCheckpointer.start()
     const store = options.createStore ? options.createStore(db) : new PadStore(db)
     const rooms = new Rooms({
       store,
@@ -66,8 +71,9 @@ export function openCore(options: CoreOptions): Core {
     const minutes: Minutes = new Minutes({ store, rooms, meetings, search })
     const history: History = new History(db, rooms)
     search.indexMissing()
-    return { db, store, rooms, meetingsStore, meetings, minutes, search, history }
+    return { db, store, rooms, meetingsStore, meetings, minutes, search, history, walCheckpointer }
   } catch (err) {
+    walCheckpointer.stop()
     db.close()
     throw err
   }
