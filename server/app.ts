@@ -62,7 +62,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   })
   // Open mode: anyone may create pads, but one address only so many a minute (random names fill disks).
   const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
-  const { db, store, rooms, meetings, minutes, search, history } = openCore({
+  const { db, store, rooms, meetings, minutes, search, history, walCheckpointer } = openCore({
     dataDir: config.dataDir,
     durability: config.durability,
     log,
@@ -156,6 +156,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       server.closeAllConnections()
       // A backup in progress reads through its own connection; let it finish its file.
       await backups.idle()
+      // No background round may hold the file while the last checkpoint empties the WAL.
+      walCheckpointer.stop()
       db.pragma('wal_checkpoint(TRUNCATE)')
       db.close()
     })()

@@ -125,7 +125,7 @@ export class Metrics implements SyncMetrics {
     })
     new Gauge({
       name: 'summitpad_db_wal_bytes',
-      help: 'Size of the SQLite write-ahead log on disk (reset to 0 by a checkpoint at shutdown).',
+      help: 'Size of the SQLite write-ahead log on disk (cut back when the server is quiet, and to 0 at shutdown).',
       registers,
       async collect() {
         this.set(await fileSize(`${dbFile}-wal`))
