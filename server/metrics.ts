@@ -217,12 +217,18 @@ export class Metrics implements SyncMetrics {
   /** Counts the bytes of an upgraded (or refused) websocket socket, until and after it closes. */
   trackSocket(socket: CountedSocket): void {
     this.sockets.add(socket)
-    socket.once('close', () => {
-      if (!this.sockets.delete(socket)) return
-      this.closedRead += socket.bytesRead
-      this.closedWritten += socket.bytesWritten
-    })
+    socket.once('close', this.untrack)
   }
+
+  /** One close listener for every socket (called with the socket as `this`): sockets are many. */
+  private readonly untrack = (() => {
+    const metrics = this
+    return function (this: CountedSocket) {
+      if (!metrics.sockets.delete(this)) return
+      metrics.closedRead += this.bytesRead
+      metrics.closedWritten += this.bytesWritten
+    }
+  })()
 
   private sum(of: (s: CountedSocket) => number, closed: number): number {
     let total = closed

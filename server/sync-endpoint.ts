@@ -101,6 +101,14 @@ export function padIdFromUrl(
   return isValidPadId(padId) ? { ok: true, padId } : { ok: false, status: 400 }
 }
 
+/**
+ * The upgrade socket's error listener: one function for all, not a closure per socket (a closure
+ * made in handleUpgrade would keep the upgrade request alive for the socket's whole life).
+ */
+function destroySocket(this: Duplex): void {
+  this.destroy()
+}
+
 export class SyncEndpoint {
   private readonly wss: WebSocketServer
   private readonly options: SyncEndpointOptions
@@ -133,7 +141,7 @@ export class SyncEndpoint {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy())
+    socket.on('error', destroySocket)
     const target = padIdFromUrl(req.url)
     if (!target.ok) {
       const message =
