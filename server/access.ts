@@ -31,12 +31,6 @@ export interface Via {
 export interface Decision {
   role: Role
   via: Via | null
-  /**
-   * Whether the caller presented a token we know (the admin token or any event's link). A request
-   * refused with no known token is unauthenticated (401, close 4401); one refused despite a
-   * known token is forbidden (403, close 4403): e.g. event A's link on event B's pad.
-   */
-  known: boolean
 }
 
 /** Cookie that keeps the links a browser has opened, so pages, API calls and the editor's socket carry them. */
@@ -70,10 +64,9 @@ export class AccessControl {
 
   /** The role `tokens` give on `subject`. */
   decide(subject: Subject, tokens: readonly string[]): Decision {
-    if (this.mode === 'open') return { role: 'admin', via: null, known: false }
+    if (this.mode === 'open') return { role: 'admin', via: null }
     const digests = tokens.map(digest)
-    if (digests.some((d) => sameSecret(d, this.adminDigest!)))
-      return { role: 'admin', via: null, known: true }
+    if (digests.some((d) => sameSecret(d, this.adminDigest!))) return { role: 'admin', via: null }
     const secrets =
       subject.kind === 'pad'
         ? this.links.ofPad(subject.padId)
@@ -84,21 +77,23 @@ export class AccessControl {
       const edit = digest(secrets.edit)
       const read = digest(secrets.read)
       if (digests.some((d) => sameSecret(d, edit)))
-        return { role: 'edit', via: { eventPk: secrets.eventPk, link: 'edit' }, known: true }
+        return { role: 'edit', via: { eventPk: secrets.eventPk, link: 'edit' } }
       if (digests.some((d) => sameSecret(d, read)))
-        return { role: 'read', via: { eventPk: secrets.eventPk, link: 'read' }, known: true }
+        return { role: 'read', via: { eventPk: secrets.eventPk, link: 'read' } }
     }
-    return { role: 'none', via: null, known: digests.length > 0 && this.knowsAny(digests) }
+    return { role: 'none', via: null }
   }
 
-  /** Whether the caller holds the admin token (protected mode) — nobody does in open mode. */
-  isAdmin(tokens: readonly string[]): boolean {
-    if (!this.adminDigest) return false
-    return tokens.some((t) => sameSecret(digest(t), this.adminDigest!))
-  }
-
-  /** Is any of these a current link of some event? (Only to choose between 401 and 403.) */
-  private knowsAny(digests: readonly Buffer[]): boolean {
+  /**
+   * For a refusal only: does the caller hold a token we know (the admin token or any event's
+   * current link)? Refused without one is unauthenticated (401, close 4401); refused despite one
+   * is forbidden (403, close 4403): e.g. event A's link on event B's pad. It reads every event's
+   * secrets, so it is asked once per refusal, never per event on a page.
+   */
+  recognises(tokens: readonly string[]): boolean {
+    if (this.mode === 'open' || tokens.length === 0) return false
+    const digests = tokens.map(digest)
+    if (digests.some((d) => sameSecret(d, this.adminDigest!))) return true
     for (const secrets of this.links.all()) {
       const edit = digest(secrets.edit)
       const read = digest(secrets.read)
@@ -106,6 +101,18 @@ export class AccessControl {
     }
     return false
   }
+}
+
+/**
+ * ADMIN_TOKEN as the operator wrote it, or why it cannot work: it travels as a bearer token, in
+ * a cookie and in a query string, and is compared with what is presented (at most 256 characters).
+ */
+export function adminTokenProblem(token: string): string | null {
+  if (token.length < 16)
+    return 'ADMIN_TOKEN must be at least 16 characters (use e.g. `openssl rand -base64 24`)'
+  if (token.length > MAX_TOKEN_LENGTH) return `ADMIN_TOKEN must be at most ${MAX_TOKEN_LENGTH} characters`
+  if (!/^[\x21-\x7e]+$/.test(token)) return 'ADMIN_TOKEN must be printable ASCII without spaces'
+  return null
 }
 
 /** Cookie values of a request, by name (first wins); malformed pairs are skipped. */

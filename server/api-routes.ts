@@ -9,6 +9,7 @@ import { PAD_ID_MAX_LENGTH } from '../shared/pad-id.ts'
 import { isValidIsoDateTime, isValidTimeZone } from '../shared/time.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
+import { onlyAdminNames } from './route-classes.ts'
 import { parseIcs, parseJsonSchedule, parseTime } from './schedule.ts'
 
 const slug = z
@@ -143,6 +144,7 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
     if (body.event !== undefined && body.event !== param(req, 'slug')) {
       throw new HttpError(400, 'invalid', 'event: differs from the event in the URL')
     }
+    if (body.id !== undefined) onlyAdminNames(res)
     res
       .status(201)
       .json(createPad(meetings, { ...body, event: param(req, 'slug') }, zoneOf(param(req, 'slug'))))

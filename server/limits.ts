@@ -116,7 +116,13 @@ export function sanitizeAwarenessState(json: string, viewer = false): string | n
   }
   if (typeof state !== 'object' || state === null || Array.isArray(state)) return null
   const user = (state as { user?: unknown }).user
-  if (user === undefined) return json
+  if (user === undefined) {
+    if (!viewer)
+      return json
+      // A viewer without a name still shows as one, never as an anonymous editor.
+    ;(state as { user?: unknown }).user = { viewer: true }
+    return JSON.stringify(state)
+  }
   if (typeof user !== 'object' || user === null || Array.isArray(user)) return null
   const u = user as Record<string, unknown>
   let changed = false

@@ -2,6 +2,7 @@
  * `npm start`: read the environment, start the server, print where it listens, and shut down
  * gracefully on SIGTERM/SIGINT (snapshots written, clients told to reconnect, DB closed).
  */
+import { adminTokenProblem } from './access.ts'
 import { startSummitpad } from './app.ts'
 import { ConfigError, configFromEnv } from './config.ts'
 import { createLogger } from './logger.ts'
@@ -17,11 +18,17 @@ async function main(): Promise<void> {
     }
     throw err
   }
+  const adminToken = process.env.ADMIN_TOKEN || null
+  const tokenProblem = adminToken === null ? null : adminTokenProblem(adminToken)
+  if (tokenProblem) {
+    console.error(`summitpad: ${tokenProblem}`)
+    process.exit(2)
+  }
   const log = createLogger(config.logLevel)
   // Not part of Config: a secret, read here and handed to the one place that checks it.
-  const server = await startSummitpad(config, log, { adminToken: process.env.ADMIN_TOKEN || null })
+  const server = await startSummitpad(config, log, { adminToken })
   log.info(
-    { dataDir: config.dataDir, durability: config.durability, adminToken: Boolean(process.env.ADMIN_TOKEN) },
+    { dataDir: config.dataDir, durability: config.durability, mode: adminToken ? 'protected' : 'open' },
     `Summitpad listening on ${server.url}`,
   )
   // Also on stdout in plain words, whatever LOG_LEVEL says: it is the one line a new user needs.

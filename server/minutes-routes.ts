@@ -5,8 +5,10 @@
 import express, { type Response, type Router } from 'express'
 import { z } from 'zod'
 import { PAD_KINDS } from '../shared/meetings.ts'
+import { TOKEN_PARAM } from './access.ts'
 import { HttpError } from './http-errors.ts'
 import { EXPORT_FORMATS, type Exported, MAX_IMPORT_BYTES, type Minutes } from './minutes.ts'
+import { onlyAdminNames } from './route-classes.ts'
 import type { SearchIndex } from './search-index.ts'
 
 /** `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / 5987). */
@@ -39,7 +41,9 @@ const searchQuery = z.strictObject({
 })
 
 function query<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
-  const parsed = schema.safeParse(value)
+  // `token` is a credential (route-classes.ts has read it), not a parameter of the route.
+  const { [TOKEN_PARAM]: _token, ...rest } = (value ?? {}) as Record<string, unknown>
+  const parsed = schema.safeParse(rest)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]!
   throw new HttpError(400, 'invalid', `${issue.path.join('.') || 'query'}: ${issue.message}`)
@@ -65,6 +69,7 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Rout
         throw new HttpError(415, 'unsupported_media_type', 'send the Yjs state as application/octet-stream')
       }
       const input = query(importQuery, req.query)
+      if (input.id !== undefined) onlyAdminNames(res)
       const pad = minutes.importYjs(new Uint8Array(req.body), input)
       res.status(201).location(`/api/pads/${pad.id}`).json(pad)
     },

@@ -29,8 +29,6 @@ export function checkOrigin(
   return 'foreign'
 }
 
-export const isCrossSite = (verdict: OriginVerdict) => verdict === 'foreign'
-
 /**
  * ALLOWED_ORIGINS: comma-separated origins ("https://pads.example.org"); each is normalised the
  * way browsers send it, and anything that is not a bare http(s) origin is a configuration error.
@@ -69,7 +67,7 @@ export function crossSiteGuard(allowed: readonly string[]): RequestHandler {
     if (SAFE_METHODS.has(req.method)) return next()
     const verdict = checkOrigin(req.get('origin'), req.get('host'), allowed)
     const fetchSite = req.get('sec-fetch-site')
-    if (isCrossSite(verdict) || (verdict === 'absent' && fetchSite === 'cross-site')) {
+    if (verdict === 'foreign' || (verdict === 'absent' && fetchSite === 'cross-site')) {
       return next(
         new HttpError(
           403,

@@ -166,7 +166,8 @@ export function createPagesRouter({ meetings, minutes, search, access, links }: 
   }
 
   router.get('/', (req, res) => {
-    if (accessOf(res).role !== 'admin') return void res.type('html').send(protectedHome(req))
+    const { mode, role } = accessOf(res)
+    if (mode === 'protected' && role !== 'admin') return void res.type('html').send(protectedHome(req))
     const events = meetings.events()
     const unfiled = meetings.pads({ unfiled: true })
     const body = html`${siteHeader()}
@@ -361,17 +362,27 @@ export function createPagesRouter({ meetings, minutes, search, access, links }: 
 
   router.get('/p/:id/qr', (req, res, next) => {
     const pad = meetings.pad(req.params.id)
-    // In protected mode the code carries a link, or the room could not open it: the edit link
-    // for whoever may edit (the organiser at the projector), the read-only one for a viewer.
+    // In protected mode the code carries a link, or the room could not open it. The read-only
+    // link by default: anyone who photographs the projector gets it. The edit link only when
+    // someone who may edit asks for it (?link=edit), with a warning on the page.
     const { role, mode } = accessOf(res)
     const secrets = mode === 'protected' ? links.ofPad(pad.id) : null
-    const token = secrets ? (role === 'read' ? secrets.read : secrets.edit) : null
+    const wantsEdit = req.query.link === 'edit' && role !== 'read'
+    const token = secrets ? (wantsEdit ? secrets.edit : secrets.read) : null
     const url = `${publicBase(req)}/p/${pad.id}${token ? `?${TOKEN_PARAM}=${token}` : ''}`
+    const choice = !secrets
+      ? ''
+      : wantsEdit
+        ? html`<p class="message">This code opens the pad <strong>for editing</strong>: anyone who photographs it can edit. <a href="/p/${pad.id}/qr">Show the read-only link instead</a></p>`
+        : role === 'read'
+          ? html`<p class="muted">Read-only link: people follow the notes live.</p>`
+          : html`<p class="muted">Read-only link: people follow the notes live. <a href="/p/${pad.id}/qr?link=edit">Show the edit link instead</a></p>`
     QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }).then((svg) => {
       const body = html`<main class="qr">
   <h1>${padTitle(pad)}</h1>
   <div role="img" aria-label="QR code for ${url}">${new Html(svg)}</div>
   <div class="url">${url}</div>
+  ${choice}
   <p><a href="/p/${pad.id}">Open the pad</a>${pad.event ? html` · <a href="/e/${pad.event}">All sessions</a>` : ''}</p>
 </main>`
       res.type('html').send(page({ title: `${padTitle(pad)} — QR`, body }))

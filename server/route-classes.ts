@@ -64,7 +64,7 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/p/:id/history', 'read'),
   r('GET', '/p/:id/qr', 'read'),
   // Events.
-  r('GET', '/api/events', 'read'),
+  r('GET', '/api/events', 'admin'),
   r('POST', '/api/events', 'admin'),
   r('GET', '/api/events/:slug', 'read'),
   r('PATCH', '/api/events/:slug', 'admin'),
@@ -168,6 +168,20 @@ export interface RequestAccess extends Decision {
 
 export const accessOf = (res: Response): RequestAccess => res.locals.access as RequestAccess
 
+/**
+ * Choosing a new pad's id is the organiser's: an edit link could otherwise claim an id the
+ * organiser is about to use (or one of a predictable scheme), and what is typed there would land
+ * in that link's event. Others get a generated id.
+ */
+export function onlyAdminNames(res: Response): void {
+  if (accessOf(res).role !== 'admin')
+    throw new HttpError(
+      403,
+      'forbidden',
+      'id: only the organiser (admin token) chooses pad ids; leave it out',
+    )
+}
+
 export interface GuardOptions {
   access: AccessControl
   /** The operator rule of open mode: a local request not through a proxy. */
@@ -191,10 +205,13 @@ export function accessGuard({ access, isLocalRequest }: GuardOptions): RequestHa
       return next(
         access.mode === 'open'
           ? new HttpError(403, 'forbidden', 'this answers only local requests while ADMIN_TOKEN is not set')
-          : refusal(res, decision.known),
+          : refusal(res, access.recognises(tokens)),
       )
     }
-    if (!atLeast(decision.role, NEEDS[cls])) return next(refusal(res, decision.known))
+    if (!atLeast(decision.role, NEEDS[cls])) return next(refusal(res, access.recognises(tokens)))
+    // What this answer holds depends on the caller's link (the organiser's page shows the links):
+    // no shared or disk cache may keep it.
+    if (access.mode === 'protected') res.set('Cache-Control', 'private, no-store')
     keepLink(req, res, next, match)
   }
 
@@ -221,9 +238,14 @@ export function accessGuard({ access, isLocalRequest }: GuardOptions): RequestHa
       maxAge: TOKEN_COOKIE_MAX_AGE_S * 1000,
       encode: (v) => v,
     })
-    const clean = new URL(req.originalUrl, 'http://x')
-    clean.searchParams.delete(TOKEN_PARAM)
-    res.redirect(303, `${clean.pathname}${clean.search}`)
+    // The same address without the token, built from the raw request (a URL parser would fold
+    // "\\" and ".." and could turn the path into "//elsewhere"); never protocol-relative.
+    const mark = req.originalUrl.indexOf('?')
+    const path = mark < 0 ? req.originalUrl : req.originalUrl.slice(0, mark)
+    const rest = new URLSearchParams(mark < 0 ? '' : req.originalUrl.slice(mark + 1))
+    rest.delete(TOKEN_PARAM)
+    const query = rest.toString()
+    res.redirect(303, `/${path.replace(/^[/\\]+/, '')}${query ? `?${query}` : ''}`)
   }
 }
 

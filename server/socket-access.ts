@@ -23,10 +23,11 @@ export function socketAuthorizer(
     if (origin === 'foreign') {
       return { ok: false, code: CLOSE_FORBIDDEN, reason: 'cross-site socket refused (Origin does not match)' }
     }
-    const decision = access.decide({ kind: 'pad', padId }, tokensOf(req))
+    const tokens = tokensOf(req)
+    const decision = access.decide({ kind: 'pad', padId }, tokens)
     if (atLeast(decision.role, 'edit')) return { ok: true, via: decision.via }
     if (decision.role === 'read') return { ok: true, readOnly: true, via: decision.via }
-    return decision.known
+    return access.recognises(tokens)
       ? { ok: false, code: CLOSE_FORBIDDEN, reason: 'your link does not give access to this pad' }
       : { ok: false, code: CLOSE_UNAUTHORIZED, reason: 'this pad needs a link (token) from the organisers' }
   }

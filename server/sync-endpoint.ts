@@ -42,6 +42,11 @@ export interface LiveGrant {
   via: Via | null
 }
 
+interface Granted extends LiveGrant {
+  /** Closes the socket and detaches it from its room at once (frames still in flight are ignored). */
+  connection: Connection
+}
+
 export interface SyncEndpointOptions {
   rooms: Rooms
   log: Logger
@@ -115,7 +120,7 @@ export class SyncEndpoint {
   private readonly alive = new WeakSet<WebSocket>()
   private readonly pinger: NodeJS.Timeout
   private readonly perIp: ConnectionCounter
-  private readonly grants = new WeakMap<WebSocket, LiveGrant>()
+  private readonly grants = new WeakMap<WebSocket, Granted>()
   /** One listener shared by every socket (ws calls it with the socket as `this`), not two closures each. */
   private readonly markAlive: (this: WebSocket) => void
 
@@ -195,7 +200,9 @@ export class SyncEndpoint {
       const grant = this.grants.get(ws)
       if (!grant || !matches(grant)) continue
       this.grants.delete(ws)
-      ws.close(code, reason)
+      // Through the connection, not ws.close alone: ws still delivers the frames of a client that
+      // ignores the close handshake (for up to 30 s); a detached connection handles none of them.
+      grant.connection.close(code, reason)
       closed++
     }
     return closed
@@ -239,10 +246,14 @@ export class SyncEndpoint {
     const { maxPreAuthMessages, authDeadlineMs } = this.options.config
     const early: [Buffer, boolean][] = []
     let settled = false
-    const refuse = (code: number, reason: string, metric: string) => {
+    const settle = () => {
       settled = true
       ws.off('message', queue)
+      ws.off('close', settle)
       clearTimeout(deadline)
+    }
+    const refuse = (code: number, reason: string, metric: string) => {
+      settle()
       this.options.metrics?.connectionRefused(metric)
       log.warn({ conn: id, pad: padId, code, reason }, 'refusing socket')
       ws.close(code, reason)
@@ -253,6 +264,8 @@ export class SyncEndpoint {
         refuse(CLOSE_POLICY, 'too many messages before authorisation', 'preauth_flood')
     }
     ws.on('message', queue)
+    // Gone before the answer: nothing to refuse, and nothing of this scope should wait for it.
+    ws.once('close', settle)
     const deadline = setTimeout(
       () => refuse(CLOSE_TRY_LATER, 'authorisation took too long', 'auth_timeout'),
       authDeadlineMs,
@@ -262,13 +275,12 @@ export class SyncEndpoint {
       .then(() => authorize({ padId, ip, req }))
       .then(
         (grant) => {
-          if (settled || ws.readyState !== ws.OPEN) return
+          if (settled) return
+          if (ws.readyState !== ws.OPEN) return settle()
           if (!grant.ok) return refuse(grant.code, grant.reason, `auth_${grant.code}`)
-          settled = true
-          clearTimeout(deadline)
-          ws.off('message', queue)
-          this.grants.set(ws, { padId, via: grant.via ?? null })
-          this.join(ws, id, padId, ip, early, grant.readOnly ?? false)
+          settle()
+          const connection = this.join(ws, id, padId, ip, early, grant.readOnly ?? false)
+          if (connection) this.grants.set(ws, { padId, via: grant.via ?? null, connection })
         },
         (err) => {
           if (settled) return
@@ -285,7 +297,7 @@ export class SyncEndpoint {
     ip: string,
     early: [Buffer, boolean][],
     readOnly: boolean,
-  ): void {
+  ): Connection | null {
     const log = this.options.log
     let room: ReturnType<Rooms['open']>
     try {
@@ -295,7 +307,7 @@ export class SyncEndpoint {
       log.error({ conn: id, pad: padId, err }, 'could not load pad')
       this.options.metrics?.connectionRefused('load_failed')
       ws.close(CLOSE.internalError, 'could not load pad')
-      return
+      return null
     }
     const { messageRate, messageBurst, throttleCloseMs } = this.options.config
     const connection = new Connection({
@@ -309,6 +321,7 @@ export class SyncEndpoint {
       metrics: this.options.metrics,
     })
     for (const [data, isBinary] of early) connection.admit(data, isBinary)
+    return connection
   }
 
   private pingAll(): void {

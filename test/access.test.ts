@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import * as Y from 'yjs'
+import { adminTokenProblem } from '../server/access.ts'
 import { matchRoute, ROUTES, type RouteClass } from '../server/route-classes.ts'
 import { decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '../shared/protocol.ts'
 import {
@@ -158,6 +159,47 @@ describe('links', () => {
     assert.equal((await call('GET', `/?token=${linksA.edit}`)).status, 200)
   })
 
+  test('the QR code carries the read-only link unless someone who may edit asks for the edit link', async () => {
+    const qrUrl = async (path: string, token: string) =>
+      (await (await call('GET', path, { token })).text()).match(/class="url">([^<]*)/)?.[1] ?? ''
+    assert.equal(tokenOf(await qrUrl(`/p/${pads.a}/qr`, ADMIN)), linksA.read)
+    assert.equal(tokenOf(await qrUrl(`/p/${pads.a}/qr?link=edit`, ADMIN)), linksA.edit)
+    assert.equal(tokenOf(await qrUrl(`/p/${pads.a}/qr?link=edit`, linksA.edit)), linksA.edit)
+    assert.equal(
+      tokenOf(await qrUrl(`/p/${pads.a}/qr?link=edit`, linksA.read)),
+      linksA.read,
+      'a viewer never sees the edit link',
+    )
+  })
+
+  test('pages that depend on a link are never cached; a token in an API query string works like a bearer token', async () => {
+    const page = await call('GET', '/e/event-a', { token: ADMIN })
+    assert.equal(page.headers.get('cache-control'), 'private, no-store')
+    const search = await fetch(`${server.url}/api/search?q=cgroup&event=event-a&token=${linksA.read}`)
+    assert.equal(search.status, 200, await search.clone().text())
+  })
+
+  test('only the organiser chooses a new pad’s id; an edit link gets a generated one', async () => {
+    const body = { title: 'Claimed', kind: 'talk', id: 'organisers-next-pad' }
+    const byLink = await call('POST', '/api/events/event-a/pads', { token: linksA.edit, body })
+    assert.equal(byLink.status, 403)
+    assert.equal(server.store.exists('organisers-next-pad'), false)
+    const { id, ...unnamed } = body
+    assert.equal(id, 'organisers-next-pad')
+    assert.equal(
+      (await call('POST', '/api/events/event-a/pads', { token: linksA.edit, body: unnamed })).status,
+      201,
+    )
+    assert.equal((await call('POST', '/api/events/event-a/pads', { token: ADMIN, body })).status, 201)
+  })
+
+  test('ADMIN_TOKEN must be usable as a bearer token: long enough, printable, no spaces', () => {
+    assert.match(adminTokenProblem('short') ?? '', /at least 16/)
+    assert.match(adminTokenProblem('has spaces in the middle') ?? '', /printable/)
+    assert.match(adminTokenProblem('x'.repeat(300)) ?? '', /at most 256/)
+    assert.equal(adminTokenProblem('Zq7k2VbWn9xP4tR8mL3sY6cD'), null)
+  })
+
   test('the front page of a protected server lists only the events your links open', async () => {
     const stranger = await (await call('GET', '/')).text()
     assert.match(stranger, /protected/)
@@ -202,7 +244,7 @@ function samples(): Sample[] {
     { method: 'GET', path: `/p/${A}`, class: 'read' },
     { method: 'GET', path: `/p/${A}/history`, class: 'read' },
     { method: 'GET', path: `/p/${A}/qr`, class: 'read' },
-    { method: 'GET', path: '/api/events', class: 'read', siteWide: true },
+    { method: 'GET', path: '/api/events', class: 'admin' },
     { method: 'POST', path: '/api/events', class: 'admin', body: { slug: 'made-by-sample', name: 'x' } },
     { method: 'GET', path: '/api/events/event-a', class: 'read' },
     { method: 'PATCH', path: '/api/events/event-c', class: 'admin', body: { name: 'EVENT-C' } },
@@ -492,6 +534,53 @@ describe('websocket access', () => {
     await renewed.synced()
     renewed.destroy()
     linksB = { ...linksB, edit: fresh }
+  })
+
+  test('a client that ignores the close after a rotation gets nothing more stored', async () => {
+    const urls = await json<Links>(await call('GET', '/api/events/event-b/links', { token: ADMIN }))
+    const raw = await rawSocket(server.wsUrl, pads.b, { query: `token=${tokenOf(urls.edit)}` })
+    raw.ws.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+    await waitFor('served', () => raw.received.length > 0)
+    // Stop reading: the close frame never reaches this client, which keeps writing.
+    ;(raw.ws as unknown as { _socket: { pause(): void } })._socket.pause()
+    await json(
+      await call('POST', '/api/events/event-b/links/rotate', { token: ADMIN, body: { link: 'edit' } }),
+    )
+    const doc = new Y.Doc()
+    const updates: Uint8Array[] = []
+    doc.on('update', (u: Uint8Array) => updates.push(u))
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(server.rooms.get(pads.b)!.doc))
+    updates.length = 0
+    doc.getText('notes').insert(0, 'AFTER-ROTATION ')
+    for (const update of updates) raw.ws.send(encodeSyncUpdate(update))
+    await new Promise((r) => setTimeout(r, 500))
+    server.rooms.flush()
+    assert.ok(!(server.rooms.get(pads.b)?.doc.getText('notes').toString() ?? '').includes('AFTER-ROTATION'))
+    assert.ok(
+      !server.store.load(pads.b)!.updates.some((row) => Buffer.from(row.data).includes('AFTER-ROTATION')),
+    )
+    raw.ws.terminate()
+    const fresh = await json<Links>(await call('GET', '/api/events/event-b/links', { token: ADMIN }))
+    linksB = { ...linksB, edit: tokenOf(fresh.edit) }
+  })
+
+  test('a read-only socket without a name still shows as a viewer', async () => {
+    const editor = connectClient(server.wsUrl, pads.a, { params: { token: linksA.edit } })
+    const viewer = connectClient(server.wsUrl, pads.a, { params: { token: linksA.read } })
+    try {
+      viewer.provider.awareness.setLocalState({ cursor: null })
+      await editor.synced()
+      await viewer.synced()
+      await waitFor('the viewer’s presence', () =>
+        [...editor.provider.awareness.getStates().entries()].some(
+          ([id, s]) =>
+            id === viewer.doc.clientID && (s as { user?: { viewer?: boolean } }).user?.viewer === true,
+        ),
+      )
+    } finally {
+      editor.destroy()
+      viewer.destroy()
+    }
   })
 
   test('moving a pad to another event cuts off sockets that came in with the old event’s link', async () => {
