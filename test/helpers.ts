@@ -2,6 +2,8 @@
  * Test helpers: a real server on port 0 with a temp data dir, real y-websocket clients, raw
  * sockets speaking y-protocols, and a bounded `waitFor`.
  */
+
+import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -152,4 +154,52 @@ export { prng } from '../shared/prng.ts'
 export function seedFromEnv(name: string): number {
   const fromEnv = process.env[name]
   return fromEnv ? Number(fromEnv) : Math.floor(Math.random() * 2 ** 31)
+}
+
+/** An HTTP reply as the API tests read it: the status, the headers, the body as bytes, text and JSON. */
+export interface ApiReply {
+  status: number
+  headers: Headers
+  contentType: string
+  bytes: Uint8Array
+  text: string
+  /** The parsed body when it is JSON, else null. */
+  json: unknown
+}
+
+/** One request to a test server: a JSON body by default; a string or bytes go as they are. */
+export async function apiCall(
+  server: { url: string },
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  contentType = 'application/json',
+  headers: Record<string, string> = {},
+): Promise<ApiReply> {
+  const init: RequestInit = { method, headers: { ...headers } }
+  if (body !== undefined) {
+    init.body =
+      typeof body === 'string' || body instanceof Uint8Array
+        ? (body as RequestInit['body'])
+        : JSON.stringify(body)
+    init.headers = { ...headers, 'content-type': contentType }
+  }
+  const res = await fetch(`${server.url}${urlPath}`, init)
+  const bytes = new Uint8Array(await res.arrayBuffer())
+  const text = new TextDecoder().decode(bytes)
+  const contentTypeOut = res.headers.get('content-type') ?? ''
+  return {
+    status: res.status,
+    headers: res.headers,
+    contentType: contentTypeOut,
+    bytes,
+    text,
+    json: contentTypeOut.startsWith('application/json') && text ? JSON.parse(text) : null,
+  }
+}
+
+/** The JSON body of a reply, after checking its status. */
+export function okJson<T>(reply: ApiReply, status = 200): T {
+  assert.equal(reply.status, status, `expected ${status}, got ${reply.status}: ${reply.text.slice(0, 500)}`)
+  return reply.json as T
 }

@@ -15,8 +15,11 @@ import type { ImportReport, Presence } from '../server/meetings.ts'
 import { PadStore } from '../server/store.ts'
 import type { EventInfo, PadInfo } from '../shared/meetings.ts'
 import {
+  type ApiReply,
+  apiCall,
   type Client,
   connectClient,
+  okJson,
   sleep,
   startTestServer,
   type TestServer,
@@ -28,42 +31,9 @@ const ICS = fs.readFileSync(new URL('./fixtures/lpc-2026.ics', import.meta.url),
 
 // ------------------------------------------------------------------ a tiny HTTP vocabulary
 
-interface Reply {
-  status: number
-  contentType: string
-  text: string
-  json: unknown
-}
-
-async function call(
-  server: TestServer,
-  method: string,
-  urlPath: string,
-  body?: unknown,
-  contentType = 'application/json',
-  headers: Record<string, string> = {},
-): Promise<Reply> {
-  const init: RequestInit = { method, headers: { ...headers } }
-  if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body)
-    init.headers = { ...headers, 'content-type': contentType }
-  }
-  const res = await fetch(`${server.url}${urlPath}`, init)
-  const text = await res.text()
-  const type = res.headers.get('content-type') ?? ''
-  return {
-    status: res.status,
-    contentType: type,
-    text,
-    json: type.includes('application/json') && text ? JSON.parse(text) : null,
-  }
-}
-
-/** The body of a successful reply, after checking its status. */
-function ok<T>(reply: Reply, status = 200): T {
-  assert.equal(reply.status, status, `expected ${status}, got ${reply.status}: ${reply.text}`)
-  return reply.json as T
-}
+const call = apiCall
+const ok = okJson
+type Reply = ApiReply
 
 /** Nothing of the server's insides: no stack frames, no file paths, no error class names. */
 function assertNoInternals(text: string): void {

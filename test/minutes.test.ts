@@ -14,7 +14,16 @@ import { type DefaultTreeAdapterTypes, parse } from 'parse5'
 import * as Y from 'yjs'
 import { textWidth } from '../server/text-width.ts'
 import type { EventInfo, PadInfo } from '../shared/meetings.ts'
-import { type Client, connectClient, sleep, startTestServer, type TestServer } from './helpers.ts'
+import {
+  type ApiReply,
+  apiCall,
+  type Client,
+  connectClient,
+  okJson,
+  sleep,
+  startTestServer,
+  type TestServer,
+} from './helpers.ts'
 
 type Element = DefaultTreeAdapterTypes.Element
 type ParentNode = DefaultTreeAdapterTypes.ParentNode
@@ -26,46 +35,9 @@ const HOSTILE = fixture('minutes-hostile.md').replace(/\r\n/g, '\n')
 
 // ------------------------------------------------------------------ a tiny HTTP vocabulary
 
-interface Reply {
-  status: number
-  headers: Headers
-  bytes: Uint8Array
-  text: string
-  json: unknown
-}
-
-async function call(
-  server: TestServer,
-  method: string,
-  urlPath: string,
-  body?: unknown,
-  contentType = 'application/json',
-): Promise<Reply> {
-  const init: RequestInit = { method }
-  if (body !== undefined) {
-    init.body =
-      typeof body === 'string' || body instanceof Uint8Array
-        ? (body as RequestInit['body'])
-        : JSON.stringify(body)
-    init.headers = { 'content-type': contentType }
-  }
-  const res = await fetch(`${server.url}${urlPath}`, init)
-  const bytes = new Uint8Array(await res.arrayBuffer())
-  const text = new TextDecoder().decode(bytes)
-  const isJson = (res.headers.get('content-type') ?? '').startsWith('application/json')
-  return {
-    status: res.status,
-    headers: res.headers,
-    bytes,
-    text,
-    json: isJson && text ? JSON.parse(text) : null,
-  }
-}
-
-function ok<T>(reply: Reply, status = 200): T {
-  assert.equal(reply.status, status, `expected ${status}, got ${reply.status}: ${reply.text.slice(0, 500)}`)
-  return reply.json as T
-}
+const call = apiCall
+const ok = okJson
+type Reply = ApiReply
 
 /** The one error shape, `{ error: { code, message } }`, with no stack trace or path in it. */
 function assertApiError(reply: Reply, status: number, code?: string): void {
