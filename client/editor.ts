@@ -81,7 +81,7 @@ const tracker = new SaveTracker({
   },
   onChange: (status) => {
     stateEl.textContent =
-      viewer && status.kind === 'read-only' ? 'View only: following live' : describeStatus(status)
+      viewer && status.kind === 'read-only' ? 'Following live' : describeStatus(status)
     stateEl.dataset.state = status.kind
     setEditable(!viewer && status.kind !== 'read-only' && status.kind !== 'refused')
     document.title = `${status.kind === 'saved' ? '' : '● '}${root.dataset.title} · Summitpad`

@@ -88,7 +88,7 @@ test('edit link, read-only link and a replaced link, as the people holding them 
     (await editorText(vic.page)).includes('keep the v1 interface'),
   )
   await eventually('Vic told read-only', async () => (await saveState(vic.page)).state === 'read-only')
-  assert.equal((await saveState(vic.page)).text, 'View only: following live')
+  assert.equal((await saveState(vic.page)).text, 'Following live')
   assert.equal((await vic.page.locator('.pad-bar .badge').textContent()) ?? '', 'View only')
   assert.equal(await vic.page.locator('.cm-content').getAttribute('contenteditable'), 'false')
   await vic.page.locator('.cm-content').click()
