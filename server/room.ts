@@ -104,6 +104,13 @@ export class Room {
   /** Closed session: everyone's updates are dropped, never stored (a read-only link: one peer's). */
   private readOnly = false
   private readonly toldReadOnly = new WeakSet<Origin>()
+  /**
+   * Presence frames that arrived while this tick's updates wait for their commit. A typist's
+   * keystroke comes with a cursor move; relayed at once, the cursor's 200 sends would go out
+   * before the keystroke's own 200 (which wait for the commit). Sent right after them instead,
+   * in arrival order.
+   */
+  private presenceAfterCommit: Uint8Array[] = []
 
   constructor(padId: string, doc: Y.Doc, position: StoredPosition, host: RoomHost) {
     this.padId = padId
@@ -171,7 +178,7 @@ export class Room {
   leave(peer: Peer): void {
     if (!this.peers.delete(peer) || this.discarded) return
     const removed = this.presence.removePeer(peer)
-    if (removed.length > 0) this.broadcast(encodeAwareness(encodeAwarenessUpdate(removed)))
+    if (removed.length > 0) this.relayPresence(encodeAwareness(encodeAwarenessUpdate(removed)))
     if (this.peers.size === 0) this.host.emptied(this)
   }
 
@@ -302,7 +309,7 @@ export class Room {
     }
     // The sender gets its own state back too: for a browser this echo is the only sign of life it
     // can see (it cannot see ws pings), and the stock client reconnects after 30 s of silence.
-    if (accepted.length > 0) this.broadcast(encodeAwareness(encodeAwarenessUpdate(accepted)))
+    if (accepted.length > 0) this.relayPresence(encodeAwareness(encodeAwarenessUpdate(accepted)))
     return OK
   }
 
@@ -340,7 +347,14 @@ export class Room {
 
   /** Called after `rows` are durable, with their seqs: now they may be sent. */
   committed(rows: readonly PendingRow[], seqs: readonly number[]): void {
-    if (this.discarded || rows.length === 0) return
+    if (this.discarded) return
+    if (rows.length > 0) this.broadcastCommitted(rows, seqs)
+    const presence = this.presenceAfterCommit
+    this.presenceAfterCommit = []
+    for (const frame of presence) this.broadcast(frame)
+  }
+
+  private broadcastCommitted(rows: readonly PendingRow[], seqs: readonly number[]): void {
     this.position.lastSeq = seqs[seqs.length - 1]!
     this.position.rowsSinceSnapshot += rows.length
     const first = rows[0]!
@@ -413,5 +427,11 @@ export class Room {
 
   private broadcast(message: Uint8Array): void {
     for (const peer of this.peers) peer.send(message)
+  }
+
+  /** A presence frame: now, or after the updates this tick is about to commit (see presenceAfterCommit). */
+  private relayPresence(message: Uint8Array): void {
+    if (this.pending.length > 0 || this.presenceAfterCommit.length > 0) this.presenceAfterCommit.push(message)
+    else this.broadcast(message)
   }
 }

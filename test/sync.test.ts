@@ -2,7 +2,21 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import * as Y from 'yjs'
 import { PadStore } from '../server/store.ts'
-import { connectClient, startTestServer, type TestServer, upgradeStatus, waitFor } from './helpers.ts'
+import {
+  decodeMessage,
+  encodeAwareness,
+  encodeAwarenessUpdate,
+  encodeSyncStep1,
+  encodeSyncUpdate,
+} from '../shared/protocol.ts'
+import {
+  connectClient,
+  rawSocket,
+  startTestServer,
+  type TestServer,
+  upgradeStatus,
+  waitFor,
+} from './helpers.ts'
 
 describe('sync with the stock y-websocket client', () => {
   let server: TestServer
@@ -45,6 +59,36 @@ describe('sync with the stock y-websocket client', () => {
     assert.deepEqual(names(a), ['Ada'])
     a.destroy()
     b.destroy()
+  })
+
+  test('a keystroke reaches the others before the cursor move that came with it', async () => {
+    // An editor sends its update and its new cursor together; the update waits for its commit,
+    // and must not then queue behind the cursor's relay to everyone in the room.
+    const typist = await rawSocket(server.wsUrl, 'order')
+    const watcher = await rawSocket(server.wsUrl, 'order')
+    for (const raw of [typist, watcher]) raw.ws.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+    await waitFor('both served', () => typist.received.length > 0 && watcher.received.length > 0)
+    const doc = new Y.Doc()
+    const updates: Uint8Array[] = []
+    doc.on('update', (u: Uint8Array) => updates.push(u))
+    const kinds = () =>
+      watcher.received.map((f) => decodeMessage(f)).flatMap((m) => (m.ok ? [m.value.type] : []))
+    for (let i = 0; i < 5; i++) {
+      const seen = kinds().length
+      doc.getText('notes').insert(i, 'x')
+      typist.ws.send(encodeSyncUpdate(updates.at(-1)!))
+      typist.ws.send(
+        encodeAwareness(
+          encodeAwarenessUpdate([
+            { clientId: doc.clientID, clock: i + 1, state: JSON.stringify({ cursor: i }) },
+          ]),
+        ),
+      )
+      await waitFor('both relayed', () => kinds().length >= seen + 2)
+      assert.deepEqual(kinds().slice(seen, seen + 2), ['sync-update', 'awareness'], `keystroke ${i}`)
+    }
+    typist.ws.close()
+    watcher.ws.close()
   })
 
   test('pad ids are validated at upgrade: 400 and nothing stored', async () => {
