@@ -80,8 +80,7 @@ const tracker = new SaveTracker({
     provider?.connect()
   },
   onChange: (status) => {
-    stateEl.textContent =
-      viewer && status.kind === 'read-only' ? 'Following live' : describeStatus(status)
+    stateEl.textContent = viewer && status.kind === 'read-only' ? 'Following live' : describeStatus(status)
     stateEl.dataset.state = status.kind
     setEditable(!viewer && status.kind !== 'read-only' && status.kind !== 'refused')
     document.title = `${status.kind === 'saved' ? '' : '● '}${root.dataset.title} · Summitpad`
