@@ -164,6 +164,8 @@ const useIdentity = (identity: { name: string; color: string }) => {
     name: identity.name,
     color: identity.color,
     colorLight: `${identity.color}33`,
+    // What the server marks anyway for a read-only link; said here too so our own entry shows it.
+    ...(viewer ? { viewer: true } : {}),
   })
   nameButton.textContent = identity.name
 }

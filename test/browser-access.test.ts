@@ -97,6 +97,7 @@ test('edit link, read-only link and a replaced link, as the people holding them 
   await eventually('Vic follows live', async () => (await editorText(vic.page)).includes('review the patch'))
   assert.ok(!(await editorText(vic.page)).includes('graffiti'))
   assert.ok(!serverText(pad.id).includes('graffiti'))
+  assert.match((await vic.page.locator('#people-list').textContent()) ?? '', /Vic \(you\) · viewing/)
   await eventually('Ada sees Vic as a viewer', async () =>
     ((await ada.page.locator('#people-list').textContent()) ?? '').includes('Vic · viewing'),
   )
