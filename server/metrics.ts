@@ -69,7 +69,7 @@ export interface MetricsSources {
 export interface CountedSocket {
   readonly bytesRead: number
   readonly bytesWritten: number
-  once(event: 'close', listener: () => void): unknown
+  on(event: 'close', listener: () => void): unknown
 }
 
 async function fileSize(file: string): Promise<number> {
@@ -217,7 +217,7 @@ export class Metrics implements SyncMetrics {
   /** Counts the bytes of an upgraded (or refused) websocket socket, until and after it closes. */
   trackSocket(socket: CountedSocket): void {
     this.sockets.add(socket)
-    socket.once('close', this.untrack)
+    socket.on('close', this.untrack)
   }
 
   /** One close listener for every socket (called with the socket as `this`): sockets are many. */

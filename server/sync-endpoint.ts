@@ -10,7 +10,7 @@ import { type WebSocket, WebSocketServer } from 'ws'
 import { isValidPadId } from '../shared/pad-id.ts'
 import type { Via } from './access.ts'
 import type { Config } from './config.ts'
-import { Connection } from './connection.ts'
+import { Connection, type RateLimit } from './connection.ts'
 import { ConnectionCounter } from './limits.ts'
 import type { Logger } from './logger.ts'
 import { type SyncMetrics, wsErrorReason } from './metrics.ts'
@@ -121,6 +121,8 @@ export class SyncEndpoint {
   private readonly pinger: NodeJS.Timeout
   private readonly perIp: ConnectionCounter
   private readonly grants = new WeakMap<WebSocket, Granted>()
+  /** One rate-limit setting shared by every connection. */
+  private readonly rate: RateLimit
   /** One listener shared by every socket (ws calls it with the socket as `this`), not two closures each. */
   private readonly markAlive: (this: WebSocket) => void
 
@@ -128,6 +130,11 @@ export class SyncEndpoint {
     this.options = options
     const { config } = options
     this.perIp = new ConnectionCounter(config.maxConnectionsPerIp)
+    this.rate = {
+      messageRate: config.messageRate,
+      messageBurst: config.messageBurst,
+      throttleCloseMs: config.throttleCloseMs,
+    }
     const alive = this.alive
     this.markAlive = function (this: WebSocket) {
       alive.add(this)
@@ -163,17 +170,15 @@ export class SyncEndpoint {
       this.options.metrics?.connectionRefused('too_many_connections')
       return rejectUpgrade(socket, 429, 'too many connections from your address')
     }
-    const release = this.releaserFor(ip)
-    socket.once('close', release)
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      ws.once('close', release)
-      this.accept(ws, req, target.padId, ip)
-    })
+    // The TCP socket closes whether the upgrade completes or not, and before ws says 'close'.
+    // `on`, not `once`: a once-wrapper is two more objects per socket, and 'close' fires once.
+    socket.on('close', this.releaserFor(ip))
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, target.padId, ip))
   }
 
   /**
-   * Gives the address's connection slot back, once, whichever of the TCP socket and the websocket
-   * closes first. Made here, not in handleUpgrade, so it does not keep the upgrade request alive.
+   * Gives the address's connection slot back, once. Made here, not in handleUpgrade, so it does
+   * not keep the upgrade request alive.
    */
   private releaserFor(ip: string): () => void {
     let counted = true
@@ -225,9 +230,9 @@ export class SyncEndpoint {
       this.options.log.warn({ conn: id, pad: padId, err: err.message }, 'socket error')
       this.options.metrics?.frameRejected(wsErrorReason(err))
     })
+    // A pong proves the peer is there (browsers and the ws client answer pings by themselves).
     this.alive.add(ws)
     ws.on('pong', this.markAlive)
-    ws.on('message', this.markAlive)
   }
 
   /**
@@ -280,7 +285,9 @@ export class SyncEndpoint {
           if (!grant.ok) return refuse(grant.code, grant.reason, `auth_${grant.code}`)
           settle()
           const connection = this.join(ws, id, padId, ip, early, grant.readOnly ?? false)
-          if (connection) this.grants.set(ws, { padId, via: grant.via ?? null, connection })
+          // Only a link can be revoked (rotated, or the pad moved): the admin token and open mode
+          // need no entry.
+          if (connection && grant.via) this.grants.set(ws, { padId, via: grant.via, connection })
         },
         (err) => {
           if (settled) return
@@ -309,7 +316,6 @@ export class SyncEndpoint {
       ws.close(CLOSE.internalError, 'could not load pad')
       return null
     }
-    const { messageRate, messageBurst, throttleCloseMs } = this.options.config
     const connection = new Connection({
       id,
       ip,
@@ -317,7 +323,7 @@ export class SyncEndpoint {
       room,
       readOnly,
       log,
-      rate: { messageRate, messageBurst, throttleCloseMs },
+      rate: this.rate,
       metrics: this.options.metrics,
     })
     for (const [data, isBinary] of early) connection.admit(data, isBinary)
