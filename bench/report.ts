@@ -77,6 +77,26 @@ function ratio(x: number | undefined, ref: number | undefined): string {
 }
 const loadgen = (p: number): string => `${Math.round(p)} %${p > LOADGEN_BUSY_PCT ? ' ⚠' : ''}`
 
+/**
+ * Visits each server's result in the run's order; a server whose scenario failed gets its error
+ * row in `rows` instead (`width` columns, after the `prefix` cells every row of that table starts with).
+ */
+function eachServer<T>(
+  r: BenchResults,
+  results: PerServer<T>,
+  rows: string[][],
+  width: number,
+  visit: (kind: ServerKind, o: T) => void,
+  prefix: string[] = [],
+): void {
+  for (const kind of r.servers) {
+    const o = results[kind]
+    if (o === undefined) continue
+    if (isError(o)) rows.push([...prefix, ...errorRow(kind, o, width - prefix.length)])
+    else visit(kind, o)
+  }
+}
+
 function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
@@ -200,30 +220,31 @@ function fanoutSection(r: BenchResults): string {
   for (const { clients, results } of r.fanout) {
     const ref = ok(results.reference)
     const relay = ok(results.relay)
-    for (const kind of r.servers) {
-      const o = results[kind]
-      if (o === undefined) continue
-      if (isError(o)) {
-        rows.push([String(clients), ...errorRow(kind, o, header.length - 1)])
-        continue
-      }
-      rows.push([
-        String(clients),
-        LABEL[kind],
-        ms(o.latency.p50),
-        ms(o.latency.p99),
-        ms(o.latency.max),
-        pct(o.deliveryPct),
-        ratio(o.latency.p99, ref?.latency.p99),
-        ratio(o.latency.p99, relay?.latency.p99),
-        `${Math.round(o.window.serverCpuPct)} %`,
-        mib(o.rssBytes),
-        loadgen(o.window.loadgenCpuPct),
-        ms(o.window.loadgenLoopP99Ms),
-        `${Math.round(o.window.othersCpuPct)} %`,
-        `${o.window.stealPct.toFixed(1)} %`,
-      ])
-    }
+    eachServer(
+      r,
+      results,
+      rows,
+      header.length,
+      (kind, o) => {
+        rows.push([
+          String(clients),
+          LABEL[kind],
+          ms(o.latency.p50),
+          ms(o.latency.p99),
+          ms(o.latency.max),
+          pct(o.deliveryPct),
+          ratio(o.latency.p99, ref?.latency.p99),
+          ratio(o.latency.p99, relay?.latency.p99),
+          `${Math.round(o.window.serverCpuPct)} %`,
+          mib(o.rssBytes),
+          loadgen(o.window.loadgenCpuPct),
+          ms(o.window.loadgenLoopP99Ms),
+          `${Math.round(o.window.othersCpuPct)} %`,
+          `${o.window.stealPct.toFixed(1)} %`,
+        ])
+      },
+      [String(clients)],
+    )
   }
   return [
     '### Fan-out: one pad, 5 stock clients typing 5 chars/s each',
@@ -260,13 +281,7 @@ function saturationSection(r: BenchResults): string {
   const refCap = ok(r.saturation.reference)?.capacity
   const describe = (s: SaturationResult['steps'][number] | undefined) =>
     s ? `${s.typists} × ${s.perTypist}: p99 ${ms(s.latency.p99)} ms, ${pct(s.deliveryPct)}` : '—'
-  for (const kind of r.servers) {
-    const o = r.saturation[kind]
-    if (o === undefined) continue
-    if (isError(o)) {
-      summary.push(errorRow(kind, o, summaryHeader.length))
-      continue
-    }
+  eachServer(r, r.saturation, summary, summaryHeader.length, (kind, o) => {
     const last = [...o.steps].reverse().find((s) => s.sustained)
     const failing = o.steps.find((s) => !s.sustained)
     summary.push([
@@ -289,7 +304,7 @@ function saturationSection(r: BenchResults): string {
         s.sustained ? 'yes' : 'no',
       ])
     }
-  }
+  })
   return [
     `### Saturation: ${r.saturationClients}-client pad, typists added step by step`,
     '',
@@ -322,13 +337,7 @@ function manyPadsSection(r: BenchResults): string {
   ]
   const rows: string[][] = []
   const ref = ok(r.manyPads.results.reference)
-  for (const kind of r.servers) {
-    const o = r.manyPads.results[kind]
-    if (o === undefined) continue
-    if (isError(o)) {
-      rows.push(errorRow(kind, o, header.length))
-      continue
-    }
+  eachServer(r, r.manyPads.results, rows, header.length, (kind, o) => {
     rows.push([
       LABEL[kind],
       ms(o.latency.p50),
@@ -340,7 +349,7 @@ function manyPadsSection(r: BenchResults): string {
       mib(o.rssBytes),
       loadgen(o.window.loadgenCpuPct),
     ])
-  }
+  })
   return [
     `### ${r.manyPads.pads} pads × ${r.manyPads.perPad} clients`,
     '',
@@ -363,13 +372,7 @@ function stormSection(r: BenchResults): string {
     'loadgen CPU',
   ]
   const join: string[][] = []
-  for (const kind of r.servers) {
-    const o = r.join[kind]
-    if (o === undefined) continue
-    if (isError(o)) {
-      join.push(errorRow(kind, o, joinHeader.length))
-      continue
-    }
+  eachServer(r, r.join, join, joinHeader.length, (kind, o) => {
     join.push([
       LABEL[kind],
       String(o.clients),
@@ -381,7 +384,7 @@ function stormSection(r: BenchResults): string {
       mib(o.rssBytes),
       loadgen(o.window.loadgenCpuPct),
     ])
-  }
+  })
   const restartHeader = [
     'server',
     'clients',
@@ -395,13 +398,7 @@ function stormSection(r: BenchResults): string {
     'loadgen CPU',
   ]
   const restart: string[][] = []
-  for (const kind of r.servers) {
-    const o = r.restart[kind]
-    if (o === undefined) continue
-    if (isError(o)) {
-      restart.push(errorRow(kind, o, restartHeader.length))
-      continue
-    }
+  eachServer(r, r.restart, restart, restartHeader.length, (kind, o) => {
     restart.push([
       LABEL[kind],
       String(o.clients),
@@ -414,7 +411,7 @@ function stormSection(r: BenchResults): string {
       o.window.serverCpuSeconds.toFixed(2),
       loadgen(o.window.loadgenCpuPct),
     ])
-  }
+  })
   return [
     '### Join storm: stock clients opening one pad within a few seconds',
     '',
@@ -450,13 +447,7 @@ function idleSection(r: BenchResults): string {
   ]
   const rows: string[][] = []
   const ref = ok(r.idle.reference)
-  for (const kind of r.servers) {
-    const o = r.idle[kind]
-    if (o === undefined) continue
-    if (isError(o)) {
-      rows.push(errorRow(kind, o, header.length))
-      continue
-    }
+  eachServer(r, r.idle, rows, header.length, (kind, o) => {
     rows.push([
       LABEL[kind],
       int(o.connections),
@@ -469,7 +460,7 @@ function idleSection(r: BenchResults): string {
       kib(o.perPadHeapBytes),
       mib(o.baselineBytes),
     ])
-  }
+  })
   return [
     '### Idle connections and pads (server RSS)',
     '',
@@ -498,13 +489,7 @@ function coldSection(r: BenchResults): string {
   const refMs = ref?.logOnly[0] ? coldMs(ref.logOnly[0]) : undefined
   let updates = 50_000
   let feed = ''
-  for (const kind of r.servers) {
-    const o = r.cold[kind]
-    if (o === undefined) continue
-    if (isError(o)) {
-      rows.push(errorRow(kind, o, header.length))
-      continue
-    }
+  eachServer(r, r.cold, rows, header.length, (kind, o) => {
     updates = o.updates
     if (o.feedMs)
       feed = `Feeding the updates to the reference (leveldb) through a client took ${ms(o.feedMs)} ms until it was idle (measured when bench/out/cache was built).`
@@ -522,7 +507,7 @@ function coldSection(r: BenchResults): string {
     }
     for (const [i, t] of o.logOnly.entries()) add('log only', t, i)
     for (const [i, t] of o.withSnapshot.entries()) add('log + snapshot', t, i)
-  }
+  })
   return [
     `### Cold load: a pad with ${int(updates)} updates in its log`,
     '',
@@ -570,13 +555,7 @@ function persistenceSection(r: BenchResults): string {
   ]
   const rows: string[][] = []
   const ref = ok(r.throughput.reference)
-  for (const kind of r.servers) {
-    const o = r.throughput[kind]
-    if (o === undefined) continue
-    if (isError(o)) {
-      rows.push(errorRow(kind, o, header.length))
-      continue
-    }
+  eachServer(r, r.throughput, rows, header.length, (kind, o) => {
     rows.push([
       LABEL[kind],
       int(o.updates),
@@ -591,7 +570,7 @@ function persistenceSection(r: BenchResults): string {
       `${Math.round(o.window.serverCpuPct)} %`,
       loadgen(o.window.loadgenCpuPct),
     ])
-  }
+  })
   parts.push(
     'Through the server: raw clients, each in its own pad with one observer, each send 1,250 keystrokes at once (under Summitpad’s per-socket burst ' +
       'allowance of 1,500, so its rate limit does not apply); the observers time the last one.',
@@ -604,19 +583,13 @@ function persistenceSection(r: BenchResults): string {
 function killSection(r: BenchResults): string {
   const header = ['server', 'scenario', 'typed', 'seen by observer', 'in the pad after restart', 'lost']
   const rows: string[][] = []
-  for (const kind of r.servers) {
-    const o = r.kill[kind]
-    if (o === undefined) continue
-    if (isError(o)) {
-      rows.push(errorRow(kind, o, header.length))
-      continue
-    }
+  eachServer(r, r.kill, rows, header.length, (kind, o) => {
     const add = (label: string, k: KillResult): void => {
       rows.push([LABEL[kind], label, int(k.typed), int(k.seen), int(k.kept), String(k.lost)])
     }
     for (const [i, k] of o.typing.entries()) add(`typing, run ${i + 1}`, k)
     for (const [i, k] of o.burst.entries()) add(`${int(o.burstSize)}-keystroke burst, run ${i + 1}`, k)
-  }
+  })
   return [
     '### kill -9 while typing',
     '',

@@ -393,6 +393,9 @@ async function main(): Promise<void> {
 
   results.seconds = (performance.now() - started) / 1000
   results.stealPct = steal()
+  // The raw figures too, so the report can be rendered again (bench/report.ts) without a new run.
+  fs.mkdirSync(path.join(ROOT, 'bench/out'), { recursive: true })
+  fs.writeFileSync(path.join(ROOT, 'bench/out/results.json'), JSON.stringify(results, null, 1))
   const markdown = renderResults(results)
   if (write) {
     const docPath = path.join(ROOT, 'docs/benchmarks.md')
