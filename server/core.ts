@@ -64,11 +64,21 @@ export function openCore(options: CoreOptions): Core {
     })
     const meetingsStore = new MeetingsStore(db)
     const meetings = new Meetings({ db, store, meetings: meetingsStore, rooms, templates })
-    const search: SearchIndex = new SearchIndex(db, {
-      text: (padId): string | null => minutes.text(padId),
-      title: (padId) => meetingsStore.pad(padId)?.title ?? null,
+    const search: SearchIndex = new SearchIndex(
+      db,
+      {
+        text: (padId): string | null => minutes.text(padId),
+        title: (padId) => meetingsStore.pad(padId)?.title ?? null,
+      },
+      options.log,
+    )
+    const minutes: Minutes = new Minutes({
+      store,
+      rooms,
+      meetings,
+      search,
+      snapshotEvery: options.snapshotEvery,
     })
-    const minutes: Minutes = new Minutes({ store, rooms, meetings, search })
     const history: History = new History(db, rooms)
     search.indexMissing()
     return { db, store, rooms, meetingsStore, meetings, minutes, search, history, walCheckpointer }

@@ -15,7 +15,7 @@ import { markdownToText, type TextHeader } from './export-text.ts'
 import { escapeHtml } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
-import { docFromStored, encodeState } from './pad-doc.ts'
+import { docFromStored, encodeState, readStoredDoc } from './pad-doc.ts'
 import type { Rooms } from './rooms.ts'
 import type { SearchIndex } from './search-index.ts'
 import type { AuthorSummary, PadStore } from './store.ts'
@@ -53,6 +53,8 @@ export interface MinutesDeps {
   rooms: Rooms
   meetings: Meetings
   search: SearchIndex
+  /** Log rows after which a snapshot is due (config SNAPSHOT_EVERY). */
+  snapshotEvery: number
 }
 
 function fileSlug(text: string): string {
@@ -275,9 +277,8 @@ ${index.join('\n')}
       this.d.rooms.flush()
       return read(room.doc)
     }
-    const stored = this.d.store.load(padId)
-    if (!stored) return null
-    const doc = docFromStored(stored)
+    const doc = readStoredDoc(this.d.store, padId, this.d.snapshotEvery)
+    if (!doc) return null
     try {
       return read(doc)
     } finally {

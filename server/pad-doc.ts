@@ -1,9 +1,11 @@
 /**
  * Rebuilds a pad's Y.Doc from what the store holds: the newest snapshot, then the log after it,
- * all in one Yjs transaction (one cleanup pass instead of one per row).
+ * all in one Yjs transaction (one cleanup pass instead of one per row). Also: what a room starts
+ * from (`loadForRoom`), and reads outside a room that keep a long replay (`readStoredDoc`).
  */
 import * as Y from 'yjs'
-import type { StoredPad } from './store.ts'
+import { checkUpdate, lacksDependencies } from '../shared/update-check.ts'
+import type { PadStore, StoredPad } from './store.ts'
 
 /** Origin of the transaction that replays stored data; rows replayed are never logged again. */
 export const LOAD_ORIGIN = Symbol('load')
@@ -28,9 +30,46 @@ export function docFromStored(stored: StoredPad | null): Y.Doc {
   return doc
 }
 
+/**
+ * A pad as a room starts with it: a Y.Doc, or — when the newest snapshot covers the whole log —
+ * just those bytes, which `Room` rebuilds into a Y.Doc only once it has answered the first reader.
+ */
+export type LoadedPad = { doc: Y.Doc; state: null } | { doc: null; state: Uint8Array }
+
+export function loadForRoom(stored: StoredPad | null): LoadedPad {
+  if (stored?.snapshot && stored.updates.length === 0 && isComplete(stored.snapshot))
+    return { doc: null, state: stored.snapshot }
+  return { doc: docFromStored(stored), state: null }
+}
+
+/**
+ * Whether a stored snapshot is one we would accept from a client into an empty pad: it will be
+ * sent as it is, before any Y.Doc has tried it. Ours always are; damaged bytes take the eager
+ * path, which refuses them (1011) as before. ~2 ms for a pad of 50,000 keystrokes.
+ */
+function isComplete(snapshot: Uint8Array): boolean {
+  const shape = checkUpdate(snapshot)
+  return shape.ok && !lacksDependencies(shape.value, () => 0)
+}
+
 /** The pad's full state as one update, never including structs still waiting for dependencies. */
 export function encodeState(doc: Y.Doc): Uint8Array {
   doc.store.pendingStructs = null
   doc.store.pendingDs = null
   return Y.encodeStateAsUpdate(doc)
+}
+
+/**
+ * A pad no room holds, rebuilt for a read (export, search index). A tail of `snapshotEvery` rows
+ * or more after the newest snapshot (rows written by another program, a snapshot that failed) is
+ * replayed here once and saved as a snapshot, so the next read — and the first person to open the
+ * pad — load the snapshot instead of replaying it all again. Null when the pad was never stored.
+ */
+export function readStoredDoc(store: PadStore, padId: string, snapshotEvery: number): Y.Doc | null {
+  const stored = store.load(padId)
+  if (!stored) return null
+  const doc = docFromStored(stored)
+  const last = stored.updates.at(-1)
+  if (last && stored.updates.length >= snapshotEvery) store.writeSnapshot(padId, last.seq, encodeState(doc))
+  return doc
 }

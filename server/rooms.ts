@@ -4,7 +4,7 @@
  * snapshot first.
  */
 import type { Logger } from './logger.ts'
-import { docFromStored } from './pad-doc.ts'
+import { loadForRoom } from './pad-doc.ts'
 import type { Origin } from './peer.ts'
 import { Room, type RoomHost, type RoomLimits } from './room.ts'
 import type { PadStore } from './store.ts'
@@ -64,11 +64,11 @@ export class Rooms {
       return room
     }
     const stored = this.options.store.load(padId)
-    const doc = docFromStored(stored)
+    const loaded = loadForRoom(stored)
     const lastSeq = stored?.updates.at(-1)?.seq ?? stored?.snapshotUpto ?? 0
     room = new Room(
       padId,
-      doc,
+      loaded,
       {
         lastSeq,
         snapshotSeq: stored?.snapshotUpto ?? 0,

@@ -5,6 +5,7 @@
 import type { PadKind } from '../shared/meetings.ts'
 import type { Db } from './db.ts'
 import { escapeHtml } from './html.ts'
+import type { Logger } from './logger.ts'
 
 /** Index a pad this long after its last change: search lags typing by a second, typing never waits. */
 export const SEARCH_DEBOUNCE_MS = 1000
@@ -48,13 +49,15 @@ export function ftsQuery(input: string): string | null {
 export class SearchIndex {
   private readonly db: Db
   private readonly source: SearchSource
+  private readonly log: Logger
   private readonly dirty = new Set<string>()
   private timer: NodeJS.Timeout | null = null
   private readonly s
 
-  constructor(db: Db, source: SearchSource) {
+  constructor(db: Db, source: SearchSource, log: Logger) {
     this.db = db
     this.source = source
+    this.log = log
     this.s = {
       padPk: db.prepare<[string], { pk: number }>('SELECT pk FROM pads WHERE id = ?'),
       remove: db.prepare<[number]>('DELETE FROM pad_search WHERE rowid = ?'),
@@ -127,7 +130,15 @@ export class SearchIndex {
     const pad = this.s.padPk.get(padId)
     if (!pad) return
     this.s.remove.run(pad.pk)
-    const text = this.source.text(padId)
+    let text: string | null
+    try {
+      text = this.source.text(padId)
+    } catch (err) {
+      // A pad whose stored data cannot be rebuilt stays out of the index; it must not stop the
+      // server from starting (this runs at startup) or the other pads from being indexed.
+      this.log.error({ pad: padId, err }, 'could not index pad')
+      return
+    }
     if (text !== null) this.s.insert.run(pad.pk, this.source.title(padId) ?? padId, text)
   }
 }

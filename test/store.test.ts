@@ -13,7 +13,7 @@ import * as Y from 'yjs'
 import { DB_FILE_NAME, type Db, MIGRATIONS, migrate, openDb } from '../server/db.ts'
 import { docFromStored, encodeState } from '../server/pad-doc.ts'
 import { type LogRow, PadStore, type StoredPad } from '../server/store.ts'
-import { prng, rawSocket, seedFromEnv, startTestServer, tempDir, waitFor } from './helpers.ts'
+import { connectClient, prng, rawSocket, seedFromEnv, startTestServer, tempDir, waitFor } from './helpers.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -215,6 +215,34 @@ describe('snapshots', () => {
     assert.equal(docFromStored(stored).getText('notes').toString(), 'one two ')
     db.close()
   })
+
+  test('a log written without snapshots is compacted the first time the server reads it', async () => {
+    // Rows from another program (a migration, a restored log): no snapshot at all.
+    const { dataDir, db, store } = openStore()
+    const rand = prng(11)
+    const source = recorder()
+    while (source.updates.length < 1500) typeRandomly(source.text, rand, 1)
+    store.append(source.updates.splice(0).map((u) => row('imported', u)))
+    const lastSeq = store.lastSeq('imported')
+    db.close()
+
+    // Starting the server indexes the pad for search: that replay is kept as a snapshot, so the
+    // first person to open the pad loads one snapshot instead of replaying 1,500 rows again.
+    const server = await startTestServer({ dataDir, snapshotEvery: 1000 })
+    const client = connectClient(server.wsUrl, 'imported')
+    try {
+      const stored = server.store.load('imported')!
+      assert.equal(stored.snapshotUpto, lastSeq, 'a snapshot covers the whole log')
+      assert.deepEqual(stored.updates, [])
+      assert.equal(server.store.lastSeq('imported'), lastSeq, 'the log itself is kept: it is the history')
+      await client.synced()
+      assert.equal(client.text.toString(), source.text.toString())
+      assert.ok(source.text.length > 100)
+    } finally {
+      client.destroy()
+      await server.close()
+    }
+  })
 })
 
 describe('delete and list', () => {
@@ -401,6 +429,52 @@ describe('integrity', () => {
         .toString(),
     )
     await server.close()
+  })
+
+  test('a pad whose snapshot covers its log: new readers, a returning editor and a damaged snapshot', async () => {
+    const { dataDir, db, store } = openStore()
+    const source = recorder()
+    source.text.insert(0, 'Agenda\n')
+    source.text.insert(7, 'Decision: ship the cgroup v2 patches\n')
+    store.append(source.updates.splice(0).map((u) => row('decided', u)))
+    store.writeSnapshot('decided', store.lastSeq('decided'), encodeState(source.doc))
+    // A returning editor: had the pad, typed while away (the stock client does not resend that).
+    const away = new Y.Doc()
+    Y.applyUpdate(away, encodeState(source.doc))
+    away.getText('notes').insert(away.getText('notes').length, 'Action: Ada writes the summary\n')
+    // Damaged bytes where the snapshot should be (cut short), and no log row after it.
+    const broken = recorder()
+    broken.text.insert(0, 'lost words')
+    store.append(broken.updates.map((u) => row('damaged-snapshot', u)))
+    const whole = encodeState(broken.doc)
+    store.writeSnapshot('damaged-snapshot', store.lastSeq('damaged-snapshot'), whole.subarray(0, whole.length - 4))
+    db.close()
+
+    const server = await startTestServer({ dataDir })
+    const reader = connectClient(server.wsUrl, 'decided')
+    const typist = connectClient(server.wsUrl, 'decided')
+    const returning = connectClient(server.wsUrl, 'decided', { doc: away })
+    try {
+      await reader.synced()
+      await typist.synced()
+      assert.match(reader.text.toString(), /^Agenda\nDecision: ship the cgroup v2 patches\n/)
+      const expected = 'Agenda\nDecision: ship the cgroup v2 patches\nAction: Ada writes the summary\n'
+      await waitFor('the offline edit reaches the others', () => reader.text.toString() === expected)
+      typist.text.insert(0, '# BoF\n')
+      await waitFor('typing reaches the reader', () => reader.text.toString() === `# BoF\n${expected}`)
+      await waitFor('stored', () => server.minutes.text('decided') === `# BoF\n${expected}`)
+
+      // Refused as before: an error close, never the damaged bytes.
+      const socket = await rawSocket(server.wsUrl, 'damaged-snapshot')
+      await waitFor('close', () => socket.closed !== null)
+      assert.equal(socket.closed!.code, 1011)
+      assert.equal(socket.received.length, 0)
+      // Nor did it stop the server from starting: the search index left that one pad out.
+      assert.ok(server.logLines.some((l) => l.msg === 'could not index pad' && l.pad === 'damaged-snapshot'))
+    } finally {
+      for (const c of [reader, typist, returning]) c.destroy()
+      await server.close()
+    }
   })
 
   test('encodeState leaves out structs still waiting for dependencies', () => {
