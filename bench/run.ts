@@ -347,12 +347,11 @@ async function main(): Promise<void> {
       persistent,
       (kind) => coldLoad(kind, getPadLog(), plan.coldTrials, options),
       (r) =>
-        r.logOnly
+        r.fed
           .map((t) => `synced ${f(t.syncedMs)} content ${f(t.contentMs)} (${t.charsAtSync} chars at sync)`)
           .join('; ') +
-        (r.withSnapshot.length
-          ? ` | with snapshot: ${r.withSnapshot.map((t) => f(t.contentMs)).join(', ')}`
-          : ''),
+        (r.logOnly.length ? ` | log only: ${r.logOnly.map((t) => f(t.contentMs)).join(', ')}` : '') +
+        (r.startMs ? ` | start ${f(r.startMs.fed)} / ${f(r.startMs.logOnly)} ms` : ''),
     )
   }
   if (only.has('persistence')) {
