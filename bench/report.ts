@@ -526,8 +526,10 @@ function coldSection(r: BenchResults): string {
       '"Written through the server": a client sends the 50,000 updates, one frame each, into the running server, which stores them as ' +
       'it stores any meeting (Summitpad: a log row per update and a snapshot every 1,000; the reference: y-leveldb), then the server is ' +
       'stopped and started again. Summitpad only, "log rows from another program": the same updates written into its data directory ' +
-      'with `PadStore` before it starts, no snapshot. Each pad is opened once, after one warm-up pad, by a stock client in the load ' +
-      'generator; the time until the frame that completed the text arrived is the server’s part, the rest is that client decoding it. ' +
+      'with `PadStore` before it starts, no snapshot. Each pad is opened once by a stock client in the load generator, after one ' +
+      'unmeasured pad of the same size (Summitpad; the reference warms up on a small pad: its cached directory holds one), ' +
+      'so that V8 compiling Yjs’ decoder in the server and in the load generator is not counted (a freshly started server is ' +
+      'what the restart storm measures). The time until the frame that completed the text arrived is the server’s part, the rest is that client decoding it. ' +
       'The in-memory reference and the relay keep nothing. ' +
       notes.join(' '),
     '',

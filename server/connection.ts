@@ -85,8 +85,8 @@ export class Connection implements Peer {
     room.join(this)
   }
 
-  send(message: Uint8Array): void {
-    if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(message)
+  send(message: Uint8Array, written?: () => void): void {
+    if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(message, written && (() => written()))
   }
 
   close(code: number, reason: string): void {

@@ -155,7 +155,7 @@ export class Room {
     return doc
   }
 
-  /** Builds the doc once the current event-loop turn (which sent the bytes) is over. */
+  /** Builds the doc in the next event-loop turn, unless something needed it before. */
   private buildSoon(): void {
     setImmediate(() => {
       if (this.current !== null || this.discarded) return
@@ -237,9 +237,9 @@ export class Room {
     if (this.pending.length > 0) this.host.flushNow()
     if (this.discarded) return OK
     if (this.unbuilt && sv.value.size === 0 && !askBack) {
-      // Someone opening the pad afresh: the snapshot is exactly what it lacks.
-      peer.send(encodeSyncStep2(this.unbuilt))
-      this.buildSoon()
+      // Someone opening the pad afresh: the snapshot is exactly what it lacks. Build once it is
+      // out: a large one takes several turns to write, which a build would hold up.
+      peer.send(encodeSyncStep2(this.unbuilt), () => this.buildSoon())
       return OK
     }
     peer.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)))
