@@ -44,6 +44,18 @@ export interface PadSummary {
 
 const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
+/**
+ * A pad's `updated_at` is raised at most this often while people type (it is shown to the
+ * minute and orders lists): one more page in every commit otherwise, on the path of every keystroke.
+ */
+const TOUCH_EVERY_MS = 1000
+
+/** A pad this store has appended to: its row's key, and the `updated_at` last written. */
+interface WrittenPad {
+  pk: number
+  touchedAt: number
+}
+
 export class PadStore {
   private readonly upsertPad
   private readonly insertUpdate
@@ -60,6 +72,12 @@ export class PadStore {
   private readonly deleteUpdatesOf
   private readonly deleteSnapshotsOf
   private readonly db: Db
+  /**
+   * Pads appended to since this store was opened, so a commit is one INSERT, not an upsert of the
+   * pad row too. Only `delete` removes pad rows (and forgets the entry); an append that fails
+   * forgets its pads, so a failure never leaves a key behind for the next try.
+   */
+  private readonly written = new Map<string, WrittenPad>()
 
   constructor(db: Db) {
     this.db = db
@@ -100,31 +118,48 @@ export class PadStore {
     this.touchPad = db.prepare<[number, number]>(
       'UPDATE pads SET updated_at = max(updated_at, ?) WHERE pk = ?',
     )
-    this.appendTx = db.transaction((rows: readonly LogRow[]): number[] => {
-      const pads = new Map<string, { pk: number; lastAt: number }>()
-      const seqs: number[] = []
-      for (const row of rows) {
-        let pad = pads.get(row.padId)
-        if (pad === undefined) {
-          pad = { pk: this.upsertPad.get(row.padId, row.at, row.at)!.pk, lastAt: row.at }
-          pads.set(row.padId, pad)
+    this.appendTx = db.transaction(
+      (rows: readonly LogRow[], pads: Map<string, WrittenPad & { lastAt: number }>): number[] => {
+        const seqs: number[] = []
+        for (const row of rows) {
+          let pad = pads.get(row.padId)
+          if (pad === undefined) {
+            const known = this.written.get(row.padId)
+            pad = known
+              ? { ...known, lastAt: row.at }
+              : { pk: this.upsertPad.get(row.padId, row.at, row.at)!.pk, touchedAt: row.at, lastAt: row.at }
+            pads.set(row.padId, pad)
+          }
+          pad.lastAt = Math.max(pad.lastAt, row.at)
+          seqs.push(
+            Number(
+              this.insertUpdate.run(pad.pk, row.at, row.conn, row.author, asBuffer(row.data)).lastInsertRowid,
+            ),
+          )
         }
-        pad.lastAt = Math.max(pad.lastAt, row.at)
-        seqs.push(
-          Number(
-            this.insertUpdate.run(pad.pk, row.at, row.conn, row.author, asBuffer(row.data)).lastInsertRowid,
-          ),
-        )
-      }
-      for (const pad of pads.values()) this.touchPad.run(pad.lastAt, pad.pk)
-      return seqs
-    })
+        for (const pad of pads.values()) {
+          if (pad.lastAt - pad.touchedAt < TOUCH_EVERY_MS) continue
+          this.touchPad.run(pad.lastAt, pad.pk)
+          pad.touchedAt = pad.lastAt
+        }
+        return seqs
+      },
+    )
   }
 
   /** Appends rows (of any pads) in one transaction; returns their seqs, in order. */
   append(rows: readonly LogRow[]): number[] {
     if (rows.length === 0) return []
-    return this.appendTx(rows)
+    const pads = new Map<string, WrittenPad & { lastAt: number }>()
+    let seqs: number[]
+    try {
+      seqs = this.appendTx(rows, pads)
+    } catch (err) {
+      for (const row of rows) this.written.delete(row.padId)
+      throw err
+    }
+    for (const [padId, { pk, touchedAt }] of pads) this.written.set(padId, { pk, touchedAt })
+    return seqs
   }
 
   /** Null when the pad was never stored. */
@@ -185,6 +220,7 @@ export class PadStore {
 
   /** Removes the pad, its log and its snapshots. Returns whether it existed. */
   delete(padId: string): boolean {
+    this.written.delete(padId)
     return this.deletePadRow.run(padId).changes > 0
   }
 

@@ -115,6 +115,56 @@ describe('PadStore append and load', () => {
     db.close()
   })
 
+  test('after a failed append, a deleted pad or another pad taking its key, rows land in the right pad', () => {
+    const { db, store } = openStore()
+    store.append([row('first', new Uint8Array([1]))])
+    const bad = { ...row('fresh', new Uint8Array([3])), conn: null as unknown as string }
+    assert.throws(() => store.append([row('fresh', new Uint8Array([2])), bad]))
+    store.append([row('fresh', new Uint8Array([4]))])
+    assert.deepEqual(
+      store.load('fresh')!.updates.map((u) => [...u.data]),
+      [[4]],
+    )
+    // Deleting the newest pad frees its key for the next pad created (SQLite reuses the highest rowid).
+    assert.equal(store.delete('fresh'), true)
+    db.prepare('INSERT INTO pads (id, created_at, updated_at) VALUES (?, ?, ?)').run('other', 0, 0)
+    store.append([row('fresh', new Uint8Array([5]))])
+    assert.deepEqual(
+      store.load('fresh')!.updates.map((u) => [...u.data]),
+      [[5]],
+    )
+    assert.equal(
+      count(db, "SELECT count(*) AS n FROM updates u JOIN pads p ON p.pk = u.pad WHERE p.id = 'other'"),
+      0,
+    )
+    // A pad row removed behind the store's back: one append fails on its missing key, the next
+    // one creates the pad again.
+    store.append([row('gone', new Uint8Array([6]))])
+    db.prepare("DELETE FROM pads WHERE id = 'gone'").run()
+    assert.throws(() => store.append([row('gone', new Uint8Array([7]))]), /FOREIGN KEY/)
+    store.append([row('gone', new Uint8Array([8]))])
+    assert.deepEqual(
+      store.load('gone')!.updates.map((u) => [...u.data]),
+      [[8]],
+    )
+    db.close()
+  })
+
+  test('a pad\'s "updated" time follows its newest row, at most a second behind while typing goes on', () => {
+    const { db, store } = openStore()
+    const t0 = Date.UTC(2026, 10, 26, 9, 0, 0)
+    const updatedAt = () => store.list().find((p) => p.id === 'typed')!.updatedAt
+    store.append([row('typed', new Uint8Array([1]), t0)])
+    assert.equal(updatedAt(), t0)
+    store.append([row('typed', new Uint8Array([2]), t0 + 400)])
+    assert.ok(updatedAt() >= t0 && t0 + 400 - updatedAt() < 1000)
+    store.append([row('typed', new Uint8Array([3]), t0 + 1500), row('typed', new Uint8Array([4]), t0 + 1700)])
+    assert.equal(updatedAt(), t0 + 1700)
+    store.append([row('typed', new Uint8Array([5]), t0 + 60_000)])
+    assert.equal(updatedAt(), t0 + 60_000)
+    db.close()
+  })
+
   test('a pad exists only after its first append', () => {
     const { db, store } = openStore()
     assert.equal(store.exists('later'), false)
@@ -447,7 +497,11 @@ describe('integrity', () => {
     broken.text.insert(0, 'lost words')
     store.append(broken.updates.map((u) => row('damaged-snapshot', u)))
     const whole = encodeState(broken.doc)
-    store.writeSnapshot('damaged-snapshot', store.lastSeq('damaged-snapshot'), whole.subarray(0, whole.length - 4))
+    store.writeSnapshot(
+      'damaged-snapshot',
+      store.lastSeq('damaged-snapshot'),
+      whole.subarray(0, whole.length - 4),
+    )
     db.close()
 
     const server = await startTestServer({ dataDir })
