@@ -86,7 +86,8 @@ export class Connection implements Peer {
   }
 
   send(message: Uint8Array, written?: () => void): void {
-    if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(message, written && (() => written()))
+    if (!this.closed && this.ws.readyState === this.ws.OPEN)
+      this.ws.send(message, written && (() => written()))
   }
 
   close(code: number, reason: string): void {
