@@ -1,6 +1,7 @@
 /**
- * One client's websocket, attached to one room: decodes each frame into a typed message and hands
- * it to the room, strictly in arrival order and synchronously. Any bad frame closes this socket —
+ * One client's websocket, from the upgrade on: its frames wait until it is authorised, then it is
+ * attached to one room: decodes each frame into a typed message and hands it to the room, strictly
+ * in arrival order and synchronously. Any bad frame closes this socket —
  * with a close code and a reason the client can read, and one log line — and affects no one else.
  */
 import { randomBytes } from 'node:crypto'

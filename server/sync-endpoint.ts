@@ -87,7 +87,9 @@ const STATUS: Record<number, [string, string]> = {
 }
 
 function rejectUpgrade(socket: Duplex, status: number, message: string): void {
-  // Only here: on the way to ws, nothing waits between the 'upgrade' event and ws' own listener.
+  // An unhandled 'error' would crash the process. Only on this path: on the way to ws nothing
+  // waits between the 'upgrade' event and ws' own 'error' listener, and a second listener beside
+  // ws' one would cost every live socket a listener array.
   socket.on('error', destroySocket)
   const [code, text] = STATUS[status] ?? ['error', 'Error']
   const body = JSON.stringify({ error: { code, message } })
@@ -108,10 +110,7 @@ export function padIdFromUrl(
   return isValidPadId(padId) ? { ok: true, padId } : { ok: false, status: 400 }
 }
 
-/**
- * The upgrade socket's error listener: one function for all, not a closure per socket (a closure
- * made in handleUpgrade would keep the upgrade request alive for the socket's whole life).
- */
+/** A refused upgrade socket's error listener: one function for all, not a closure per socket. */
 function destroySocket(this: Duplex): void {
   this.destroy()
 }
