@@ -5,7 +5,7 @@
  * on port 0 with its own data directory.
  */
 import http from 'node:http'
-import { type AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { AccessControl } from './access.ts'
 import { OnlineBackups } from './backup.ts'
 import { ensureClientBuilt } from './client-build.ts'
@@ -119,11 +119,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     trustProxy: config.trustProxy,
   })
   const server = http.createServer(app)
-  server.on('upgrade', (req, socket, head) => {
-    // Typed as a Duplex; an http.Server hands its TCP socket, whose byte counts the metrics sum.
-    if (socket instanceof Socket) metrics.trackSocket(socket)
-    endpoint.handleUpgrade(req, socket, head)
-  })
+  server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head))
   server.on('clientError', (_err, socket) => socket.destroy())
 
   try {

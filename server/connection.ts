@@ -1,15 +1,17 @@
 /**
- * One client's websocket, attached to one room: decodes each frame into a typed message and hands
- * it to the room, strictly in arrival order and synchronously. Any bad frame closes this socket —
+ * One client's websocket, from the upgrade on: its frames wait until it is authorised, then it is
+ * attached to one room: decodes each frame into a typed message and hands it to the room, strictly
+ * in arrival order and synchronously. Any bad frame closes this socket —
  * with a close code and a reason the client can read, and one log line — and affects no one else.
  */
-import type { WebSocket } from 'ws'
+import { randomBytes } from 'node:crypto'
+import { WebSocket } from 'ws'
 import { decodeMessage } from '../shared/protocol.ts'
-import { TokenBucket } from './limits.ts'
+import type { TokenBucket } from './limits.ts'
 import type { Logger } from './logger.ts'
-import { frameRejectReason, type SyncMetrics } from './metrics.ts'
+import { type CountedSocket, frameRejectReason, type SyncMetrics, wsErrorReason } from './metrics.ts'
 import { CLOSE, type Peer, type Refusal } from './peer.ts'
-import type { Room } from './room.ts'
+import { CLOSE_POLICY, type Room } from './room.ts'
 
 /** Close reasons are limited to 123 bytes by RFC 6455. */
 const MAX_REASON_BYTES = 123
@@ -26,21 +28,50 @@ function clipReason(reason: string): string {
 }
 
 export interface RateLimit {
-  messageRate: number
-  messageBurst: number
+  /** The per-socket token bucket's setting (messageRate per second, messageBurst). */
+  bucket: TokenBucket
   throttleCloseMs: number
 }
 
-export interface ConnectionOptions {
-  id: string
-  ip: string
-  ws: WebSocket
-  room: Room
-  /** A read-only link: served the pad and live changes; its updates are dropped, never stored. */
-  readOnly: boolean
-  log: Logger
-  rate: RateLimit
-  metrics?: SyncMetrics
+/**
+ * What every connection of one endpoint shares: one object, not a copy in each connection.
+ */
+export interface ConnectionHost {
+  readonly log: Logger
+  readonly metrics: SyncMetrics | undefined
+  readonly rate: RateLimit
+  /** Frames a socket may send before it is authorised (the stock client sends two at once). */
+  readonly maxPreAuthMessages: number
+  /** The socket closed: give back what the endpoint holds for it. Called once per connection. */
+  closed(connection: Connection): void
+}
+
+/**
+ * The server's websocket class (ws' `WebSocket` option): two fields more, so that the listeners
+ * below can be one function for every socket, finding their connection here, instead of two to
+ * four closures per socket.
+ */
+export class SyncSocket extends WebSocket {
+  connection: Connection | null = null
+  /** Answered since the last ping: a pong proves the peer is there. */
+  alive = true
+}
+
+// The socket's listeners, called by ws with the socket as `this` (typed as a plain WebSocket by
+// @types/ws; ours are all SyncSockets). One listener per event: a second one turns the emitter's
+// function into an array.
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  ;(this as SyncSocket).connection?.admit(data, isBinary)
+}
+function onClose(this: WebSocket): void {
+  ;(this as SyncSocket).connection?.socketClosed()
+}
+// An unhandled 'error' event on a socket would crash the process (e.g. a frame over maxPayload).
+function onError(this: WebSocket, err: Error): void {
+  ;(this as SyncSocket).connection?.socketError(err)
+}
+function onPong(this: WebSocket): void {
+  ;(this as SyncSocket).alive = true
 }
 
 /**
@@ -50,16 +81,23 @@ export interface ConnectionOptions {
 const MAX_BACKLOG = 5000
 
 export class Connection implements Peer {
-  readonly id: string
   readonly ip: string
-  readonly readOnly: boolean
-  private readonly ws: WebSocket
-  private readonly room: Room
-  private readonly log: Logger
-  private readonly rate: RateLimit
-  private readonly metrics: SyncMetrics | undefined
-  private readonly bucket: TokenBucket
-  private backlog: [Buffer, boolean][] = []
+  readonly ws: SyncSocket
+  /** The TCP socket under `ws`, for the metrics' byte counts; null where there is none. */
+  readonly tcp: CountedSocket | null
+  readOnly = false
+  private readonly host: ConnectionHost
+  /** The pad id until the socket is authorised, then its room (one field: sockets are many). */
+  private pad: string | Room
+  /** Made on first use: most sockets never write an update or a log line. */
+  private idOrNull: string | null = null
+  /** Its token bucket: see TokenBucket (0 = full). */
+  private due = 0
+  /**
+   * Frames waiting, in order: until the socket is authorised, or while it is throttled. Null when
+   * none (most of the time, for most sockets).
+   */
+  private backlog: [Buffer, boolean][] | null = null
   /** Start of the current flood episode (sending above the rate), or null. */
   private throttledSince: number | null = null
   /** Whether we stopped reading the socket. */
@@ -69,20 +107,50 @@ export class Connection implements Peer {
   /** Step 1 messages received: the first one is the handshake, later ones are save checks. */
   private step1Count = 0
 
-  constructor(options: ConnectionOptions) {
-    this.id = options.id
-    this.ip = options.ip
-    this.readOnly = options.readOnly
-    this.ws = options.ws
-    this.room = options.room
-    this.log = options.log
-    this.rate = options.rate
-    this.metrics = options.metrics
-    this.bucket = new TokenBucket(options.rate.messageRate, options.rate.messageBurst)
-    const { ws, room } = options
-    ws.on('message', (data, isBinary) => this.admit(data as Buffer, isBinary))
-    ws.on('close', () => this.detach())
+  /** Takes over `ws` at once: frames that arrive before `join` wait (or close it, past the limit). */
+  constructor(ws: SyncSocket, tcp: CountedSocket | null, ip: string, padId: string, host: ConnectionHost) {
+    this.ws = ws
+    this.tcp = tcp
+    this.ip = ip
+    this.pad = padId
+    this.host = host
+    ws.connection = this
+    ws.on('message', onMessage)
+    ws.on('close', onClose)
+    ws.on('error', onError)
+    ws.on('pong', onPong)
+  }
+
+  get id(): string {
+    this.idOrNull ??= randomBytes(6).toString('hex')
+    return this.idOrNull
+  }
+
+  get padId(): string {
+    return typeof this.pad === 'string' ? this.pad : this.pad.padId
+  }
+
+  /** Authorised: joins `room` and handles the frames that arrived meanwhile, in order. */
+  join(room: Room, readOnly: boolean): void {
+    if (this.closed) return
+    this.pad = room
+    this.readOnly = readOnly
+    const early = this.backlog
+    this.backlog = null
     room.join(this)
+    if (early) for (const [data, isBinary] of early) this.admit(data, isBinary)
+  }
+
+  /** Refuses the socket before it joins a room (authorisation said no, or took too long). */
+  refuseEntry(code: number, reason: string, metric: string): void {
+    if (this.closed) return
+    this.host.metrics?.connectionRefused(metric)
+    this.host.log.warn({ conn: this.id, pad: this.padId, code, reason }, 'refusing socket')
+    this.close(code, reason)
+  }
+
+  get isClosed(): boolean {
+    return this.closed
   }
 
   send(message: Uint8Array, written?: () => void): void {
@@ -98,11 +166,22 @@ export class Connection implements Peer {
     this.detach()
   }
 
+  /** ws' 'close': the socket is gone. */
+  socketClosed(): void {
+    this.detach()
+    this.host.closed(this)
+  }
+
+  socketError(err: Error): void {
+    this.host.log.warn({ conn: this.id, pad: this.padId, err: err.message }, 'socket error')
+    this.host.metrics?.frameRejected(wsErrorReason(err))
+  }
+
   private refuse(refusal: Refusal): void {
     if (this.closed) return
-    this.metrics?.frameRejected(frameRejectReason(refusal.code))
-    this.log.warn(
-      { conn: this.id, pad: this.room.padId, code: refusal.code, reason: refusal.reason },
+    this.host.metrics?.frameRejected(frameRejectReason(refusal.code))
+    this.host.log.warn(
+      { conn: this.id, pad: this.padId, code: refusal.code, reason: refusal.reason },
       'closing client',
     )
     this.close(refusal.code, refusal.reason)
@@ -111,26 +190,36 @@ export class Connection implements Peer {
   private detach(): void {
     if (this.closed) return
     this.closed = true
-    this.backlog = []
+    this.backlog = null
     if (this.drainTimer) clearTimeout(this.drainTimer)
-    this.room.leave(this)
+    if (typeof this.pad !== 'string') this.pad.leave(this)
   }
 
   /**
    * Rate limit: a frame within the token bucket is handled now; past it we stop reading the
    * socket (TCP pushes back on the sender) and handle what already arrived, in order, as tokens
-   * refill. A socket throttled for too long without a break is closed.
+   * refill. A socket throttled for too long without a break is closed. Before the socket joins
+   * its room, frames only wait: a few (the stock client sends its step 1 and awareness at once),
+   * not a flood.
    */
   admit(data: Buffer, isBinary: boolean): void {
     if (this.closed) return
+    if (typeof this.pad === 'string') {
+      this.backlog ??= []
+      this.backlog.push([data, isBinary])
+      if (this.backlog.length > this.host.maxPreAuthMessages)
+        this.refuseEntry(CLOSE_POLICY, 'too many messages before authorisation', 'preauth_flood')
+      return
+    }
+    const { bucket, throttleCloseMs } = this.host.rate
     // A flood episode ends only once the sender has been quiet long enough to save up half a
     // burst; a backlog that merely drained between two reads does not end it.
-    if (this.throttledSince !== null && this.bucket.level() >= this.rate.messageBurst / 2)
-      this.throttledSince = null
-    if (this.throttledSince !== null && Date.now() - this.throttledSince > this.rate.throttleCloseMs) {
+    if (this.throttledSince !== null && bucket.level(this.due) >= bucket.burst / 2) this.throttledSince = null
+    if (this.throttledSince !== null && Date.now() - this.throttledSince > throttleCloseMs) {
       return this.refuse({ code: 1008, reason: 'too many messages: slow down' })
     }
-    if (this.backlog.length === 0 && this.bucket.take()) return this.receive(data, isBinary)
+    if (this.backlog === null && this.takeToken()) return this.receive(data, isBinary)
+    this.backlog ??= []
     this.backlog.push([data, isBinary])
     if (this.backlog.length > MAX_BACKLOG) return this.refuse({ code: 1008, reason: 'too many messages' })
     this.throttledSince ??= Date.now()
@@ -141,27 +230,41 @@ export class Connection implements Peer {
     this.scheduleDrain()
   }
 
+  private takeToken(): boolean {
+    const due = this.host.rate.bucket.take(this.due)
+    if (due === null) return false
+    this.due = due
+    return true
+  }
+
   private scheduleDrain(): void {
     if (this.drainTimer || this.closed) return
-    this.drainTimer = setTimeout(() => this.drain(), Math.max(1, this.bucket.waitMs()))
+    this.drainTimer = setTimeout(() => this.drain(), Math.max(1, this.host.rate.bucket.waitMs(this.due)))
   }
 
   private drain(): void {
     this.drainTimer = null
-    while (!this.closed && this.backlog.length > 0 && this.bucket.take()) {
+    while (!this.closed && this.backlog !== null && this.backlog.length > 0 && this.takeToken()) {
       const [data, isBinary] = this.backlog.shift()!
       this.receive(data, isBinary)
     }
     if (this.closed) return
-    if (Date.now() - (this.throttledSince ?? Date.now()) > this.rate.throttleCloseMs) {
+    if (Date.now() - (this.throttledSince ?? Date.now()) > this.host.rate.throttleCloseMs) {
       return this.refuse({ code: 1008, reason: 'too many messages: slow down' })
     }
-    if (this.backlog.length === 0) {
+    if (this.backlog === null || this.backlog.length === 0) {
+      this.backlog = null
       this.paused = false
       this.ws.resume()
       return
     }
     this.scheduleDrain()
+  }
+
+  /** The room; only called once joined. */
+  private room(): Room {
+    if (typeof this.pad === 'string') throw new Error('connection has not joined a room')
+    return this.pad
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
@@ -177,17 +280,17 @@ export class Connection implements Peer {
     try {
       switch (message.type) {
         case 'sync-step1':
-          result = this.room.sendStateTo(this, message.stateVector, ++this.step1Count > 1)
+          result = this.room().sendStateTo(this, message.stateVector, ++this.step1Count > 1)
           break
         case 'sync-step2':
         case 'sync-update':
-          result = this.room.receiveUpdate(this, message.update, this)
+          result = this.room().receiveUpdate(this, message.update, this)
           break
         case 'awareness':
-          result = this.room.receiveAwareness(this, message.update)
+          result = this.room().receiveAwareness(this, message.update)
           break
         case 'query-awareness':
-          this.room.sendPresenceTo(this)
+          this.room().sendPresenceTo(this)
           result = { ok: true }
           break
         case 'auth-denied':
@@ -199,7 +302,7 @@ export class Connection implements Peer {
         }
       }
     } catch (err) {
-      this.log.error({ conn: this.id, pad: this.room.padId, err }, 'error handling frame')
+      this.host.log.error({ conn: this.id, pad: this.padId, err }, 'error handling frame')
       return this.refuse({ code: CLOSE.internalError, reason: 'internal error' })
     }
     if (!result.ok) this.refuse(result)

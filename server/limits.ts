@@ -4,43 +4,43 @@
  * The numbers themselves live in config.ts, each with its reason.
  */
 
-/** A token bucket: `rate` tokens per second, holding at most `burst`. */
+/**
+ * A token bucket — `rate` tokens per second, holding at most `burst` — for many sockets at once:
+ * this object holds the setting, and each socket only one number, `due`: the moment its bucket is
+ * full again, measured in tokens (`rate` per second since the epoch; 0 = full). Equivalent to a
+ * bucket that stores its level and last refill time, without an object and two boxed numbers per
+ * socket (sockets are many, and mostly idle). Counting in tokens rather than milliseconds keeps a
+ * burst exact: taking a token adds exactly 1.
+ */
 export class TokenBucket {
-  private tokens: number
-  private last: number
-  private readonly rate: number
-  private readonly burst: number
+  readonly rate: number
+  readonly burst: number
 
-  constructor(rate: number, burst: number, now = Date.now()) {
+  constructor(rate: number, burst: number) {
     this.rate = rate
     this.burst = burst
-    this.tokens = burst
-    this.last = now
   }
 
-  /** Takes one token if there is one. */
-  take(now = Date.now()): boolean {
-    this.refill(now)
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
+  /** Tokens available now to a socket whose bucket is full again at `due`. */
+  level(due: number, now = Date.now()): number {
+    return this.burst - Math.max(0, due - this.inTokens(now))
   }
 
-  /** Tokens available now. */
-  level(now = Date.now()): number {
-    this.refill(now)
-    return this.tokens
+  /** The socket's new `due` after taking one token, or null if there is none. */
+  take(due: number, now = Date.now()): number | null {
+    const clock = this.inTokens(now)
+    if (this.burst - Math.max(0, due - clock) < 1) return null
+    return Math.max(due, clock) + 1
   }
 
   /** Milliseconds until a token is available. */
-  waitMs(now = Date.now()): number {
-    this.refill(now)
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate) * 1000)
+  waitMs(due: number, now = Date.now()): number {
+    const missing = 1 - this.level(due, now)
+    return missing <= 0 ? 0 : Math.ceil((missing / this.rate) * 1000)
   }
 
-  private refill(now: number): void {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate)
-    this.last = now
+  private inTokens(ms: number): number {
+    return (ms * this.rate) / 1000
   }
 }
 

@@ -25,6 +25,10 @@ export interface SyncMetrics {
   frameRejected(reason: string): void
   /** A websocket upgrade was refused, e.g. "bad_path", "bad_pad_id", "load_failed". */
   connectionRefused(reason: string): void
+  /** An upgrade request's TCP socket: its bytes are counted from now on... */
+  socketOpened(socket: CountedSocket): void
+  /** ...and, once it has closed, added to the totals (the caller listens: one listener per socket). */
+  socketClosed(socket: CountedSocket): void
 }
 
 /** A low-cardinality label for a refused frame, from the close code the socket got. */
@@ -69,7 +73,6 @@ export interface MetricsSources {
 export interface CountedSocket {
   readonly bytesRead: number
   readonly bytesWritten: number
-  on(event: 'close', listener: () => void): unknown
 }
 
 async function fileSize(file: string): Promise<number> {
@@ -214,21 +217,15 @@ export class Metrics implements SyncMetrics {
     if (ok) this.lastBackup.set(at / 1000)
   }
 
-  /** Counts the bytes of an upgraded (or refused) websocket socket, until and after it closes. */
-  trackSocket(socket: CountedSocket): void {
+  socketOpened(socket: CountedSocket): void {
     this.sockets.add(socket)
-    socket.on('close', this.untrack)
   }
 
-  /** One close listener for every socket (called with the socket as `this`): sockets are many. */
-  private readonly untrack = (() => {
-    const metrics = this
-    return function (this: CountedSocket) {
-      if (!metrics.sockets.delete(this)) return
-      metrics.closedRead += this.bytesRead
-      metrics.closedWritten += this.bytesWritten
-    }
-  })()
+  socketClosed(socket: CountedSocket): void {
+    if (!this.sockets.delete(socket)) return
+    this.closedRead += socket.bytesRead
+    this.closedWritten += socket.bytesWritten
+  }
 
   private sum(of: (s: CountedSocket) => number, closed: number): number {
     let total = closed

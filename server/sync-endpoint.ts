@@ -3,19 +3,19 @@
  * and never reaches the database), loads the pad before the first reply, and keeps sockets honest
  * with ws pings (a half-open socket from a sleeping laptop is terminated).
  */
-import { randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { type WebSocket, WebSocketServer } from 'ws'
+import { WebSocketServer } from 'ws'
 import { isValidPadId } from '../shared/pad-id.ts'
 import type { Via } from './access.ts'
 import type { Config } from './config.ts'
-import { Connection, type RateLimit } from './connection.ts'
-import { ConnectionCounter } from './limits.ts'
+import { Connection, type ConnectionHost, type RateLimit, SyncSocket } from './connection.ts'
+import { ConnectionCounter, TokenBucket } from './limits.ts'
 import type { Logger } from './logger.ts'
-import { type SyncMetrics, wsErrorReason } from './metrics.ts'
+import type { SyncMetrics } from './metrics.ts'
 import { CLOSE } from './peer.ts'
-import { CLOSE_POLICY, CLOSE_TRY_LATER } from './room.ts'
+import { CLOSE_TRY_LATER } from './room.ts'
 import type { Rooms } from './rooms.ts'
 
 export const SYNC_PATH_PREFIX = '/sync/'
@@ -87,6 +87,10 @@ const STATUS: Record<number, [string, string]> = {
 }
 
 function rejectUpgrade(socket: Duplex, status: number, message: string): void {
+  // An unhandled 'error' would crash the process. Only on this path: on the way to ws nothing
+  // waits between the 'upgrade' event and ws' own 'error' listener, and a second listener beside
+  // ws' one would cost every live socket a listener array.
+  socket.on('error', destroySocket)
   const [code, text] = STATUS[status] ?? ['error', 'Error']
   const body = JSON.stringify({ error: { code, message } })
   socket.end(
@@ -106,92 +110,109 @@ export function padIdFromUrl(
   return isValidPadId(padId) ? { ok: true, padId } : { ok: false, status: 400 }
 }
 
-/**
- * The upgrade socket's error listener: one function for all, not a closure per socket (a closure
- * made in handleUpgrade would keep the upgrade request alive for the socket's whole life).
- */
+/** A refused upgrade socket's error listener: one function for all, not a closure per socket. */
 function destroySocket(this: Duplex): void {
   this.destroy()
 }
 
-export class SyncEndpoint {
+export class SyncEndpoint implements ConnectionHost {
+  readonly log: Logger
+  readonly metrics: SyncMetrics | undefined
+  /** One rate-limit setting shared by every connection. */
+  readonly rate: RateLimit
+  readonly maxPreAuthMessages: number
   private readonly wss: WebSocketServer
   private readonly options: SyncEndpointOptions
-  private readonly alive = new WeakSet<WebSocket>()
+  /** Open sockets: ours, not ws' client tracking, which adds a closure and a listener per socket. */
+  private readonly sockets = new Set<SyncSocket>()
   private readonly pinger: NodeJS.Timeout
   private readonly perIp: ConnectionCounter
-  private readonly grants = new WeakMap<WebSocket, Granted>()
-  /** One rate-limit setting shared by every connection. */
-  private readonly rate: RateLimit
-  /** One listener shared by every socket (ws calls it with the socket as `this`), not two closures each. */
-  private readonly markAlive: (this: WebSocket) => void
+  private readonly grants = new WeakMap<SyncSocket, Granted>()
+  /** A refused socket's 'close' listener, one for all: its byte counts go to the metrics. */
+  private readonly countRefused: (this: Socket) => void
 
   constructor(options: SyncEndpointOptions) {
     this.options = options
+    this.log = options.log
+    this.metrics = options.metrics
     const { config } = options
     this.perIp = new ConnectionCounter(config.maxConnectionsPerIp)
     this.rate = {
-      messageRate: config.messageRate,
-      messageBurst: config.messageBurst,
+      bucket: new TokenBucket(config.messageRate, config.messageBurst),
       throttleCloseMs: config.throttleCloseMs,
     }
-    const alive = this.alive
-    this.markAlive = function (this: WebSocket) {
-      alive.add(this)
+    this.maxPreAuthMessages = config.maxPreAuthMessages
+    const metrics = options.metrics
+    this.countRefused = function (this: Socket) {
+      metrics?.socketClosed(this)
     }
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.maxFrameBytes,
       perMessageDeflate: false,
+      clientTracking: false,
+      WebSocket: SyncSocket,
     })
     this.pinger = setInterval(() => this.pingAll(), config.pingIntervalMs)
     this.pinger.unref()
   }
 
   get connectionCount(): number {
-    return this.wss.clients.size
+    return this.sockets.size
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', destroySocket)
+    // Typed as a Duplex; an http.Server hands its TCP socket, whose byte counts the metrics sum.
+    const tcp = socket instanceof Socket ? socket : null
+    if (tcp) this.metrics?.socketOpened(tcp)
     const target = padIdFromUrl(req.url)
     if (!target.ok) {
       const message =
         target.status === 404
           ? 'websocket endpoint is /sync/<padId>'
           : 'pad id must be 1-100 of A-Z a-z 0-9 . _ -'
-      this.options.metrics?.connectionRefused(target.status === 404 ? 'bad_path' : 'bad_pad_id')
-      return rejectUpgrade(socket, target.status, message)
+      this.metrics?.connectionRefused(target.status === 404 ? 'bad_path' : 'bad_pad_id')
+      return this.refuseUpgrade(tcp, socket, target.status, message)
     }
     const ip = clientIp(req, this.options.config.trustProxy)
     // Refused before the upgrade: an HTTP status is retried by browsers, which is right for a
     // limit that frees up when other sockets close.
     if (!this.perIp.tryAdd(ip)) {
-      this.options.metrics?.connectionRefused('too_many_connections')
-      return rejectUpgrade(socket, 429, 'too many connections from your address')
+      this.metrics?.connectionRefused('too_many_connections')
+      return this.refuseUpgrade(tcp, socket, 429, 'too many connections from your address')
     }
-    // The TCP socket closes whether the upgrade completes or not, and before ws says 'close'.
-    // `on`, not `once`: a once-wrapper is two more objects per socket, and 'close' fires once.
-    socket.on('close', this.releaserFor(ip))
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, target.padId, ip))
+    let accepted = false
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      accepted = true
+      const connection = new Connection(ws as SyncSocket, tcp, ip, target.padId, this)
+      this.sockets.add(connection.ws)
+      this.authorizeThenJoin(connection, req)
+    })
+    // Without a verifyClient option ws answers before handleUpgrade returns: it completed the
+    // upgrade (the connection now gives the address's slot back when it closes), or it refused
+    // it and closes the socket itself.
+    if (!accepted) {
+      this.perIp.remove(ip)
+      tcp?.on('close', this.countRefused)
+    }
   }
 
-  /**
-   * Gives the address's connection slot back, once. Made here, not in handleUpgrade, so it does
-   * not keep the upgrade request alive.
-   */
-  private releaserFor(ip: string): () => void {
-    let counted = true
-    return () => {
-      if (counted) this.perIp.remove(ip)
-      counted = false
-    }
+  private refuseUpgrade(tcp: Socket | null, socket: Duplex, status: number, message: string): void {
+    tcp?.on('close', this.countRefused)
+    rejectUpgrade(socket, status, message)
+  }
+
+  /** A connection's socket closed: its address's slot, its place here and its byte counts go. */
+  closed(connection: Connection): void {
+    this.sockets.delete(connection.ws)
+    this.perIp.remove(connection.ip)
+    if (connection.tcp) this.metrics?.socketClosed(connection.tcp)
   }
 
   /** Closes every socket with `code` (1012 on restart: clients reconnect) and stops pinging. */
   close(code: number, reason: string): void {
     clearInterval(this.pinger)
-    for (const ws of this.wss.clients) ws.close(code, reason)
+    for (const ws of this.sockets) ws.close(code, reason)
     this.wss.close()
   }
 
@@ -201,7 +222,7 @@ export class SyncEndpoint {
    */
   closeWhere(matches: (grant: LiveGrant) => boolean, code: number, reason: string): number {
     let closed = 0
-    for (const ws of this.wss.clients) {
+    for (const ws of this.sockets) {
       const grant = this.grants.get(ws)
       if (!grant || !matches(grant)) continue
       this.grants.delete(ws)
@@ -213,130 +234,63 @@ export class SyncEndpoint {
     return closed
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage, padId: string, ip: string): void {
-    const id = randomBytes(6).toString('hex')
-    this.watch(ws, id, padId)
-    this.authorizeThenJoin(ws, req, id, padId, ip)
-  }
-
   /**
-   * Listeners for the socket's whole life. They sit in a function of their own because a closure
-   * keeps its whole scope alive: created beside the pre-auth queue below, they would keep the
-   * upgrade request and the queue in memory for as long as the socket is open.
+   * Until the socket is authorised its frames wait in the connection, and the pad is neither
+   * loaded nor created. Everything in this scope is garbage once the grant or the refusal is
+   * settled (or the deadline passed, for a socket that closed while it waited).
    */
-  private watch(ws: WebSocket, id: string, padId: string): void {
-    // An unhandled 'error' event on a socket would crash the process (e.g. a frame over maxPayload).
-    ws.on('error', (err) => {
-      this.options.log.warn({ conn: id, pad: padId, err: err.message }, 'socket error')
-      this.options.metrics?.frameRejected(wsErrorReason(err))
-    })
-    // A pong proves the peer is there (browsers and the ws client answer pings by themselves).
-    this.alive.add(ws)
-    ws.on('pong', this.markAlive)
-  }
-
-  /**
-   * Until the socket is authorised, its frames wait here — a few (the stock client sends its step
-   * 1 and awareness at once), not a flood — and the pad is neither loaded nor created. Everything
-   * in this scope is garbage once the grant or the refusal is settled.
-   */
-  private authorizeThenJoin(
-    ws: WebSocket,
-    req: IncomingMessage,
-    id: string,
-    padId: string,
-    ip: string,
-  ): void {
-    const log = this.options.log
-    const { maxPreAuthMessages, authDeadlineMs } = this.options.config
-    const early: [Buffer, boolean][] = []
-    let settled = false
-    const settle = () => {
-      settled = true
-      ws.off('message', queue)
-      ws.off('close', settle)
-      clearTimeout(deadline)
-    }
-    const refuse = (code: number, reason: string, metric: string) => {
-      settle()
-      this.options.metrics?.connectionRefused(metric)
-      log.warn({ conn: id, pad: padId, code, reason }, 'refusing socket')
-      ws.close(code, reason)
-    }
-    const queue = (data: Buffer, isBinary: boolean) => {
-      early.push([data, isBinary])
-      if (early.length > maxPreAuthMessages)
-        refuse(CLOSE_POLICY, 'too many messages before authorisation', 'preauth_flood')
-    }
-    ws.on('message', queue)
-    // Gone before the answer: nothing to refuse, and nothing of this scope should wait for it.
-    ws.once('close', settle)
+  private authorizeThenJoin(connection: Connection, req: IncomingMessage): void {
+    const { padId, ip } = connection
     const deadline = setTimeout(
-      () => refuse(CLOSE_TRY_LATER, 'authorisation took too long', 'auth_timeout'),
-      authDeadlineMs,
+      () => connection.refuseEntry(CLOSE_TRY_LATER, 'authorisation took too long', 'auth_timeout'),
+      this.options.config.authDeadlineMs,
     )
     const authorize = this.options.authorize ?? (() => OPEN_GRANT)
     Promise.resolve()
       .then(() => authorize({ padId, ip, req }))
       .then(
         (grant) => {
-          if (settled) return
-          if (ws.readyState !== ws.OPEN) return settle()
-          if (!grant.ok) return refuse(grant.code, grant.reason, `auth_${grant.code}`)
-          settle()
-          const connection = this.join(ws, id, padId, ip, early, grant.readOnly ?? false)
+          clearTimeout(deadline)
+          // Gone before the answer, or refused for flooding or lateness: nothing more to do.
+          if (connection.isClosed) return
+          if (connection.ws.readyState !== connection.ws.OPEN) return
+          if (!grant.ok) return connection.refuseEntry(grant.code, grant.reason, `auth_${grant.code}`)
+          if (!this.join(connection, grant.readOnly ?? false)) return
           // Only a link can be revoked (rotated, or the pad moved): the admin token and open mode
           // need no entry.
-          if (connection && grant.via) this.grants.set(ws, { padId, via: grant.via, connection })
+          if (grant.via) this.grants.set(connection.ws, { padId, via: grant.via, connection })
         },
         (err) => {
-          if (settled) return
-          log.error({ conn: id, pad: padId, err }, 'authorisation failed')
-          refuse(CLOSE.internalError, 'authorisation failed', 'auth_error')
+          clearTimeout(deadline)
+          if (connection.isClosed) return
+          this.log.error({ conn: connection.id, pad: padId, err }, 'authorisation failed')
+          connection.refuseEntry(CLOSE.internalError, 'authorisation failed', 'auth_error')
         },
       )
   }
 
-  private join(
-    ws: WebSocket,
-    id: string,
-    padId: string,
-    ip: string,
-    early: [Buffer, boolean][],
-    readOnly: boolean,
-  ): Connection | null {
-    const log = this.options.log
+  private join(connection: Connection, readOnly: boolean): boolean {
     let room: ReturnType<Rooms['open']>
     try {
-      room = this.options.rooms.open(padId)
+      room = this.options.rooms.open(connection.padId)
     } catch (err) {
       // Never serve an empty doc in place of a pad we failed to read; the stored bytes stay as they are.
-      log.error({ conn: id, pad: padId, err }, 'could not load pad')
-      this.options.metrics?.connectionRefused('load_failed')
-      ws.close(CLOSE.internalError, 'could not load pad')
-      return null
+      this.log.error({ conn: connection.id, pad: connection.padId, err }, 'could not load pad')
+      this.metrics?.connectionRefused('load_failed')
+      connection.close(CLOSE.internalError, 'could not load pad')
+      return false
     }
-    const connection = new Connection({
-      id,
-      ip,
-      ws,
-      room,
-      readOnly,
-      log,
-      rate: this.rate,
-      metrics: this.options.metrics,
-    })
-    for (const [data, isBinary] of early) connection.admit(data, isBinary)
-    return connection
+    connection.join(room, readOnly)
+    return true
   }
 
   private pingAll(): void {
-    for (const ws of this.wss.clients) {
-      if (!this.alive.has(ws)) {
+    for (const ws of this.sockets) {
+      if (!ws.alive) {
         ws.terminate()
         continue
       }
-      this.alive.delete(ws)
+      ws.alive = false
       ws.ping()
     }
   }
