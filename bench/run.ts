@@ -5,7 +5,7 @@
  *
  * Options: `--full`; `--only=fanout,saturation,...`, `--servers=summitpad,reference,...` and
  * `--fanout=200,1600`, `--rounds=10` (typing slices per server), `--storm-rounds=1` to run a part (the doc is then not rewritten unless `--write`); `--profile` writes a CPU profile of every
- * Summitpad child into bench/out/profiles (read it with `node --import tsx bench/profile-summary.ts`).
+ * server child into bench/out/profiles/<server> (read it with `node --import tsx bench/profile-summary.ts`).
  */
 import fs from 'node:fs'
 import path from 'node:path'

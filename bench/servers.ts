@@ -36,6 +36,7 @@ export const PERSISTENT: Record<ServerKind, boolean> = {
 
 const REFERENCE_SERVER = path.join(ROOT, 'node_modules/@y/websocket-server/src/server.js')
 const GC_ON_SIGNAL = pathToFileURL(path.join(ROOT, 'bench/gc-on-signal.mjs')).href
+const EXIT_ON_SIGTERM = pathToFileURL(path.join(ROOT, 'bench/exit-on-sigterm.mjs')).href
 
 const READY: Record<ServerKind, RegExp> = {
   summitpad: /Summitpad listening on/,
@@ -51,7 +52,7 @@ const STOP_TIMEOUT_MS = 10_000
 
 /** Options of a whole benchmark run that reach every server start. */
 export interface RunOptions {
-  /** Directory for `node --cpu-prof` output of Summitpad children, or null. */
+  /** Directory for `node --cpu-prof` output of every server child (a subdirectory per server), or null. */
   cpuProfileDir: string | null
 }
 
@@ -65,7 +66,7 @@ export interface StartOptions {
    * RSS can be read without the garbage of what happened before. Measurement only; no server code changes.
    */
   gcOnSignal?: boolean
-  /** Write a V8 CPU profile of the child into this directory when it exits (Summitpad children only). */
+  /** Write a V8 CPU profile of the child into `<dir>/<server>` when it exits. */
   cpuProfileDir?: string | null
   env?: Record<string, string>
 }
@@ -124,10 +125,11 @@ export class ServerProcess {
   static async start(kind: ServerKind, options: StartOptions = {}): Promise<ServerProcess> {
     const port = options.port ?? (await freePort())
     const dataDir = options.dataDir ?? tempDir(kind)
-    const nodeArgs =
-      options.cpuProfileDir && kind === 'summitpad'
-        ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]
-        : []
+    // One directory per server, so profiles of the same scenario can be set side by side.
+    const nodeArgs = options.cpuProfileDir
+      ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.cpuProfileDir, kind)}`]
+      : []
+    if (options.cpuProfileDir && kind !== 'summitpad') nodeArgs.push('--import', EXIT_ON_SIGTERM)
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? os.tmpdir(),
