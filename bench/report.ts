@@ -444,6 +444,7 @@ function idleSection(r: BenchResults): string {
     '× ref',
     'of which JS heap KiB',
     'baseline RSS MiB',
+    'RSS per connection, every round KiB',
   ]
   const rows: string[][] = []
   const ref = ok(r.idle.reference)
@@ -459,13 +460,15 @@ function idleSection(r: BenchResults): string {
       ratio(o.perPadBytes, ref?.perPadBytes),
       kib(o.perPadHeapBytes),
       mib(o.baselineBytes),
+      (o.perConnectionRounds ?? [o.perConnectionBytes]).map(kib).join(', '),
     ])
   })
   return [
     '### Idle connections and pads (server RSS)',
     '',
     'Idle connections are synced raw clients in one pad, without awareness state. Pads: one connection each, holding ~200 characters; ' +
-      'the per-pad figure excludes that connection. Connections and pads are measured in separate fresh servers. Each RSS figure is the median ' +
+      'the per-pad figure excludes that connection. Connections and pads are measured in separate fresh servers, in several rounds interleaved ' +
+      'across the servers; the row is each server’s median round by RSS per connection (every round in the last column). Each RSS read is the median ' +
       'of five reads, each after a full GC triggered in the idle server (bench/gc-on-signal.mjs, loaded only for this scenario); "JS heap" is ' +
       'the growth of V8’s used heap at the same reads, the rest is native memory (sockets, buffers, allocator) and heap pages V8 keeps.',
     '',

@@ -32,6 +32,8 @@ interface Plan {
   manyPads: { pads: number; perPad: number } | null
   idleConnections: number
   idlePads: number
+  /** Fresh servers per kind for the idle figures (the median is reported). */
+  idleRounds: number
   coldUpdates: number
   coldTrials: number
   storeBudgetMs: number
@@ -61,6 +63,7 @@ const SHORT: Plan = {
   // RSS moves in steps of V8 heap pages: fewer would be noise.
   idleConnections: 2000,
   idlePads: 1000,
+  idleRounds: 3,
   coldUpdates: 50_000,
   coldTrials: 3,
   storeBudgetMs: 1500,
@@ -87,6 +90,7 @@ const FULL: Plan = {
   manyPads: { pads: 50, perPad: 20 },
   idleConnections: 2000,
   idlePads: 1000,
+  idleRounds: 5,
   coldUpdates: 50_000,
   coldTrials: 5,
   storeBudgetMs: 3000,
@@ -177,35 +181,50 @@ async function acrossServers<T>(
 const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '—')
 
 /**
- * A storm is one number per server decided by a few seconds of a shared host: run it `plan.stormRounds`
- * times, interleaved, and keep the median round (by "all synced"), with every round's figure.
+ * A figure decided by a few seconds of a shared host: run it `rounds` times, interleaved across the
+ * servers, and keep each server's median round (by `key`), told every round's figure by `withRounds`.
  */
-async function stormRounds(
+async function medianOfRounds<T extends object>(
+  title: string,
+  kinds: readonly ServerKind[],
+  rounds: number,
+  run: (kind: ServerKind) => Promise<T>,
+  describe: (r: T) => string,
+  key: (r: T) => number,
+  withRounds: (median: T, figures: number[]) => T,
+): Promise<PerServer<T>> {
+  const all: PerServer<T>[] = []
+  for (let i = 0; i < rounds; i++) {
+    all.push(await acrossServers(`${title} (round ${i + 1})`, kinds, run, describe))
+  }
+  const results: PerServer<T> = {}
+  for (const kind of kinds) {
+    const done = all.map((r) => r[kind]).filter((o): o is T => o !== undefined && !('error' in o))
+    if (done.length === 0) {
+      results[kind] = all.map((r) => r[kind]).find((o) => o !== undefined)
+      continue
+    }
+    const sorted = [...done].sort((a, b) => (key(a) || Infinity) - (key(b) || Infinity))
+    results[kind] = withRounds(sorted[Math.floor((sorted.length - 1) / 2)]!, done.map(key))
+  }
+  return results
+}
+
+/** A storm: the median round by "all synced". */
+function stormRounds(
   title: string,
   run: (kind: ServerKind) => Promise<StormResult>,
   describe: (r: StormResult) => string,
 ): Promise<PerServer<StormResult>> {
-  const kinds = servers.filter((k) => k !== 'relay')
-  const rounds: PerServer<StormResult>[] = []
-  for (let i = 0; i < plan.stormRounds; i++) {
-    rounds.push(await acrossServers(`${title} (round ${i + 1})`, kinds, run, describe))
-  }
-  const results: PerServer<StormResult> = {}
-  for (const kind of kinds) {
-    const done = rounds
-      .map((r) => r[kind])
-      .filter((o): o is StormResult => o !== undefined && !('error' in o))
-    if (done.length === 0) {
-      results[kind] = rounds.map((r) => r[kind]).find((o) => o !== undefined)
-      continue
-    }
-    const sorted = [...done].sort((a, b) => (a.allSyncedMs || Infinity) - (b.allSyncedMs || Infinity))
-    results[kind] = {
-      ...sorted[Math.floor((sorted.length - 1) / 2)]!,
-      roundsMs: done.map((r) => r.allSyncedMs),
-    }
-  }
-  return results
+  return medianOfRounds(
+    title,
+    servers.filter((k) => k !== 'relay'),
+    plan.stormRounds,
+    run,
+    describe,
+    (r) => r.allSyncedMs,
+    (median, roundsMs) => ({ ...median, roundsMs }),
+  )
 }
 
 async function main(): Promise<void> {
@@ -334,11 +353,17 @@ async function main(): Promise<void> {
     )
   }
   if (only.has('idle')) {
-    results.idle = await acrossServers(
+    // RSS moves by a KiB or two per connection from one fresh server to the next (V8's heap
+    // sizing, the allocator): the median of interleaved rounds.
+    results.idle = await medianOfRounds(
       `idle ${plan.idleConnections} connections / ${plan.idlePads} pads`,
       servers,
+      plan.idleRounds,
       (kind) => idle(kind, plan.idleConnections, plan.idlePads, options),
-      (r) => `${f(r.perConnectionBytes / 1024)} KiB/connection, ${f(r.perPadBytes / 1024)} KiB/pad`,
+      (r) =>
+        `${f(r.perConnectionBytes / 1024)} KiB/connection (heap ${f(r.perConnectionHeapBytes / 1024)}), ${f(r.perPadBytes / 1024)} KiB/pad`,
+      (r) => r.perConnectionBytes,
+      (median, perConnectionRounds) => ({ ...median, perConnectionRounds }),
     )
   }
   if (only.has('cold')) {

@@ -66,6 +66,8 @@ export interface IdleResult {
   perConnectionHeapBytes: number
   perPadHeapBytes: number
   baselineBytes: number
+  /** Per-connection RSS of every round, when the scenario ran several (this result is their median). */
+  perConnectionRounds?: number[]
 }
 
 /**
