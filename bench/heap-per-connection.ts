@@ -140,12 +140,11 @@ function groupSnapshot(file: string): Map<string, Group> {
   return groups
 }
 
-function measure(): { heapUsed: number; file: string } {
+function measure(): { usage: NodeJS.MemoryUsage; file: string } {
   globalThis.gc?.()
   globalThis.gc?.()
-  const { heapUsed } = process.memoryUsage()
   return {
-    heapUsed,
+    usage: process.memoryUsage(),
     file: v8.writeHeapSnapshot(
       path.join(os.tmpdir(), `heap-per-conn-${process.pid}-${Date.now()}.heapsnapshot`),
     ),
@@ -199,7 +198,10 @@ async function main(): Promise<void> {
     rows.sort((x, y) => Math.abs(y.bytes) - Math.abs(x.bytes))
     const per = (n: number) => (n / connections).toFixed(2).padStart(8)
     console.log(`${name}: ${connections} idle connections (after ${warm} warm-up ones), per connection:`)
-    console.log(`  heapUsed after GC  ${per(after.heapUsed - before.heapUsed)} B`)
+    // Outside the JS heap: Buffers and ArrayBuffers ("external"), and what RSS adds (sockets' native
+    // state, the allocator, heap pages V8 keeps).
+    for (const field of ['heapUsed', 'external', 'arrayBuffers', 'rss'] as const)
+      console.log(`  ${`${field} after GC`.padEnd(18)} ${per(after.usage[field] - before.usage[field])} B`)
     console.log(`  snapshot self size ${per(total)} B`)
     console.log(`\n${'objects'.padStart(8)} ${'bytes'.padStart(8)}  type and name`)
     for (const row of rows.slice(0, top)) console.log(`${per(row.count)} ${per(row.bytes)}  ${row.key}`)

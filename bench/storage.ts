@@ -65,6 +65,12 @@ export interface IdleResult {
   /** Of the per-connection RSS, live V8 heap (after a full GC), bytes. */
   perConnectionHeapBytes: number
   perPadHeapBytes: number
+  /**
+   * RSS growth per idle connection again, in a server whose young generation is capped at 1 MiB
+   * (`--max-semi-space-size=1`): without the cap, V8 grows its nursery while the 2,000 sockets
+   * connect (tens of MiB, kept after a full GC), and that growth is most of the figure above.
+   */
+  perConnectionCappedBytes: number
   baselineBytes: number
   /** Per-connection RSS of every round, when the scenario ran several (this result is their median). */
   perConnectionRounds?: number[]
@@ -78,8 +84,9 @@ async function rssGrowth(
   kind: ServerKind,
   options: RunOptions,
   grow: (server: ServerProcess) => Promise<RawClient[]>,
+  env: Record<string, string> = {},
 ): Promise<{ baseline: number; growth: number; heapGrowth: number }> {
-  const server = await ServerProcess.start(kind, { ...options, gcOnSignal: true })
+  const server = await ServerProcess.start(kind, { ...options, gcOnSignal: true, env })
   const raws: RawClient[] = []
   try {
     const warm = new RawWriter(server.padUrl('warm-up'), { id: 0 })
@@ -106,9 +113,9 @@ export async function idle(
   pads: number,
   options: RunOptions,
 ): Promise<IdleResult> {
-  const idleConnections = await rssGrowth(kind, options, (server) =>
-    openAll(connections, () => new RawClient(server.padUrl('idle'))),
-  )
+  const openIdle = (server: ServerProcess) => openAll(connections, () => new RawClient(server.padUrl('idle')))
+  const idleConnections = await rssGrowth(kind, options, openIdle)
+  const capped = await rssGrowth(kind, options, openIdle, { NODE_OPTIONS: '--max-semi-space-size=1' })
   const smallPads = await rssGrowth(kind, options, async (server) => {
     const writers = await openAll(pads, (i) => new RawWriter(server.padUrl(`small-${i}`), { id: i + 1 }))
     for (const writer of writers) writer.type(SMALL_PAD_TEXT)
@@ -123,6 +130,7 @@ export async function idle(
     perPadBytes: smallPads.growth / pads - perConnectionBytes,
     perConnectionHeapBytes,
     perPadHeapBytes: smallPads.heapGrowth / pads - perConnectionHeapBytes,
+    perConnectionCappedBytes: capped.growth / connections,
     baselineBytes: idleConnections.baseline,
   }
 }
