@@ -76,7 +76,8 @@ const SHORT: Plan = {
 const FULL: Plan = {
   fanoutSizes: [10, 50, 100, 200, 400, 1600],
   sliceMs: 2000,
-  rounds: 5,
+  // 20 s of typing per server and size: a p99 over ~500 keystrokes, not decided by two or three.
+  rounds: 10,
   saturationClients: 200,
   saturationSchedule: [
     ...[10, 20, 40, 60, 80, 100, 130, 160, 200].map((typists) => ({ typists, perTypist: 5 })),
