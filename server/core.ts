@@ -78,6 +78,7 @@ export function openCore(options: CoreOptions): Core {
       meetings,
       search,
       snapshotEvery: options.snapshotEvery,
+      log: options.log,
     })
     const history: History = new History(db, rooms)
     search.indexMissing()

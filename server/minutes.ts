@@ -14,6 +14,7 @@ import { EXPORT_CSP, minutesPage } from './export-html.ts'
 import { markdownToText, type TextHeader } from './export-text.ts'
 import { escapeHtml } from './html.ts'
 import { HttpError } from './http-errors.ts'
+import type { Logger } from './logger.ts'
 import type { Meetings } from './meetings.ts'
 import { docFromStored, encodeState, readStoredDoc } from './pad-doc.ts'
 import type { Rooms } from './rooms.ts'
@@ -55,6 +56,7 @@ export interface MinutesDeps {
   search: SearchIndex
   /** Log rows after which a snapshot is due (config SNAPSHOT_EVERY). */
   snapshotEvery: number
+  log: Logger
 }
 
 function fileSlug(text: string): string {
@@ -277,7 +279,9 @@ ${index.join('\n')}
       this.d.rooms.flush()
       return read(room.doc)
     }
-    const doc = readStoredDoc(this.d.store, padId, this.d.snapshotEvery)
+    const doc = readStoredDoc(this.d.store, padId, this.d.snapshotEvery, (err) =>
+      this.d.log.warn({ pad: padId, err }, 'could not keep a snapshot of a replayed pad'),
+    )
     if (!doc) return null
     try {
       return read(doc)

@@ -36,8 +36,8 @@ export function docFromStored(stored: StoredPad | null): Y.Doc {
  */
 export type LoadedPad = { doc: Y.Doc; state: null } | { doc: null; state: Uint8Array }
 
-export function loadForRoom(stored: StoredPad | null): LoadedPad {
-  if (stored?.snapshot && stored.updates.length === 0 && isComplete(stored.snapshot))
+export function loadForRoom(stored: StoredPad | null, mayDefer = true): LoadedPad {
+  if (mayDefer && stored?.snapshot && stored.updates.length === 0 && isComplete(stored.snapshot))
     return { doc: null, state: stored.snapshot }
   return { doc: docFromStored(stored), state: null }
 }
@@ -62,14 +62,27 @@ export function encodeState(doc: Y.Doc): Uint8Array {
 /**
  * A pad no room holds, rebuilt for a read (export, search index). A tail of `snapshotEvery` rows
  * or more after the newest snapshot (rows written by another program, a snapshot that failed) is
- * replayed here once and saved as a snapshot, so the next read — and the first person to open the
- * pad — load the snapshot instead of replaying it all again. Null when the pad was never stored.
+ * replayed here once and kept as a snapshot, so the next read — and the first person to open the
+ * pad — load the snapshot instead of replaying it all again. Keeping it is optional: if it cannot
+ * be written (a full disk, a locked database) the read still succeeds, and `snapshotFailed` hears
+ * why. Null when the pad was never stored.
  */
-export function readStoredDoc(store: PadStore, padId: string, snapshotEvery: number): Y.Doc | null {
+export function readStoredDoc(
+  store: PadStore,
+  padId: string,
+  snapshotEvery: number,
+  snapshotFailed: (err: unknown) => void,
+): Y.Doc | null {
   const stored = store.load(padId)
   if (!stored) return null
   const doc = docFromStored(stored)
   const last = stored.updates.at(-1)
-  if (last && stored.updates.length >= snapshotEvery) store.writeSnapshot(padId, last.seq, encodeState(doc))
+  if (last && stored.updates.length >= snapshotEvery) {
+    try {
+      store.writeSnapshotIfCurrent(padId, last.seq, encodeState(doc))
+    } catch (err) {
+      snapshotFailed(err)
+    }
+  }
   return doc
 }

@@ -44,6 +44,11 @@ export interface RoomHost {
   flushNow(): void
   /** The room can no longer be trusted to match its store: close its peers and drop it. */
   discard(room: Room, reason: string): void
+  /**
+   * The stored snapshot the room started from (and may already have sent) does not rebuild: drop
+   * the room, and load this pad the careful way from now on (it then refuses clients before any byte).
+   */
+  buildFailed(room: Room): void
   /** The last peer left. */
   emptied(room: Room): void
   /** The pad's stored text changed (for the search index; cheap, called per commit). */
@@ -136,12 +141,14 @@ export class Room {
 
   /** Throws (after closing every peer with 1011) if the stored state cannot be rebuilt. */
   private build(): Y.Doc {
+    // Closed before anyone needed the doc: there is none to give (and an empty one would be a lie).
+    if (this.discarded || this.unbuilt === null) throw new Error(`pad ${this.padId} is closed`)
     let doc: Y.Doc
     try {
       doc = docFromStored({ snapshot: this.unbuilt, snapshotUpto: this.position.snapshotSeq, updates: [] })
     } catch (err) {
       this.host.log.error({ pad: this.padId, err }, 'could not rebuild the pad from its snapshot')
-      this.host.discard(this, 'pad could not be loaded')
+      this.host.buildFailed(this)
       throw err
     }
     this.unbuilt = null

@@ -27,6 +27,8 @@ export interface RoomsOptions {
 export class Rooms {
   private readonly rooms = new Map<string, Room>()
   private readonly unloadTimers = new Map<Room, NodeJS.Timeout>()
+  /** Pads whose snapshot passed the checks but did not rebuild: never served from the bytes again. */
+  private readonly unbuildable = new Set<string>()
   private readonly flusher: TickFlusher
   private readonly host: RoomHost
   private readonly options: RoomsOptions
@@ -41,6 +43,10 @@ export class Rooms {
       markDirty: (room) => this.flusher.markDirty(room),
       flushNow: () => this.flusher.flush(),
       discard: (room, reason) => this.discard(room, reason),
+      buildFailed: (room) => {
+        this.unbuildable.add(room.padId)
+        this.discard(room, 'pad could not be loaded')
+      },
       emptied: (room) => this.scheduleUnload(room),
       changed: (room) => options.onPadChanged?.(room.padId),
       mayCreatePad: (origin) => options.mayCreatePad?.(origin) ?? true,
@@ -64,7 +70,7 @@ export class Rooms {
       return room
     }
     const stored = this.options.store.load(padId)
-    const loaded = loadForRoom(stored)
+    const loaded = loadForRoom(stored, !this.unbuildable.has(padId))
     const lastSeq = stored?.updates.at(-1)?.seq ?? stored?.snapshotUpto ?? 0
     room = new Room(
       padId,

@@ -105,9 +105,14 @@ export class SearchIndex {
   /** Indexes pads that have none yet (e.g. after upgrading from a version without search). */
   indexMissing(): number {
     const ids = this.s.unindexed.all().map((r) => r.id)
-    this.db.transaction(() => {
-      for (const id of ids) this.reindex(id)
-    })()
+    // One transaction per pad: a pad that fails (its data, a full disk) leaves the others indexed.
+    for (const id of ids) {
+      try {
+        this.db.transaction(() => this.reindex(id))()
+      } catch (err) {
+        this.log.error({ pad: id, err }, 'could not index pad')
+      }
+    }
     return ids.length
   }
 

@@ -63,6 +63,7 @@ export class PadStore {
   private readonly selectLatestSnapshot
   private readonly selectUpdatesAfter
   private readonly insertSnapshot
+  private readonly insertSnapshotIfCurrent
   private readonly selectLastSeq
   private readonly deletePadRow
   private readonly selectPads
@@ -74,8 +75,8 @@ export class PadStore {
   private readonly db: Db
   /**
    * Pads appended to since this store was opened, so a commit is one INSERT, not an upsert of the
-   * pad row too. Only `delete` removes pad rows (and forgets the entry); an append that fails
-   * forgets its pads, so a failure never leaves a key behind for the next try.
+   * pad row too. Each insert checks that the key still names the pad (see `insertUpdate`): pad rows
+   * also go with their event, in transactions that roll back, or in another process.
    */
   private readonly written = new Map<string, WrittenPad>()
 
@@ -85,8 +86,10 @@ export class PadStore {
       `INSERT INTO pads (id, created_at, updated_at) VALUES (?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET updated_at = max(updated_at, excluded.updated_at) RETURNING pk`,
     )
-    this.insertUpdate = db.prepare<[number, number, string, string | null, Buffer]>(
-      'INSERT INTO updates (pad, at, conn, author, data) VALUES (?, ?, ?, ?, ?)',
+    // Only into the pad row that still has this id: a key kept in `written` may have been freed
+    // (the pad deleted, here or by its event's deletion) and handed to another pad since.
+    this.insertUpdate = db.prepare<[number, string, string | null, Buffer, number, string]>(
+      'INSERT INTO updates (pad, at, conn, author, data) SELECT pk, ?, ?, ?, ? FROM pads WHERE pk = ? AND id = ?',
     )
     this.selectPadPk = db.prepare<[string], { pk: number }>('SELECT pk FROM pads WHERE id = ?')
     this.selectLatestSnapshot = db.prepare<[number], { upto: number; data: Buffer }>(
@@ -94,6 +97,16 @@ export class PadStore {
     )
     this.selectUpdatesAfter = db.prepare<[number, number], { seq: number; data: Buffer }>(
       'SELECT seq, data FROM updates WHERE pad = ? AND seq > ? ORDER BY seq',
+    )
+    // A snapshot made from a read (no room, no lock held meanwhile) goes in only if the row it
+    // ends at is still this pad's and nothing newer covers it: not over a "forget history" that
+    // ran in between, nor into a pad deleted and made again under the same id.
+    this.insertSnapshotIfCurrent = db.prepare<{ padId: string; upto: number; at: number; data: Buffer }>(
+      `INSERT INTO snapshots (pad, upto, at, data)
+       SELECT p.pk, @upto, @at, @data FROM pads p
+       WHERE p.id = @padId
+         AND EXISTS (SELECT 1 FROM updates u WHERE u.pad = p.pk AND u.seq = @upto)
+         AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.pad = p.pk AND s.upto >= @upto)`,
     )
     this.insertSnapshot = db.prepare<[number, number, number, Buffer]>(
       'INSERT INTO snapshots (pad, upto, at, data) VALUES (?, ?, ?, ?)',
@@ -121,21 +134,27 @@ export class PadStore {
     this.appendTx = db.transaction(
       (rows: readonly LogRow[], pads: Map<string, WrittenPad & { lastAt: number }>): number[] => {
         const seqs: number[] = []
+        const upsert = (row: LogRow) => this.upsertPad.get(row.padId, row.at, row.at)!.pk
+        const insert = (pk: number, row: LogRow) =>
+          this.insertUpdate.run(row.at, row.conn, row.author, asBuffer(row.data), pk, row.padId)
         for (const row of rows) {
           let pad = pads.get(row.padId)
           if (pad === undefined) {
             const known = this.written.get(row.padId)
             pad = known
               ? { ...known, lastAt: row.at }
-              : { pk: this.upsertPad.get(row.padId, row.at, row.at)!.pk, touchedAt: row.at, lastAt: row.at }
+              : { pk: upsert(row), touchedAt: row.at, lastAt: row.at }
             pads.set(row.padId, pad)
           }
           pad.lastAt = Math.max(pad.lastAt, row.at)
-          seqs.push(
-            Number(
-              this.insertUpdate.run(pad.pk, row.at, row.conn, row.author, asBuffer(row.data)).lastInsertRowid,
-            ),
-          )
+          let inserted = insert(pad.pk, row)
+          if (inserted.changes === 0) {
+            // The kept key no longer names this pad: find (or make) its row, as for a new pad.
+            pad.pk = upsert(row)
+            pad.touchedAt = row.at
+            inserted = insert(pad.pk, row)
+          }
+          seqs.push(Number(inserted.lastInsertRowid))
         }
         for (const pad of pads.values()) {
           if (pad.lastAt - pad.touchedAt < TOUCH_EVERY_MS) continue
@@ -151,13 +170,7 @@ export class PadStore {
   append(rows: readonly LogRow[]): number[] {
     if (rows.length === 0) return []
     const pads = new Map<string, WrittenPad & { lastAt: number }>()
-    let seqs: number[]
-    try {
-      seqs = this.appendTx(rows, pads)
-    } catch (err) {
-      for (const row of rows) this.written.delete(row.padId)
-      throw err
-    }
+    const seqs = this.appendTx(rows, pads)
     for (const [padId, { pk, touchedAt }] of pads) this.written.set(padId, { pk, touchedAt })
     return seqs
   }
@@ -184,6 +197,14 @@ export class PadStore {
     const pad = this.selectPadPk.get(padId)
     if (!pad) throw new Error(`cannot snapshot pad "${padId}": it has no stored updates`)
     this.insertSnapshot.run(pad.pk, upto, at, asBuffer(state))
+  }
+
+  /**
+   * Like `writeSnapshot`, for a state rebuilt outside any room: stored only while log row `upto` is
+   * still the pad's and no snapshot covers it yet. Returns whether it was stored.
+   */
+  writeSnapshotIfCurrent(padId: string, upto: number, state: Uint8Array, at = Date.now()): boolean {
+    return this.insertSnapshotIfCurrent.run({ padId, upto, at, data: asBuffer(state) }).changes > 0
   }
 
   lastSeq(padId: string): number {
