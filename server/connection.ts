@@ -153,9 +153,8 @@ export class Connection implements Peer {
     return this.closed
   }
 
-  send(message: Uint8Array, written?: () => void): void {
-    if (!this.closed && this.ws.readyState === this.ws.OPEN)
-      this.ws.send(message, written && (() => written()))
+  send(message: Uint8Array): void {
+    if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(message)
   }
 
   close(code: number, reason: string): void {

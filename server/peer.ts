@@ -10,11 +10,7 @@ export interface Origin {
 export interface Peer extends Origin {
   /** Came in with a read-only link: its updates are dropped and its presence shows as a viewer. */
   readonly readOnly: boolean
-  /**
-   * `written`, if given, runs once the bytes are handed to the OS (or writing them failed); never
-   * when the peer is already closed.
-   */
-  send(message: Uint8Array, written?: () => void): void
+  send(message: Uint8Array): void
   close(code: number, reason: string): void
 }
 

@@ -103,9 +103,10 @@ export class Room {
   private current: Y.Doc | null
   /**
    * A pad whose snapshot covers its whole log starts as those bytes alone. Rebuilding the Y.Doc is
-   * most of a cold load (10–90 ms for a pad of 50,000 keystrokes), and someone opening the pad with
-   * an empty document needs only the bytes: they are sent as they are, and the doc is built right
-   * after that answer went out — or at once, when anything else needs it (`doc`).
+   * most of a cold load (10–90 ms and megabytes of objects for a pad of 50,000 keystrokes), and
+   * someone opening the pad with an empty document needs only the bytes: they are sent as they
+   * are. The doc is built when something needs it (`doc`): an edit, a client that already holds
+   * part of the pad, a save check. People reading old minutes never cost a rebuild.
    */
   private unbuilt: Uint8Array | null
   private readonly host: RoomHost
@@ -160,18 +161,6 @@ export class Room {
       for (const peer of this.peers) peer.send(step1)
     }
     return doc
-  }
-
-  /** Builds the doc in the next event-loop turn, unless something needed it before. */
-  private buildSoon(): void {
-    setImmediate(() => {
-      if (this.current !== null || this.discarded) return
-      try {
-        this.build()
-      } catch {
-        // Logged, and the room discarded, by build.
-      }
-    })
   }
 
   private listen(doc: Y.Doc): void {
@@ -244,9 +233,8 @@ export class Room {
     if (this.pending.length > 0) this.host.flushNow()
     if (this.discarded) return OK
     if (this.unbuilt && sv.value.size === 0 && !askBack) {
-      // Someone opening the pad afresh: the snapshot is exactly what it lacks. Build once it is
-      // out: a large one takes several turns to write, which a build would hold up.
-      peer.send(encodeSyncStep2(this.unbuilt), () => this.buildSoon())
+      // Someone opening the pad afresh: the snapshot is exactly what it lacks.
+      peer.send(encodeSyncStep2(this.unbuilt))
       return OK
     }
     peer.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)))

@@ -582,8 +582,10 @@ describe('integrity', () => {
     const server = await startTestServer({ dataDir })
     try {
       // The first reader is answered from the bytes (that is the point of not building first);
-      // the build that follows fails and closes it.
+      // its save check needs the doc, whose build fails and closes everyone.
       const first = await rawSocket(server.wsUrl, 'trap')
+      first.ws.send(encodeSyncStep1(new Uint8Array([0])))
+      await waitFor('answered', () => first.received.some((frame) => frame[0] === 0 && frame[1] === 1))
       first.ws.send(encodeSyncStep1(new Uint8Array([0])))
       await waitFor('closed', () => first.closed !== null)
       assert.equal(first.closed!.code, 1011)
