@@ -104,6 +104,12 @@ export class Connection implements Peer {
   private paused = false
   private drainTimer: NodeJS.Timeout | null = null
   private closed = false
+  /**
+   * The peer closed its socket while frames it sent were still waiting in the backlog: those are
+   * edits it believes sent, so they are still handled, at the same rate (closing must not be a
+   * way around the limit), before the connection lets go of its room and its address's slot.
+   */
+  private peerGone = false
   /** Step 1 messages received: the first one is the handshake, later ones are save checks. */
   private step1Count = 0
 
@@ -159,14 +165,24 @@ export class Connection implements Peer {
 
   close(code: number, reason: string): void {
     if (this.closed) return
+    if (this.peerGone) return this.finish()
     // A throttled socket is paused; it must read the peer's close reply for the handshake to end.
     if (this.paused) this.ws.resume()
     this.ws.close(code, clipReason(reason))
     this.detach()
   }
 
-  /** ws' 'close': the socket is gone. */
+  /** ws' 'close': the socket is gone (its backlog, if any, is still handled: see `peerGone`). */
   socketClosed(): void {
+    if (!this.closed && typeof this.pad !== 'string' && this.backlog !== null && this.backlog.length > 0) {
+      this.peerGone = true
+      return
+    }
+    this.finish()
+  }
+
+  /** Lets go of everything: the room, then what the endpoint holds for this socket. */
+  private finish(): void {
     this.detach()
     this.host.closed(this)
   }
@@ -248,6 +264,11 @@ export class Connection implements Peer {
       this.receive(data, isBinary)
     }
     if (this.closed) return
+    if (this.peerGone) {
+      // Nothing more can arrive: what is left is finite, so no flood rule, only the rate.
+      if (this.backlog === null || this.backlog.length === 0) return this.finish()
+      return this.scheduleDrain()
+    }
     if (Date.now() - (this.throttledSince ?? Date.now()) > this.host.rate.throttleCloseMs) {
       return this.refuse({ code: 1008, reason: 'too many messages: slow down' })
     }
@@ -275,6 +296,9 @@ export class Connection implements Peer {
     const decoded = decodeMessage(frame)
     if (!decoded.ok) return this.refuse({ code: CLOSE.protocolError, reason: decoded.error })
     const message = decoded.value
+    // A gone peer's edits still count; nothing else it sent can matter (no one to answer, and its
+    // presence is removed when it leaves).
+    if (this.peerGone && message.type !== 'sync-step2' && message.type !== 'sync-update') return
     let result: { ok: true } | ({ ok: false } & Refusal)
     try {
       switch (message.type) {
