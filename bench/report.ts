@@ -475,8 +475,9 @@ function idleSection(r: BenchResults): string {
       'across the servers; the row is each server’s median round by RSS per connection (every round in the last column). Each RSS read is the median ' +
       'of five reads, each after a full GC triggered in the idle server (bench/gc-on-signal.mjs, loaded only for this scenario); "JS heap" is ' +
       'the growth of V8’s used heap at the same reads, the rest is native memory (sockets, buffers, allocator) and heap pages V8 keeps — ' +
-      'mostly its young generation, grown while the 2,000 sockets connected: the last columns measure the connections again in a server ' +
-      'started with `--max-semi-space-size=1` (every server alike), where RSS follows what the connections hold.',
+      'mostly its young generation, grown while the 2,000 sockets connected. Each server runs as it ships: Summitpad as `npm start` runs it ' +
+      '(`--max-semi-space-size=8`: a young generation of at most 2 × 8 MiB), the others with node’s default (2 × 16 MiB). The last columns ' +
+      'measure the connections again with `--max-semi-space-size=1` given to every server alike, where RSS follows what the connections hold.',
     '',
     table(header, rows),
   ].join('\n')

@@ -15,6 +15,21 @@ import { processCpuSeconds, processRssBytes } from './metrics.ts'
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const HOST = '127.0.0.1'
 
+/**
+ * Summitpad is measured as `npm start` runs it: the node options and script of package.json's
+ * start script (e.g. its young-generation size), so the benchmark cannot drift from the product.
+ */
+function summitpadStartArgs(): string[] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string }
+  }
+  const [command, ...args] = pkg.scripts.start.trim().split(/\s+/)
+  if (command !== 'node' || args.at(-1) !== 'server/main.ts') {
+    throw new Error(`package.json start script is not "node [options] server/main.ts": ${pkg.scripts.start}`)
+  }
+  return args
+}
+
 export type ServerKind = 'summitpad' | 'reference' | 'reference-leveldb' | 'relay'
 
 export const ALL_SERVERS: readonly ServerKind[] = ['summitpad', 'reference', 'reference-leveldb', 'relay']
@@ -69,6 +84,8 @@ export interface StartOptions {
   /** Write a V8 CPU profile of the child into `<dir>/<server>` when it exits. */
   cpuProfileDir?: string | null
   env?: Record<string, string>
+  /** Node options given after the server's own (so they win over them), e.g. `--max-semi-space-size=1`. */
+  nodeOptions?: string[]
 }
 
 /** A free TCP port on 127.0.0.1 (ephemeral ports of concurrently running tests are avoided by the OS). */
@@ -144,7 +161,7 @@ export class ServerProcess {
     let args: string[]
     switch (kind) {
       case 'summitpad':
-        args = [...nodeArgs, '--import', 'tsx', 'server/main.ts']
+        args = [...nodeArgs, ...summitpadStartArgs()]
         Object.assign(env, {
           DATA_DIR: dataDir,
           LOG_LEVEL: 'warn',
@@ -169,6 +186,8 @@ export class ServerProcess {
         throw new Error(`unknown server ${unknown}`)
       }
     }
+    // Every command above ends with its script: the extra options go just before it.
+    args.splice(args.length - 1, 0, ...(options.nodeOptions ?? []))
     const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
     const server = new ServerProcess(kind, port, dataDir, child)
     await server.ready()

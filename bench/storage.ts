@@ -66,9 +66,10 @@ export interface IdleResult {
   perConnectionHeapBytes: number
   perPadHeapBytes: number
   /**
-   * RSS growth per idle connection again, in a server whose young generation is capped at 1 MiB
-   * (`--max-semi-space-size=1`): without the cap, V8 grows its nursery while the 2,000 sockets
-   * connect (tens of MiB, kept after a full GC), and that growth is most of the figure above.
+   * RSS growth per idle connection again, with both servers' young generation capped alike
+   * (`--max-semi-space-size=1`): V8 grows its nursery while the 2,000 sockets connect (up to
+   * 2 × 16 MiB by node's default, 2 × 8 MiB as `npm start` runs Summitpad) and keeps the pages it
+   * touched after a full GC, so the figure above depends on that size; this one compares the rest.
    */
   perConnectionCappedBytes: number
   baselineBytes: number
@@ -84,9 +85,9 @@ async function rssGrowth(
   kind: ServerKind,
   options: RunOptions,
   grow: (server: ServerProcess) => Promise<RawClient[]>,
-  env: Record<string, string> = {},
+  nodeOptions: string[] = [],
 ): Promise<{ baseline: number; growth: number; heapGrowth: number }> {
-  const server = await ServerProcess.start(kind, { ...options, gcOnSignal: true, env })
+  const server = await ServerProcess.start(kind, { ...options, gcOnSignal: true, nodeOptions })
   const raws: RawClient[] = []
   try {
     const warm = new RawWriter(server.padUrl('warm-up'), { id: 0 })
@@ -115,7 +116,7 @@ export async function idle(
 ): Promise<IdleResult> {
   const openIdle = (server: ServerProcess) => openAll(connections, () => new RawClient(server.padUrl('idle')))
   const idleConnections = await rssGrowth(kind, options, openIdle)
-  const capped = await rssGrowth(kind, options, openIdle, { NODE_OPTIONS: '--max-semi-space-size=1' })
+  const capped = await rssGrowth(kind, options, openIdle, ['--max-semi-space-size=1'])
   const smallPads = await rssGrowth(kind, options, async (server) => {
     const writers = await openAll(pads, (i) => new RawWriter(server.padUrl(`small-${i}`), { id: i + 1 }))
     for (const writer of writers) writer.type(SMALL_PAD_TEXT)
