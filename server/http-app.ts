@@ -12,6 +12,7 @@ import type { BackupResult } from './backup.ts'
 import type { EventLinks, LinkKind } from './event-links.ts'
 import type { History } from './history.ts'
 import { createHistoryRouter } from './history-routes.ts'
+import { type HostPolicy, hostGuard } from './host-check.ts'
 import { errorHandler, notFound } from './http-errors.ts'
 import { createLinksRouter } from './links-routes.ts'
 import type { Logger } from './logger.ts'
@@ -49,6 +50,8 @@ export interface HttpAppOptions {
   padMoved(padId: string): void
   /** ALLOWED_ORIGINS (besides the request's own Host), for the cross-site checks. */
   allowedOrigins: readonly string[]
+  /** Which Host names are answered (DNS rebinding): checked before anything else. */
+  hosts: HostPolicy
   /** Takes an online backup into DATA_DIR/backups. */
   backup(): Promise<BackupResult>
   /** Behind a reverse proxy (TRUST_PROXY): believe its X-Forwarded-Proto/-For, one hop. */
@@ -108,6 +111,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   })
 
   app.use(securityHeaders())
+  app.use(hostGuard(options.hosts))
   app.use(crossSiteGuard(options.allowedOrigins))
   app.use(
     accessGuard({
