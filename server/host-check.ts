@@ -5,9 +5,12 @@
  * operator. What such a request cannot change is the name it was sent to: its Host header carries
  * the attacker's name. So requests and websocket upgrades are answered only when Host is an IP
  * address, `localhost`, or a name the operator gave (ALLOWED_HOSTS, or the host of an
- * ALLOWED_ORIGINS entry). Behind a reverse proxy (TRUST_PROXY) the proxy picks which names reach
- * us, and a rebound name reaches nothing a remote visitor could not: the check is off there.
+ * ALLOWED_ORIGINS entry). A request that came through the reverse proxy the operator runs
+ * (TRUST_PROXY, and a forwarding header) is not checked: the proxy picks which names reach us, and
+ * a proxied request is never the operator's, so a rebound name gains nothing a remote visitor
+ * lacks. A direct request to a server behind a proxy is checked like any other.
  */
+import type { IncomingHttpHeaders } from 'node:http'
 import net from 'node:net'
 import type { RequestHandler } from 'express'
 import { HttpError } from './http-errors.ts'
@@ -43,9 +46,16 @@ export function parseAllowedHosts(raw: string | undefined): string[] | { error: 
   return names
 }
 
+/** Headers a reverse proxy adds: a request carrying one came from further away than the proxy. */
+const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const
+
+export function cameThroughProxy(headers: IncomingHttpHeaders): boolean {
+  return PROXY_HEADERS.some((h) => headers[h] !== undefined)
+}
+
 export interface HostPolicy {
-  /** Null when the Host may be answered; otherwise why not, for the person who sent it. */
-  refusal(hostHeader: string | undefined): string | null
+  /** Null when the request may be answered; otherwise why not, for the person who sent it. */
+  refusal(headers: IncomingHttpHeaders): string | null
 }
 
 export function hostPolicy(options: {
@@ -55,10 +65,10 @@ export function hostPolicy(options: {
 }): HostPolicy {
   const names = new Set([...options.allowedHosts, ...options.allowedOrigins.map((o) => new URL(o).hostname)])
   return {
-    refusal(hostHeader) {
+    refusal(headers) {
       // No Host at all is a script speaking HTTP/1.0; every browser sends one.
-      if (options.trustProxy || hostHeader === undefined) return null
-      const name = hostName(hostHeader)
+      if (headers.host === undefined || (options.trustProxy && cameThroughProxy(headers))) return null
+      const name = hostName(headers.host)
       if (net.isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || names.has(name))
         return null
       return `this server does not answer to the name "${name}"; if that is its name, add it to ALLOWED_HOSTS`
@@ -69,7 +79,7 @@ export function hostPolicy(options: {
 /** Refuses requests sent to a name that is not this server's with 421 Misdirected Request. */
 export function hostGuard(policy: HostPolicy): RequestHandler {
   return (req, _res, next) => {
-    const refusal = policy.refusal(req.get('host'))
+    const refusal = policy.refusal(req.headers)
     next(refusal === null ? undefined : new HttpError(421, 'unknown_host', refusal))
   }
 }

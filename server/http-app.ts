@@ -12,7 +12,7 @@ import type { BackupResult } from './backup.ts'
 import type { EventLinks, LinkKind } from './event-links.ts'
 import type { History } from './history.ts'
 import { createHistoryRouter } from './history-routes.ts'
-import { type HostPolicy, hostGuard } from './host-check.ts'
+import { cameThroughProxy, type HostPolicy, hostGuard } from './host-check.ts'
 import { errorHandler, notFound } from './http-errors.ts'
 import { createLinksRouter } from './links-routes.ts'
 import type { Logger } from './logger.ts'
@@ -60,9 +60,6 @@ export interface HttpAppOptions {
 
 /** An id a proxy assigned (nginx `$request_id`) is kept if it is this tame; otherwise we make one. */
 const INCOMING_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
-
-/** Headers a reverse proxy adds: a request carrying one came from further away than the proxy. */
-const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const
 
 /** A request from this machine that did not come through a reverse proxy (open mode's operator rule). */
 export function isLocalDirect(request: { remoteAddress: string | undefined; proxied: boolean }): boolean {
@@ -117,10 +114,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     accessGuard({
       access: options.access,
       isLocalRequest: (req) =>
-        isLocalDirect({
-          remoteAddress: req.socket.remoteAddress,
-          proxied: PROXY_HEADERS.some((h) => req.get(h) !== undefined),
-        }),
+        isLocalDirect({ remoteAddress: req.socket.remoteAddress, proxied: cameThroughProxy(req.headers) }),
     }),
   )
 

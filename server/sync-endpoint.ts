@@ -169,7 +169,7 @@ export class SyncEndpoint implements ConnectionHost {
     // Typed as a Duplex; an http.Server hands its TCP socket, whose byte counts the metrics sum.
     const tcp = socket instanceof Socket ? socket : null
     if (tcp) this.metrics?.socketOpened(tcp)
-    const wrongHost = this.options.hosts.refusal(req.headers.host)
+    const wrongHost = this.options.hosts.refusal(req.headers)
     if (wrongHost !== null) {
       this.metrics?.connectionRefused('unknown_host')
       return this.refuseUpgrade(tcp, socket, 421, wrongHost)

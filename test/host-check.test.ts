@@ -47,7 +47,12 @@ function requestAs(
 }
 
 /** A websocket upgrade sent to `host`: the HTTP status it got (101 = accepted). */
-function upgradeAs(server: TestServer, host: string, padId: string): Promise<number> {
+function upgradeAs(
+  server: TestServer,
+  host: string,
+  padId: string,
+  extraHeaders: Record<string, string> = {},
+): Promise<number> {
   const { port } = new URL(server.url)
   return new Promise((resolve, reject) => {
     const req = http.request({
@@ -61,6 +66,7 @@ function upgradeAs(server: TestServer, host: string, padId: string): Promise<num
         upgrade: 'websocket',
         'sec-websocket-version': '13',
         'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        ...extraHeaders,
       },
     })
     req.on('upgrade', (_res, socket) => {
@@ -108,7 +114,10 @@ describe('host names (DNS rebinding)', () => {
       })
       assert.equal(created.status, 421)
       assert.equal(await upgradeAs(server, rebound, 'secret-notes'), 421)
-      assert.equal(server.store.exists('secret-notes'), false)
+      // Names that only look local.
+      for (const host of [`localhost.rebound.example:${port}`, `127.0.0.1.rebound.example:${port}`]) {
+        assert.equal((await requestAs(server, host, 'GET', '/api/events')).status, 421, host)
+      }
       // The same requests by the names people use.
       for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `LocalHost.:${port}`]) {
         assert.equal((await requestAs(server, host, 'GET', '/api/events')).status, 200, host)
@@ -125,7 +134,7 @@ describe('host names (DNS rebinding)', () => {
     }
   })
 
-  test('ALLOWED_HOSTS names are answered; behind a proxy (TRUST_PROXY) the proxy decides', async () => {
+  test('ALLOWED_HOSTS names are answered; behind a proxy (TRUST_PROXY) the proxy decides, but only for what it forwarded', async () => {
     const lan = await startTestServer({ allowedHosts: ['ana-laptop.local'] })
     const proxied = await startTestServer({ trustProxy: true })
     try {
@@ -133,8 +142,17 @@ describe('host names (DNS rebinding)', () => {
       assert.equal((await requestAs(lan, `ana-laptop.local:${lanPort}`, 'GET', '/')).status, 200)
       assert.equal(await upgradeAs(lan, `ana-laptop.local:${lanPort}`, 'bof'), 101)
       assert.equal((await requestAs(lan, `bob-laptop.local:${lanPort}`, 'GET', '/')).status, 421)
-      assert.equal((await requestAs(proxied, 'notes.example.org', 'GET', '/')).status, 200)
-      assert.equal(await upgradeAs(proxied, 'notes.example.org', 'bof'), 101)
+      // What nginx forwards (README): the browser's Host, and X-Forwarded-For.
+      const forwarded = { 'x-forwarded-for': '198.51.100.7' }
+      assert.equal((await requestAs(proxied, 'notes.example.org', 'GET', '/', forwarded)).status, 200)
+      assert.equal(await upgradeAs(proxied, 'notes.example.org', 'bof', forwarded), 101)
+      // A rebound page on the proxy's machine talking to the server directly, past the proxy.
+      const direct = await requestAs(proxied, 'rebound.example:1234', 'POST', '/api/admin/backup', {
+        origin: 'http://rebound.example:1234',
+      })
+      assert.equal(direct.status, 421)
+      assert.equal(await upgradeAs(proxied, 'rebound.example:1234', 'bof'), 421)
+      assert.equal(backupsIn(proxied), 0)
     } finally {
       await lan.close()
       await proxied.close()
