@@ -13,6 +13,7 @@ import type { Config } from './config.ts'
 import { openCore } from './core.ts'
 import type { Db } from './db.ts'
 import { EventLinks } from './event-links.ts'
+import { hostPolicy } from './host-check.ts'
 import { createHttpApp } from './http-app.ts'
 import { PerMinuteCounter } from './limits.ts'
 import type { Logger } from './logger.ts'
@@ -74,11 +75,14 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   })
   const links = new EventLinks(db)
   const access = new AccessControl({ adminToken: ops.adminToken || null, links })
+  // One policy for pages, the API and websocket upgrades.
+  const hosts = hostPolicy(config)
   const endpoint: SyncEndpoint = new SyncEndpoint({
     rooms,
     log,
     config,
     metrics,
+    hosts,
     authorize: ops.authorize ?? socketAuthorizer(access, config.allowedOrigins),
   })
   const backups = new OnlineBackups({
@@ -98,6 +102,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     access,
     links,
     allowedOrigins: config.allowedOrigins,
+    hosts,
     linkRotated: (eventPk, kind) => {
       const n = endpoint.closeWhere(
         (grant) => grant.via?.eventPk === eventPk && grant.via.link === kind,

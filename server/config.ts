@@ -3,6 +3,7 @@
  * point and passed down. Nothing else reads `process.env`.
  */
 import path from 'node:path'
+import { parseAllowedHosts } from './host-check.ts'
 import { parseAllowedOrigins } from './origin-check.ts'
 
 export type Durability = 'normal' | 'full'
@@ -59,6 +60,11 @@ export interface Config {
    * (ALLOWED_ORIGINS, comma-separated): for a proxy that rewrites Host. Empty by default.
    */
   allowedOrigins: string[]
+  /**
+   * Names this server is reached by without a proxy, besides IP addresses and localhost
+   * (ALLOWED_HOSTS, comma-separated): requests for any other name are refused (DNS rebinding).
+   */
+  allowedHosts: string[]
   /** Largest awareness state (cursor, name, colour) of one client: a few hundred bytes in practice. */
   maxAwarenessStateBytes: number
   /**
@@ -94,6 +100,7 @@ export const DEFAULTS: Config = {
   maxNewPadsPerIpPerMinute: 60,
   trustProxy: false,
   allowedOrigins: [],
+  allowedHosts: [],
   maxAwarenessStateBytes: 8 * 1024,
   maxAwarenessClientsPerSocket: 4,
   maxPreAuthMessages: 32,
@@ -139,6 +146,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError('DURABILITY must be "normal" or "full"')
   const allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS)
   if (!Array.isArray(allowedOrigins)) throw new ConfigError(allowedOrigins.error)
+  const allowedHosts = parseAllowedHosts(env.ALLOWED_HOSTS)
+  if (!Array.isArray(allowedHosts)) throw new ConfigError(allowedHosts.error)
   return {
     port: intFrom(env, 'PORT', DEFAULTS.port, 0, 65535),
     host: env.HOST || DEFAULTS.host,
@@ -164,6 +173,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     ),
     trustProxy: ['1', 'true', 'yes'].includes((env.TRUST_PROXY ?? '').toLowerCase()),
     allowedOrigins,
+    allowedHosts,
     maxAwarenessStateBytes: intFrom(
       env,
       'MAX_AWARENESS_STATE_BYTES',

@@ -165,7 +165,16 @@ export class Connection implements Peer {
 
   close(code: number, reason: string): void {
     if (this.closed) return
-    if (this.peerGone) return this.finish()
+    if (this.peerGone) {
+      // The room closes (shutdown, pad deleted) or the backlog holds a bad frame: the rest is dropped.
+      const dropped = this.backlog?.length ?? 0
+      if (dropped > 0)
+        this.host.log.warn(
+          { conn: this.id, pad: this.padId, dropped, reason },
+          'dropping frames of a closed socket',
+        )
+      return this.finish()
+    }
     // A throttled socket is paused; it must read the peer's close reply for the handshake to end.
     if (this.paused) this.ws.resume()
     this.ws.close(code, clipReason(reason))
@@ -176,6 +185,7 @@ export class Connection implements Peer {
   socketClosed(): void {
     if (!this.closed && typeof this.pad !== 'string' && this.backlog !== null && this.backlog.length > 0) {
       this.peerGone = true
+      this.pad.forgetPresence(this)
       return
     }
     this.finish()

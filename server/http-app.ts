@@ -12,6 +12,7 @@ import type { BackupResult } from './backup.ts'
 import type { EventLinks, LinkKind } from './event-links.ts'
 import type { History } from './history.ts'
 import { createHistoryRouter } from './history-routes.ts'
+import { cameThroughProxy, type HostPolicy, hostGuard } from './host-check.ts'
 import { errorHandler, notFound } from './http-errors.ts'
 import { createLinksRouter } from './links-routes.ts'
 import type { Logger } from './logger.ts'
@@ -49,6 +50,8 @@ export interface HttpAppOptions {
   padMoved(padId: string): void
   /** ALLOWED_ORIGINS (besides the request's own Host), for the cross-site checks. */
   allowedOrigins: readonly string[]
+  /** Which Host names are answered (DNS rebinding): checked before anything else. */
+  hosts: HostPolicy
   /** Takes an online backup into DATA_DIR/backups. */
   backup(): Promise<BackupResult>
   /** Behind a reverse proxy (TRUST_PROXY): believe its X-Forwarded-Proto/-For, one hop. */
@@ -57,9 +60,6 @@ export interface HttpAppOptions {
 
 /** An id a proxy assigned (nginx `$request_id`) is kept if it is this tame; otherwise we make one. */
 const INCOMING_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
-
-/** Headers a reverse proxy adds: a request carrying one came from further away than the proxy. */
-const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const
 
 /** A request from this machine that did not come through a reverse proxy (open mode's operator rule). */
 export function isLocalDirect(request: { remoteAddress: string | undefined; proxied: boolean }): boolean {
@@ -108,15 +108,13 @@ export function createHttpApp(options: HttpAppOptions): Express {
   })
 
   app.use(securityHeaders())
+  app.use(hostGuard(options.hosts))
   app.use(crossSiteGuard(options.allowedOrigins))
   app.use(
     accessGuard({
       access: options.access,
       isLocalRequest: (req) =>
-        isLocalDirect({
-          remoteAddress: req.socket.remoteAddress,
-          proxied: PROXY_HEADERS.some((h) => req.get(h) !== undefined),
-        }),
+        isLocalDirect({ remoteAddress: req.socket.remoteAddress, proxied: cameThroughProxy(req.headers) }),
     }),
   )
 

@@ -49,9 +49,11 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
           ? 'Not found'
           : status === 401 || status === 403
             ? 'This needs a link from the organisers'
-            : status >= 500
-              ? 'Something went wrong'
-              : 'Bad request'
+            : status === 421
+              ? 'Wrong address for this server'
+              : status >= 500
+                ? 'Something went wrong'
+                : 'Bad request'
       return void res.type('html').send(
         page({
           title,

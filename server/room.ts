@@ -216,9 +216,22 @@ export class Room {
 
   leave(peer: Peer): void {
     if (!this.peers.delete(peer) || this.discarded) return
+    this.removePresence(peer)
+    if (this.peers.size === 0) this.host.emptied(this)
+  }
+
+  /**
+   * The peer's socket is gone but edits it sent are still being handled (see Connection): it
+   * disappears from everyone's presence now, and stays a member, keeping the room loaded, until
+   * it leaves.
+   */
+  forgetPresence(peer: Peer): void {
+    if (this.peers.has(peer) && !this.discarded) this.removePresence(peer)
+  }
+
+  private removePresence(peer: Peer): void {
     const removed = this.presence.removePeer(peer)
     if (removed.length > 0) this.relayPresence(encodeAwareness(encodeAwarenessUpdate(removed)))
-    if (this.peers.size === 0) this.host.emptied(this)
   }
 
   /**

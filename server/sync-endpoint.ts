@@ -11,6 +11,7 @@ import { isValidPadId } from '../shared/pad-id.ts'
 import type { Via } from './access.ts'
 import type { Config } from './config.ts'
 import { Connection, type ConnectionHost, type RateLimit, SyncSocket } from './connection.ts'
+import type { HostPolicy } from './host-check.ts'
 import { ConnectionCounter, TokenBucket } from './limits.ts'
 import type { Logger } from './logger.ts'
 import type { SyncMetrics } from './metrics.ts'
@@ -53,6 +54,8 @@ export interface SyncEndpointOptions {
   metrics?: SyncMetrics
   /** Decides before the pad is loaded; everyone is let in when absent. */
   authorize?: (request: SocketRequest) => Grant | Promise<Grant>
+  /** Which Host names are answered (DNS rebinding): checked before anything else. */
+  hosts: HostPolicy
   config: Pick<
     Config,
     | 'maxFrameBytes'
@@ -83,6 +86,7 @@ export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
 const STATUS: Record<number, [string, string]> = {
   400: ['bad_request', 'Bad Request'],
   404: ['not_found', 'Not Found'],
+  421: ['unknown_host', 'Misdirected Request'],
   429: ['too_many_connections', 'Too Many Requests'],
 }
 
@@ -165,6 +169,11 @@ export class SyncEndpoint implements ConnectionHost {
     // Typed as a Duplex; an http.Server hands its TCP socket, whose byte counts the metrics sum.
     const tcp = socket instanceof Socket ? socket : null
     if (tcp) this.metrics?.socketOpened(tcp)
+    const wrongHost = this.options.hosts.refusal(req.headers)
+    if (wrongHost !== null) {
+      this.metrics?.connectionRefused('unknown_host')
+      return this.refuseUpgrade(tcp, socket, 421, wrongHost)
+    }
     const target = padIdFromUrl(req.url)
     if (!target.ok) {
       const message =

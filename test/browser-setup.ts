@@ -76,9 +76,15 @@ export function ensureChromium(): void {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`)
 }
 
-export async function launchChromium(): Promise<Browser> {
+/** `extraArgs`: more Chromium switches, e.g. `--host-resolver-rules` to give a test a host name. */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   ensureChromium()
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 })
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...ARGS, ...extraArgs],
+    timeout: 30_000,
+  })
 }
 
 export interface Person {

@@ -103,7 +103,11 @@ describe('message rate', () => {
       throttleCloseMs: 20_000,
       maxConnectionsPerIp: 2,
     })
+    const reader = connectClient(server.wsUrl, 'burst-close')
+    await reader.synced()
     const raw = await rawSocket(server.wsUrl, 'burst-close')
+    raw.ws.send(awarenessOf(31337, 1, { user: { name: 'script' } }))
+    await waitFor('sender present', () => reader.provider.awareness.getStates().has(31337))
     const doc = new Y.Doc()
     const updates: Uint8Array[] = []
     doc.on('update', (u: Uint8Array) => updates.push(u))
@@ -112,8 +116,9 @@ describe('message rate', () => {
     for (const u of updates) raw.ws.send(encodeSyncUpdate(u))
     raw.ws.close()
     await waitFor('sender closed', () => raw.closed !== null)
-    const reader = connectClient(server.wsUrl, 'burst-close')
-    await reader.synced()
+    // Gone from everyone's presence at once, while its edits are still being handled.
+    await waitFor('sender no longer present', () => !reader.provider.awareness.getStates().has(31337))
+    assert.ok(reader.text.length < 600, `presence outlived the drain (${reader.text.length} of 600 in)`)
     // At 200 frames/s the 600 take about 3 s; all of them arrive, none is dropped with the socket.
     await waitFor('every keystroke stored', () => reader.text.length === 600, 20_000)
     // Stored, not only applied: a restart-proof read of the log.

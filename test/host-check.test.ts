@@ -1,0 +1,195 @@
+/**
+ * DNS rebinding (server/host-check.ts): a page that pointed its own name at this server is refused
+ * by that name — pages, API, the operator's local-only endpoints and websocket upgrades — while the
+ * names people really use (an IP address, localhost, ALLOWED_HOSTS) keep working. Real requests
+ * with the Host header a browser would send, and real Chromium resolving a foreign name to
+ * 127.0.0.1.
+ */
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import http from 'node:http'
+import path from 'node:path'
+import { describe, test } from 'node:test'
+import { ConfigError, configFromEnv } from '../server/config.ts'
+import { hostName } from '../server/host-check.ts'
+import { launchChromium } from './browser-setup.ts'
+import { connectClient, startTestServer, type TestServer, upgradeStatus } from './helpers.ts'
+
+interface Reply {
+  status: number
+  body: string
+}
+
+/** A request to the test server sent to `host` (as a browser sends it after resolving that name). */
+function requestAs(
+  server: TestServer,
+  host: string,
+  method: string,
+  urlPath: string,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const { port } = new URL(server.url)
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path: urlPath, headers: { host, ...headers } },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          body += chunk
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      },
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** A websocket upgrade sent to `host`: the HTTP status it got (101 = accepted). */
+function upgradeAs(
+  server: TestServer,
+  host: string,
+  padId: string,
+  extraHeaders: Record<string, string> = {},
+): Promise<number> {
+  const { port } = new URL(server.url)
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      path: `/sync/${padId}`,
+      headers: {
+        host,
+        origin: `http://${host}`,
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        ...extraHeaders,
+      },
+    })
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy()
+      resolve(101)
+    })
+    req.on('response', (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+const backupsIn = (server: TestServer) => {
+  const dir = path.join(server.dataDir, 'backups')
+  return fs.existsSync(dir) ? fs.readdirSync(dir).length : 0
+}
+
+describe('host names (DNS rebinding)', () => {
+  test('a request sent to a foreign name is refused with 421, even from this machine to an operator endpoint', async () => {
+    const server = await startTestServer()
+    try {
+      const { port } = new URL(server.url)
+      const rebound = `rebound.example:${port}`
+      // What a rebound page's script would do in open mode: it is on this machine, same origin.
+      const backup = await requestAs(server, rebound, 'POST', '/api/admin/backup', {
+        origin: `http://${rebound}`,
+      })
+      assert.equal(backup.status, 421)
+      assert.deepEqual(JSON.parse(backup.body), {
+        error: {
+          code: 'unknown_host',
+          message:
+            'this server does not answer to the name "rebound.example"; if that is its name, add it to ALLOWED_HOSTS',
+        },
+      })
+      assert.equal(backupsIn(server), 0)
+      const events = await requestAs(server, rebound, 'GET', '/api/events')
+      assert.equal(events.status, 421)
+      const created = await requestAs(server, rebound, 'POST', '/api/events', {
+        origin: `http://${rebound}`,
+        'content-type': 'application/json',
+      })
+      assert.equal(created.status, 421)
+      assert.equal(await upgradeAs(server, rebound, 'secret-notes'), 421)
+      // Names that only look local.
+      for (const host of [`localhost.rebound.example:${port}`, `127.0.0.1.rebound.example:${port}`]) {
+        assert.equal((await requestAs(server, host, 'GET', '/api/events')).status, 421, host)
+      }
+      // The same requests by the names people use.
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `LocalHost.:${port}`]) {
+        assert.equal((await requestAs(server, host, 'GET', '/api/events')).status, 200, host)
+        assert.equal(await upgradeAs(server, host, 'notes'), 101, host)
+      }
+      assert.equal((await requestAs(server, `127.0.0.1:${port}`, 'POST', '/api/admin/backup')).status, 201)
+      assert.equal(backupsIn(server), 1)
+      // The stock client by name.
+      const client = connectClient(`ws://localhost:${port}/sync`, 'by-name')
+      await client.synced()
+      client.destroy()
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('ALLOWED_HOSTS names are answered; behind a proxy (TRUST_PROXY) the proxy decides, but only for what it forwarded', async () => {
+    const lan = await startTestServer({ allowedHosts: ['ana-laptop.local'] })
+    const proxied = await startTestServer({ trustProxy: true })
+    try {
+      const lanPort = new URL(lan.url).port
+      assert.equal((await requestAs(lan, `ana-laptop.local:${lanPort}`, 'GET', '/')).status, 200)
+      assert.equal(await upgradeAs(lan, `ana-laptop.local:${lanPort}`, 'bof'), 101)
+      assert.equal((await requestAs(lan, `bob-laptop.local:${lanPort}`, 'GET', '/')).status, 421)
+      // What nginx forwards (README): the browser's Host, and X-Forwarded-For.
+      const forwarded = { 'x-forwarded-for': '198.51.100.7' }
+      assert.equal((await requestAs(proxied, 'notes.example.org', 'GET', '/', forwarded)).status, 200)
+      assert.equal(await upgradeAs(proxied, 'notes.example.org', 'bof', forwarded), 101)
+      // A rebound page on the proxy's machine talking to the server directly, past the proxy.
+      const direct = await requestAs(proxied, 'rebound.example:1234', 'POST', '/api/admin/backup', {
+        origin: 'http://rebound.example:1234',
+      })
+      assert.equal(direct.status, 421)
+      assert.equal(await upgradeAs(proxied, 'rebound.example:1234', 'bof'), 421)
+      assert.equal(backupsIn(proxied), 0)
+    } finally {
+      await lan.close()
+      await proxied.close()
+    }
+  })
+
+  test('ALLOWED_HOSTS must be host names; Host headers are read as browsers send them', () => {
+    assert.deepEqual(configFromEnv({ ALLOWED_HOSTS: ' pads.lan, Ana-Laptop.local. ' }).allowedHosts, [
+      'pads.lan',
+      'ana-laptop.local',
+    ])
+    for (const bad of ['http://pads.lan', 'pads.lan:1234', 'pads.lan/x', 'pads..lan', '-pads.lan']) {
+      assert.throws(() => configFromEnv({ ALLOWED_HOSTS: bad }), ConfigError, bad)
+    }
+    assert.equal(hostName('[::1]:1234'), '::1')
+    assert.equal(hostName('Pads.Example.org.:443'), 'pads.example.org')
+    assert.equal(hostName('10.0.0.7'), '10.0.0.7')
+  })
+
+  test('in Chromium, a foreign name resolving to this server gets an error page; localhost gets the app', async () => {
+    const server = await startTestServer()
+    const browser = await launchChromium(['--host-resolver-rules=MAP rebound.example 127.0.0.1'])
+    try {
+      const { port } = new URL(server.url)
+      const page = await browser.newPage()
+      const refused = await page.goto(`http://rebound.example:${port}/`)
+      assert.equal(refused?.status(), 421)
+      assert.match(
+        (await page.locator('main').textContent()) ?? '',
+        /does not answer to the name "rebound\.example"/,
+      )
+      const home = await page.goto(`http://localhost:${port}/`)
+      assert.equal(home?.status(), 200)
+      assert.equal(await upgradeStatus(`http://localhost:${port}`, '/sync/x'), 101)
+    } finally {
+      await browser.close()
+      await server.close()
+    }
+  })
+})
