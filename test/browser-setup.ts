@@ -5,9 +5,8 @@
  * own BrowserContext, because pages of one context sync through BroadcastChannel and IndexedDB
  * and would hide what the server does.
  */
-import { execFileSync } from 'node:child_process'
-import fs from 'node:fs'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { ensureDebianPackage } from './debian-packages.ts'
 
 export const CHROMIUM = '/usr/bin/chromium'
 
@@ -62,18 +61,7 @@ const ARGS = [
 
 /** Installs Debian's `chromium` package when /usr/bin/chromium is missing. */
 export function ensureChromium(): void {
-  if (fs.existsSync(CHROMIUM)) return
-  const asRoot = process.getuid?.() === 0
-  const run = (args: string[]) =>
-    execFileSync(asRoot ? args[0]! : 'sudo', asRoot ? args.slice(1) : ['-n', ...args], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      timeout: 10 * 60_000,
-    })
-  console.error(`${CHROMIUM} is missing: installing Debian's chromium package`)
-  run(['apt-get', 'update'])
-  run(['apt-get', 'install', '-y', 'chromium'])
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`)
+  ensureDebianPackage(CHROMIUM, 'chromium')
 }
 
 /** `extraArgs`: more Chromium switches, e.g. `--host-resolver-rules` to give a test a host name. */
