@@ -122,7 +122,11 @@ export interface RawSocket {
 }
 
 /** The upgrade response status for a raw path (not normalised, as a script could send it), or 101. */
-export function upgradeStatus(baseUrl: string, rawPath: string): Promise<number> {
+export function upgradeStatus(
+  baseUrl: string,
+  rawPath: string,
+  extraHeaders: Record<string, string> = {},
+): Promise<number> {
   const { hostname, port } = new URL(baseUrl)
   return new Promise((resolve, reject) => {
     const req = http.request({
@@ -134,6 +138,7 @@ export function upgradeStatus(baseUrl: string, rawPath: string): Promise<number>
         Upgrade: 'websocket',
         'Sec-WebSocket-Version': '13',
         'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
+        ...extraHeaders,
       },
     })
     req.on('upgrade', (_res, socket) => {

@@ -46,39 +46,17 @@ function requestAs(
   })
 }
 
-/** A websocket upgrade sent to `host`: the HTTP status it got (101 = accepted). */
+/** A websocket upgrade sent to `host` from a page there: the HTTP status it got (101 = accepted). */
 function upgradeAs(
   server: TestServer,
   host: string,
   padId: string,
   extraHeaders: Record<string, string> = {},
 ): Promise<number> {
-  const { port } = new URL(server.url)
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1',
-      port,
-      path: `/sync/${padId}`,
-      headers: {
-        host,
-        origin: `http://${host}`,
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-        ...extraHeaders,
-      },
-    })
-    req.on('upgrade', (_res, socket) => {
-      socket.destroy()
-      resolve(101)
-    })
-    req.on('response', (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    })
-    req.on('error', reject)
-    req.end()
+  return upgradeStatus(server.url, `/sync/${padId}`, {
+    Host: host,
+    Origin: `http://${host}`,
+    ...extraHeaders,
   })
 }
 
