@@ -85,6 +85,13 @@ export class Tracker {
     this.sent.set(tok, { at, writer, delivered: 0 })
   }
 
+  /** Forgets every keystroke and delivery so far (after a warm-up). */
+  reset(): void {
+    this.sent.clear()
+    this.latencies = []
+    this.delivered = 0
+  }
+
   get sentCount(): number {
     return this.sent.size
   }
