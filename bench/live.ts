@@ -17,6 +17,7 @@ import {
 import {
   type LatencySummary,
   mergeWindows,
+  p99RatioInterval,
   sleep,
   summarize,
   Window,
@@ -49,6 +50,8 @@ export interface TypingResult {
   keystrokes: number
   window: WindowStats
   rssBytes: number
+  /** p99 ÷ the in-memory reference's p99, middle 90 % over resampled rounds (see p99RatioInterval). */
+  p99VsReference?: [number, number]
 }
 
 function typingResult(tracker: Tracker, window: WindowStats, server: ServerProcess): TypingResult {
@@ -101,6 +104,8 @@ async function typingInTurns(
 ): Promise<PerServerResult<TypingResult>> {
   const results: PerServerResult<TypingResult> = {}
   const live: Deployment<TypingClients>[] = []
+  /** Each server's latencies round by round (sorted), for the noise of its p99 against the reference's. */
+  const roundLatencies = new Map<ServerKind, Float64Array[]>()
   try {
     for (const kind of kinds) {
       let server: ServerProcess | null = null
@@ -128,17 +133,26 @@ async function typingInTurns(
       for (const d of rotate(live, round)) {
         const { tracker, typists } = d.clients
         const window = new Window(d.server.pid)
+        const from = tracker.latencies.length
         const metronome = new Metronome(typists, TYPING_RATE)
         await sleep(sliceMs)
         metronome.stop()
         await waitUntil(() => tracker.complete, DRAIN_MS)
         d.windows.push(window.stop())
+        const ofRound = Float64Array.from(tracker.latencies.slice(from)).sort()
+        roundLatencies.set(d.kind, [...(roundLatencies.get(d.kind) ?? []), ofRound])
       }
     }
+    const reference = roundLatencies.get('reference')
     for (const d of live) {
-      results[d.kind] = d.server.alive
-        ? typingResult(d.clients.tracker, mergeWindows(d.windows), d.server)
-        : { error: `server died (${d.server.exitStatus}):\n${d.server.log}` }
+      if (!d.server.alive) {
+        results[d.kind] = { error: `server died (${d.server.exitStatus}):\n${d.server.log}` }
+        continue
+      }
+      const result = typingResult(d.clients.tracker, mergeWindows(d.windows), d.server)
+      const own = roundLatencies.get(d.kind)
+      if (reference && own && d.kind !== 'reference') result.p99VsReference = p99RatioInterval(own, reference)
+      results[d.kind] = result
     }
     return results
   } finally {

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { prng } from '../shared/prng.ts'
 
 const CLOCK_TICKS_PER_SECOND = (() => {
   try {
@@ -141,6 +142,40 @@ export function percentile(sorted: readonly number[] | Float64Array, p: number):
   if (sorted.length === 0) return Number.NaN
   const rank = Math.ceil((p / 100) * sorted.length)
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!
+}
+
+/**
+ * How far the noise of a shared host moves the ratio of two p99s: rounds are resampled with
+ * replacement (a paired bootstrap: both servers keep the same rounds, typed at nearly the same
+ * moments, so a noisy moment counts for both), and the middle 90 % of the resampled ratios is
+ * returned. `a[i]` and `b[i]` are the latencies of round i, each sorted.
+ */
+export function p99RatioInterval(
+  a: readonly Float64Array[],
+  b: readonly Float64Array[],
+  iterations = 400,
+  random = prng(0x5eed),
+): [number, number] {
+  const rounds = Math.min(a.length, b.length)
+  if (rounds === 0) return [Number.NaN, Number.NaN]
+  const pooled = (slices: readonly Float64Array[], picks: readonly number[]): Float64Array => {
+    let n = 0
+    for (const i of picks) n += slices[i]!.length
+    const out = new Float64Array(n)
+    let at = 0
+    for (const i of picks) {
+      out.set(slices[i]!, at)
+      at += slices[i]!.length
+    }
+    return out.sort()
+  }
+  const ratios = new Float64Array(iterations)
+  for (let k = 0; k < iterations; k++) {
+    const picks = Array.from({ length: rounds }, () => Math.floor(random() * rounds))
+    ratios[k] = percentile(pooled(a, picks), 99) / percentile(pooled(b, picks), 99)
+  }
+  ratios.sort()
+  return [percentile(ratios, 5), percentile(ratios, 95)]
 }
 
 export interface LatencySummary {
