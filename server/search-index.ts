@@ -1,14 +1,27 @@
 /**
  * Full-text search over every pad's current text (SQLite FTS5). Kept up to date off the hot
- * path: a commit only marks the pad dirty; the text is re-indexed after a quiet moment.
+ * path: a commit only marks the pad stale; the text is re-indexed after a quiet moment, one pad
+ * per event-loop turn, and a search first indexes whatever is still stale.
  */
 import type { PadKind } from '../shared/meetings.ts'
 import type { Db } from './db.ts'
 import { escapeHtml } from './html.ts'
 import type { Logger } from './logger.ts'
 
-/** Index a pad this long after its last change: search lags typing by a second, typing never waits. */
-export const SEARCH_DEBOUNCE_MS = 1000
+/** Stale pads are re-indexed once no pad has changed for this long... */
+export const SEARCH_QUIET_MS = 1000
+/**
+ * ...or, while people keep typing, this long after the change that made them stale. Re-indexing
+ * costs the pad's whole text every time (milliseconds for a long meeting's minutes, on the thread
+ * that relays every keystroke), so once a second would grow with the meeting. A search indexes
+ * stale pads first: its results never lag, whatever these are.
+ */
+export const SEARCH_MAX_WAIT_MS = 10_000
+
+export interface SearchTiming {
+  quietMs: number
+  maxWaitMs: number
+}
 /** Results per query: a page of hits, not the whole database. */
 export const SEARCH_LIMIT = 50
 
@@ -50,14 +63,27 @@ export class SearchIndex {
   private readonly db: Db
   private readonly source: SearchSource
   private readonly log: Logger
+  private readonly timing: SearchTiming
+  /** Changed since the quiet-moment timer was started. */
   private readonly dirty = new Set<string>()
   private timer: NodeJS.Timeout | null = null
+  /** When the timer was started: it is pushed back on each change, but never past this + maxWaitMs. */
+  private staleSince = 0
+  /** Being re-indexed in the background, one pad per event-loop turn. */
+  private readonly queued = new Set<string>()
+  private draining: NodeJS.Immediate | null = null
   private readonly s
 
-  constructor(db: Db, source: SearchSource, log: Logger) {
+  constructor(
+    db: Db,
+    source: SearchSource,
+    log: Logger,
+    timing: SearchTiming = { quietMs: SEARCH_QUIET_MS, maxWaitMs: SEARCH_MAX_WAIT_MS },
+  ) {
     this.db = db
     this.source = source
     this.log = log
+    this.timing = timing
     this.s = {
       padPk: db.prepare<[string], { pk: number }>('SELECT pk FROM pads WHERE id = ?'),
       remove: db.prepare<[number]>('DELETE FROM pad_search WHERE rowid = ?'),
@@ -84,22 +110,58 @@ export class SearchIndex {
 
   markDirty(padId: string): void {
     this.dirty.add(padId)
-    if (this.timer) return
-    this.timer = setTimeout(() => this.flush(), SEARCH_DEBOUNCE_MS)
-    this.timer.unref()
+    const now = Date.now()
+    if (this.timer === null) {
+      this.staleSince = now
+      this.timer = setTimeout(() => this.startDrain(), this.timing.quietMs)
+      this.timer.unref()
+    } else if (now + this.timing.quietMs <= this.staleSince + this.timing.maxWaitMs) {
+      this.timer.refresh()
+    }
   }
 
-  /** Re-indexes every dirty pad now. */
+  /** Re-indexes every stale pad now (a search, a shutdown). */
   flush(): void {
     if (this.timer) {
       clearTimeout(this.timer)
       this.timer = null
     }
-    const ids = [...this.dirty]
+    if (this.draining) {
+      clearImmediate(this.draining)
+      this.draining = null
+    }
+    const ids = new Set([...this.queued, ...this.dirty])
+    this.queued.clear()
     this.dirty.clear()
     this.db.transaction(() => {
       for (const id of ids) this.reindex(id)
     })()
+  }
+
+  private startDrain(): void {
+    this.timer = null
+    for (const id of this.dirty) this.queued.add(id)
+    this.dirty.clear()
+    if (this.draining === null) this.drainOne()
+  }
+
+  /** One pad per turn: with many pads stale at once, keystrokes of every room still go on in between. */
+  private drainOne(): void {
+    this.draining = null
+    const next = this.queued.values().next()
+    if (next.done) return
+    const id = next.value
+    this.queued.delete(id)
+    try {
+      this.db.transaction(() => this.reindex(id))()
+    } catch (err) {
+      // The pad stays out of date in the index until its next change; a search still works.
+      this.log.error({ pad: id, err }, 'could not index pad')
+    }
+    if (this.queued.size > 0) {
+      this.draining = setImmediate(() => this.drainOne())
+      this.draining.unref()
+    }
   }
 
   /** Indexes pads that have none yet (e.g. after upgrading from a version without search). */
