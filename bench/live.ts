@@ -119,28 +119,27 @@ async function typingInTurns(
         await server?.stop()
       }
     }
-    // A fresh server's first second of typing times V8 compiling the code paths a keystroke takes
-    // (event-loop stalls of 10–25 ms, in every server): each types one slice unmeasured first.
-    for (const d of live) {
-      const { tracker, typists } = d.clients
+    /** One slice of typing on one server, until its keystrokes are delivered (or the drain time ends). */
+    const typeSlice = async ({ tracker, typists }: TypingClients) => {
       const metronome = new Metronome(typists, TYPING_RATE)
       await sleep(sliceMs)
       metronome.stop()
       await waitUntil(() => tracker.complete, DRAIN_MS)
-      tracker.reset()
+    }
+    // A fresh server's first second of typing times V8 compiling the code paths a keystroke takes
+    // (event-loop stalls of 5–14 ms, in every server): each types one slice unmeasured first.
+    for (const d of live) {
+      await typeSlice(d.clients)
+      d.clients.tracker.reset()
+      roundLatencies.set(d.kind, [])
     }
     for (let round = 0; round < rounds; round++) {
       for (const d of rotate(live, round)) {
-        const { tracker, typists } = d.clients
         const window = new Window(d.server.pid)
-        const from = tracker.latencies.length
-        const metronome = new Metronome(typists, TYPING_RATE)
-        await sleep(sliceMs)
-        metronome.stop()
-        await waitUntil(() => tracker.complete, DRAIN_MS)
+        const from = d.clients.tracker.latencies.length
+        await typeSlice(d.clients)
         d.windows.push(window.stop())
-        const ofRound = Float64Array.from(tracker.latencies.slice(from)).sort()
-        roundLatencies.set(d.kind, [...(roundLatencies.get(d.kind) ?? []), ofRound])
+        roundLatencies.get(d.kind)!.push(Float64Array.from(d.clients.tracker.latencies.slice(from)).sort())
       }
     }
     const reference = roundLatencies.get('reference')

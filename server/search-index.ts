@@ -22,6 +22,7 @@ export interface SearchTiming {
   quietMs: number
   maxWaitMs: number
 }
+
 /** Results per query: a page of hits, not the whole database. */
 export const SEARCH_LIMIT = 50
 
