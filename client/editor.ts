@@ -33,7 +33,7 @@ import { encodeSyncStep1 } from '../shared/protocol.ts'
 import { askName, storedIdentity } from './identity.ts'
 import { keepPageForOffline } from './offline-copy.ts'
 import { attachPeopleList } from './people.ts'
-import { attachPreview, preloadPreview } from './preview.ts'
+import { attachPreview } from './preview.ts'
 import { describeStatus, SaveTracker } from './save-state.ts'
 
 /** Close code of a deleted pad (server/meetings.ts). */
@@ -43,8 +43,6 @@ import { trackedWebSocket } from './tracked-socket.ts'
 
 const root = document.querySelector<HTMLElement>('[data-pad]')!
 const padId = root.dataset.pad!
-/** The preview's renderer and the offline copy of the page are fetched this long after start. */
-const PRELOAD_PREVIEW_MS = 1500
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!
 
 const doc = new Y.Doc()
@@ -189,21 +187,19 @@ const showPreview = (on: boolean) => {
 showPreview(window.matchMedia('(min-width: 1100px)').matches)
 toggle.addEventListener('click', () => showPreview(!root.classList.contains('show-preview')))
 
-// ---- offline page: where allowed (https or localhost), a service worker serves this page and its
-// assets when the network is gone. The preview's renderer is fetched first, out of the editor's
-// way, so that it is kept too and a preview opened after the Wi-Fi went away still works.
-setTimeout(() => {
-  void preloadPreview().then(() => {
-    if (!('serviceWorker' in navigator) || !window.isSecureContext) return
-    // The copy is kept once a worker is active (register() resolves before it installs), so a
-    // kept page is always one that a worker can serve.
-    navigator.serviceWorker
-      .register('/sw.js')
-      .then(() => navigator.serviceWorker.ready)
-      .then(() => keepPageForOffline())
-      .catch(() => {})
-  })
-}, PRELOAD_PREVIEW_MS)
+// ---- offline page: where allowed (https or localhost), a service worker serves this page and the
+// files it can load when the network is gone. The page keeps that copy itself as soon as it has
+// loaded, from the build's list of its files (not when the worker happens to become active, nor
+// only what this visit used). The preview's renderer is on that list and arrived with the page
+// (modulepreload), so a preview first opened after the Wi-Fi went away works, on a first visit too.
+if ('serviceWorker' in navigator && window.isSecureContext) {
+  const keepForOffline = () => {
+    keepPageForOffline().catch(() => {})
+    navigator.serviceWorker.register('/sw.js').catch(() => {})
+  }
+  if (document.readyState === 'complete') keepForOffline()
+  else window.addEventListener('load', keepForOffline, { once: true })
+}
 
 // For tests and the curious: the pad's live objects, and its whole state as one Yjs update.
 const encodeState = () => Y.encodeStateAsUpdate(doc)

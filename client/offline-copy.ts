@@ -1,23 +1,22 @@
 /**
- * Keeps the pad page itself for offline use: the page and every asset it loaded go into the cache
- * the service worker (sw.ts) answers from when the network is gone. The worker caches what passes
- * through it, but on the first visit nothing does (it starts controlling the page only after the
- * page has loaded), so without this a pad opened once would not open again offline.
+ * Keeps the pad page itself for offline use: the page and every file it can load go into the cache
+ * the service worker (sw.ts) answers from when the network is gone. The list is the build's own
+ * (the server names every file a page script can load in the page's head, client-assets.ts), not
+ * what this visit happened to fetch: the preview's renderer is kept though it was never opened.
  */
 
 /** The cache the service worker serves from; both sides must use this name. */
 export const OFFLINE_CACHE = 'summitpad-v1'
 
-/** Our own assets this page uses: what it loaded (chunks, the preview's renderer) and what it links. */
+/** Our own files this page names: its scripts, every chunk they can load, its styles and icon. */
 function pageAssets(): string[] {
   const urls = new Set<string>()
   const add = (href: string) => {
     const url = new URL(href, location.href)
     if (url.origin === location.origin && url.pathname.startsWith('/assets/')) urls.add(url.pathname)
   }
-  for (const entry of performance.getEntriesByType('resource')) add(entry.name)
-  // The icon is fetched by the browser itself and leaves no resource entry.
   for (const link of document.querySelectorAll<HTMLLinkElement>('link[href]')) add(link.href)
+  for (const script of document.querySelectorAll<HTMLScriptElement>('script[src]')) add(script.src)
   return [...urls]
 }
 

@@ -8,7 +8,8 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { AccessControl } from './access.ts'
 import { OnlineBackups } from './backup.ts'
-import { ensureClientBuilt } from './client-build.ts'
+import { readAssetManifest } from './client-assets.ts'
+import { CLIENT_OUT, ensureClientBuilt } from './client-build.ts'
 import type { Config } from './config.ts'
 import { openCore } from './core.ts'
 import type { Db } from './db.ts'
@@ -103,6 +104,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     links,
     allowedOrigins: config.allowedOrigins,
     hosts,
+    assets: readAssetManifest(CLIENT_OUT),
     linkRotated: (eventPk, kind) => {
       const n = endpoint.closeWhere(
         (grant) => grant.via?.eventPk === eventPk && grant.via.link === kind,

@@ -5,7 +5,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildSync } from 'esbuild'
+import { buildSync, type Metafile } from 'esbuild'
+import { ASSET_MANIFEST, type AssetManifest } from './client-assets.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const CLIENT_SRC = path.join(ROOT, 'client')
@@ -32,7 +33,11 @@ function newestMtime(dirs: string[], extra: string[]): number {
 
 function oldestOutput(): number {
   let oldest = Number.POSITIVE_INFINITY
-  for (const name of [...[...ENTRIES, WORKER].map((e) => e.replace(/\.ts$/, '.js')), ...STATIC]) {
+  for (const name of [
+    ...[...ENTRIES, WORKER].map((e) => e.replace(/\.ts$/, '.js')),
+    ...STATIC,
+    ASSET_MANIFEST,
+  ]) {
     const file = path.join(CLIENT_OUT, name)
     if (!fs.existsSync(file)) return 0
     oldest = Math.min(oldest, fs.statSync(file).mtimeMs)
@@ -47,8 +52,9 @@ export function ensureClientBuilt(): boolean {
   // Build into a fresh directory and swap it in, so a concurrent reader never sees half a bundle.
   const tmp = `${CLIENT_OUT}.tmp-${process.pid}`
   fs.rmSync(tmp, { recursive: true, force: true })
-  buildSync({
+  const { metafile } = buildSync({
     entryPoints: ENTRIES.map((e) => path.join(CLIENT_SRC, e)),
+    metafile: true,
     bundle: true,
     format: 'esm',
     splitting: true,
@@ -68,10 +74,35 @@ export function ensureClientBuilt(): boolean {
     logLevel: 'error',
   })
   for (const name of STATIC) fs.copyFileSync(path.join(CLIENT_SRC, name), path.join(tmp, name))
+  fs.writeFileSync(path.join(tmp, ASSET_MANIFEST), JSON.stringify(assetManifest(metafile, tmp), null, 1))
   fs.mkdirSync(path.dirname(CLIENT_OUT), { recursive: true })
   const old = `${CLIENT_OUT}.old-${process.pid}`
   if (fs.existsSync(CLIENT_OUT)) fs.renameSync(CLIENT_OUT, old)
   fs.renameSync(tmp, CLIENT_OUT)
   fs.rmSync(old, { recursive: true, force: true })
   return true
+}
+
+/**
+ * For each page script, every file it can load: the chunks it imports statically and those it
+ * imports on demand (the preview's renderer), from esbuild's own record of the build. Pages preload
+ * these and keep them for offline use, so nothing a page can do depends on a later fetch.
+ */
+function assetManifest(metafile: Metafile, outdir: string): AssetManifest {
+  const name = (output: string) => path.relative(outdir, path.resolve(output)).split(path.sep).join('/')
+  const manifest: AssetManifest = {}
+  for (const [output, meta] of Object.entries(metafile.outputs)) {
+    // Chunks loaded on demand are entry points to esbuild too; only the pages' own scripts are listed.
+    if (!meta.entryPoint || !ENTRIES.includes(path.basename(meta.entryPoint))) continue
+    const files = new Set<string>()
+    const visit = (file: string) => {
+      if (files.has(name(file))) return
+      files.add(name(file))
+      for (const imported of metafile.outputs[file]?.imports ?? [])
+        if (!imported.external) visit(imported.path)
+    }
+    visit(output)
+    manifest[name(output)] = [...files].sort()
+  }
+  return manifest
 }

@@ -48,6 +48,8 @@ export interface PageOptions {
   body: Html
   /** Script bundles under /assets/ to load (deferred, never inline: the CSP forbids inline script). */
   scripts?: string[]
+  /** Files under /assets/ those scripts can load (client-assets.ts), fetched with the page. */
+  preloads?: string[]
   styles?: string[]
   bodyClass?: string
 }
@@ -62,6 +64,7 @@ export function page(options: PageOptions): string {
 <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/site.css">
 ${(options.styles ?? []).map((s) => html`<link rel="stylesheet" href="/assets/${s}">`)}
+${(options.preloads ?? []).map((s) => html`<link rel="modulepreload" href="/assets/${s}">`)}
 ${(options.scripts ?? []).map((s) => html`<script type="module" src="/assets/${s}"></script>`)}
 </head>
 <body${options.bodyClass ? html` class="${options.bodyClass}"` : ''}>

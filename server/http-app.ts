@@ -9,6 +9,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { AccessControl } from './access.ts'
 import { createApiRouter } from './api-routes.ts'
 import type { BackupResult } from './backup.ts'
+import type { AssetManifest } from './client-assets.ts'
 import type { EventLinks, LinkKind } from './event-links.ts'
 import type { History } from './history.ts'
 import { createHistoryRouter } from './history-routes.ts'
@@ -52,6 +53,8 @@ export interface HttpAppOptions {
   allowedOrigins: readonly string[]
   /** Which Host names are answered (DNS rebinding): checked before anything else. */
   hosts: HostPolicy
+  /** The client build's files per page script (client-assets.ts). */
+  assets: AssetManifest
   /** Takes an online backup into DATA_DIR/backups. */
   backup(): Promise<BackupResult>
   /** Behind a reverse proxy (TRUST_PROXY): believe its X-Forwarded-Proto/-For, one hop. */

@@ -9,9 +9,10 @@ import { type EventInfo, PAD_KINDS, type PadInfo, type PadKind } from '../shared
 import { isValidPadId } from '../shared/pad-id.ts'
 import { inZone } from '../shared/time.ts'
 import { type AccessControl, TOKEN_PARAM, tokensOf } from './access.ts'
+import { type AssetManifest, preloadsOf } from './client-assets.ts'
 import { CLIENT_OUT } from './client-build.ts'
 import { type EventLinks, type EventLinkUrls, linkUrls } from './event-links.ts'
-import { Html, html, page } from './html.ts'
+import { Html, html, type PageOptions, page as renderPage } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
 import { EXPORT_FORMATS, type ExportFormat, type Minutes } from './minutes.ts'
@@ -125,6 +126,8 @@ export interface PagesDeps {
   search: SearchIndex
   access: AccessControl
   links: EventLinks
+  /** The client build's files per page script. */
+  assets: AssetManifest
 }
 
 const FORMAT_LABEL: Record<ExportFormat, string> = {
@@ -145,8 +148,11 @@ ${EXPORT_FORMATS.map((f) => html`<li><a href="/api/pads/${padId}/export?format=$
 </ul></details>`
 }
 
-export function createPagesRouter({ meetings, minutes, search, access, links }: PagesDeps): Router {
+export function createPagesRouter({ meetings, minutes, search, access, links, assets }: PagesDeps): Router {
   const router = express.Router()
+  /** A page whose scripts arrive with everything they can load (the preview works offline from the first visit). */
+  const page = (options: PageOptions) =>
+    renderPage({ ...options, preloads: preloadsOf(assets, options.scripts ?? []) })
 
   router.use('/assets', express.static(CLIENT_OUT, { index: false, maxAge: 0 }))
 

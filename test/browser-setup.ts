@@ -34,6 +34,7 @@ export interface PageGlobals {
   location: { pathname: string }
   getComputedStyle(el: PageElement): { opacity: string }
   caches: { match(url: string): Promise<unknown> }
+  navigator?: { serviceWorker?: { controller: unknown } }
   indexedDB: { open(name: string): PageIdbRequest<PageIdbDatabase> }
 }
 

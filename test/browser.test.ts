@@ -353,12 +353,16 @@ async function writeOfflineThenCloseTab(t: TestContext, padId: string) {
   await Promise.all([openPad(ada.page, server.url, padId), openPad(bob.page, server.url, padId)])
   await typeAtEnd(ada.page, 'Notes\n')
   await converged(padId, [ada, bob])
-  // The page keeps an offline copy of itself a moment after it starts; the page is stored together
-  // with every asset it needs or not at all, so once it is there the copy is complete.
-  await eventually('the page to be kept for offline use', () =>
+  // The page keeps an offline copy of itself once it has loaded; the page is stored together with
+  // every file it can load or not at all, so once it is there the copy is complete. Opening it again
+  // offline also needs the service worker, which installs on its own schedule.
+  await eventually('the page to be kept for offline use, and a worker to serve it', () =>
     ada.page.evaluate(async () => {
       const g = globalThis as unknown as PageGlobals
-      return (await g.caches.match(g.location.pathname)) !== undefined
+      return (
+        (await g.caches.match(g.location.pathname)) !== undefined &&
+        Boolean(g.navigator?.serviceWorker?.controller)
+      )
     }),
   )
 
