@@ -1,5 +1,5 @@
 /**
- * The servers under test, each a child process on 127.0.0.1: Summitpad (`server/main.ts`), the
+ * The servers under test, each a child process on 127.0.0.1: Summitpad (`dist/server/main.js`), the
  * reference y-websocket server from npm in memory and with y-leveldb (`YPERSISTENCE`), and the
  * trivial relay in bench/relay.ts. Starts one, waits for its "listening" line, reads its CPU and
  * RSS from /proc, stops it gracefully (SIGTERM) or with kill -9.
@@ -10,6 +10,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { buildProblem } from '../server/build-info.ts'
 import { processCpuSeconds, processRssBytes } from './metrics.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -17,15 +18,20 @@ export const HOST = '127.0.0.1'
 
 /**
  * Summitpad is measured as `npm start` runs it: the node options and script of package.json's
- * start script (e.g. its young-generation size), so the benchmark cannot drift from the product.
+ * start script (e.g. its young-generation size), so the benchmark cannot drift from the product, on
+ * a build of the sources as they are (a stale dist/ is refused, as `npm start` refuses it).
  */
 function summitpadStartArgs(): string[] {
+  const stale = buildProblem(ROOT, path.join(ROOT, 'dist'))
+  if (stale) throw new Error(stale)
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
     scripts: { start: string }
   }
   const [command, ...args] = pkg.scripts.start.trim().split(/\s+/)
-  if (command !== 'node' || args.at(-1) !== 'server/main.ts') {
-    throw new Error(`package.json start script is not "node [options] server/main.ts": ${pkg.scripts.start}`)
+  if (command !== 'node' || args.at(-1) !== 'dist/server/main.js') {
+    throw new Error(
+      `package.json start script is not "node [options] dist/server/main.js": ${pkg.scripts.start}`,
+    )
   }
   return args
 }
@@ -60,7 +66,7 @@ const READY: Record<ServerKind, RegExp> = {
   relay: /relay listening on/,
 }
 
-/** Give up on a child that has not said it listens after this long (tsx compiles on start). */
+/** Give up on a child that has not said it listens after this long (a slow, busy machine). */
 const START_TIMEOUT_MS = 30_000
 /** Summitpad's own graceful-shutdown limit is 5 s + 2 s; wait a little longer before kill -9. */
 const STOP_TIMEOUT_MS = 10_000

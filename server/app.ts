@@ -9,7 +9,6 @@ import type { AddressInfo } from 'node:net'
 import { AccessControl } from './access.ts'
 import { OnlineBackups } from './backup.ts'
 import { readAssetManifest } from './client-assets.ts'
-import { CLIENT_OUT, ensureClientBuilt } from './client-build.ts'
 import type { Config } from './config.ts'
 import { openCore } from './core.ts'
 import type { Db } from './db.ts'
@@ -21,6 +20,7 @@ import type { Logger } from './logger.ts'
 import type { Meetings } from './meetings.ts'
 import { MeteredPadStore, Metrics } from './metrics.ts'
 import type { Minutes } from './minutes.ts'
+import { CLIENT_OUT } from './paths.ts'
 import { CLOSE } from './peer.ts'
 import type { Rooms } from './rooms.ts'
 import type { SearchIndex } from './search-index.ts'
@@ -56,7 +56,6 @@ export interface Summitpad {
 }
 
 export async function startSummitpad(config: Config, log: Logger, ops: OpsOptions = {}): Promise<Summitpad> {
-  if (ensureClientBuilt()) log.info('built the browser client')
   const metrics: Metrics = new Metrics({
     dataDir: config.dataDir,
     connections: () => endpoint.connectionCount,

@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-/** Written by the build beside the bundles. */
+/** Written by the build (bin/build.ts) beside the bundles. */
 export const ASSET_MANIFEST = 'manifest.json'
 
 /** Page script (e.g. `editor.js`) → every file it can load, itself included, relative to /assets/. */
@@ -15,6 +15,7 @@ export type AssetManifest = Record<string, string[]>
 
 export function readAssetManifest(dir: string): AssetManifest {
   const file = path.join(dir, ASSET_MANIFEST)
+  if (!fs.existsSync(file)) throw new Error('the browser client is not built: run `npm run build`')
   const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'))
   if (typeof parsed !== 'object' || parsed === null) throw new Error(`${file}: not a build manifest`)
   return parsed as AssetManifest

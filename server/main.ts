@@ -4,10 +4,18 @@
  */
 import { adminTokenProblem } from './access.ts'
 import { startSummitpad } from './app.ts'
+import { buildProblem } from './build-info.ts'
 import { ConfigError, configFromEnv } from './config.ts'
 import { createLogger } from './logger.ts'
+import { DIST, ROOT } from './paths.ts'
 
 async function main(): Promise<void> {
+  // Never serve a build older than the sources (a `git pull` without `npm run build`).
+  const stale = buildProblem(ROOT, DIST)
+  if (stale) {
+    console.error(`summitpad: ${stale}`)
+    process.exit(2)
+  }
   let config: ReturnType<typeof configFromEnv>
   try {
     config = configFromEnv(process.env)

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { after, before, type TestContext, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { readAssetManifest } from '../server/client-assets.ts'
-import { CLIENT_OUT } from '../server/client-build.ts'
+import { CLIENT_OUT } from '../server/paths.ts'
 import { eventually, launchChromium, openPad, type PageGlobals, personInTest } from './browser-setup.ts'
 import { startTestServer, type TestServer } from './helpers.ts'
 

@@ -1,0 +1,110 @@
+/**
+ * `npm run build` (npm install and npm ci run it as `prepare`): compiles the server to JavaScript
+ * and bundles the browser client, into dist/. `npm start` then runs plain JavaScript: no compiler
+ * or bundler is loaded by the running server, and starting writes nothing into the checkout.
+ *
+ *   dist/server, dist/shared   the server, compiled by tsc (tsconfig.build.json)
+ *   dist/client                one bundle per page, their chunks, the service worker, styles, and
+ *                              manifest.json: every file each page script can load
+ *   dist/build-info.json       what it was built from (server/build-info.ts), so a stale build is
+ *                              refused at start instead of served
+ *
+ * A build whose sources have not changed since is skipped. The whole of dist/ is built beside the old
+ * one and swapped in, so a server starting meanwhile never sees half a build.
+ */
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { buildSync, type Metafile } from 'esbuild'
+import { isBuildCurrent, writeBuildInfo } from '../server/build-info.ts'
+import { ASSET_MANIFEST, type AssetManifest } from '../server/client-assets.ts'
+import { DIST, ROOT } from '../server/paths.ts'
+
+const CLIENT_SRC = path.join(ROOT, 'client')
+/** Entry points: one bundle per page. */
+const ENTRIES = ['home-page.ts', 'event-page.ts', 'editor.ts', 'history-page.ts']
+/** The service worker is a classic script, bundled on its own. */
+const WORKER = 'sw.ts'
+/** Copied as they are. */
+const STATIC = ['site.css', 'editor.css', 'favicon.svg']
+/** Read by the server at run time, beside its modules. */
+const SERVER_FILES = ['templates']
+
+function buildServer(out: string): void {
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+  execFileSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', out], {
+    stdio: 'inherit',
+  })
+  for (const name of SERVER_FILES) {
+    fs.cpSync(path.join(ROOT, 'server', name), path.join(out, 'server', name), { recursive: true })
+  }
+}
+
+function buildClient(out: string): void {
+  const { metafile } = buildSync({
+    entryPoints: ENTRIES.map((e) => path.join(CLIENT_SRC, e)),
+    metafile: true,
+    bundle: true,
+    format: 'esm',
+    splitting: true,
+    minify: true,
+    sourcemap: true,
+    target: ['es2022'],
+    outdir: out,
+    logLevel: 'error',
+  })
+  buildSync({
+    entryPoints: [path.join(CLIENT_SRC, WORKER)],
+    bundle: true,
+    format: 'iife',
+    minify: true,
+    target: ['es2022'],
+    outfile: path.join(out, WORKER.replace(/\.ts$/, '.js')),
+    logLevel: 'error',
+  })
+  for (const name of STATIC) fs.copyFileSync(path.join(CLIENT_SRC, name), path.join(out, name))
+  fs.writeFileSync(path.join(out, ASSET_MANIFEST), JSON.stringify(assetManifest(metafile, out), null, 1))
+}
+
+/**
+ * For each page script, every file it can load: the chunks it imports statically and those it
+ * imports on demand (the preview's renderer), from esbuild's own record of the build. Pages preload
+ * these and keep them for offline use, so nothing a page can do depends on a later fetch.
+ */
+function assetManifest(metafile: Metafile, outdir: string): AssetManifest {
+  const name = (output: string) => path.relative(outdir, path.resolve(output)).split(path.sep).join('/')
+  const manifest: AssetManifest = {}
+  for (const [output, meta] of Object.entries(metafile.outputs)) {
+    // Chunks loaded on demand are entry points to esbuild too; only the pages' own scripts are listed.
+    if (!meta.entryPoint || !ENTRIES.includes(path.basename(meta.entryPoint))) continue
+    const files = new Set<string>()
+    const visit = (file: string) => {
+      if (files.has(name(file))) return
+      files.add(name(file))
+      for (const imported of metafile.outputs[file]?.imports ?? [])
+        if (!imported.external) visit(imported.path)
+    }
+    visit(output)
+    manifest[name(output)] = [...files].sort()
+  }
+  return manifest
+}
+
+function build(): void {
+  if (isBuildCurrent(ROOT, DIST)) {
+    console.log('summitpad build: dist/ is current')
+    return
+  }
+  const tmp = `${DIST}.tmp-${process.pid}`
+  fs.rmSync(tmp, { recursive: true, force: true })
+  buildServer(tmp)
+  buildClient(path.join(tmp, 'client'))
+  writeBuildInfo(ROOT, tmp)
+  const old = `${DIST}.old-${process.pid}`
+  if (fs.existsSync(DIST)) fs.renameSync(DIST, old)
+  fs.renameSync(tmp, DIST)
+  fs.rmSync(old, { recursive: true, force: true })
+  console.log('summitpad build: dist/ written')
+}
+
+build()
