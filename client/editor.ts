@@ -193,9 +193,15 @@ toggle.addEventListener('click', () => showPreview(!root.classList.contains('sho
 // only what this visit used). The preview's renderer is on that list and arrived with the page
 // (modulepreload), so a preview first opened after the Wi-Fi went away works, on a first visit too.
 if ('serviceWorker' in navigator && window.isSecureContext) {
+  // What could not be done (the network went at the wrong moment) is done when it is back.
+  const whenOnlineAgain = (again: () => Promise<unknown>) => () =>
+    window.addEventListener('online', () => void again(), { once: true })
+  const keepCopy = (): Promise<unknown> => keepPageForOffline().catch(whenOnlineAgain(keepCopy))
+  const register = (): Promise<unknown> =>
+    navigator.serviceWorker.register('/sw.js').catch(whenOnlineAgain(register))
   const keepForOffline = () => {
-    keepPageForOffline().catch(() => {})
-    navigator.serviceWorker.register('/sw.js').catch(() => {})
+    void keepCopy()
+    void register()
   }
   if (document.readyState === 'complete') keepForOffline()
   else window.addEventListener('load', keepForOffline, { once: true })
