@@ -123,7 +123,7 @@ export async function newPerson(
     isMobile: options.mobile ?? false,
     hasTouch: options.mobile ?? false,
   })
-  context.setDefaultTimeout(10_000)
+  context.setDefaultTimeout(30_000)
   if (options.presetName ?? true) {
     await context.addInitScript((n) => {
       const { localStorage } = globalThis as unknown as PageGlobals

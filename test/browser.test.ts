@@ -82,7 +82,7 @@ async function typeAtEnd(page: Page, text: string, delay = 0): Promise<void> {
   await page.keyboard.type(text, { delay })
 }
 
-async function saved(p: Person, timeoutMs = 10_000): Promise<void> {
+async function saved(p: Person, timeoutMs = 30_000): Promise<void> {
   await eventually(
     `${p.name} to see "Saved"`,
     async () => (await saveState(p.page)).state === 'saved',
@@ -92,7 +92,7 @@ async function saved(p: Person, timeoutMs = 10_000): Promise<void> {
 }
 
 /** Everyone's editor and the server show the same text. */
-async function converged(padId: string, people: Person[], timeoutMs = 10_000): Promise<string> {
+async function converged(padId: string, people: Person[], timeoutMs = 30_000): Promise<string> {
   let texts: string[] = []
   await eventually(
     `${people.map((p) => p.name).join(' and ')} to converge with the server`,
@@ -229,8 +229,11 @@ test('two people type at once and converge; each sees the other named; Ctrl-Z un
   }
   const undone = await converged(padId, [ada, bob])
   assert.equal(undone, `# Agenda\n\n## Decisions\n${bobText}`)
-  // Redo brings them back. (With Shift held a real keyboard reports "Z", so press that.)
-  await ada.page.keyboard.press('Control+Shift+Z')
+  // Redo brings them back. (With Shift held a real keyboard reports "Z", so press that.) A busy
+  // machine can split Ada's typing into several undo steps, so redo as often as undo was needed.
+  for (let i = 0; i < 5 && !(await editorText(ada.page)).includes('io_uring'); i++) {
+    await ada.page.keyboard.press('Control+Shift+Z')
+  }
   assert.equal(await converged(padId, [ada, bob]), text)
   await Promise.all([saved(ada), saved(bob)])
   assert.equal(storedText(padId), text)
@@ -260,10 +263,10 @@ test('offline: typing shows the unsaved count; back online it converges and show
   assert.ok(!(await editorText(bob.page)).includes('train'))
 
   await ada.network.restore()
-  const text = await converged(padId, [ada, bob], 15_000)
+  const text = await converged(padId, [ada, bob])
   assert.match(text, /Typed on the train\n/)
   assert.match(text, /Bob meanwhile\n/)
-  await saved(ada, 15_000)
+  await saved(ada)
   const seen = await watch.stop()
   assert.deepEqual(seen.violations, [])
   assert.equal(storedText(padId), text)
@@ -306,9 +309,9 @@ test('frames lost on the way are healed, and "Saved" waits until the server has 
   dropping = false
   await typeAtEnd(ada.page, 'after the loss\n')
 
-  const text = await converged(padId, [ada, bob], 15_000)
+  const text = await converged(padId, [ada, bob])
   assert.equal(text, 'Minutes\nlost line one\nlost line two\nlost line\nafter the loss\n')
-  await saved(ada, 15_000)
+  await saved(ada)
   const seen = await watch.stop()
   assert.ok(dropped > 10, `only ${dropped} frames were dropped`)
   assert.deepEqual(seen.violations, [])
@@ -391,7 +394,7 @@ test('offline edits in a closed tab are delivered when the pad is opened again o
   const again = await ada.context.newPage()
   await openPad(again, server.url, padId)
   const reopened = { ...ada, page: again }
-  const text = await converged(padId, [reopened, bob], 15_000)
+  const text = await converged(padId, [reopened, bob])
   assert.equal(text, `Notes\n${offlineLine}`)
   await saved(reopened)
   assert.equal(storedText(padId), text)
@@ -426,9 +429,9 @@ test('offline edits in a closed tab: the pad opens again while still offline, sh
   // Back online, this page delivers them to Bob, and only then says "Saved".
   await ada.network.restore()
   const reopened = { ...ada, page }
-  const text = await converged(padId, [reopened, bob], 15_000)
+  const text = await converged(padId, [reopened, bob])
   assert.equal(text, `Notes\n${offlineLine}`)
-  await saved(reopened, 15_000)
+  await saved(reopened)
   assert.equal(storedText(padId), text)
   assert.deepEqual(errors, [], 'the page opened offline threw')
 })
@@ -460,11 +463,11 @@ test('from the event page to a pad: the live count changes as people come and go
   await eventually(
     'the event page to count Ada, by name',
     async () => (await live.textContent()) === '● 1 here' && (await live.getAttribute('title')) === 'Ada',
-    12_000,
+    30_000,
   )
 
   await ada.page.close()
-  await eventually('the event page to see Ada leave', async () => (await live.textContent()) === '', 12_000)
+  await eventually('the event page to see Ada leave', async () => (await live.textContent()) === '', 30_000)
 })
 
 test('the name is asked once and remembered; the preview renders Markdown but never raw HTML', async (t: TestContext) => {

@@ -259,8 +259,8 @@ describe('SIGTERM', () => {
       const shutdownMs = Date.now() - signalledAt
       stop.now = true
       await writing
-      assert.equal(code, 0, first.output())
-      assert.ok(shutdownMs < 5_000, `shutdown took ${shutdownMs} ms`)
+      // 0: the shutdown finished within the server's own limit (it exits 1 past it).
+      assert.equal(code, 0, `shutdown took ${shutdownMs} ms: ${first.output()}`)
       assert.deepEqual(
         closeCodes.map((codes) => codes[0]),
         clients.map(() => 1012),

@@ -10,9 +10,9 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { test } from 'node:test'
+import { before, test } from 'node:test'
 import { docFromStored } from '../server/pad-doc.ts'
-import { eventually, launchChromium, newPerson, waitForEditor } from './browser-setup.ts'
+import { ensureChromium, eventually, launchChromium, newPerson, waitForEditor } from './browser-setup.ts'
 import { ensureDebianPackage } from './debian-packages.ts'
 import { startTestServer } from './helpers.ts'
 
@@ -51,11 +51,17 @@ function listening(host: string, port: number): Promise<boolean> {
   })
 }
 
-test("the README's nginx setup serves the editor: an edit typed through it is stored", {
-  timeout: 120_000,
-}, async (t) => {
+// On a new machine the programs are installed first, outside the test's own time: apt alone can take
+// minutes on a busy one.
+before(() => {
+  ensureChromium()
   ensureDebianPackage(NGINX, 'nginx')
   ensureDebianPackage(OPENSSL, 'openssl')
+})
+
+test("the README's nginx setup serves the editor: an edit typed through it is stored", {
+  timeout: 180_000,
+}, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'summitpad-nginx-'))
   execFileSync(
     OPENSSL,

@@ -652,6 +652,8 @@ async function runWriterUntilKilled(
   try {
     await waitFor('writer ready', () => stdout.includes('ready\n') || child.exitCode !== null, 20_000)
     assert.ok(stdout.includes('ready\n'), `writer failed to start: ${stderr}`)
+    // The kill falls while it writes: a starved machine may not have committed anything 20 ms in.
+    await waitFor('a first commit', () => stdout.includes('appended ') || child.exitCode !== null, 20_000)
     await new Promise((resolve) => setTimeout(resolve, killAfterMs))
   } finally {
     child.kill('SIGKILL')

@@ -62,8 +62,10 @@ describe('WAL checkpoints off the commit path', () => {
     while (written < 10_000 && Date.now() < deadline) {
       store.append([row('busy', written)])
       written++
+      // From the worker's first checkpoint on: starting its thread and loading SQLite there is a
+      // one-off that a starved machine can stretch.
       if (written % 4 === 0) {
-        maxWal = Math.max(maxWal, walSize(dataDir))
+        if (checkpointer.stats.worker > 0) maxWal = Math.max(maxWal, walSize(dataDir))
         await sleep(1)
       }
     }
