@@ -2,7 +2,16 @@
  * `summitpad <command>`: the admin CLI's entry point (bin/summitpad.js, or
  * `node --import tsx server/cli.ts`). Reads argv and the environment, runs, sets the exit code.
  */
+import { buildProblem } from './build-info.ts'
 import { runCli } from './cli-run.ts'
+import { DIST, ROOT } from './paths.ts'
+
+// Never run a build older than the sources (a `git pull` without `npm run build`).
+const stale = buildProblem(ROOT, DIST)
+if (stale) {
+  process.stderr.write(`summitpad: ${stale}\n`)
+  process.exit(2)
+}
 
 process.exitCode = await runCli(process.argv.slice(2), process.env, {
   out: (text) => process.stdout.write(text),

@@ -37,9 +37,12 @@ after(() => {
   for (const proc of running) proc.kill('SIGKILL')
 })
 
-/** `npm start`, as a user runs it: the real entry point, its port parsed from what it prints. */
+/**
+ * `npm start`, as a user runs it: the built entry point (dist/, which `npm test` builds first), its
+ * port parsed from what it prints.
+ */
 async function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const proc = spawn(process.execPath, ['dist/server/main.js'], {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
