@@ -49,6 +49,8 @@ interface Started {
 function startServer(command: string, args: string[], cwd: string, dataDir: string): Promise<Started> {
   const child = spawn(command, args, {
     cwd,
+    // Its own process group: `npm start` runs node as a child, and both are stopped together.
+    detached: true,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -75,11 +77,12 @@ function startServer(command: string, args: string[], cwd: string, dataDir: stri
   })
 }
 
+/** SIGTERM to the whole group (npm and the server under it), as a terminal's Ctrl-C reaches both. */
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve()
     child.once('exit', () => resolve())
-    child.kill('SIGTERM')
+    process.kill(-child.pid!, 'SIGTERM')
   })
 }
 
