@@ -61,7 +61,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     connections: () => endpoint.connectionCount,
     padsLoaded: () => rooms.loadedCount,
   })
-  // Open mode: anyone may create pads, but one address only so many a minute (random names fill disks).
+  // Anyone with edit rights may create pads, but one address only so many a minute (random names
+  // fill disks). Counted: distinct pads whose first content was stored, not connections.
   const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
   const { db, store, rooms, meetings, minutes, search, history, walCheckpointer } = openCore({
     dataDir: config.dataDir,
@@ -70,7 +71,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     snapshotEvery: config.snapshotEvery,
     unloadDelayMs: config.unloadDelayMs,
     limits: config,
-    mayCreatePad: (origin) => !('ip' in origin) || newPads.tryHit(String(origin.ip)),
+    mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.tryHit(String(origin.ip), padId),
     createStore: (db) => new MeteredPadStore(db, metrics),
   })
   const links = new EventLinks(db)
