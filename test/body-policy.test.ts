@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { sizeName } from '../server/body-policy.ts'
-import { ROUTES } from '../server/route-classes.ts'
+import { MAX_SCHEDULE_FILE_BYTES } from '../server/cli-commands.ts'
+import { ROUTES, SCHEDULE_IMPORT } from '../server/route-classes.ts'
 import { apiCall, okJson, startTestServer, type TestServer } from './helpers.ts'
 
 const EVENT = 'venue'
@@ -126,6 +127,11 @@ describe('request bodies', () => {
     // Without a body it works; a small JSON body still reaches the history routes.
     okJson(await apiCall(server, 'POST', `/api/pads/${PAD}/forget-history`))
     okJson(await apiCall(server, 'POST', `/api/pads/${PAD}/checkpoints`, { name: 'Before lunch' }), 201)
+  })
+
+  test('the admin CLI reads a schedule file as large as the API takes', () => {
+    assert.equal(MAX_SCHEDULE_FILE_BYTES, SCHEDULE_IMPORT.limit)
+    assert.equal(sizeName(SCHEDULE_IMPORT.limit), '32 MiB')
   })
 
   test('the schedule import takes every schedule type as text: iCalendar imports, XML reaches the importer', async () => {
