@@ -95,6 +95,12 @@ export const CLOSE_TRY_LATER = 1013
 export const CLOSE_TOO_MANY_NEW_PADS = 4429
 /** Close code for a client breaking a limit on purpose-shaped input (1008 Policy Violation). */
 export const CLOSE_POLICY = 1008
+/**
+ * Close code when a presence state is over MAX_AWARENESS_STATE_BYTES: 44xx (as HTTP 431, fields
+ * too large), so the stock client stops. It re-sends its own state on every connection, after
+ * syncing (which resets its backoff): a retryable code would bring it back every ~200 ms.
+ */
+export const CLOSE_AWARENESS_TOO_LARGE = 4431
 
 export interface StoredPosition {
   /** Seq of the newest stored log row of this pad (0 when none). */
@@ -360,7 +366,7 @@ export class Room {
       if (entry.state.length > limits.maxAwarenessStateBytes) {
         return {
           ok: false,
-          code: CLOSE_POLICY,
+          code: CLOSE_AWARENESS_TOO_LARGE,
           reason: `awareness state over ${limits.maxAwarenessStateBytes} bytes`,
         }
       }

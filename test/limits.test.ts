@@ -268,12 +268,23 @@ describe('retry loops of a refused stock client', () => {
 })
 
 describe('awareness', () => {
-  test('a state over MAX_AWARENESS_STATE_BYTES closes the socket with 1008', async () => {
+  test('a state over MAX_AWARENESS_STATE_BYTES closes the socket with 4431, and the stock client stops', async () => {
     const server = await startTestServer({ maxAwarenessStateBytes: 1024 })
     const raw = await rawSocket(server.wsUrl, 'aw')
     raw.ws.send(awarenessOf(7, 1, { user: { name: 'x'.repeat(2000) } }))
     await waitFor('closed', () => raw.closed !== null)
-    assert.equal(raw.closed?.code, 1008)
+    assert.equal(raw.closed?.code, 4431)
+    // A stock client re-sends its own state on every connection, after syncing (which resets its
+    // backoff): it must stop, not come back every ~200 ms.
+    const big = connectClient(server.wsUrl, 'aw', { name: 'y'.repeat(2000) })
+    const closes: number[] = []
+    big.provider.on('connection-close', (event) => {
+      closes.push(event?.code ?? 0)
+    })
+    await waitFor('refused', () => closes.length > 0)
+    await sleep(3000)
+    assert.deepEqual(closes, [4431])
+    big.destroy()
     await server.close()
   })
 
