@@ -365,6 +365,10 @@ export interface StormResult {
   contentMismatches: number
   /** "All synced" of every round, when the storm was run several times (this result is the median one). */
   roundsMs?: number[]
+  /** Room joins a new pad: from the chair's first keystroke until its line reached everyone, ms. */
+  lineMs?: number
+  /** Room joins a new pad: connections the server closed or refused (the stock client then retries). */
+  refusals?: number
   window: WindowStats
   rssBytes: number
 }
@@ -407,6 +411,66 @@ export async function joinStorm(
       shutdownMs: Number.NaN,
       serverDownMs: Number.NaN,
       contentMismatches: 0,
+      window: stats,
+      rssBytes: server.rssBytes(),
+    }
+  } finally {
+    closeAll([], stocks)
+    await server.stop()
+  }
+}
+
+/**
+ * A room joins a new pad: the chair puts a pad nobody has typed in yet on the projector and
+ * `clients` people behind the venue's one address open it within `spreadMs`; nobody types until
+ * the room is in (each stock client still sends its empty sync step 2), then the chair types the
+ * first line. Time until all are synced, and from the chair's keystroke until the line reached
+ * everyone; every connection the server closes or refuses is counted (none should be).
+ */
+export async function roomJoinsNewPad(
+  kind: ServerKind,
+  clients: number,
+  spreadMs: number,
+  options: RunOptions,
+): Promise<StormResult> {
+  const server = await startServer(kind, options)
+  const stocks: StockClient[] = []
+  const LINE = 'Attendees: everyone in the room\n'
+  try {
+    const syncedAt: number[] = []
+    let refusals = 0
+    const window = new Window(server.pid)
+    const t0 = performance.now()
+    for (let i = 0; i < clients; i++) {
+      const started = performance.now()
+      const stock = new StockClient(server.serverUrl, 'bof-on-the-projector', `person ${i}`)
+      stocks.push(stock)
+      stock.provider.on('connection-close', () => {
+        refusals++
+      })
+      stock.whenSynced().then(() => syncedAt.push(performance.now() - started))
+      const nextAt = t0 + ((i + 1) * spreadMs) / clients
+      const wait = nextAt - performance.now()
+      if (wait > 0) await sleep(wait)
+    }
+    const synced = await waitUntil(() => syncedAt.length >= clients && stocks.every((s) => s.synced), 60_000)
+    const allSyncedMs = synced ? performance.now() - t0 : Number.NaN
+    const typedAt = performance.now()
+    stocks[0]?.type(LINE)
+    const line = await waitUntil(() => stocks.every((s) => s.text.toString() === LINE), 60_000)
+    const lineMs = line ? performance.now() - typedAt : Number.NaN
+    const stats = window.stop()
+    syncedAt.sort((a, b) => a - b)
+    return {
+      clients,
+      allSyncedMs,
+      medianSyncedMs: syncedAt[Math.floor(syncedAt.length / 2)] ?? Number.NaN,
+      presenceMs: Number.NaN,
+      shutdownMs: Number.NaN,
+      serverDownMs: Number.NaN,
+      contentMismatches: stocks.filter((s) => s.text.toString() !== LINE).length,
+      lineMs,
+      refusals,
       window: stats,
       rssBytes: server.rssBytes(),
     }

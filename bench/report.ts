@@ -41,6 +41,8 @@ export interface BenchResults {
   saturationClients: number
   manyPads: { pads: number; perPad: number; results: PerServer<TypingResult> } | null
   join: PerServer<StormResult>
+  /** Absent in results written before the scenario existed. */
+  room?: PerServer<StormResult>
   restart: PerServer<StormResult>
   idle: PerServer<IdleResult>
   cold: PerServer<ColdLoadResult>
@@ -393,6 +395,31 @@ function stormSection(r: BenchResults): string {
       loadgen(o.window.loadgenCpuPct),
     ])
   })
+  const roomHeader = [
+    'server',
+    'clients',
+    'all synced ms',
+    'each round ms',
+    'median client ms',
+    'chair’s first line → everyone ms',
+    'closed or refused',
+    'server CPU s',
+    'loadgen CPU',
+  ]
+  const room: string[][] = []
+  eachServer(r, r.room ?? {}, room, roomHeader.length, (kind, o) => {
+    room.push([
+      LABEL[kind],
+      String(o.clients),
+      ms(o.allSyncedMs),
+      (o.roundsMs ?? [o.allSyncedMs]).map(ms).join(', '),
+      ms(o.medianSyncedMs),
+      ms(o.lineMs ?? Number.NaN),
+      String(o.refusals ?? 0),
+      o.window.serverCpuSeconds.toFixed(2),
+      loadgen(o.window.loadgenCpuPct),
+    ])
+  })
   const restartHeader = [
     'server',
     'clients',
@@ -428,6 +455,14 @@ function stormSection(r: BenchResults): string {
       'which grows with the cube of the count and never completes.',
     '',
     table(joinHeader, join),
+    '',
+    '### Room joins a new pad: a room behind one address opens a pad nobody has typed in yet',
+    '',
+    'The session chair puts a new pad on the projector; every stock client (one address, as behind a venue’s NAT) opens it within 2 s; nobody types ' +
+      'until all are synced (each stock client still sends its empty sync step 2), then the chair types the first line. Summitpad runs with its shipped settings, per-address limits included. "Closed or refused" counts ' +
+      'every connection the server ended (none should be). Rounds and median as in the join storm.',
+    '',
+    ...(room.length > 0 ? [table(roomHeader, room)] : ['(not run)']),
     '',
     '### Restart storm: graceful restart with everyone connected',
     '',
@@ -479,7 +514,8 @@ function idleSection(r: BenchResults): string {
     '### Idle connections and pads (server RSS)',
     '',
     'Idle connections are synced raw clients in one pad, without awareness state. Pads: one connection each, holding ~200 characters; ' +
-      'the per-pad figure excludes that connection. Connections and pads are measured in separate fresh servers, in several rounds interleaved ' +
+      'the per-pad figure excludes that connection. The pads phase alone runs Summitpad with MAX_NEW_PADS_PER_IP_PER_MINUTE=1000000: it creates ' +
+      '1,000 pads from one address within seconds, which the shipped limit of 60 a minute exists to stop (a venue creates ~40). Connections and pads are measured in separate fresh servers, in several rounds interleaved ' +
       'across the servers; the row is each server’s median round by RSS per connection (every round in the last column). Each RSS read is the median ' +
       'of five reads, each after a full GC triggered in the idle server (bench/gc-on-signal.mjs, loaded only for this scenario); "JS heap" is ' +
       'the growth of V8’s used heap at the same reads, the rest is native memory (sockets, buffers, allocator) and heap pages V8 keeps — ' +

@@ -9,7 +9,15 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { fanout, joinStorm, manyPads, restartStorm, type StormResult, saturation } from './live.ts'
+import {
+  fanout,
+  joinStorm,
+  manyPads,
+  restartStorm,
+  roomJoinsNewPad,
+  type StormResult,
+  saturation,
+} from './live.ts'
 import { hostStealMark, machine } from './metrics.ts'
 import { generatePadLog, type PadLog } from './pad-log.ts'
 import { type BenchResults, type PerServer, renderResults, targetsSummary, writeResults } from './report.ts'
@@ -26,6 +34,9 @@ interface Plan {
   saturationStepMs: number
   joinClients: number
   joinSpreadMs: number
+  /** Room joins a new pad: people behind one address opening it within the spread (as seen: ~2 s). */
+  roomClients: number
+  roomSpreadMs: number
   restartClients: number
   /** Join and restart storms: rounds per server, the median reported. */
   stormRounds: number
@@ -56,6 +67,8 @@ const SHORT: Plan = {
   saturationStepMs: 2500,
   joinClients: 200,
   joinSpreadMs: 2000,
+  roomClients: 300,
+  roomSpreadMs: 2000,
   restartClients: 200,
   stormRounds: 3,
   // About a minute and a quarter with four servers: full run only.
@@ -86,6 +99,8 @@ const FULL: Plan = {
   saturationStepMs: 5000,
   joinClients: 200,
   joinSpreadMs: 3000,
+  roomClients: 300,
+  roomSpreadMs: 2000,
   restartClients: 1000,
   stormRounds: 3,
   manyPads: { pads: 50, perPad: 20 },
@@ -106,6 +121,7 @@ const SCENARIOS = [
   'saturation',
   'pads',
   'join',
+  'room',
   'restart',
   'idle',
   'cold',
@@ -262,6 +278,7 @@ async function main(): Promise<void> {
     saturationClients: plan.saturationClients,
     manyPads: null,
     join: {},
+    room: {},
     restart: {},
     idle: {},
     cold: {},
@@ -343,6 +360,15 @@ async function main(): Promise<void> {
       (kind) => joinStorm(kind, plan.joinClients, plan.joinSpreadMs, options),
       (r) =>
         `all synced ${f(r.allSyncedMs)} ms, presence ${f(r.presenceMs)} ms, server ${f(r.window.serverCpuSeconds)} s`,
+    )
+  }
+  if (only.has('room')) {
+    results.room = await stormRounds(
+      `room joins a new pad ${plan.roomClients}`,
+      (kind) => roomJoinsNewPad(kind, plan.roomClients, plan.roomSpreadMs, options),
+      (r) =>
+        `all synced ${f(r.allSyncedMs)} ms, chair's line at everyone ${f(r.lineMs ?? Number.NaN)} ms, ` +
+        `closed or refused ${r.refusals ?? 0}, server ${f(r.window.serverCpuSeconds)} s`,
     )
   }
   if (only.has('restart')) {

@@ -28,6 +28,15 @@ import { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, socketAuthorizer } from './socket-
 import type { PadStore } from './store.ts'
 import { SyncEndpoint, type SyncEndpointOptions } from './sync-endpoint.ts'
 
+/**
+ * Connections the kernel completes and queues for us while the event loop is busy: a room, or a
+ * whole venue after a Wi-Fi blip or a restart, connects at once. Past node's default of 511 the
+ * kernel drops the handshakes' last step; the clients' requests then wait for TCP's retries (1, 2,
+ * 4, 8, 16 s) and are reset after ~30 s. Capped by the kernel's net.core.somaxconn (4096 by
+ * default since Linux 5.4).
+ */
+const LISTEN_BACKLOG = 4096
+
 /** Operator settings that are not part of Config (yet): read by main.ts, passed in. */
 export interface OpsOptions {
   /**
@@ -61,7 +70,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     connections: () => endpoint.connectionCount,
     padsLoaded: () => rooms.loadedCount,
   })
-  // Open mode: anyone may create pads, but one address only so many a minute (random names fill disks).
+  // Anyone with edit rights may create pads, but one address only so many a minute (random names
+  // fill disks). Counted: distinct pads whose first content was stored, not connections.
   const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
   const { db, store, rooms, meetings, minutes, search, history, walCheckpointer } = openCore({
     dataDir: config.dataDir,
@@ -70,7 +80,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     snapshotEvery: config.snapshotEvery,
     unloadDelayMs: config.unloadDelayMs,
     limits: config,
-    mayCreatePad: (origin) => !('ip' in origin) || newPads.tryHit(String(origin.ip)),
+    mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.tryHit(String(origin.ip), padId),
     createStore: (db) => new MeteredPadStore(db, metrics),
   })
   const links = new EventLinks(db)
@@ -131,7 +141,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(config.port, config.host, () => {
+      server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject)
         resolve()
       })

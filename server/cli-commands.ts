@@ -40,8 +40,12 @@ export interface Command {
   run(context: CommandContext, args: string[], values: Values): Promise<void>
 }
 
-/** The API's body limit for a schedule upload (api-routes.ts): a real schedule is a few hundred KiB. */
-export const MAX_SCHEDULE_FILE_BYTES = 5 * 1024 * 1024
+/**
+ * The API's body limit for a schedule upload (route-classes.ts SCHEDULE_IMPORT, kept equal by
+ * test/body-policy.test.ts; not imported, so `--help` loads nothing heavy): a 2,000-session
+ * programme with abstracts.
+ */
+export const MAX_SCHEDULE_FILE_BYTES = 32 * 1024 * 1024
 
 /** Event slugs: the API's rule (api-routes.ts). */
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/

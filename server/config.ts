@@ -47,11 +47,19 @@ export interface Config {
   /** A socket kept throttled this long without pause is flooding, not typing: it is closed. */
   throttleCloseMs: number
   /**
-   * Open sockets per client address. Generous: a venue's Wi-Fi can put a whole room behind one
-   * NAT address. It stops one script from exhausting file descriptors.
+   * Open sockets per client address. A venue's Wi-Fi puts everyone behind one NAT address: 1,000
+   * people × 2 devices (laptop, phone) × 1.5 pads open each (the session's, and the last one's
+   * tab left open) = 3,000, + a third for sockets of people who roamed or closed a lid, kept
+   * until the ping finds them dead (30–60 s) = 4,000. Each costs a file descriptor and ~13 KiB;
+   * the limit stops one script from taking every descriptor the process has.
    */
   maxConnectionsPerIp: number
-  /** New pads one address may create per minute in open mode (random names would fill the disk). */
+  /**
+   * Distinct pads one address may create per minute: pads whose first content is stored, not
+   * connections (a room joining a new pad creates one). A venue of 40 rooms where every session
+   * starts a new pad at the same minute creates 40, and ad-hoc BoF pads a few more: 60. Random
+   * names from a script would fill the disk; this slows that to one a second.
+   */
   maxNewPadsPerIpPerMinute: number
   /** Take the client address from X-Forwarded-For (only behind a proxy you run; off by default). */
   trustProxy: boolean
@@ -96,7 +104,7 @@ export const DEFAULTS: Config = {
   messageRate: 300,
   messageBurst: 1500,
   throttleCloseMs: 10_000,
-  maxConnectionsPerIp: 500,
+  maxConnectionsPerIp: 4000,
   maxNewPadsPerIpPerMinute: 60,
   trustProxy: false,
   allowedOrigins: [],

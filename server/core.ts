@@ -27,7 +27,7 @@ export interface CoreOptions {
   /** Pad and awareness limits (the defaults of config.ts when absent). */
   limits?: RoomLimits
   /** Per-address rate limit on new pads (none when absent, e.g. in the CLI). */
-  mayCreatePad?: (origin: Origin) => boolean
+  mayCreatePad?: (origin: Origin, padId: string) => boolean
   /** Builds the pad store; the server's counts its commits for /metrics. */
   createStore?: (db: Db) => PadStore
 }

@@ -21,7 +21,6 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.
 
 export function createHistoryRouter(history: History): Router {
   const api = express.Router()
-  api.use(express.json({ limit: '16kb' }))
 
   api.get('/pads/:id/history', (req, res) => {
     res.json(history.timeline(req.params.id))

@@ -9,6 +9,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { AccessControl } from './access.ts'
 import { createApiRouter } from './api-routes.ts'
 import type { BackupResult } from './backup.ts'
+import { bodyPolicy } from './body-policy.ts'
 import type { AssetManifest } from './client-assets.ts'
 import type { EventLinks, LinkKind } from './event-links.ts'
 import type { History } from './history.ts'
@@ -120,6 +121,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
         isLocalDirect({ remoteAddress: req.socket.remoteAddress, proxied: cameThroughProxy(req.headers) }),
     }),
   )
+  // Every route's body, by the route table's rule: no router reads bodies itself.
+  app.use(bodyPolicy())
 
   app.get('/healthz', (_req, res) => {
     res.json({

@@ -68,26 +68,32 @@ export class ConnectionCounter {
   }
 }
 
-/** Events per client address in a sliding one-minute window (pads created). */
+/**
+ * Distinct pads each client address created in a sliding one-minute window. A pad counts once,
+ * however many of that address's sockets write to it: a room behind one NAT address typing into
+ * the pad on the projector has created one pad, not one per person.
+ */
 export class PerMinuteCounter {
-  private readonly hits = new Map<string, number[]>()
+  /** Per address: when each pad it created in the window was created. */
+  private readonly created = new Map<string, Map<string, number>>()
   private readonly max: number
 
   constructor(max: number) {
     this.max = max
   }
 
-  tryHit(ip: string, now = Date.now()): boolean {
-    const recent = (this.hits.get(ip) ?? []).filter((t) => now - t < 60_000)
-    if (recent.length >= this.max) {
-      this.hits.set(ip, recent)
-      return false
-    }
-    recent.push(now)
-    this.hits.set(ip, recent)
+  /** Counts `key` (a pad) as created by `ip` now, unless that would pass the limit. */
+  tryHit(ip: string, key: string, now = Date.now()): boolean {
+    const mine = this.created.get(ip) ?? new Map<string, number>()
+    for (const [k, t] of mine) if (now - t >= 60_000) mine.delete(k)
+    if (mine.has(key)) return true
+    if (mine.size >= this.max) return false
+    mine.set(key, now)
+    this.created.set(ip, mine)
     // Forget addresses that went quiet, so the map cannot grow without bound.
-    if (this.hits.size > 10_000) {
-      for (const [key, times] of this.hits) if (times.every((t) => now - t >= 60_000)) this.hits.delete(key)
+    if (this.created.size > 10_000) {
+      for (const [addr, pads] of this.created)
+        if ([...pads.values()].every((t) => now - t >= 60_000)) this.created.delete(addr)
     }
     return true
   }

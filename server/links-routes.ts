@@ -26,7 +26,7 @@ export function createLinksRouter(
     res.set(noStore).json(linkUrls(publicBase(req), secretsOf(req)))
   })
 
-  api.post('/events/:slug/links/rotate', express.json({ limit: '1kb' }), (req, res) => {
+  api.post('/events/:slug/links/rotate', (req, res) => {
     if (!req.is('application/json'))
       throw new HttpError(415, 'unsupported_media_type', 'expected a JSON body like {"link": "edit"}')
     const parsed = rotateBody.safeParse(req.body)

@@ -9,7 +9,13 @@ import path from 'node:path'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { DB_FILE_NAME } from './db.ts'
 import { CLOSE } from './peer.ts'
-import { CLOSE_PAD_FULL, CLOSE_POLICY, CLOSE_TRY_LATER } from './room.ts'
+import {
+  CLOSE_AWARENESS_TOO_LARGE,
+  CLOSE_PAD_FULL,
+  CLOSE_POLICY,
+  CLOSE_TOO_MANY_NEW_PADS,
+  CLOSE_TRY_LATER,
+} from './room.ts'
 import { PadStore } from './store.ts'
 
 /**
@@ -50,6 +56,10 @@ export function frameRejectReason(closeCode: number): string {
       return 'try_later'
     case CLOSE_PAD_FULL:
       return 'pad_full'
+    case CLOSE_TOO_MANY_NEW_PADS:
+      return 'too_many_new_pads'
+    case CLOSE_AWARENESS_TOO_LARGE:
+      return 'awareness_too_large'
     default:
       return 'other'
   }

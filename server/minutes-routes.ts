@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { PAD_KINDS } from '../shared/meetings.ts'
 import { TOKEN_PARAM } from './access.ts'
 import { HttpError } from './http-errors.ts'
-import { EXPORT_FORMATS, type Exported, MAX_IMPORT_BYTES, type Minutes } from './minutes.ts'
+import { EXPORT_FORMATS, type Exported, type Minutes } from './minutes.ts'
 import { onlyAdminNames } from './route-classes.ts'
 import type { SearchIndex } from './search-index.ts'
 
@@ -61,19 +61,16 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Rout
     sendExported(res, file, req.query.inline === '1' && format !== 'yjs')
   })
 
-  api.post(
-    '/pads/import',
-    express.raw({ type: ['application/octet-stream', 'application/x-yjs'], limit: MAX_IMPORT_BYTES }),
-    (req, res) => {
-      if (!Buffer.isBuffer(req.body)) {
-        throw new HttpError(415, 'unsupported_media_type', 'send the Yjs state as application/octet-stream')
-      }
-      const input = query(importQuery, req.query)
-      if (input.id !== undefined) onlyAdminNames(res)
-      const pad = minutes.importYjs(new Uint8Array(req.body), input)
-      res.status(201).location(`/api/pads/${pad.id}`).json(pad)
-    },
-  )
+  // The body is read by body-policy.ts (the route table's rule: Yjs bytes, up to MAX_IMPORT_BYTES).
+  api.post('/pads/import', (req, res) => {
+    if (!Buffer.isBuffer(req.body)) {
+      throw new HttpError(415, 'unsupported_media_type', 'send the Yjs state as application/octet-stream')
+    }
+    const input = query(importQuery, req.query)
+    if (input.id !== undefined) onlyAdminNames(res)
+    const pad = minutes.importYjs(new Uint8Array(req.body), input)
+    res.status(201).location(`/api/pads/${pad.id}`).json(pad)
+  })
 
   api.post('/pads/:id/forget-history', (req, res) => {
     minutes.forgetHistory(req.params.id)

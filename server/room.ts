@@ -53,8 +53,12 @@ export interface RoomHost {
   emptied(room: Room): void
   /** The pad's stored text changed (for the search index; cheap, called per commit). */
   changed(room: Room): void
-  /** May this peer create a new pad now (the first stored update of an unknown pad)? */
-  mayCreatePad(peer: Origin): boolean
+  /**
+   * May this peer create this pad now? Asked only when an update would store the first content of
+   * a pad that has none: connections and empty sync step 2s (every stock client sends one) are
+   * not pads.
+   */
+  mayCreatePad(peer: Origin, padId: string): boolean
   limits: RoomLimits
 }
 
@@ -75,10 +79,28 @@ export const READ_ONLY_REASON = 'read-only'
 
 /** Close code when the pad is full: 44xx, so the stock client stops re-sending what cannot fit. */
 export const CLOSE_PAD_FULL = 4413
-/** Close code when a rate limit says "later": retryable (1013 Try Again Later). */
+/**
+ * Close code when a wait says "later" (authorisation too slow): retryable (1013 Try Again Later).
+ * Only for refusals where the stock client's next attempt, a few seconds on, can succeed without
+ * it changing what it sends; its backoff grows, since a refused socket never synced.
+ */
 export const CLOSE_TRY_LATER = 1013
+/**
+ * Close code when this address created too many pads in the last minute: 44xx, so the stock
+ * client stops. It syncs (empty) before its first edit is refused, and a synced connection resets
+ * its backoff: with a retryable code it would reconnect every ~200 ms until the minute is over,
+ * re-sending the same refused edit each time. The browser shows the reason; the text stays in
+ * its local copy and is sent when the page is reloaded.
+ */
+export const CLOSE_TOO_MANY_NEW_PADS = 4429
 /** Close code for a client breaking a limit on purpose-shaped input (1008 Policy Violation). */
 export const CLOSE_POLICY = 1008
+/**
+ * Close code when a presence state is over MAX_AWARENESS_STATE_BYTES: 44xx (as HTTP 431, fields
+ * too large), so the stock client stops. It re-sends its own state on every connection, after
+ * syncing (which resets its backoff): a retryable code would bring it back every ~200 ms.
+ */
+export const CLOSE_AWARENESS_TOO_LARGE = 4431
 
 export interface StoredPosition {
   /** Seq of the newest stored log row of this pad (0 when none). */
@@ -296,13 +318,9 @@ export class Room {
         reason: `pad is full (${this.host.limits.maxPadBytes} bytes)`,
       }
     }
-    if (this.position.lastSeq === 0 && this.pending.length === 0 && !this.host.mayCreatePad(origin)) {
-      return {
-        ok: false,
-        code: CLOSE_TRY_LATER,
-        reason: 'too many new pads from your address; try again in a minute',
-      }
-    }
+    // Whether this update is the pad's first content is known only once applied: Yjs emits (and
+    // we queue) an update only when the doc changed.
+    const creating = this.position.lastSeq === 0 && this.pending.length === 0
     const queuedBefore = this.pending.length
     try {
       Y.applyUpdate(this.doc, update, origin)
@@ -316,6 +334,15 @@ export class Room {
       )
       if (!this.rollBackTo(queuedBefore)) this.host.discard(this, 'pad reloading')
       return { ok: false, code: CLOSE.invalidPayload, reason: 'update could not be applied' }
+    }
+    if (creating && this.pending.length > 0 && !this.host.mayCreatePad(origin, this.padId)) {
+      // Nothing was stored or sent: the pad goes back to empty, as if the update never came.
+      if (!this.rollBackTo(0)) this.host.discard(this, 'pad reloading')
+      return {
+        ok: false,
+        code: CLOSE_TOO_MANY_NEW_PADS,
+        reason: 'too many new pads from your address in the last minute: reload the page in a minute',
+      }
     }
     this.position.approxBytes += update.byteLength
     const store = this.doc.store
@@ -339,7 +366,7 @@ export class Room {
       if (entry.state.length > limits.maxAwarenessStateBytes) {
         return {
           ok: false,
-          code: CLOSE_POLICY,
+          code: CLOSE_AWARENESS_TOO_LARGE,
           reason: `awareness state over ${limits.maxAwarenessStateBytes} bytes`,
         }
       }

@@ -20,8 +20,8 @@ export interface RoomsOptions {
   limits: RoomLimits
   /** Is the pad a closed session (read-only for everyone)? */
   isClosed?: (padId: string) => boolean
-  /** May this origin create a new pad now? (Per-address rate limit; always yes when absent.) */
-  mayCreatePad?: (origin: Origin) => boolean
+  /** May this origin create this pad now? (Per-address rate limit; always yes when absent.) */
+  mayCreatePad?: (origin: Origin, padId: string) => boolean
 }
 
 export class Rooms {
@@ -49,7 +49,7 @@ export class Rooms {
       },
       emptied: (room) => this.scheduleUnload(room),
       changed: (room) => options.onPadChanged?.(room.padId),
-      mayCreatePad: (origin) => options.mayCreatePad?.(origin) ?? true,
+      mayCreatePad: (origin, padId) => options.mayCreatePad?.(origin, padId) ?? true,
       limits: options.limits,
     }
   }

@@ -27,9 +27,26 @@ import {
   tokensOf,
 } from './access.ts'
 import { HttpError } from './http-errors.ts'
+import { MAX_IMPORT_BYTES } from './minutes.ts'
 
 export type RouteClass = 'public' | 'read' | 'edit' | 'admin' | 'operator'
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+/**
+ * The request body a route takes: its media types and size limit (body-policy.ts enforces both
+ * and reads the body; a route without one takes no body, and no parser runs for it).
+ */
+export interface BodyRule {
+  /** Media types, without parameters (`charset` is honoured for text). */
+  types: readonly string[]
+  /** Largest body in bytes: past it, 413 naming the limit. */
+  limit: number
+  /**
+   * What the handler finds in `req.body`: `json` parses application/json and gives any other
+   * (text) type as a string; `text` gives every type as a string, as sent; `bytes` a Buffer.
+   */
+  read: 'json' | 'text' | 'bytes'
+}
 
 export interface RouteRule {
   method: Method
@@ -37,16 +54,57 @@ export interface RouteRule {
   path: string
   class: RouteClass
   eventFromQuery?: true
+  body?: BodyRule
 }
 
-const r = (method: Method, path: string, cls: RouteClass, eventFromQuery?: true): RouteRule => ({
-  method,
-  path,
-  class: cls,
-  ...(eventFromQuery ? { eventFromQuery } : {}),
-})
+const r = (
+  method: Method,
+  path: string,
+  cls: RouteClass,
+  extra: { eventFromQuery?: true; body?: BodyRule } = {},
+): RouteRule => ({ method, path, class: cls, ...extra })
 
-/** The table (README "Access control" lists it; keep them in step). */
+const KiB = 1024
+const MiB = 1024 * KiB
+const JSON_TYPES = ['application/json'] as const
+/** A small JSON form (history actions, link rotation): a name and a number at most. */
+const SMALL_JSON: BodyRule = { types: JSON_TYPES, limit: 16 * KiB, read: 'json' }
+/**
+ * An event or a pad's fields: a pad with 50 speakers and 50 links of long URLs is ~130 KiB of
+ * JSON, an event's description 5,000 characters.
+ */
+const RECORD_JSON: BodyRule = { types: JSON_TYPES, limit: 256 * KiB, read: 'json' }
+/** A template: up to 100,000 characters, as Markdown or as `{"body": ...}` (escapes grow it). */
+const TEMPLATE: BodyRule = {
+  types: ['application/json', 'text/markdown', 'text/plain'],
+  limit: 1 * MiB,
+  read: 'json',
+}
+/**
+ * A conference schedule: iCalendar, frab schedule.xml or .json, or a JSON list (the importer
+ * tells them apart by their content, so each is handed over as the text it is). A real
+ * 2,000-session programme with abstracts as frab XML is ~20 MiB.
+ */
+export const SCHEDULE_IMPORT: BodyRule = {
+  types: [
+    'text/calendar',
+    'application/json',
+    'application/xml',
+    'text/xml',
+    'text/plain',
+    'application/octet-stream',
+  ],
+  limit: 32 * MiB,
+  read: 'text',
+}
+/** A pad's Yjs state (minutes.ts MAX_IMPORT_BYTES: the same bound as a whole pad over the socket). */
+const YJS_IMPORT: BodyRule = {
+  types: ['application/octet-stream', 'application/x-yjs'],
+  limit: MAX_IMPORT_BYTES,
+  read: 'bytes',
+}
+
+/** The table (README "Access control" lists it, "HTTP API" the bodies; keep them in step). */
 export const ROUTES: readonly RouteRule[] = [
   // Health, metrics, static assets, the service worker, the front page.
   r('GET', '/healthz', 'public'),
@@ -57,7 +115,7 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/', 'public'),
   r('GET', '/api/templates/:kind', 'public'),
   // Pages.
-  r('GET', '/search', 'read', true),
+  r('GET', '/search', 'read', { eventFromQuery: true }),
   r('GET', '/e/:slug', 'read'),
   r('GET', '/e/:slug/outcomes', 'read'),
   r('GET', '/p/:id', 'read'),
@@ -65,27 +123,27 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/p/:id/qr', 'read'),
   // Events.
   r('GET', '/api/events', 'admin'),
-  r('POST', '/api/events', 'admin'),
+  r('POST', '/api/events', 'admin', { body: RECORD_JSON }),
   r('GET', '/api/events/:slug', 'read'),
-  r('PATCH', '/api/events/:slug', 'admin'),
+  r('PATCH', '/api/events/:slug', 'admin', { body: RECORD_JSON }),
   r('DELETE', '/api/events/:slug', 'admin'),
   r('GET', '/api/events/:slug/pads', 'read'),
-  r('POST', '/api/events/:slug/pads', 'edit'),
-  r('POST', '/api/events/:slug/import', 'admin'),
+  r('POST', '/api/events/:slug/pads', 'edit', { body: RECORD_JSON }),
+  r('POST', '/api/events/:slug/import', 'admin', { body: SCHEDULE_IMPORT }),
   r('GET', '/api/events/:slug/presence', 'read'),
   r('GET', '/api/events/:slug/templates/:kind', 'read'),
-  r('PUT', '/api/events/:slug/templates/:kind', 'admin'),
+  r('PUT', '/api/events/:slug/templates/:kind', 'admin', { body: TEMPLATE }),
   r('DELETE', '/api/events/:slug/templates/:kind', 'admin'),
   r('GET', '/api/events/:slug/export', 'read'),
   r('GET', '/api/events/:slug/outcomes', 'read'),
   r('GET', '/api/events/:slug/links', 'admin'),
-  r('POST', '/api/events/:slug/links/rotate', 'admin'),
+  r('POST', '/api/events/:slug/links/rotate', 'admin', { body: SMALL_JSON }),
   // Pads.
-  r('GET', '/api/pads', 'read', true),
-  r('POST', '/api/pads', 'admin'),
-  r('POST', '/api/pads/import', 'edit', true),
+  r('GET', '/api/pads', 'read', { eventFromQuery: true }),
+  r('POST', '/api/pads', 'admin', { body: RECORD_JSON }),
+  r('POST', '/api/pads/import', 'edit', { eventFromQuery: true, body: YJS_IMPORT }),
   r('GET', '/api/pads/:id', 'read'),
-  r('PATCH', '/api/pads/:id', 'admin'),
+  r('PATCH', '/api/pads/:id', 'admin', { body: RECORD_JSON }),
   r('DELETE', '/api/pads/:id', 'admin'),
   r('GET', '/api/pads/:id/presence', 'read'),
   r('GET', '/api/pads/:id/export', 'read'),
@@ -94,11 +152,11 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/api/pads/:id/revisions/:seq', 'read'),
   r('GET', '/api/pads/:id/revision', 'read'),
   r('GET', '/api/pads/:id/diff', 'read'),
-  r('POST', '/api/pads/:id/restore', 'edit'),
-  r('POST', '/api/pads/:id/checkpoints', 'edit'),
-  r('POST', '/api/pads/:id/close', 'edit'),
-  r('POST', '/api/pads/:id/reopen', 'edit'),
-  r('GET', '/api/search', 'read', true),
+  r('POST', '/api/pads/:id/restore', 'edit', { body: SMALL_JSON }),
+  r('POST', '/api/pads/:id/checkpoints', 'edit', { body: SMALL_JSON }),
+  r('POST', '/api/pads/:id/close', 'edit', { body: SMALL_JSON }),
+  r('POST', '/api/pads/:id/reopen', 'edit', { body: SMALL_JSON }),
+  r('GET', '/api/search', 'read', { eventFromQuery: true }),
   // Operations.
   r('POST', '/api/admin/backup', 'operator'),
 ]

@@ -62,7 +62,7 @@ const CASE_TIMEOUT_MS = 180_000
 const WARN = 40
 const ERROR = 50
 /** Close codes the server uses to refuse a frame (docs/protocol.md). */
-const REFUSALS = new Set([1002, 1003, 1007, 1008, 1009, 4413])
+const REFUSALS = new Set([1002, 1003, 1007, 1008, 1009, 4413, 4431])
 
 const HONEST_TOKEN = /\[h\d+-\d+\]/g
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import * as Y from 'yjs'
-import { ConfigError, configFromEnv } from '../server/config.ts'
+import { ConfigError, configFromEnv, DEFAULTS } from '../server/config.ts'
 import { docFromStored } from '../server/pad-doc.ts'
 import {
   encodeAwareness,
@@ -13,7 +13,7 @@ import {
   encodeSyncStep1,
   encodeSyncUpdate,
 } from '../shared/protocol.ts'
-import { connectClient, rawSocket, startTestServer, upgradeStatus, waitFor } from './helpers.ts'
+import { connectClient, rawSocket, sleep, startTestServer, upgradeStatus, waitFor } from './helpers.ts'
 
 const awarenessOf = (clientId: number, clock: number, state: unknown) =>
   encodeAwareness(encodeAwarenessUpdate([{ clientId, clock, state: JSON.stringify(state) }]))
@@ -147,7 +147,7 @@ describe('connections per address', () => {
 })
 
 describe('new pads per address', () => {
-  test('past MAX_NEW_PADS_PER_IP_PER_MINUTE the first edit of a new pad is refused with 1013 and nothing is stored', async () => {
+  test('past MAX_NEW_PADS_PER_IP_PER_MINUTE the first edit of a new pad is refused with 4429 and nothing is stored', async () => {
     const server = await startTestServer({ maxNewPadsPerIpPerMinute: 2 })
     for (const pad of ['new-1', 'new-2']) {
       const raw = await rawSocket(server.wsUrl, pad)
@@ -155,28 +155,136 @@ describe('new pads per address', () => {
       await waitFor(`${pad} stored`, () => server.store.exists(pad))
       raw.ws.close()
     }
+    // Opening a new pad, and the empty sync step 2 every stock client sends, create nothing.
+    const looker = connectClient(server.wsUrl, 'new-3')
+    await looker.synced()
     const third = await rawSocket(server.wsUrl, 'new-3')
     third.ws.send(encodeSyncUpdate(insertUpdate('hello')))
     await waitFor('refused', () => third.closed !== null)
-    assert.equal(third.closed?.code, 1013)
+    assert.equal(third.closed?.code, 4429)
+    assert.match(third.closed?.reason ?? '', /too many new pads from your address/)
     assert.equal(server.store.exists('new-3'), false)
+    assert.equal(looker.text.toString(), '', 'nobody saw the refused text')
+    assert.equal(looker.provider.wsconnected, true, 'the looker was not refused')
     // Editing an existing pad is not "creating" one.
     const old = await rawSocket(server.wsUrl, 'new-1')
     old.ws.send(encodeSyncUpdate(insertUpdate(' again')))
     await waitFor('edit stored', () => (server.rooms.get('new-1')?.doc.getText('notes').length ?? 0) > 5)
     assert.equal(old.closed, null)
     old.ws.close()
+    looker.destroy()
+    await server.close()
+  })
+
+  test('one address writing into 500 new pad names is stopped at the default limit; a pad counts once', async () => {
+    const server = await startTestServer()
+    const limit = DEFAULTS.maxNewPadsPerIpPerMinute
+    const outcomes: (number | 'stored')[] = []
+    const BATCH = 25
+    for (let start = 0; start < 500; start += BATCH) {
+      const batch = await Promise.all(
+        Array.from({ length: BATCH }, (_, i) => rawSocket(server.wsUrl, `script-${start + i}`)),
+      )
+      for (const raw of batch) raw.ws.send(encodeSyncUpdate(insertUpdate('spam')))
+      await waitFor('each stored or refused', () =>
+        batch.every((raw, i) => raw.closed !== null || server.store.exists(`script-${start + i}`)),
+      )
+      for (const [i, raw] of batch.entries()) {
+        outcomes.push(server.store.exists(`script-${start + i}`) ? 'stored' : (raw.closed?.code ?? 0))
+        raw.ws.close()
+      }
+    }
+    assert.equal(outcomes.filter((o) => o === 'stored').length, limit)
+    assert.equal(outcomes.filter((o) => o === 4429).length, 500 - limit)
+    // A second socket writing into a pad this address already created is not a new pad.
+    const again = await rawSocket(server.wsUrl, 'script-0')
+    again.ws.send(encodeSyncUpdate(insertUpdate(' more')))
+    await waitFor('edit stored', () => (server.rooms.get('script-0')?.doc.getText('notes').length ?? 0) > 4)
+    assert.equal(again.closed, null)
+    again.ws.close()
     await server.close()
   })
 })
 
+describe('retry loops of a refused stock client', () => {
+  /** Counts the connections a stock client makes; each one that ends is a 'connection-close'. */
+  function counted(client: ReturnType<typeof connectClient>): { closes: number[]; stopped: boolean } {
+    const seen = { closes: [] as number[], stopped: false }
+    client.provider.on('connection-close', (event) => {
+      seen.closes.push(event?.code ?? 0)
+    })
+    client.provider.on('closed', () => {
+      seen.stopped = true
+    })
+    return seen
+  }
+
+  test('in 30 s: a refusal retrying cannot fix stops it at once; a retryable one backs off and then gets in', async () => {
+    const WINDOW_MS = 30_000
+    // y-websocket 3.1 waits min(100·2ⁿ, 2500) ms between attempts: a never-synced client makes at
+    // most ~17 in 30 s. One that syncs and is then closed resets n and comes back every ~200 ms.
+    const BACKED_OFF = 20
+    // 1. Its first edit creates a pad past the per-address limit (it synced first, empty).
+    const newPads = await startTestServer({ maxNewPadsPerIpPerMinute: 1 })
+    const first = await rawSocket(newPads.wsUrl, 'made')
+    first.ws.send(encodeSyncUpdate(insertUpdate('hello')))
+    await waitFor('first pad stored', () => newPads.store.exists('made'))
+    first.ws.close()
+    const typist = connectClient(newPads.wsUrl, 'one-too-many')
+    const typistSeen = counted(typist)
+    await typist.synced()
+    typist.text.insert(0, 'notes nobody may store yet')
+    // 2. The address has no connection slot free (the limit frees up as others leave).
+    const full = await startTestServer({ maxConnectionsPerIp: 1 })
+    const holder = await rawSocket(full.wsUrl, 'busy')
+    const waiter = connectClient(full.wsUrl, 'busy')
+    const waiterSeen = counted(waiter)
+    // 3. Authorisation takes too long (a slow authoriser; the next attempt may be answered).
+    const slow = await startTestServer({ authDeadlineMs: 300 }, { authorize: () => new Promise(() => {}) })
+    const patient = connectClient(slow.wsUrl, 'stalled')
+    const patientSeen = counted(patient)
+    try {
+      await sleep(WINDOW_MS)
+      assert.deepEqual(typistSeen.closes, [4429], 'refused once, and the stock client stopped')
+      assert.equal(typistSeen.stopped, true)
+      assert.equal(newPads.store.exists('one-too-many'), false)
+      for (const [what, seen] of [
+        ['no connection slot', waiterSeen],
+        ['authorisation too slow', patientSeen],
+      ] as const) {
+        assert.ok(seen.closes.length >= 3, `${what}: retried (${seen.closes.length})`)
+        assert.ok(seen.closes.length <= BACKED_OFF, `${what}: ${seen.closes.length} reconnects in 30 s`)
+        assert.equal(seen.stopped, false, `${what}: still trying`)
+      }
+      assert.ok(patientSeen.closes.every((code) => code === 1013))
+      // What ends the retryable loop: a free slot. The waiting client gets in on its own.
+      holder.ws.close()
+      await waiter.synced()
+    } finally {
+      for (const c of [typist, waiter, patient]) c.destroy()
+      await Promise.all([newPads.close(), full.close(), slow.close()])
+    }
+  })
+})
+
 describe('awareness', () => {
-  test('a state over MAX_AWARENESS_STATE_BYTES closes the socket with 1008', async () => {
+  test('a state over MAX_AWARENESS_STATE_BYTES closes the socket with 4431, and the stock client stops', async () => {
     const server = await startTestServer({ maxAwarenessStateBytes: 1024 })
     const raw = await rawSocket(server.wsUrl, 'aw')
     raw.ws.send(awarenessOf(7, 1, { user: { name: 'x'.repeat(2000) } }))
     await waitFor('closed', () => raw.closed !== null)
-    assert.equal(raw.closed?.code, 1008)
+    assert.equal(raw.closed?.code, 4431)
+    // A stock client re-sends its own state on every connection, after syncing (which resets its
+    // backoff): it must stop, not come back every ~200 ms.
+    const big = connectClient(server.wsUrl, 'aw', { name: 'y'.repeat(2000) })
+    const closes: number[] = []
+    big.provider.on('connection-close', (event) => {
+      closes.push(event?.code ?? 0)
+    })
+    await waitFor('refused', () => closes.length > 0)
+    await sleep(3000)
+    assert.deepEqual(closes, [4431])
+    big.destroy()
     await server.close()
   })
 
