@@ -10,7 +10,7 @@ import { isValidIsoDateTime, isValidTimeZone } from '../shared/time.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
 import { onlyAdminNames } from './route-classes.ts'
-import { parseIcs, parseJsonSchedule, parseTime } from './schedule.ts'
+import { parseTime } from './schedule.ts'
 
 const slug = z
   .string()
@@ -106,7 +106,7 @@ export interface ApiHooks {
 export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
   const api = express.Router()
   api.use(express.json({ limit: '1mb', strict: false }))
-  api.use(express.text({ type: ['text/calendar', 'text/markdown', 'text/plain'], limit: '5mb' }))
+  api.use(express.text({ type: ['text/markdown', 'text/plain'], limit: '5mb' }))
 
   const zoneOf = (eventSlug: string | null | undefined) =>
     eventSlug ? meetings.event(eventSlug).timezone : 'UTC'
@@ -148,18 +148,6 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
     res
       .status(201)
       .json(createPad(meetings, { ...body, event: param(req, 'slug') }, zoneOf(param(req, 'slug'))))
-  })
-  api.post('/events/:slug/import', (req, res) => {
-    const event = meetings.event(param(req, 'slug'))
-    const fallbackKind = req.query.kind === undefined ? 'talk' : parse(kindParam, req.query.kind)
-    const parsed =
-      typeof req.body === 'string'
-        ? parseIcs(req.body, event.timezone, fallbackKind)
-        : req.body === undefined
-          ? { ok: false as const, error: 'send the schedule as text/calendar (.ics) or application/json' }
-          : parseJsonSchedule(req.body, event.timezone, fallbackKind)
-    if (!parsed.ok) throw new HttpError(400, 'invalid_schedule', parsed.error)
-    res.json(meetings.importSchedule(event.slug, parsed.entries))
   })
   api.get('/events/:slug/presence', (req, res) => {
     const pads = meetings.pads({ event: param(req, 'slug') })

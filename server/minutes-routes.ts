@@ -64,14 +64,15 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Rout
   api.post(
     '/pads/import',
     express.raw({ type: ['application/octet-stream', 'application/x-yjs'], limit: MAX_IMPORT_BYTES }),
-    (req, res) => {
+    (req, res, next) => {
       if (!Buffer.isBuffer(req.body)) {
         throw new HttpError(415, 'unsupported_media_type', 'send the Yjs state as application/octet-stream')
       }
       const input = query(importQuery, req.query)
       if (input.id !== undefined) onlyAdminNames(res)
-      const pad = minutes.importYjs(new Uint8Array(req.body), input)
-      res.status(201).location(`/api/pads/${pad.id}`).json(pad)
+      minutes.importYjs(new Uint8Array(req.body), input).then((pad) => {
+        res.status(201).location(`/api/pads/${pad.id}`).json(pad)
+      }, next)
     },
   )
 
