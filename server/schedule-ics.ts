@@ -163,7 +163,8 @@ export function parseIcs(text: string, eventZone: string, fallbackKind: PadKind 
     root = new ICAL.Component(ICAL.parse(text) as unknown[])
   } catch (err) {
     const message = icalMessage(err)
-    const quoted = /"([^"]+)"|'([^']+)'/.exec(message)
+    // ical.js quotes the offending line last: `invalid line (no token ";" or ":") "the line"`.
+    const quoted = [...message.matchAll(/"([^"]+)"|'([^']+)'/g)].at(-1)
     const line = lineOf(text, quoted?.[1] ?? quoted?.[2])
     return { ok: false, error: `${FORMAT}: ${line ? `line ${line}: ` : ''}${message}` }
   }

@@ -76,11 +76,13 @@ async function slot(): Promise<() => void> {
   }
 }
 
+const TSX_API = import.meta.resolve('tsx/esm/api')
+
 // The worker loads TypeScript through tsx's API, so it runs the same under `node --import tsx`
 // (the server), bin/summitpad.js (the CLI, which registers tsx by API) and the test runner.
 const BOOT = `
 const { parentPort, workerData } = require('node:worker_threads')
-import('tsx/esm/api')
+import(workerData.tsx)
   .then((tsx) => { tsx.register(); return import(workerData.module) })
   .then((mod) => {
     const run = mod[workerData.name]
@@ -110,7 +112,9 @@ export async function runInWorker<I, O>(
         eval: true,
         // Not the parent's flags (the test runner's, --max-semi-space-size): only the limits below.
         execArgv: [],
-        workerData: { module: task.module.href, name: task.name },
+        // tsx by URL: an eval'd worker resolves bare names from the working directory, which for
+        // the CLI can be anywhere.
+        workerData: { module: task.module.href, name: task.name, tsx: TSX_API },
         resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
       })
       let settled = false
