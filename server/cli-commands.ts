@@ -188,6 +188,7 @@ JSON list: [{ "id", "title", "kind"?, "track"?, "room"?, "start"?, "end"?, "spea
       (format as ScheduleFormat | undefined) ??
       (ext === '.ics' || ext === '.ical' ? 'ics' : ext === '.xml' ? 'frab-xml' : null)
     const core = await context.open()
+    core.meetings.event(slug!) // "no event …" before reading the file
     let report: Awaited<ReturnType<typeof importScheduleFile>>
     try {
       report = await importScheduleFile(core.meetings, slug!, {

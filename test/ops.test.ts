@@ -597,7 +597,7 @@ describe('admin CLI', () => {
       run('import-schedule', 'no-such-event', 'schedule.json'),
     ])
     assert.equal(json.code, 0, json.stderr)
-    assert.match(json.stdout, /^imported 2 sessions into lpc-2026: 2 created, 0 updated/)
+    assert.match(json.stdout, /^imported 2 sessions \(json-list\) into lpc-2026: 2 created, 0 updated/)
     assert.match(
       json.stdout,
       /^ {2}\+ keynote-the-kernel-in-2030-[0-9a-f]{5} {2}Keynote: the kernel in 2030$/m,
@@ -626,7 +626,10 @@ describe('admin CLI', () => {
     assert.equal(pads.pads.find((p) => p.title === 'Rust microconference')!.kind, 'mini-summit')
     const broken = await runHere('import-schedule', 'lpc-2026', path.join(work, 'broken.json'))
     assert.equal(broken.code, 1)
-    assert.match(broken.stderr, /^summitpad import-schedule: .*broken\.json: 0\.title: /)
+    assert.match(
+      broken.stderr,
+      /^summitpad import-schedule: .*broken\.json: JSON list of sessions: \[0\]\.title: /,
+    )
     const badKind = await runHere('import-schedule', 'lpc-2026', 'schedule.json', '--kind', 'party')
     assert.equal(badKind.code, 2)
     const notAFile = await runHere('import-schedule', 'lpc-2026', work)
