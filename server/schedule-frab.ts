@@ -187,7 +187,15 @@ export function parseFrabXml(text_: string, eventZone: string, fallbackKind: Pad
     const { line, col, msg } = valid.err
     return { ok: false, error: `${FRAB_XML}: line ${line}, column ${col}: ${msg}` }
   }
-  const doc = obj(xmlParser.parse(text_))
+  let parsed: unknown
+  try {
+    parsed = xmlParser.parse(text_)
+  } catch (err) {
+    // The parser's own limits ("Maximum nested tags exceeded", entity limits): about the file.
+    if (err instanceof TypeError || err instanceof RangeError || !(err instanceof Error)) throw err
+    return { ok: false, error: `${FRAB_XML}: ${err.message.slice(0, 200)}` }
+  }
+  const doc = obj(parsed)
   const rootName = Object.keys(doc).find((k) => !k.startsWith('?'))
   if (rootName !== 'schedule') {
     return { ok: false, error: `${FRAB_XML}: the root element is <${rootName ?? ''}>, expected <schedule>` }
