@@ -307,6 +307,15 @@ export class Meetings {
       defaultDuration: [],
       outsideEventDates: [],
     }
+    // Refused before anything is written, and the same in a dry run.
+    const backwards = entries.find((e) => e.startsAt !== null && e.endsAt !== null && e.endsAt < e.startsAt)
+    if (backwards) {
+      throw new HttpError(
+        400,
+        'invalid_schedule',
+        `session "${backwards.title}" (id "${backwards.uid}") ends before it starts`,
+      )
+    }
     const createdPads: { id: string; update: Uint8Array; seq: number }[] = []
     this.d.rooms.flush()
     // IMMEDIATE: the write lock before the pads are read, so a concurrent import (the CLI while

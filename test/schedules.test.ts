@@ -15,8 +15,9 @@ import { DB_FILE_NAME, MIGRATIONS, migrate } from '../server/db.ts'
 import { HttpError } from '../server/http-errors.ts'
 import type { ImportReport } from '../server/meetings.ts'
 import { MeetingsStore } from '../server/meetings-store.ts'
+import { MAX_SCHEDULE_ENTRIES } from '../server/schedule.ts'
 import { readUntrusted } from '../server/untrusted-files.ts'
-import { BudgetExceeded, runInWorker, workerTask } from '../server/worker-budget.ts'
+import { BudgetExceeded, MAX_RUNNING, MAX_WAITING, runInWorker, workerTask } from '../server/worker-budget.ts'
 import type { PadInfo } from '../shared/meetings.ts'
 import {
   assertApiError,
@@ -134,6 +135,27 @@ describe('schedules', () => {
         ok: true,
         value: 'STILL WORKS',
       })
+    })
+
+    test(`at most ${MAX_RUNNING} readers run and ${MAX_WAITING} wait; one more is told the server is busy`, async () => {
+      const echo = workerTask<string, string>(tasks, 'echo')
+      const runs = Array.from({ length: MAX_RUNNING + MAX_WAITING + 1 }, (_, i) =>
+        runInWorker(echo, `file ${i}`).then(
+          (outcome) => (outcome.ok ? outcome.value : outcome.error),
+          (err: unknown) => (err instanceof BudgetExceeded ? err.reason : String(err)),
+        ),
+      )
+      const results = await Promise.all(runs)
+      assert.deepEqual(
+        results.slice(0, -1),
+        results.slice(0, -1).map((_, i) => `FILE ${i}`),
+      )
+      assert.equal(results.at(-1), 'busy')
+      assert.equal(
+        await runInWorker(echo, 'after').then((o) => o.ok && o.value),
+        'AFTER',
+        'the slots are free again',
+      )
     })
 
     test('a reader that crashes is a plain 400: no JavaScript message reaches the user', async () => {
@@ -596,6 +618,17 @@ describe('schedules', () => {
         /^iCalendar \(\.ics\) was declared, but line 1 is not the start of any schedule format: expected an iCalendar file/,
       ],
     ]
+    const tooMany = JSON.stringify(
+      Array.from({ length: MAX_SCHEDULE_ENTRIES + 1 }, (_, i) => ({ id: `s${i}`, title: `Session ${i}` })),
+    )
+    cases.push(['too many sessions', tooMany, 'application/json', /^JSON list of sessions: the list: .*5000/])
+    const backwards = calendar(vevent('back@x', 'Backwards', '20261110T100000Z', '20261110T090000Z'))
+    cases.push([
+      'an end before the start',
+      backwards,
+      'text/calendar',
+      /^session "Backwards" \(id "back@x"\) ends before it starts$/,
+    ])
     const failures: string[] = []
     for (const [what, body, type, expected] of cases) {
       const reply = await call(server, 'POST', `/api/events/${slug}/import`, body, type)
@@ -608,6 +641,18 @@ describe('schedules', () => {
       }
     }
     assert.deepEqual(failures, [])
+    const dryBackwards = await call(
+      server,
+      'POST',
+      `/api/events/${slug}/import?dryRun=1`,
+      backwards,
+      'text/calendar',
+    )
+    assert.match(
+      assertApiError(dryBackwards, 400, 'invalid_schedule'),
+      /ends before it starts/,
+      'a dry run refuses it too',
+    )
     const empty = await call(server, 'POST', `/api/events/${slug}/import`, '', 'text/calendar')
     assert.match(assertApiError(empty, 415), /send the schedule file/)
     assert.equal((await padsOf(server, slug)).length, 0)
