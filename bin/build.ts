@@ -23,6 +23,7 @@ import { buildSync, type Metafile } from 'esbuild'
 import { isBuildCurrent, writeBuildInfo } from '../server/build-info.ts'
 import { ASSET_MANIFEST, type AssetManifest } from '../server/client-assets.ts'
 import { DIST, ROOT } from '../server/paths.ts'
+import { WORKER_TASK_MODULES } from '../server/untrusted-files.ts'
 
 const CLIENT_SRC = path.join(ROOT, 'client')
 /** Entry points: one bundle per page. */
@@ -34,8 +35,8 @@ const STATIC = ['site.css', 'editor.css', 'favicon.svg']
 /** Read by the server at run time, beside its modules. */
 const SERVER_FILES = ['templates']
 
-/** Entry points of the server side: what `npm start` and bin/summitpad.js run. */
-const SERVER_ENTRIES = ['main.ts', 'cli.ts']
+/** Entry points of the server side: what `npm start` and bin/summitpad.js run, and what workers load. */
+const SERVER_ENTRIES = ['main.ts', 'cli.ts', ...WORKER_TASK_MODULES.map((m) => `${m}.ts`)]
 /** Left to node_modules: a native module, and ws's optional native helpers. */
 const SERVER_EXTERNAL = ['better-sqlite3', 'bufferutil', 'utf-8-validate']
 

@@ -18,43 +18,174 @@ document.querySelector<HTMLFormElement>('#new-pad')?.addEventListener('submit', 
   }
 })
 
-interface ImportReport {
-  created: unknown[]
-  updated: unknown[]
-  unchanged: unknown[]
-  skipped: unknown[]
-  notInSchedule: unknown[]
+interface Session {
+  uid: string
+  id: string | null
+  title: string
 }
 
-document.querySelector<HTMLFormElement>('#import')?.addEventListener('submit', async (e) => {
-  e.preventDefault()
-  const form = e.currentTarget as HTMLFormElement
-  const file = (form.elements.namedItem('file') as HTMLInputElement).files?.[0]
-  const text = file ? await file.text() : (form.elements.namedItem('text') as HTMLTextAreaElement).value
-  if (!text.trim()) return say(form, 'Choose a file or paste a schedule first.', true)
-  const isIcs = /^\s*BEGIN:VCALENDAR/i.test(text)
-  try {
-    const body = isIcs ? text : JSON.parse(text)
-    const r = await api<ImportReport>(
-      'POST',
-      `/api/events/${slug}/import`,
-      body,
-      isIcs ? 'text/calendar' : 'application/json',
-    )
-    say(
-      form,
-      `Created ${r.created.length}, updated ${r.updated.length}, unchanged ${r.unchanged.length}` +
-        `, skipped ${r.skipped.length}, not in this schedule ${r.notInSchedule.length}. Reloading…`,
-    )
-    setTimeout(() => location.reload(), 1200)
-  } catch (err) {
-    say(
-      form,
-      err instanceof SyntaxError ? 'That is neither an .ics file nor valid JSON.' : (err as Error).message,
-      true,
-    )
+interface ImportReport {
+  dryRun: boolean
+  format: string
+  sessions: number
+  created: Session[]
+  updated: (Session & { changed: string[] })[]
+  unchanged: Session[]
+  skipped: { title: string; reason: string }[]
+  notInSchedule: Session[]
+  matchedByTitleAndStart: Session[]
+  defaultDuration: (Session & { minutes: number })[]
+  outsideEventDates: (Session & { startsAt: string })[]
+}
+
+const FORMAT_NAMES: Record<string, string> = {
+  ics: 'iCalendar',
+  'frab-xml': 'frab/pretalx schedule.xml',
+  'frab-json': 'frab/pretalx schedule.json',
+  'json-list': 'JSON list',
+}
+
+/** One part of the preview: a heading with its count, what it means, and the sessions (at most 50 shown). */
+function previewPart(box: HTMLElement, heading: string, meaning: string, items: string[]): void {
+  if (items.length === 0) return
+  const section = document.createElement('section')
+  const h = document.createElement('h4')
+  h.textContent = `${heading}: ${items.length}`
+  const p = document.createElement('p')
+  p.className = 'muted'
+  p.textContent = meaning
+  const ul = document.createElement('ul')
+  for (const item of items.slice(0, 50)) {
+    const li = document.createElement('li')
+    li.textContent = item
+    ul.append(li)
   }
-})
+  if (items.length > 50) {
+    const li = document.createElement('li')
+    li.textContent = `…and ${items.length - 50} more`
+    ul.append(li)
+  }
+  section.dataset.part = heading
+  section.append(h, p, ul)
+  box.append(section)
+}
+
+function showPreview(box: HTMLElement, r: ImportReport): void {
+  box.replaceChildren()
+  const summary = document.createElement('p')
+  summary.textContent = `${r.sessions} sessions read (${FORMAT_NAMES[r.format] ?? r.format}).`
+  box.append(summary)
+  previewPart(
+    box,
+    'New pads',
+    'A pad is created for each.',
+    r.created.map((s) => s.title),
+  )
+  previewPart(
+    box,
+    'Updated',
+    'Their title, time, room, speakers or links change; the notes stay as they are.',
+    r.updated.map((s) => `${s.title} (${s.changed.join(', ')})`),
+  )
+  previewPart(
+    box,
+    'Unchanged',
+    'Nothing to do.',
+    r.unchanged.map((s) => s.title),
+  )
+  previewPart(
+    box,
+    'Matched by title and start',
+    'The file gives these sessions new ids, but an existing pad has the same title and start: that pad is kept and follows the new id, instead of a second pad.',
+    r.matchedByTitleAndStart.map((s) => s.title),
+  )
+  previewPart(
+    box,
+    'No longer in the schedule',
+    'Imported before but missing from this file. They are not deleted: the pads, their notes and links stay as they are; delete one yourself if the session is gone.',
+    r.notInSchedule.map((s) => s.title),
+  )
+  previewPart(
+    box,
+    'Skipped',
+    'Cancelled in the schedule and never created.',
+    r.skipped.map((s) => `${s.title} (${s.reason})`),
+  )
+  previewPart(
+    box,
+    'No end time in the file',
+    'These get a default length; change it on the pad if it is wrong.',
+    r.defaultDuration.map((s) => `${s.title}: ${s.minutes} min`),
+  )
+  previewPart(
+    box,
+    "Outside the event's dates",
+    "They start on a day outside this event's dates: check the file is the right one (or the event's dates).",
+    r.outsideEventDates.map((s) => `${s.title} (${new Date(s.startsAt).toLocaleString()})`),
+  )
+  box.hidden = false
+}
+
+const importForm = document.querySelector<HTMLFormElement>('#import')
+if (importForm) {
+  const form = importForm
+  const preview = form.querySelector<HTMLElement>('.import-preview')!
+  const confirmButton = form.querySelector<HTMLButtonElement>('[data-confirm-import]')!
+  /** The text previewed: what "Import" sends, so the import is exactly what was shown. */
+  let previewed: string | null = null
+
+  const scheduleText = async (): Promise<string> => {
+    const file = (form.elements.namedItem('file') as HTMLInputElement).files?.[0]
+    return file ? await file.text() : (form.elements.namedItem('text') as HTMLTextAreaElement).value
+  }
+  const send = (text: string, dryRun: boolean) =>
+    // The server reads the format from the content; text/plain carries any of them.
+    api<ImportReport>('POST', `/api/events/${slug}/import${dryRun ? '?dryRun=1' : ''}`, text, 'text/plain')
+
+  form.addEventListener('input', () => {
+    previewed = null
+    confirmButton.hidden = true
+    preview.hidden = true
+  })
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const text = await scheduleText()
+    if (!text.trim()) return say(form, 'Choose a file or paste a schedule first.', true)
+    try {
+      const r = await send(text, true)
+      showPreview(preview, r)
+      previewed = text
+      const changes = r.created.length + r.updated.length
+      confirmButton.hidden = changes === 0
+      confirmButton.textContent = `Import: create ${r.created.length}, update ${r.updated.length}`
+      say(
+        form,
+        changes === 0
+          ? 'Nothing to import: every session is up to date.'
+          : 'Nothing is written until you press Import.',
+      )
+    } catch (err) {
+      preview.hidden = true
+      confirmButton.hidden = true
+      say(form, (err as Error).message, true)
+    }
+  })
+  confirmButton.addEventListener('click', async () => {
+    if (previewed === null) return
+    try {
+      const r = await send(previewed, false)
+      say(
+        form,
+        `Created ${r.created.length}, updated ${r.updated.length}, unchanged ${r.unchanged.length}` +
+          `, skipped ${r.skipped.length}, no longer in the schedule ${r.notInSchedule.length} (kept). Reloading…`,
+      )
+      confirmButton.hidden = true
+      setTimeout(() => location.reload(), 1200)
+    } catch (err) {
+      say(form, (err as Error).message, true)
+    }
+  })
+}
 
 async function refreshPresence(): Promise<void> {
   try {

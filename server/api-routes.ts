@@ -10,7 +10,7 @@ import { isValidIsoDateTime, isValidTimeZone } from '../shared/time.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
 import { onlyAdminNames } from './route-classes.ts'
-import { parseIcs, parseJsonSchedule, parseTime } from './schedule.ts'
+import { parseTime } from './schedule.ts'
 
 const slug = z
   .string()
@@ -155,19 +155,6 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
     res
       .status(201)
       .json(createPad(meetings, { ...body, event: param(req, 'slug') }, zoneOf(param(req, 'slug'))))
-  })
-  api.post('/events/:slug/import', (req, res) => {
-    const event = meetings.event(param(req, 'slug'))
-    const fallbackKind = req.query.kind === undefined ? 'talk' : parse(kindParam, req.query.kind)
-    // The body arrives as the text it is, whatever its type (route-classes.ts SCHEDULE_IMPORT).
-    const parsed =
-      typeof req.body !== 'string'
-        ? { ok: false as const, error: 'send the schedule as text/calendar (.ics) or application/json' }
-        : req.is('application/json')
-          ? parseJsonSchedule(jsonText(req.body), event.timezone, fallbackKind)
-          : parseIcs(req.body, event.timezone, fallbackKind)
-    if (!parsed.ok) throw new HttpError(400, 'invalid_schedule', parsed.error)
-    res.json(meetings.importSchedule(event.slug, parsed.entries))
   })
   api.get('/events/:slug/presence', (req, res) => {
     const pads = meetings.pads({ event: param(req, 'slug') })

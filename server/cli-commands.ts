@@ -10,7 +10,9 @@ import type { ParseArgsConfig } from 'node:util'
 import { PAD_KINDS, type PadKind } from '../shared/meetings.ts'
 import { isValidTimeZone } from '../shared/time.ts'
 import type { Core } from './core.ts'
-import type { ParseResult } from './schedule.ts'
+import type { ImportReport } from './meetings.ts'
+import { MAX_SCHEDULE_BYTES } from './schedule.ts'
+import type { ScheduleFormat } from './schedule-read.ts'
 
 /** The invocation is wrong: exit code 2. */
 export class UsageError extends Error {}
@@ -39,13 +41,6 @@ export interface Command {
   /** Heavy modules are imported inside `run`, so `--help` answers fast. */
   run(context: CommandContext, args: string[], values: Values): Promise<void>
 }
-
-/**
- * The API's body limit for a schedule upload (route-classes.ts SCHEDULE_IMPORT, kept equal by
- * test/body-policy.test.ts; not imported, so `--help` loads nothing heavy): a 2,000-session
- * programme with abstracts.
- */
-export const MAX_SCHEDULE_FILE_BYTES = 32 * 1024 * 1024
 
 /** Event slugs: the API's rule (api-routes.ts). */
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/
@@ -147,65 +142,92 @@ Creates the database if the data directory has none yet.`,
 
 const importSchedule: Command = {
   name: 'import-schedule',
-  summary: "create or update an event's pads from a schedule (.ics or .json)",
-  usage: 'import-schedule <event> <file> [--format ics|json] [--kind <kind>]',
+  summary: "create or update an event's pads from a schedule (.ics, frab XML/JSON, JSON list)",
+  usage: 'import-schedule <event> <file> [--dry-run] [--kind <kind>] [--default-minutes <n>]',
   description: `
-Reads an iCalendar file or a JSON list of sessions and creates a pad per session, keyed by the
-schedule's own id (iCal UID, JSON "id"): importing again updates titles, times and rooms and
-never touches what people wrote. Sessions missing from the file are reported, never deleted.
-JSON: [{ "id", "title", "kind"?, "track"?, "room"?, "start"?, "end"?, "speakers"?, "links"? }]`,
+Reads a schedule (iCalendar, frab/Pentabarf/pretalx schedule.xml, frab/C3VOC schedule.json or a
+JSON list of sessions: the format is read from the content) and creates a pad per session,
+matched with the pads of earlier imports by the schedule's own id (UID, guid, id), and by title
+and start when the ids are new. Importing again updates titles, times and rooms and never touches
+what people wrote. Sessions missing from the file are reported, never deleted.
+JSON list: [{ "id", "title", "kind"?, "track"?, "room"?, "start"?, "end"?, "speakers"?, "links"? }]`,
   optionHelp: [
-    "--format ics|json  the file's format (default: from its extension, else its content)",
+    '--dry-run          say what importing would do; change nothing',
     `--kind <kind>      kind of sessions the file does not say (${PAD_KINDS.join(', ')}; default talk)`,
+    '--default-minutes <n>  length of a session the file gives no end (default 30)',
+    '--format <f>       what the file should be (ics, frab-xml, frab-json, json-list): named in errors',
     '--json             print the full import report as JSON',
   ],
-  options: { format: { type: 'string' }, kind: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    format: { type: 'string' },
+    kind: { type: 'string' },
+    json: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    'default-minutes': { type: 'string' },
+  },
   arguments: { min: 2, max: 2 },
   async run(context, [slug, file], values) {
+    const { SCHEDULE_FORMATS } = await import('./schedule-read.ts')
     const format = text(values, 'format')
-    if (format !== undefined && format !== 'ics' && format !== 'json')
-      throw new UsageError(`--format must be ics or json (got "${format}")`)
+    if (format !== undefined && !(SCHEDULE_FORMATS as readonly string[]).includes(format))
+      throw new UsageError(`--format must be one of ${SCHEDULE_FORMATS.join(', ')} (got "${format}")`)
     const kind = text(values, 'kind') ?? 'talk'
     if (!(PAD_KINDS as readonly string[]).includes(kind))
       throw new UsageError(`--kind must be one of ${PAD_KINDS.join(', ')} (got "${kind}")`)
-    const body = readInput(file!, MAX_SCHEDULE_FILE_BYTES)
-    const { parseIcs, parseJsonSchedule } = await import('./schedule.ts')
-    const core = await context.open()
-    const event = core.meetings.event(slug!)
+    const minutesText = text(values, 'default-minutes')
+    const defaultMinutes = minutesText === undefined ? undefined : Number(minutesText)
+    if (
+      defaultMinutes !== undefined &&
+      !(Number.isInteger(defaultMinutes) && defaultMinutes >= 1 && defaultMinutes <= 1440)
+    )
+      throw new UsageError(`--default-minutes must be a whole number from 1 to 1440 (got "${minutesText}")`)
+    const body = readInput(file!, MAX_SCHEDULE_BYTES)
+    const { importScheduleFile } = await import('./schedule-routes.ts')
     const ext = path.extname(file!).toLowerCase()
-    const isIcs =
-      format !== undefined
-        ? format === 'ics'
-        : ext === '.ics' || ext === '.ical'
-          ? true
-          : ext === '.json'
-            ? false
-            : /^\s*BEGIN:VCALENDAR/i.test(body)
-    let parsed: ParseResult
-    if (isIcs) parsed = parseIcs(body, event.timezone, kind as PadKind)
-    else {
-      let value: unknown
-      try {
-        value = JSON.parse(body)
-      } catch (err) {
-        throw new Failure(`${file}: not valid JSON (${(err as Error).message})`)
-      }
-      parsed = parseJsonSchedule(value, event.timezone, kind as PadKind)
+    const declared =
+      (format as ScheduleFormat | undefined) ??
+      (ext === '.ics' || ext === '.ical' ? 'ics' : ext === '.xml' ? 'frab-xml' : null)
+    const core = await context.open()
+    core.meetings.event(slug!) // "no event …" before reading the file
+    let report: Awaited<ReturnType<typeof importScheduleFile>>
+    try {
+      report = await importScheduleFile(core.meetings, slug!, {
+        body,
+        declared,
+        kind: kind as PadKind,
+        dryRun: values['dry-run'] === true,
+        defaultMinutes,
+      })
+    } catch (err) {
+      if (err instanceof Error && 'status' in err && (err as { status: number }).status < 500)
+        throw new Failure(`${file}: ${err.message}`)
+      throw err
     }
-    if (!parsed.ok) throw new Failure(`${file}: ${parsed.error}`)
-    const report = core.meetings.importSchedule(event.slug, parsed.entries)
     if (values.json) return context.out(json(report))
-    const lines = [
-      `imported ${parsed.entries.length} sessions into ${event.slug}: ${report.created.length} created, ` +
-        `${report.updated.length} updated, ${report.unchanged.length} unchanged, ` +
-        `${report.skipped.length} skipped, ${report.notInSchedule.length} no longer in the schedule`,
-      ...report.created.map((p) => `  + ${p.id}  ${p.title}`),
-      ...report.updated.map((p) => `  ~ ${p.id}  ${p.title} (${p.changed.join(', ')})`),
-      ...report.skipped.map((p) => `  - ${p.title} (${p.reason})`),
-      ...report.notInSchedule.map((p) => `  ? ${p.id}  ${p.title} (not in this schedule; kept)`),
-    ]
-    context.out(`${lines.join('\n')}\n`)
+    context.out(`${describeImport(report, slug!).join('\n')}\n`)
   },
+}
+
+/** The import report as lines a person reads in a terminal. */
+export function describeImport(report: ImportReport & { format: string }, slug: string): string[] {
+  const verb = report.dryRun ? 'would import' : 'imported'
+  return [
+    `${verb} ${report.sessions} sessions (${report.format}) into ${slug}: ${report.created.length} created, ` +
+      `${report.updated.length} updated, ${report.unchanged.length} unchanged, ` +
+      `${report.skipped.length} skipped, ${report.notInSchedule.length} no longer in the schedule` +
+      (report.dryRun ? ' (dry run: nothing was changed)' : ''),
+    ...report.created.map((p) => `  + ${p.id ?? '(new)'}  ${p.title}`),
+    ...report.updated.map((p) => `  ~ ${p.id}  ${p.title} (${p.changed.join(', ')})`),
+    ...report.skipped.map((p) => `  - ${p.title} (${p.reason})`),
+    ...report.notInSchedule.map((p) => `  ? ${p.id}  ${p.title} (not in this schedule; kept as it is)`),
+    ...(report.matchedByTitleAndStart.length
+      ? [
+          `  ${report.matchedByTitleAndStart.length} sessions have new ids but the title and start of an existing pad: matched, not doubled`,
+        ]
+      : []),
+    ...report.defaultDuration.map((p) => `  no end in the file, given ${p.minutes} min: ${p.title}`),
+    ...report.outsideEventDates.map((p) => `  outside the event's dates (${p.startsAt}): ${p.title}`),
+  ]
 }
 
 const exportEvent: Command = {

@@ -111,6 +111,13 @@ export const MIGRATIONS: readonly string[] = [
     rotated_at INTEGER NOT NULL
   );
   `,
+  // 7: several sessions may share a schedule id (calendars repeat UIDs without RECURRENCE-ID), so
+  // the id no longer names one pad: schedule-match.ts pairs entries with pads (id, then position
+  // by start). Existing pads keep their source_uid, so the first re-import finds them all.
+  `
+  DROP INDEX pads_by_source;
+  CREATE INDEX pads_by_source ON pads(event, source_uid) WHERE source_uid IS NOT NULL;
+  `,
 ]
 
 export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {

@@ -25,6 +25,7 @@ import { createMinutesRouter } from './minutes-routes.ts'
 import { crossSiteGuard } from './origin-check.ts'
 import { createPagesRouter } from './pages.ts'
 import { accessGuard } from './route-classes.ts'
+import { createScheduleRouter } from './schedule-routes.ts'
 import type { SearchIndex } from './search-index.ts'
 import { securityHeaders } from './security-headers.ts'
 
@@ -147,6 +148,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     }, next)
   })
 
+  // First: the schedule import reads its own (raw, larger) body before any router parses JSON.
+  app.use('/api', createScheduleRouter(options.meetings))
   app.use('/api', createLinksRouter(options.links, options.linkRotated))
   app.use('/api', createHistoryRouter(options.history))
   app.use('/api', createMinutesRouter(options.minutes, options.search))

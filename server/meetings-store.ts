@@ -135,9 +135,7 @@ export class MeetingsStore {
          WHERE id = @id`,
       ),
       padById: db.prepare<[string], PadRow>(`${PAD_SELECT} WHERE p.id = ?`),
-      padBySource: db.prepare<[number, string], PadRow>(
-        `${PAD_SELECT} WHERE p.event = ? AND p.source_uid = ?`,
-      ),
+      setSourceUid: db.prepare<[string, string]>('UPDATE pads SET source_uid = ? WHERE id = ?'),
       padsOfEvent: db.prepare<[number], PadRow>(`${PAD_SELECT} WHERE p.event = ? ${PAD_ORDER}`),
       unfiledPads: db.prepare<[], PadRow>(`${PAD_SELECT} WHERE p.event IS NULL ORDER BY p.updated_at DESC`),
       templateOf: db.prepare<[number, string], { body: string }>(
@@ -224,9 +222,9 @@ export class MeetingsStore {
     return row ? toPad(row) : null
   }
 
-  padBySource(eventPk: number, sourceUid: string): PadInfo | null {
-    const row = this.s.padBySource.get(eventPk, sourceUid)
-    return row ? toPad(row) : null
+  /** The pad now follows another id of the schedule (a rebuilt file with fresh UIDs). */
+  setSourceUid(id: string, sourceUid: string): void {
+    this.s.setSourceUid.run(sourceUid, id)
   }
 
   padsOfEvent(eventPk: number): PadInfo[] {

@@ -7,11 +7,13 @@
 import { randomBytes } from 'node:crypto'
 import type { EventInfo, PadInfo, PadKind, PadLink } from '../shared/meetings.ts'
 import { isValidPadId } from '../shared/pad-id.ts'
+import { inZone } from '../shared/time.ts'
 import type { Db } from './db.ts'
 import { HttpError } from './http-errors.ts'
 import type { EventFields, MeetingsStore, PadFields } from './meetings-store.ts'
 import type { Rooms } from './rooms.ts'
 import type { ScheduleEntry } from './schedule.ts'
+import { matchSchedule } from './schedule-match.ts'
 import type { PadStore } from './store.ts'
 import { renderTemplate, type Templates, textUpdate } from './templates.ts'
 
@@ -33,15 +35,44 @@ export interface PadInput {
 
 export type PadPatch = Partial<Omit<PadFields, 'cancelled'>> & { event?: string | null; cancelled?: boolean }
 
+/** A session of an import report: `id` is null for a pad a dry run would create. */
+export interface ReportedSession {
+  uid: string
+  id: string | null
+  title: string
+}
+
 export interface ImportReport {
-  created: { uid: string; id: string; title: string }[]
-  updated: { uid: string; id: string; title: string; changed: string[] }[]
-  unchanged: { uid: string; id: string; title: string }[]
+  /** True: nothing was written; the report says what an import would do. */
+  dryRun: boolean
+  /** Sessions read from the file. */
+  sessions: number
+  created: ReportedSession[]
+  updated: (ReportedSession & { changed: string[] })[]
+  unchanged: ReportedSession[]
   /** Cancelled in the schedule and never created: no pad needed. */
   skipped: { uid: string; title: string; reason: string }[]
   /** Imported before but missing from this schedule: left alone, never deleted. */
-  notInSchedule: { uid: string; id: string; title: string }[]
+  notInSchedule: ReportedSession[]
+  /** Pads found by title and start because their entry's id is new (a rebuilt file). */
+  matchedByTitleAndStart: (ReportedSession & { previousUid: string })[]
+  /** Entries the file gives no end: they got `minutes`. */
+  defaultDuration: (ReportedSession & { minutes: number })[]
+  /** Entries starting on a day outside the event's dates (imported all the same). */
+  outsideEventDates: (ReportedSession & { startsAt: string })[]
 }
+
+export interface ImportOptions {
+  dryRun?: boolean
+  /** Length given to a session the file gives no end. */
+  defaultMinutes?: number
+}
+
+/**
+ * A session the file gives no end lasts this long: the common slot of the conferences we import
+ * (PyCon, FOSDEM devrooms, LPC), and short enough not to hide the session after it.
+ */
+export const DEFAULT_SESSION_MINUTES = 30
 
 export interface Presence {
   count: number
@@ -255,54 +286,102 @@ export class Meetings {
 
   // ------------------------------------------------------------ schedule import
 
-  /** Creates or updates the event's pads from a schedule, keyed on each entry's uid. Never touches text. */
-  importSchedule(slug: string, entries: readonly ScheduleEntry[]): ImportReport {
+  /**
+   * Creates or updates the event's pads from a schedule (schedule-match.ts pairs entries with
+   * pads). Never touches text, never deletes. A dry run reads the same and writes nothing.
+   */
+  importSchedule(slug: string, entries: readonly ScheduleEntry[], options: ImportOptions = {}): ImportReport {
+    const event = this.event(slug)
     const eventPk = this.eventPk(slug)
-    const report: ImportReport = { created: [], updated: [], unchanged: [], skipped: [], notInSchedule: [] }
-    const seen = new Set<string>()
+    const dryRun = options.dryRun ?? false
+    const minutes = options.defaultMinutes ?? DEFAULT_SESSION_MINUTES
+    const report: ImportReport = {
+      dryRun,
+      sessions: entries.length,
+      created: [],
+      updated: [],
+      unchanged: [],
+      skipped: [],
+      notInSchedule: [],
+      matchedByTitleAndStart: [],
+      defaultDuration: [],
+      outsideEventDates: [],
+    }
+    // Refused before anything is written, and the same in a dry run.
+    const backwards = entries.find((e) => e.startsAt !== null && e.endsAt !== null && e.endsAt < e.startsAt)
+    if (backwards) {
+      throw new HttpError(
+        400,
+        'invalid_schedule',
+        `session "${backwards.title}" (id "${backwards.uid}") ends before it starts`,
+      )
+    }
     const createdPads: { id: string; update: Uint8Array; seq: number }[] = []
     this.d.rooms.flush()
-    this.d.db.transaction(() => {
-      for (const entry of entries) {
-        seen.add(entry.uid)
-        const existing = this.d.meetings.padBySource(eventPk, entry.uid)
-        if (!existing) {
-          if (entry.cancelled) {
+    // IMMEDIATE: the write lock before the pads are read, so a concurrent import (the CLI while
+    // the server runs) waits instead of matching against pads about to change.
+    this.d.db
+      .transaction(() => {
+        const withEnds = entries.map((entry) => {
+          if (entry.endsAt !== null || entry.startsAt === null) return entry
+          return { ...entry, endsAt: entry.startsAt + minutes * 60_000 }
+        })
+        const { matches, unmatched } = matchSchedule(withEnds, this.d.meetings.padsOfEvent(eventPk))
+        for (const [i, { entry, pad, by }] of matches.entries()) {
+          if (entry.cancelled && !pad) {
             report.skipped.push({ uid: entry.uid, title: entry.title, reason: 'cancelled' })
             continue
           }
-          const pad = this.insertPad({ event: slug, ...entry }, entry.uid)
-          createdPads.push(pad)
-          report.created.push({ uid: entry.uid, id: pad.id, title: entry.title })
-          continue
+          let id = pad?.id ?? null
+          if (!pad) {
+            if (!dryRun) {
+              const created = this.insertPad({ event: slug, ...entry }, entry.uid)
+              createdPads.push(created)
+              id = created.id
+            }
+            report.created.push({ uid: entry.uid, id, title: entry.title })
+          } else {
+            const changed = changedFields(pad, entry)
+            const ref = { uid: entry.uid, id: pad.id, title: entry.title }
+            if (by === 'title-and-start') {
+              report.matchedByTitleAndStart.push({ ...ref, previousUid: pad.sourceUid ?? '' })
+              changed.unshift('uid')
+            }
+            if (changed.length === 0) report.unchanged.push(ref)
+            else {
+              report.updated.push({ ...ref, changed })
+              if (!dryRun) this.applyEntry(pad.id, entry, by === 'title-and-start')
+            }
+          }
+          const ref = { uid: entry.uid, id, title: entry.title }
+          if (entries[i]!.endsAt === null && entry.startsAt !== null)
+            report.defaultDuration.push({ ...ref, minutes })
+          if (entry.startsAt !== null && !withinDays(entry.startsAt, event)) {
+            report.outsideEventDates.push({ ...ref, startsAt: new Date(entry.startsAt).toISOString() })
+          }
         }
-        const changed = changedFields(existing, entry)
-        const ref = { uid: entry.uid, id: existing.id, title: entry.title }
-        if (changed.length === 0) {
-          report.unchanged.push(ref)
-          continue
+        for (const pad of unmatched) {
+          report.notInSchedule.push({ uid: pad.sourceUid!, id: pad.id, title: pad.title ?? pad.id })
         }
-        this.updatePad(existing.id, {
-          title: entry.title,
-          kind: entry.kind,
-          track: entry.track,
-          room: entry.room,
-          startsAt: entry.startsAt,
-          endsAt: entry.endsAt,
-          speakers: entry.speakers,
-          links: entry.links,
-          cancelled: entry.cancelled,
-        })
-        report.updated.push({ ...ref, changed })
-      }
-      for (const pad of this.d.meetings.padsOfEvent(eventPk)) {
-        if (pad.sourceUid && !seen.has(pad.sourceUid)) {
-          report.notInSchedule.push({ uid: pad.sourceUid, id: pad.id, title: pad.title ?? pad.id })
-        }
-      }
-    })()
+      })
+      .immediate()
     for (const pad of createdPads) this.sendTemplateLive(pad)
     return report
+  }
+
+  private applyEntry(padId: string, entry: ScheduleEntry, newUid: boolean): void {
+    this.updatePad(padId, {
+      title: entry.title,
+      kind: entry.kind,
+      track: entry.track,
+      room: entry.room,
+      startsAt: entry.startsAt,
+      endsAt: entry.endsAt,
+      speakers: entry.speakers,
+      links: entry.links,
+      cancelled: entry.cancelled,
+    })
+    if (newUid) this.d.meetings.setSourceUid(padId, entry.uid)
   }
 
   private eventPk(slug: string): number {
@@ -331,6 +410,14 @@ function checkDays(fields: { startsOn: string | null; endsOn: string | null }): 
   if (fields.startsOn && fields.endsOn && fields.endsOn < fields.startsOn) {
     throw new HttpError(400, 'invalid', 'endsOn: the event ends before it starts')
   }
+}
+
+/** Whether the session starts on one of the event's days (in the event's zone); true if it has none. */
+function withinDays(startsAt: number, event: EventInfo): boolean {
+  const day = inZone(startsAt, event.timezone).date
+  if (event.startsOn && day < event.startsOn) return false
+  if (event.endsOn && day > event.endsOn) return false
+  return true
 }
 
 function changedFields(pad: PadInfo, entry: ScheduleEntry): string[] {

@@ -62,14 +62,15 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Rout
   })
 
   // The body is read by body-policy.ts (the route table's rule: Yjs bytes, up to MAX_IMPORT_BYTES).
-  api.post('/pads/import', (req, res) => {
+  api.post('/pads/import', (req, res, next) => {
     if (!Buffer.isBuffer(req.body)) {
       throw new HttpError(415, 'unsupported_media_type', 'send the Yjs state as application/octet-stream')
     }
     const input = query(importQuery, req.query)
     if (input.id !== undefined) onlyAdminNames(res)
-    const pad = minutes.importYjs(new Uint8Array(req.body), input)
-    res.status(201).location(`/api/pads/${pad.id}`).json(pad)
+    minutes.importYjs(new Uint8Array(req.body), input).then((pad) => {
+      res.status(201).location(`/api/pads/${pad.id}`).json(pad)
+    }, next)
   })
 
   api.post('/pads/:id/forget-history', (req, res) => {

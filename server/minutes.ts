@@ -5,11 +5,10 @@
  * the store otherwise.
  */
 import { strToU8, zipSync } from 'fflate'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { attendeesOf, fenceTracker, findOutcomes } from '../shared/markers.ts'
 import type { EventInfo, PadInfo, PadKind } from '../shared/meetings.ts'
 import { describeSlot, inZone } from '../shared/time.ts'
-import { checkUpdate } from '../shared/update-check.ts'
 import { EXPORT_CSP, minutesPage } from './export-html.ts'
 import { markdownToText, type TextHeader } from './export-text.ts'
 import { escapeHtml } from './html.ts'
@@ -21,6 +20,7 @@ import type { Rooms } from './rooms.ts'
 import type { SearchIndex } from './search-index.ts'
 import type { AuthorSummary, PadStore } from './store.ts'
 import { NOTES_TEXT } from './templates.ts'
+import { readUntrusted, yjsStateTask } from './untrusted-files.ts'
 
 export const EXPORT_FORMATS = ['md', 'html', 'txt', 'json', 'yjs'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
@@ -147,27 +147,16 @@ export class Minutes {
     }
   }
 
-  /** A new pad holding an exported Yjs state (backup / moving between servers). */
-  importYjs(
+  /**
+   * A new pad holding an exported Yjs state (backup / moving between servers). The state is
+   * checked in a budgeted worker (untrusted-files.ts), not on the event loop.
+   */
+  async importYjs(
     state: Uint8Array,
     input: { title: string; kind: PadKind; event?: string | null; id?: string },
-  ): PadInfo {
+  ): Promise<PadInfo> {
     if (state.byteLength > MAX_IMPORT_BYTES) throw new HttpError(413, 'too_large', 'Yjs state over 16 MiB')
-    const shape = checkUpdate(state)
-    if (!shape.ok) throw new HttpError(400, 'invalid_yjs', `not a Yjs document state: ${shape.error}`)
-    // It must stand alone: a state that depends on data we do not have would load as nothing.
-    const probe = new Y.Doc()
-    try {
-      Y.applyUpdate(probe, state)
-      if (probe.store.pendingStructs || probe.store.pendingDs) {
-        throw new HttpError(400, 'invalid_yjs', 'the Yjs state is incomplete (it depends on missing updates)')
-      }
-    } catch (err) {
-      if (err instanceof HttpError) throw err
-      throw new HttpError(400, 'invalid_yjs', 'not a Yjs document state')
-    } finally {
-      probe.destroy()
-    }
+    await readUntrusted(yjsStateTask, state, { code: 'invalid_yjs', what: 'Yjs state' }, this.d.log)
     const pad = this.d.meetings.createPad({ ...input, event: input.event ?? null }, state)
     this.d.search.markDirty(pad.id)
     return pad

@@ -282,13 +282,15 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
   })
 
   const importForm = html`<details>
-    <summary>Import the schedule (.ics or JSON)</summary>
+    <summary>Import the schedule (.ics, frab/pretalx XML or JSON)</summary>
     <form class="stack" id="import">
-      <label>Schedule file <input name="file" type="file" accept=".ics,.ical,.json,text/calendar,application/json"></label>
-      <label>…or paste it <textarea name="text" rows="6" placeholder="BEGIN:VCALENDAR… or [{&quot;id&quot;: &quot;…&quot;, &quot;title&quot;: &quot;…&quot;}]"></textarea></label>
-      <p class="muted">Re-importing updates titles, rooms and times; it never duplicates a pad or touches its notes.</p>
-      <button type="submit">Import</button>
+      <label>Schedule file <input name="file" type="file" accept=".ics,.ical,.xml,.json,text/calendar,application/xml,text/xml,application/json"></label>
+      <label>…or paste it <textarea name="text" rows="6" placeholder="BEGIN:VCALENDAR…, &lt;schedule&gt;… or [{&quot;id&quot;: &quot;…&quot;, &quot;title&quot;: &quot;…&quot;}]"></textarea></label>
+      <p class="muted">First see what would change; nothing is written until you confirm. Re-importing updates titles, rooms and times; it never duplicates a pad, touches its notes or deletes one.</p>
+      <button type="submit">Preview the import</button>
       <div class="message" hidden role="status"></div>
+      <div class="import-preview" hidden></div>
+      <button type="button" data-confirm-import hidden>Import</button>
     </form>
   </details>`
 

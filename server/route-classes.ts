@@ -28,6 +28,7 @@ import {
 } from './access.ts'
 import { HttpError } from './http-errors.ts'
 import { MAX_IMPORT_BYTES } from './minutes.ts'
+import { MAX_SCHEDULE_BYTES, SCHEDULE_CONTENT_TYPES } from './schedule.ts'
 
 export type RouteClass = 'public' | 'read' | 'edit' | 'admin' | 'operator'
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -86,16 +87,10 @@ const TEMPLATE: BodyRule = {
  * 2,000-session programme with abstracts as frab XML is ~20 MiB.
  */
 export const SCHEDULE_IMPORT: BodyRule = {
-  types: [
-    'text/calendar',
-    'application/json',
-    'application/xml',
-    'text/xml',
-    'text/plain',
-    'application/octet-stream',
-  ],
-  limit: 32 * MiB,
-  read: 'text',
+  types: SCHEDULE_CONTENT_TYPES,
+  limit: MAX_SCHEDULE_BYTES,
+  // As bytes: the reader finds the format (and the encoding) from the content.
+  read: 'bytes',
 }
 /** A pad's Yjs state (minutes.ts MAX_IMPORT_BYTES: the same bound as a whole pad over the socket). */
 const YJS_IMPORT: BodyRule = {

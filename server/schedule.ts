@@ -1,20 +1,21 @@
 /**
- * Reads a published schedule — an iCalendar (.ics) file or a simple JSON list — into entries keyed
- * by the schedule's own id (iCal UID, JSON `id`), so a re-import updates pads instead of adding
- * them. Pure: text in, entries or an error out. Times become UTC milliseconds.
+ * What every schedule reader produces (entries carrying the schedule's own id: iCal UID, frab
+ * guid, JSON `id`), the words that turn a session's type into a pad kind, and the simplest format,
+ * Summitpad's own JSON list. Pure: values in, entries or an error out. Times are UTC milliseconds.
  */
-import ICAL from 'ical.js'
 import { z } from 'zod'
 import { PAD_KINDS, type PadKind, type PadLink } from '../shared/meetings.ts'
-import { isValidIsoDateTime, isValidTimeZone, zonedToUtc } from '../shared/time.ts'
+import { isValidIsoDateTime, zonedToUtc } from '../shared/time.ts'
 
 export interface ScheduleEntry {
+  /** The schedule's own id; several entries may share one (see schedule-match.ts). */
   uid: string
   title: string
   kind: PadKind
   track: string | null
   room: string | null
   startsAt: number | null
+  /** null: the file gives no end (the import gives it a default length and says so). */
   endsAt: number | null
   speakers: string[]
   links: PadLink[]
@@ -23,33 +24,71 @@ export interface ScheduleEntry {
 
 export type ParseResult = { ok: true; entries: ScheduleEntry[] } | { ok: false; error: string }
 
-/** A schedule bigger than any conference's: protects the server from a pathological file. */
-export const MAX_SCHEDULE_ENTRIES = 2000
-/** Occurrences expanded per recurring entry (a daily BoF over a week-long event is 7). */
-const MAX_OCCURRENCES = 60
+/**
+ * Sessions in one file. FOSDEM, the largest schedule we know of, has about 1,100 events; this
+ * leaves room and still bounds what one upload can create.
+ */
+export const MAX_SCHEDULE_ENTRIES = 5000
 
+/** Largest schedule file accepted (API and CLI): a 2,000-session frab XML with abstracts is ~8 MiB. */
+export const MAX_SCHEDULE_BYTES = 32 * 1024 * 1024
+/** What organisers send schedules as; the content decides the format, not this. */
+export const SCHEDULE_CONTENT_TYPES = [
+  'text/calendar',
+  'application/json',
+  'application/xml',
+  'text/xml',
+  'text/plain',
+  'application/octet-stream',
+]
+
+/**
+ * The session types conference tools publish (frab/pretalx `<type>`, iCal CATEGORIES, a JSON
+ * "kind"), lower-cased with `-` and `_` read as spaces, and the pad kind each becomes. Any other
+ * type gets the import's fallback kind (`?kind=`, default talk).
+ */
 const KIND_WORDS: Record<string, PadKind> = {
-  'mini-summit': 'mini-summit',
   'mini summit': 'mini-summit',
   minisummit: 'mini-summit',
   microconference: 'mini-summit',
   summit: 'mini-summit',
   bof: 'bof',
   'birds of a feather': 'bof',
+  unconference: 'bof',
+  'bof/unconference': 'bof',
+  meetup: 'bof',
+  'open space': 'bof',
   talk: 'talk',
+  lecture: 'talk',
   presentation: 'talk',
   keynote: 'talk',
+  plenary: 'talk',
+  panel: 'talk',
+  'lightning talk': 'talk',
+  'lightning talks': 'talk',
+  maintrack: 'talk',
+  devroom: 'talk',
+  tutorial: 'talk',
+  workshop: 'meeting',
   meeting: 'meeting',
   'hallway meeting': 'meeting',
+  'working session': 'meeting',
 }
 
-function kindFromWord(word: string): PadKind | null {
-  return KIND_WORDS[word.trim().toLowerCase()] ?? null
+export function kindFromWord(word: string): PadKind | null {
+  return (
+    KIND_WORDS[
+      word
+        .trim()
+        .toLowerCase()
+        .replace(/[\s_-]+/g, ' ')
+    ] ?? null
+  )
 }
 
-function guessKind(categories: string[], title: string, fallback: PadKind): PadKind {
-  for (const c of categories) {
-    const kind = kindFromWord(c)
+export function guessKind(types: string[], title: string, fallback: PadKind): PadKind {
+  for (const t of types) {
+    const kind = kindFromWord(t)
     if (kind) return kind
   }
   if (/\bbof\b/i.test(title)) return 'bof'
@@ -57,166 +96,18 @@ function guessKind(categories: string[], title: string, fallback: PadKind): PadK
   return fallback
 }
 
-// ---------------------------------------------------------------- iCalendar
-
-function stringsOf(component: ICAL.Component, name: string): string[] {
-  const out: string[] = []
-  for (const prop of component.getAllProperties(name)) {
-    for (const value of prop.getValues())
-      if (typeof value === 'string' && value.trim()) out.push(value.trim())
-  }
-  return out
+/** Only web links become pad links: a schedule is untrusted, a `javascript:` link is not a link. */
+export function isWebLink(url: string): boolean {
+  return /^https?:\/\/[^\s]+$/i.test(url) && URL.canParse(url)
 }
 
-function personOf(prop: ICAL.Property): string | null {
-  const cn = prop.getParameter('cn')
-  if (typeof cn === 'string' && cn.trim()) return cn.trim()
-  const value = String(prop.getFirstValue() ?? '').replace(/^mailto:/i, '')
-  return value || null
-}
-
-/**
- * UTC ms of an iCal time: "Z" times are UTC; a TZID that names an IANA zone is converted with
- * Intl; another TZID uses the file's VTIMEZONE; a floating time is in the event's zone.
- */
-function toUtc(
-  time: ICAL.Time,
-  tzid: string | null,
-  zones: Map<string, ICAL.Timezone>,
-  eventZone: string,
-): number {
-  const wall = {
-    year: time.year,
-    month: time.month,
-    day: time.day,
-    hour: time.hour,
-    minute: time.minute,
-    second: time.second,
-  }
-  if (time.zone?.tzid === 'UTC')
-    return Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second)
-  if (tzid) {
-    if (isValidTimeZone(tzid)) return zonedToUtc(wall, tzid)
-    const zone = zones.get(tzid)
-    if (zone) {
-      const t = time.clone()
-      t.zone = zone
-      return t.toUnixTime() * 1000
-    }
-  }
-  return zonedToUtc(wall, eventZone)
-}
-
-export function parseIcs(text: string, eventZone: string, fallbackKind: PadKind = 'talk'): ParseResult {
-  let root: ICAL.Component
-  try {
-    root = new ICAL.Component(ICAL.parse(text) as unknown[])
-  } catch (err) {
-    return {
-      ok: false,
-      error: `not a valid iCalendar file: ${err instanceof Error ? err.message : String(err)}`,
-    }
-  }
-  if (root.name !== 'vcalendar') return { ok: false, error: 'not a valid iCalendar file: no VCALENDAR' }
-  const zones = new Map<string, ICAL.Timezone>()
-  for (const vtz of root.getAllSubcomponents('vtimezone')) {
-    const tzid = vtz.getFirstPropertyValue('tzid')
-    if (typeof tzid === 'string') zones.set(tzid, new ICAL.Timezone(vtz))
-  }
-  const vevents = root.getAllSubcomponents('vevent')
-  // Modified occurrences (RECURRENCE-ID) are attached to their series, not read on their own.
-  const exceptions = vevents.filter((v) => v.hasProperty('recurrence-id'))
-  const entries: ScheduleEntry[] = []
-  const ctx: VeventContext = { zones, eventZone, fallbackKind }
-  for (const vevent of vevents) {
-    if (vevent.hasProperty('recurrence-id')) continue
-    const uid = vevent.getFirstPropertyValue('uid')
-    if (typeof uid !== 'string' || !uid.trim()) {
-      return { ok: false, error: 'a VEVENT has no UID: entries need one to be re-imported' }
-    }
-    if (!vevent.hasProperty('dtstart')) return { ok: false, error: `entry "${uid}" has no DTSTART` }
-    try {
-      entries.push(...readVevent(vevent, uid, exceptions, ctx))
-    } catch (err) {
-      // ical.js reads values lazily: a malformed date throws here, not in ICAL.parse.
-      return {
-        ok: false,
-        error: `not a valid iCalendar file: entry "${uid}": ${err instanceof Error ? err.message : String(err)}`,
-      }
-    }
-    if (entries.length > MAX_SCHEDULE_ENTRIES)
-      return { ok: false, error: `more than ${MAX_SCHEDULE_ENTRIES} sessions` }
-  }
-  return { ok: true, entries }
-}
-
-interface VeventContext {
-  zones: Map<string, ICAL.Timezone>
-  eventZone: string
-  fallbackKind: PadKind
-}
-
-/** The UTC ms of an iCal time, read in the zone its own TZID names. */
-function timeOf(time: ICAL.Time | null, ctx: VeventContext): number | null {
-  if (!time) return null
-  const tzid = (time as ICAL.Time & { timezone?: string }).timezone ?? time.zone?.tzid ?? null
-  return toUtc(time, tzid === 'floating' ? null : tzid, ctx.zones, ctx.eventZone)
-}
-
-/** The sessions of one VEVENT: itself, or each occurrence of a recurring one. */
-function readVevent(
-  vevent: ICAL.Component,
-  uid: string,
-  exceptions: ICAL.Component[],
-  ctx: VeventContext,
-): ScheduleEntry[] {
-  const event = new ICAL.Event(vevent, {
-    strictExceptions: true,
-    exceptions: exceptions.filter((e) => e.getFirstPropertyValue('uid') === uid),
-  })
-  const describe = (
-    item: ICAL.Event,
-    start: ICAL.Time | null,
-    end: ICAL.Time | null,
-    key: string,
-  ): ScheduleEntry => {
-    const c = item.component
-    const categories = stringsOf(c, 'categories')
-    const title = item.summary?.trim() || '(untitled)'
-    const people = [...c.getAllProperties('organizer'), ...c.getAllProperties('attendee')].map(personOf)
-    const status = String(c.getFirstPropertyValue('status') ?? '').toUpperCase()
-    return {
-      uid: key,
-      title,
-      kind: guessKind(categories, title, ctx.fallbackKind),
-      track: categories.find((cat) => !kindFromWord(cat)) ?? null,
-      room: item.location?.trim() || null,
-      startsAt: timeOf(start, ctx),
-      endsAt: timeOf(end, ctx),
-      speakers: [...new Set(people.filter((p): p is string => p !== null))],
-      links: stringsOf(c, 'url').map((url) => ({ title: null, url })),
-      cancelled: status === 'CANCELLED',
-    }
-  }
-  if (!event.isRecurring()) return [describe(event, event.startDate ?? null, event.endDate ?? null, uid)]
-  const out: ScheduleEntry[] = []
-  const it = event.iterator()
-  for (let n = 0; n < MAX_OCCURRENCES; n++) {
-    const next = it.next()
-    if (!next) break
-    const details = event.getOccurrenceDetails(next)
-    // Each occurrence is its own session with its own pad, keyed by UID and original start.
-    const key = `${uid}#${new Date(timeOf(details.recurrenceId, ctx)!).toISOString()}`
-    out.push(describe(details.item, details.startDate, details.endDate, key))
-  }
-  return out
-}
-
-// ---------------------------------------------------------------- JSON
+// ---------------------------------------------------------------- the JSON list
 
 const isoTime = z.string().refine(isValidIsoDateTime, {
   message: 'must be an ISO 8601 date-time, e.g. 2026-11-10T09:00:00+01:00',
 })
+
+const webUrl = z.string().refine(isWebLink, { message: 'must be an http(s) URL' })
 
 const jsonEntry = z.strictObject({
   id: z.union([z.string().min(1).max(200), z.number().int()]).transform(String),
@@ -228,7 +119,7 @@ const jsonEntry = z.strictObject({
   end: isoTime.nullish(),
   speakers: z.array(z.string().max(200)).max(50).optional(),
   links: z
-    .array(z.union([z.url(), z.strictObject({ title: z.string().max(300).nullish(), url: z.url() })]))
+    .array(z.union([webUrl, z.strictObject({ title: z.string().max(300).nullish(), url: webUrl })]))
     .max(50)
     .optional(),
   cancelled: z.boolean().optional(),
@@ -248,15 +139,13 @@ export function parseJsonSchedule(
   const parsed = jsonSchedule.safeParse(value)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
-    return { ok: false, error: `${issue.path.join('.') || 'schedule'}: ${issue.message}` }
+    const where = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')
+    return { ok: false, error: `${where.replace(/^\./, '') || 'the list'}: ${issue.message}` }
   }
-  const ids = new Set<string>()
   const entries: ScheduleEntry[] = []
-  for (const e of parsed.data) {
-    if (ids.has(e.id)) return { ok: false, error: `duplicate id "${e.id}"` }
-    ids.add(e.id)
+  for (const [i, e] of parsed.data.entries()) {
     if (e.start && e.end && parseTime(e.end, eventZone) < parseTime(e.start, eventZone)) {
-      return { ok: false, error: `entry "${e.id}": end is before start` }
+      return { ok: false, error: `[${i}].end: before its start (id "${e.id}")` }
     }
     entries.push({
       uid: e.id,

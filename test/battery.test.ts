@@ -38,6 +38,7 @@ import {
 } from '../shared/protocol.ts'
 import { checkStateVector, checkUpdate } from '../shared/update-check.ts'
 import {
+  apiCall,
   type Client,
   connectClient,
   prng,
@@ -1638,5 +1639,53 @@ describe('battery: property', () => {
         }
       },
     }),
+  )
+})
+
+describe('battery: untrusted uploads', () => {
+  test(
+    'schedules that make a parser run away, and a Yjs state bomb, each a 4xx',
+    { timeout: CASE_TIMEOUT_MS },
+    () =>
+      runCase('uploads', {
+        async attack(ctx) {
+          const created = await apiCall(ctx.server, 'POST', '/api/events', {
+            slug: 'upload-target',
+            name: 'Uploads',
+          })
+          assert.equal(created.status, 201, created.text)
+          const never = (freq: string) =>
+            `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:never@x\r\nDTSTART:20261110T090000Z\r\nRRULE:FREQ=${freq};BYMONTH=2;BYMONTHDAY=30\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`
+          const files: [string, string | Uint8Array, string][] = [
+            ...['DAILY', 'SECONDLY', 'MINUTELY', 'HOURLY'].map((f): [string, string, string] => [
+              `/api/events/upload-target/import`,
+              never(f),
+              'text/calendar',
+            ]),
+            // 200,000 nested elements: a parser that recurses per level runs out of stack.
+            [
+              '/api/events/upload-target/import',
+              `<schedule>${'<a>'.repeat(200_000)}${'</a>'.repeat(200_000)}</schedule>`,
+              'application/xml',
+            ],
+            // A claimed count of 2^28 structs in seven bytes.
+            [
+              '/api/pads/import?title=Bomb&kind=talk',
+              new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x01, 0x00, 0x00]),
+              'application/octet-stream',
+            ],
+          ]
+          const wrong: string[] = []
+          for (const [url, body, type] of files) {
+            const reply = await apiCall(ctx.server, 'POST', url, body, type)
+            if (reply.status < 400 || reply.status >= 500)
+              wrong.push(`${url} ${type}: HTTP ${reply.status} ${reply.text.slice(0, 200)}`)
+          }
+          assert.deepEqual(wrong, [], 'every runaway upload is refused with a 4xx')
+          return {
+            load: `${files.length}-uploads(4-never-matching-RRULEs,200k-nested-XML,struct-count-bomb)`,
+          }
+        },
+      }),
   )
 })

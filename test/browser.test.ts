@@ -7,7 +7,9 @@
  * BroadcastChannel and hide what the server does.
  */
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import { after, before, type TestContext, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import * as Y from 'yjs'
 import { docFromStored } from '../server/pad-doc.ts'
@@ -468,6 +470,47 @@ test('from the event page to a pad: the live count changes as people come and go
 
   await ada.page.close()
   await eventually('the event page to see Ada leave', async () => (await live.textContent()) === '', 30_000)
+})
+
+test('the schedule import previews what would change, writes only on Import, and says a missing session is kept', async (t: TestContext) => {
+  const slug = `import-${process.pid}`
+  await api('POST', '/api/events', { slug, name: 'DemoCon', timezone: 'UTC' })
+  const file = fileURLToPath(new URL('./fixtures/schedules/pretalx-democon.json', import.meta.url))
+  const pads = async () => (await api<{ pads: { title: string }[] }>('GET', `/api/events/${slug}/pads`)).pads
+  const olga = await person(t, 'Olga')
+  const page = olga.page
+  await page.goto(`${server.url}/e/${slug}`)
+  await page.locator('#import').locator('xpath=..').locator('summary').click()
+  await page.locator('#import input[name="file"]').setInputFiles(file)
+  await page.getByRole('button', { name: 'Preview the import' }).click()
+  const preview = page.locator('.import-preview')
+  await preview.locator('[data-part="New pads"] h4').waitFor()
+  assert.equal(await preview.locator('[data-part="New pads"] h4').textContent(), 'New pads: 36')
+  assert.match(
+    (await preview.locator('p').first().textContent()) ?? '',
+    /36 sessions read \(frab\/pretalx schedule\.json\)/,
+  )
+  assert.equal((await pads()).length, 0, 'a preview writes nothing')
+
+  await page.getByRole('button', { name: 'Import: create 36, update 0' }).click()
+  await page.getByText(/^Created 36, updated 0/).waitFor()
+  assert.equal((await pads()).length, 36)
+
+  // The same schedule without its first session, pasted: the preview says what happens to its pad.
+  await page.goto(`${server.url}/e/${slug}`)
+  await page.locator('#import').locator('xpath=..').locator('summary').click()
+  const changed = JSON.parse(fs.readFileSync(file, 'utf8'))
+  const gray = changed.schedule.conference.days[0].rooms['Gray Room']
+  const removed = gray.shift().title as string
+  await page.locator('#import textarea[name="text"]').fill(JSON.stringify(changed))
+  await page.getByRole('button', { name: 'Preview the import' }).click()
+  const gone = preview.locator('[data-part="No longer in the schedule"]')
+  await gone.waitFor()
+  assert.equal(await gone.locator('h4').textContent(), 'No longer in the schedule: 1')
+  assert.match((await gone.locator('p').textContent()) ?? '', /not deleted/)
+  assert.equal(await gone.locator('li').textContent(), removed)
+  assert.ok(await page.getByText('Nothing to import: every session is up to date.').isVisible())
+  assert.equal((await pads()).length, 36, 'nothing is ever deleted')
 })
 
 test('the name is asked once and remembered; the preview renders Markdown but never raw HTML', async (t: TestContext) => {

@@ -4,12 +4,14 @@
  */
 
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
@@ -207,4 +209,60 @@ export async function apiCall(
 export function okJson<T>(reply: ApiReply, status = 200): T {
   assert.equal(reply.status, status, `expected ${status}, got ${reply.status}: ${reply.text.slice(0, 500)}`)
   return reply.json as T
+}
+
+// ------------------------------------------------------------------ the admin CLI
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const BIN = path.join(ROOT, 'bin', 'summitpad.js')
+const TSX = import.meta.resolve('tsx')
+/** A command that has not finished by then has hung: the test fails instead of waiting forever. */
+const CLI_TIMEOUT_MS = 60_000
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs the CLI in a child process: through the bin shim, or as `node --import tsx server/cli.ts`. */
+export function cli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; viaBin?: boolean } = {},
+) {
+  // tsx by URL: the CLI may run in any directory, where a bare 'tsx' would not resolve.
+  const argv = options.viaBin ? [BIN, ...args] : ['--import', TSX, path.join(ROOT, 'server/cli.ts'), ...args]
+  const env = { ...process.env, LOG_LEVEL: '', DATA_DIR: '', ...options.env }
+  return new Promise<CliResult>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      argv,
+      { cwd: options.cwd ?? ROOT, env, timeout: CLI_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') return reject(err)
+        resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr })
+      },
+    )
+  })
+}
+
+/** Nothing of the server's insides: no stack frames, no file paths, no error class names. */
+export function assertNoInternals(text: string): void {
+  assert.doesNotMatch(text, /\n\s+at |\bat \S+ \(|\/work\/|\/tmp\/|node_modules|file:\/\/|\.ts:\d|\w+Error\b/)
+}
+
+/** The one error shape: `{ error: { code, message } }` and nothing else; returns the message. */
+export function assertApiError(reply: ApiReply, status: number, code?: string, context = ''): string {
+  assert.equal(reply.status, status, `${context}expected ${status}, got ${reply.status}: ${reply.text}`)
+  assert.match(reply.contentType, /^application\/json/)
+  const body = reply.json as { error?: { code?: unknown; message?: unknown } }
+  assert.deepEqual(Object.keys(body), ['error'], reply.text)
+  assert.deepEqual(Object.keys(body.error ?? {}).sort(), ['code', 'message'], reply.text)
+  assert.equal(typeof body.error?.code, 'string')
+  assert.equal(typeof body.error?.message, 'string')
+  if (code !== undefined) assert.equal(body.error?.code, code, reply.text)
+  const message = body.error?.message as string
+  assert.ok(message.length > 0)
+  assertNoInternals(reply.text)
+  return message
 }

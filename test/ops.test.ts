@@ -3,11 +3,9 @@
  * clients type, and every admin CLI command (run as a child process, as an operator would).
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { unzipSync } from 'fflate'
 import * as Y from 'yjs'
 import { type Summitpad, startSummitpad } from '../server/app.ts'
@@ -17,12 +15,16 @@ import { DB_FILE_NAME } from '../server/db.ts'
 import { isLocalDirect } from '../server/http-app.ts'
 import { createLogger } from '../server/logger.ts'
 import { frameRejectReason, MAX_REASON_LABELS, Metrics, wsErrorReason } from '../server/metrics.ts'
-import { type Client, connectClient, startTestServer, type TestServer, tempDir, waitFor } from './helpers.ts'
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const BIN = path.join(ROOT, 'bin', 'summitpad.js')
-const TSX = import.meta.resolve('tsx')
-const CLI_TIMEOUT_MS = 60_000
+import {
+  type Client,
+  type CliResult,
+  cli,
+  connectClient,
+  startTestServer,
+  type TestServer,
+  tempDir,
+  waitFor,
+} from './helpers.ts'
 
 const dirs: string[] = []
 function scratch(): string {
@@ -35,30 +37,6 @@ after(() => {
 })
 
 // ------------------------------------------------------------------ helpers
-
-interface CliResult {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-/** Runs the CLI in a child process: through the bin shim, or as `node --import tsx server/cli.ts`. */
-function cli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; viaBin?: boolean } = {}) {
-  // tsx by URL: the CLI may run in any directory, where a bare 'tsx' would not resolve.
-  const argv = options.viaBin ? [BIN, ...args] : ['--import', TSX, path.join(ROOT, 'server/cli.ts'), ...args]
-  const env = { ...process.env, LOG_LEVEL: '', DATA_DIR: '', ...options.env }
-  return new Promise<CliResult>((resolve, reject) => {
-    execFile(
-      process.execPath,
-      argv,
-      { cwd: options.cwd ?? ROOT, env, timeout: CLI_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') return reject(err)
-        resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr })
-      },
-    )
-  })
-}
 
 /** One sample of a Prometheus text exposition: `name{labels}` -> value. */
 function sample(text: string, name: string, labels = ''): number | undefined {
@@ -619,7 +597,7 @@ describe('admin CLI', () => {
       run('import-schedule', 'no-such-event', 'schedule.json'),
     ])
     assert.equal(json.code, 0, json.stderr)
-    assert.match(json.stdout, /^imported 2 sessions into lpc-2026: 2 created, 0 updated/)
+    assert.match(json.stdout, /^imported 2 sessions \(json-list\) into lpc-2026: 2 created, 0 updated/)
     assert.match(
       json.stdout,
       /^ {2}\+ keynote-the-kernel-in-2030-[0-9a-f]{5} {2}Keynote: the kernel in 2030$/m,
@@ -648,7 +626,10 @@ describe('admin CLI', () => {
     assert.equal(pads.pads.find((p) => p.title === 'Rust microconference')!.kind, 'mini-summit')
     const broken = await runHere('import-schedule', 'lpc-2026', path.join(work, 'broken.json'))
     assert.equal(broken.code, 1)
-    assert.match(broken.stderr, /^summitpad import-schedule: .*broken\.json: 0\.title: /)
+    assert.match(
+      broken.stderr,
+      /^summitpad import-schedule: .*broken\.json: JSON list of sessions: \[0\]\.title: /,
+    )
     const badKind = await runHere('import-schedule', 'lpc-2026', 'schedule.json', '--kind', 'party')
     assert.equal(badKind.code, 2)
     const notAFile = await runHere('import-schedule', 'lpc-2026', work)
