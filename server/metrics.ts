@@ -9,7 +9,14 @@ import path from 'node:path'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { DB_FILE_NAME } from './db.ts'
 import { CLOSE } from './peer.ts'
-import { CLOSE_PAD_FULL, CLOSE_POLICY, CLOSE_TRY_LATER } from './room.ts'
+import {
+  CLOSE_NOT_TEXT,
+  CLOSE_NOT_YOUR_EDITS,
+  CLOSE_PAD_FULL,
+  CLOSE_POLICY,
+  CLOSE_SLOW_READER,
+  CLOSE_TRY_LATER,
+} from './room.ts'
 import { PadStore } from './store.ts'
 
 /**
@@ -50,6 +57,12 @@ export function frameRejectReason(closeCode: number): string {
       return 'try_later'
     case CLOSE_PAD_FULL:
       return 'pad_full'
+    case CLOSE_NOT_YOUR_EDITS:
+      return 'not_your_edits'
+    case CLOSE_NOT_TEXT:
+      return 'not_text'
+    case CLOSE_SLOW_READER:
+      return 'slow_reader'
     default:
       return 'other'
   }

@@ -6,6 +6,7 @@
  * leaves nothing behind. Loading = the newest snapshot + the log rows after it.
  */
 import type { Db } from './db.ts'
+import type { WriterHash } from './writer-key.ts'
 
 export interface LogRow {
   padId: string
@@ -15,6 +16,12 @@ export interface LogRow {
   /** That connection's user name from awareness, when known. */
   author: string | null
   data: Uint8Array
+  /**
+   * Yjs client ids this update writes first, claimed for `writer` (a writer key's hash) in the
+   * same transaction (see writer-check.ts).
+   */
+  claims?: readonly number[]
+  writer?: WriterHash | null
 }
 
 export interface StoredPad {
@@ -72,6 +79,8 @@ export class PadStore {
   private readonly selectAuthors
   private readonly deleteUpdatesOf
   private readonly deleteSnapshotsOf
+  private readonly insertWriter
+  private readonly selectWriter
   private readonly db: Db
   /**
    * Pads appended to since this store was opened, so a commit is one INSERT, not an upsert of the
@@ -128,6 +137,13 @@ export class PadStore {
     )
     this.deleteUpdatesOf = db.prepare<[number]>('DELETE FROM updates WHERE pad = ?')
     this.deleteSnapshotsOf = db.prepare<[number]>('DELETE FROM snapshots WHERE pad = ?')
+    // The first claim stands: a second server racing for the same id does not take it over.
+    this.insertWriter = db.prepare<[number, number, Buffer]>(
+      'INSERT OR IGNORE INTO writers (pad, client, key_hash) VALUES (?, ?, ?)',
+    )
+    this.selectWriter = db.prepare<[string, number], { key: Buffer }>(
+      'SELECT w.key_hash AS key FROM writers w JOIN pads p ON p.pk = w.pad WHERE p.id = ? AND w.client = ?',
+    )
     this.touchPad = db.prepare<[number, number]>(
       'UPDATE pads SET updated_at = max(updated_at, ?) WHERE pk = ?',
     )
@@ -155,6 +171,10 @@ export class PadStore {
             inserted = insert(pad.pk, row)
           }
           seqs.push(Number(inserted.lastInsertRowid))
+          if (row.claims && row.writer) {
+            const key = Buffer.from(row.writer, 'hex')
+            for (const client of row.claims) this.insertWriter.run(pad.pk, client, key)
+          }
         }
         for (const pad of pads.values()) {
           if (pad.lastAt - pad.touchedAt < TOUCH_EVERY_MS) continue
@@ -205,6 +225,11 @@ export class PadStore {
    */
   writeSnapshotIfCurrent(padId: string, upto: number, state: Uint8Array, at = Date.now()): boolean {
     return this.insertSnapshotIfCurrent.run({ padId, upto, at, data: asBuffer(state) }).changes > 0
+  }
+
+  /** The writer key's hash a Yjs client id of the pad was first written with; null when none. */
+  writerOf(padId: string, client: number): WriterHash | null {
+    return this.selectWriter.get(padId, client)?.key.toString('hex') ?? null
   }
 
   lastSeq(padId: string): number {
