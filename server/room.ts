@@ -454,6 +454,15 @@ export class Room {
       const seen = newest.get(entry.clientId)
       if (!seen || entry.clock >= seen.clock) newest.set(entry.clientId, entry)
     }
+    // The presence of a writer's client id is introduced only with its writer key: otherwise,
+    // while her socket reconnects, anyone could take her id's presence (at clock 2^40, so that her
+    // own updates are then ignored). Dropped silently, like every change to someone else's entry.
+    for (const clientId of newest.keys()) {
+      if (this.presence.ownerOf(clientId) !== undefined || !this.current) continue
+      if (Y.getState(this.current.store, clientId) === 0) continue
+      const key = this.writerView(peer).keyOf(clientId)
+      if (key !== null && key !== peer.writer) newest.delete(clientId)
+    }
     const accepted = this.presence.apply(peer, [...newest.values()], limits.maxAwarenessClientsPerSocket)
     if (accepted === null) {
       return {

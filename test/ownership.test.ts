@@ -432,6 +432,28 @@ describe('presence belongs to its socket', () => {
     )
   })
 
+  test('while a writer reconnects, nobody else can take her id’s presence', async () => {
+    const server = await start()
+    const pad = 'own-presence-reconnect'
+    const b = client(server, pad, newKey(), 'B')
+    const watcher = await raw(server, pad)
+    await b.synced()
+    b.text.insert(0, 'mine')
+    await waitFor('stored', () => serverCovers(server, pad, b))
+    const id = b.doc.clientID
+    b.provider.disconnect()
+    await waitFor('B’s presence removed', () => heardStates(watcher).get(id) === 'null')
+    const thief = await raw(server, pad, `writer=${newKey()}`)
+    thief.ws.send(aw(id, 2 ** 40, { user: { name: 'Thief' } }))
+    await sleep(300)
+    assert.equal(heardStates(watcher).get(id), 'null')
+    b.provider.connect()
+    await waitFor('B present again', () => /"name":"B"/.test(heardStates(watcher).get(id) ?? ''))
+    b.provider.awareness.setLocalStateField('user', { name: 'B renamed', color: '#3366cc' })
+    await waitFor('B’s own update shown', () => /B renamed/.test(heardStates(watcher).get(id) ?? ''))
+    assert.equal(thief.closed, null)
+  })
+
   test('a cursor that does not decode is dropped, a real one relayed', async () => {
     const server = await start()
     const pad = 'own-cursor'
