@@ -315,6 +315,8 @@ export class Room {
       return OK
     }
     let claims: number[] = []
+    /** The shape of what is kept of the update (all of it, unless another writer's part is dropped). */
+    let kept = shape.value
     /** Part of a step 2 was someone else's: asking back would only bring the same part again. */
     let stripped = false
     if (replyTo) {
@@ -334,7 +336,8 @@ export class Room {
         const rest = checkUpdate(update)
         if (!rest.ok)
           return { ok: false, code: CLOSE.invalidPayload, reason: `invalid update: ${rest.error}` }
-        if (lacksDependencies(rest.value, (client) => Y.getState(this.doc.store, client))) {
+        kept = rest.value
+        if (lacksDependencies(kept, (client) => Y.getState(this.doc.store, client))) {
           // Retryable: once that writer is back, this client's next sync gets in.
           return {
             ok: false,
@@ -344,7 +347,10 @@ export class Room {
         }
       }
       claims = verdict.claims
-      const notText = notesTextRefusal(this.doc, update)
+      // Only new structs can put anything into notes: a reconnecting client's step 2 re-sending
+      // what the pad holds (all of it, after a restore) is not decoded again.
+      const adds = [...kept.ends].some(([client, end]) => end > Y.getState(this.doc.store, client))
+      const notText = adds ? notesTextRefusal(this.doc, update) : null
       if (notText !== null) return { ok: false, code: CLOSE_NOT_TEXT, reason: notText }
     }
     if (!this.fits(update)) {

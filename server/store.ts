@@ -5,6 +5,7 @@
  * A pad row exists only once its first update is stored, so an idle connection to a random name
  * leaves nothing behind. Loading = the newest snapshot + the log rows after it.
  */
+import type Database from 'better-sqlite3'
 import type { Db } from './db.ts'
 import type { WriterHash } from './writer-key.ts'
 
@@ -79,8 +80,11 @@ export class PadStore {
   private readonly selectAuthors
   private readonly deleteUpdatesOf
   private readonly deleteSnapshotsOf
-  private readonly insertWriter
-  private readonly selectWriter
+  /** Prepared on first use: a store can be opened on a database older than the writers table. */
+  private writerStatements: {
+    insert: Database.Statement<[number, number, Buffer]>
+    select: Database.Statement<[string, number], { key: Buffer }>
+  } | null = null
   private readonly db: Db
   /**
    * Pads appended to since this store was opened, so a commit is one INSERT, not an upsert of the
@@ -137,13 +141,6 @@ export class PadStore {
     )
     this.deleteUpdatesOf = db.prepare<[number]>('DELETE FROM updates WHERE pad = ?')
     this.deleteSnapshotsOf = db.prepare<[number]>('DELETE FROM snapshots WHERE pad = ?')
-    // The first claim stands: a second server racing for the same id does not take it over.
-    this.insertWriter = db.prepare<[number, number, Buffer]>(
-      'INSERT OR IGNORE INTO writers (pad, client, key_hash) VALUES (?, ?, ?)',
-    )
-    this.selectWriter = db.prepare<[string, number], { key: Buffer }>(
-      'SELECT w.key_hash AS key FROM writers w JOIN pads p ON p.pk = w.pad WHERE p.id = ? AND w.client = ?',
-    )
     this.touchPad = db.prepare<[number, number]>(
       'UPDATE pads SET updated_at = max(updated_at, ?) WHERE pk = ?',
     )
@@ -173,7 +170,7 @@ export class PadStore {
           seqs.push(Number(inserted.lastInsertRowid))
           if (row.claims && row.writer) {
             const key = Buffer.from(row.writer, 'hex')
-            for (const client of row.claims) this.insertWriter.run(pad.pk, client, key)
+            for (const client of row.claims) this.writers().insert.run(pad.pk, client, key)
           }
         }
         for (const pad of pads.values()) {
@@ -229,7 +226,20 @@ export class PadStore {
 
   /** The writer key's hash a Yjs client id of the pad was first written with; null when none. */
   writerOf(padId: string, client: number): WriterHash | null {
-    return this.selectWriter.get(padId, client)?.key.toString('hex') ?? null
+    return this.writers().select.get(padId, client)?.key.toString('hex') ?? null
+  }
+
+  private writers() {
+    this.writerStatements ??= {
+      // The first claim stands: a second server racing for the same id does not take it over.
+      insert: this.db.prepare<[number, number, Buffer]>(
+        'INSERT OR IGNORE INTO writers (pad, client, key_hash) VALUES (?, ?, ?)',
+      ),
+      select: this.db.prepare<[string, number], { key: Buffer }>(
+        'SELECT w.key_hash AS key FROM writers w JOIN pads p ON p.pk = w.pad WHERE p.id = ? AND w.client = ?',
+      ),
+    }
+    return this.writerStatements
   }
 
   lastSeq(padId: string): number {
