@@ -40,6 +40,7 @@ import { describeStatus, SaveTracker } from './save-state.ts'
 const CLOSE_PAD_DELETED = 4410
 
 import { trackedWebSocket } from './tracked-socket.ts'
+import { writerKey } from './writer-key.ts'
 
 const root = document.querySelector<HTMLElement>('[data-pad]')!
 const padId = root.dataset.pad!
@@ -95,7 +96,17 @@ provider = new WebsocketProvider(wsUrl, padId, doc, {
   // Connect only once the offline copy is loaded, so our first step 2 carries its edits.
   connect: false,
 })
-local.whenSynced.then(() => provider?.connect())
+// Our writer key goes with every socket: only it may continue the client ids it wrote first.
+// Without one (IndexedDB refused), we still connect, as a stock client would, unprotected.
+local.whenSynced
+  .then(() => writerKey(local))
+  .then(
+    (key) => {
+      if (provider) provider.params = { ...provider.params, writer: key }
+    },
+    () => {},
+  )
+  .then(() => provider?.connect())
 
 doc.on('update', (_update: Uint8Array, origin: unknown) => {
   if (origin !== provider) tracker.localChange()

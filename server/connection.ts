@@ -11,7 +11,8 @@ import type { TokenBucket } from './limits.ts'
 import type { Logger } from './logger.ts'
 import { type CountedSocket, frameRejectReason, type SyncMetrics, wsErrorReason } from './metrics.ts'
 import { CLOSE, type Peer, type Refusal } from './peer.ts'
-import { CLOSE_POLICY, type Room } from './room.ts'
+import { CLOSE_POLICY, CLOSE_SLOW_READER, type Room } from './room.ts'
+import type { WriterHash } from './writer-key.ts'
 
 /** Close reasons are limited to 123 bytes by RFC 6455. */
 const MAX_REASON_BYTES = 123
@@ -40,6 +41,11 @@ export interface ConnectionHost {
   readonly log: Logger
   readonly metrics: SyncMetrics | undefined
   readonly rate: RateLimit
+  /**
+   * Bytes a socket may have waiting to be sent (see `send`): more than one whole-pad frame, which
+   * a reconnecting reader is owed at once.
+   */
+  readonly maxSendBufferBytes: number
   /** Frames a socket may send before it is authorised (the stock client sends two at once). */
   readonly maxPreAuthMessages: number
   /** The socket closed: give back what the endpoint holds for it. Called once per connection. */
@@ -86,6 +92,8 @@ export class Connection implements Peer {
   /** The TCP socket under `ws`, for the metrics' byte counts; null where there is none. */
   readonly tcp: CountedSocket | null
   readOnly = false
+  /** Its writer key's hash (from the URL at upgrade); 'invalid' is refused before it joins. */
+  readonly writer: WriterHash | null
   private readonly host: ConnectionHost
   /** The pad id until the socket is authorised, then its room (one field: sockets are many). */
   private pad: string | Room
@@ -114,7 +122,15 @@ export class Connection implements Peer {
   private step1Count = 0
 
   /** Takes over `ws` at once: frames that arrive before `join` wait (or close it, past the limit). */
-  constructor(ws: SyncSocket, tcp: CountedSocket | null, ip: string, padId: string, host: ConnectionHost) {
+  constructor(
+    ws: SyncSocket,
+    tcp: CountedSocket | null,
+    ip: string,
+    padId: string,
+    writer: WriterHash | null,
+    host: ConnectionHost,
+  ) {
+    this.writer = writer
     this.ws = ws
     this.tcp = tcp
     this.ip = ip
@@ -160,7 +176,23 @@ export class Connection implements Peer {
   }
 
   send(message: Uint8Array): void {
-    if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(message)
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return
+    // A laptop on bad Wi-Fi in a busy pad reads slower than the pad is written: everything queued
+    // for it would sit in this process' memory until its ping fails. Past the bound it is dropped
+    // at once (a close frame would wait behind the same queue); it reconnects and catches up.
+    if (this.ws.bufferedAmount + message.byteLength > this.host.maxSendBufferBytes)
+      return this.dropSlowReader()
+    this.ws.send(message)
+  }
+
+  private dropSlowReader(): void {
+    this.host.metrics?.frameRejected(frameRejectReason(CLOSE_SLOW_READER))
+    this.host.log.warn(
+      { conn: this.id, pad: this.padId, buffered: this.ws.bufferedAmount },
+      'closing a client that reads too slowly',
+    )
+    this.close(CLOSE_SLOW_READER, 'too far behind: reconnect to catch up')
+    this.ws.terminate()
   }
 
   close(code: number, reason: string): void {
@@ -317,7 +349,7 @@ export class Connection implements Peer {
           break
         case 'sync-step2':
         case 'sync-update':
-          result = this.room().receiveUpdate(this, message.update, this)
+          result = this.room().receiveUpdate(this, message.update, this, message.type === 'sync-update')
           break
         case 'awareness':
           result = this.room().receiveAwareness(this, message.update)

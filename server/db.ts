@@ -118,6 +118,16 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX pads_by_source;
   CREATE INDEX pads_by_source ON pads(event, source_uid) WHERE source_uid IS NOT NULL;
   `,
+  // 8: edits belong to their writer: the key (SHA-256) each Yjs client id of a pad was first
+  // written with (writer-check.ts). Ids written without a key have no row.
+  `
+  CREATE TABLE writers (
+    pad INTEGER NOT NULL REFERENCES pads(pk) ON DELETE CASCADE,
+    client INTEGER NOT NULL,
+    key_hash BLOB NOT NULL,
+    PRIMARY KEY (pad, client)
+  ) WITHOUT ROWID;
+  `,
 ]
 
 export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {

@@ -4,6 +4,8 @@
  * The numbers themselves live in config.ts, each with its reason.
  */
 
+import { cursorDecodes } from './awareness-cursor.ts'
+
 /**
  * A token bucket — `rate` tokens per second, holding at most `burst` — for many sockets at once:
  * this object holds the setting, and each socket only one number, `due`: the moment its bucket is
@@ -121,10 +123,13 @@ export function sanitizeAwarenessState(json: string, viewer = false): string | n
     return null
   }
   if (typeof state !== 'object' || state === null || Array.isArray(state)) return null
+  // Relayed as it is, a cursor that does not decode throws in every other editor's cursor code.
+  const cursorDropped = 'cursor' in state && !cursorDecodes((state as { cursor?: unknown }).cursor)
+  if (cursorDropped) delete (state as { cursor?: unknown }).cursor
   const user = (state as { user?: unknown }).user
   if (user === undefined) {
     if (!viewer)
-      return json
+      return cursorDropped ? JSON.stringify(state) : json
       // A viewer without a name still shows as one, never as an anonymous editor.
     ;(state as { user?: unknown }).user = { viewer: true }
     return JSON.stringify(state)
@@ -155,5 +160,5 @@ export function sanitizeAwarenessState(json: string, viewer = false): string | n
       changed = true
     }
   }
-  return changed ? JSON.stringify(state) : json
+  return changed || cursorDropped ? JSON.stringify(state) : json
 }

@@ -11,8 +11,11 @@ import { DB_FILE_NAME } from './db.ts'
 import { CLOSE } from './peer.ts'
 import {
   CLOSE_AWARENESS_TOO_LARGE,
+  CLOSE_NOT_TEXT,
+  CLOSE_NOT_YOUR_EDITS,
   CLOSE_PAD_FULL,
   CLOSE_POLICY,
+  CLOSE_SLOW_READER,
   CLOSE_TOO_MANY_NEW_PADS,
   CLOSE_TRY_LATER,
 } from './room.ts'
@@ -60,6 +63,12 @@ export function frameRejectReason(closeCode: number): string {
       return 'too_many_new_pads'
     case CLOSE_AWARENESS_TOO_LARGE:
       return 'awareness_too_large'
+    case CLOSE_NOT_YOUR_EDITS:
+      return 'not_your_edits'
+    case CLOSE_NOT_TEXT:
+      return 'not_text'
+    case CLOSE_SLOW_READER:
+      return 'slow_reader'
     default:
       return 'other'
   }

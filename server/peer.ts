@@ -2,6 +2,8 @@
  * What a room needs of a connected client, and nothing more, so rooms can be driven by anything
  * that can send bytes and be closed (a websocket connection; a test double if ever needed).
  */
+import type { WriterHash } from './writer-key.ts'
+
 export interface Origin {
   /** Recorded with each update in the log: a connection id, or "server". */
   readonly id: string
@@ -10,6 +12,8 @@ export interface Origin {
 export interface Peer extends Origin {
   /** Came in with a read-only link: its updates are dropped and its presence shows as a viewer. */
   readonly readOnly: boolean
+  /** Its writer key's hash (writer-key.ts), null for a socket that sent none. */
+  readonly writer: WriterHash | null
   send(message: Uint8Array): void
   close(code: number, reason: string): void
 }

@@ -4,7 +4,10 @@
  * Clients send awareness updates of many client ids: their own, and — because the stock client
  * re-sends every change it hears — echoes of everyone else's. An entry is accepted only if it is
  * newer (higher clock) than what we hold, so echoes die here instead of being fanned out again.
- * The peer that first introduces a client id owns it: when that peer's socket closes, its ids are
+ * The peer that first introduces a client id owns it: only that peer may change or remove it (a
+ * viewer rewriting an editor's state, or removing it and bringing it back at clock 2^40 so her own
+ * updates are ignored, is dropped silently: stock clients re-send every change they hear, timeouts
+ * included, and must never be closed for it), and when that peer's socket closes its ids are
  * removed and the removal is broadcast. State JSON is kept as text; it is parsed once on accept.
  */
 import type { AwarenessEntry } from '../shared/protocol.ts'
@@ -39,6 +42,8 @@ export class Presence<P> {
       const held = this.states.get(entry.clientId)
       const removing = entry.state === 'null'
       if (held) {
+        // Someone else's presence: an echo, or an attempt to rewrite or remove it.
+        if (held.owner !== peer) continue
         if (entry.clock < held.clock || (entry.clock === held.clock && !removing)) continue
         if (removing) {
           this.states.delete(entry.clientId)
@@ -46,7 +51,7 @@ export class Presence<P> {
         } else {
           held.clock = entry.clock
           held.state = entry.state
-          if (held.owner === peer) this.noteName(peer, entry.state)
+          this.noteName(peer, entry.state)
         }
       } else {
         if (removing) continue
@@ -79,6 +84,11 @@ export class Presence<P> {
     const n = (this.owned.get(peer) ?? 1) - 1
     if (n <= 0) this.owned.delete(peer)
     else this.owned.set(peer, n)
+  }
+
+  /** The peer that introduced `clientId`, if it is present. */
+  ownerOf(clientId: number): P | undefined {
+    return this.states.get(clientId)?.owner
   }
 
   all(): AwarenessEntry[] {

@@ -23,10 +23,13 @@ import {
 import { checkStateVector, checkUpdate, lacksDependencies } from '../shared/update-check.ts'
 import { sanitizeAwarenessState } from './limits.ts'
 import type { Logger } from './logger.ts'
+import { notesTextRefusal } from './notes-text-check.ts'
 import { docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
 import { CLOSE, type Origin, type Peer, type Refusal } from './peer.ts'
 import { Presence } from './presence.ts'
 import type { LogRow, PadStore } from './store.ts'
+import { checkWriters, type WriterView, withoutClients } from './writer-check.ts'
+import type { WriterHash } from './writer-key.ts'
 
 export interface PendingRow extends LogRow {
   origin: Origin
@@ -79,6 +82,18 @@ export const READ_ONLY_REASON = 'read-only'
 
 /** Close code when the pad is full: 44xx, so the stock client stops re-sending what cannot fit. */
 export const CLOSE_PAD_FULL = 4413
+/**
+ * Close code for a live update under another writer's client id: 44xx, so a client built to
+ * squat stops, instead of retrying what would be refused again.
+ */
+export const CLOSE_NOT_YOUR_EDITS = 4409
+/** Close code for an update putting something other than text into `notes` (44xx: never stored). */
+export const CLOSE_NOT_TEXT = 4415
+/**
+ * Close code for a socket that reads too slowly to keep up (its send buffer passed its bound):
+ * not 44xx, so the stock client reconnects and catches up with a normal sync.
+ */
+export const CLOSE_SLOW_READER = 4001
 /**
  * Close code when a wait says "later" (authorisation too slow): retryable (1013 Try Again Later).
  * Only for refusals where the stock client's next attempt, a few seconds on, can succeed without
@@ -147,6 +162,11 @@ export class Room {
    * in arrival order.
    */
   private presenceAfterCommit: Uint8Array[] = []
+  /**
+   * The writer key each Yjs client id was first written with (null: none), as far as looked up
+   * in the store or claimed here: an id's key never changes once it holds structs.
+   */
+  private readonly writers = new Map<number, WriterHash | null>()
 
   constructor(padId: string, loaded: LoadedPad, position: StoredPosition, host: RoomHost) {
     this.padId = padId
@@ -296,8 +316,13 @@ export class Room {
     peer.send(encodeAuthDenied(READ_ONLY_REASON))
   }
 
-  /** Sync step 2 or update from a peer (or the server itself, with its own origin). */
-  receiveUpdate(origin: Origin, update: Uint8Array, replyTo?: Peer): Result {
+  /**
+   * Sync step 2 or update from a peer (or the server itself, with its own origin). `live`: a
+   * sync update (a peer's own typing) rather than a step 2 (everything the server lacks, which
+   * after a restore or a failover honestly includes other people's edits).
+   */
+  receiveUpdate(origin: Origin, input: Uint8Array, replyTo?: Peer, live = false): Result {
+    let update = input
     if (replyTo && (this.readOnly || replyTo.readOnly)) {
       // Still served, never changed: the stock client keeps its copy; we keep ours.
       this.tellReadOnly(replyTo)
@@ -311,6 +336,45 @@ export class Room {
       replyTo?.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
       return OK
     }
+    let claims: number[] = []
+    /** The shape of what is kept of the update (all of it, unless another writer's part is dropped). */
+    let kept = shape.value
+    /** Part of a step 2 was someone else's: asking back would only bring the same part again. */
+    let stripped = false
+    if (replyTo) {
+      const verdict = checkWriters(shape.value, replyTo.writer, live, this.writerView(replyTo))
+      if (verdict.foreign.length > 0) {
+        if (live) {
+          return {
+            ok: false,
+            code: CLOSE_NOT_YOUR_EDITS,
+            reason: `edits under another writer's client id ${verdict.foreign[0]}`,
+          }
+        }
+        // A step 2 carrying another writer's new edits: what a squatter sends, but also what a
+        // stock client sends after a restore. Keep the rest; the writer delivers its own.
+        update = withoutClients(update, verdict.foreign)
+        stripped = true
+        const rest = checkUpdate(update)
+        if (!rest.ok)
+          return { ok: false, code: CLOSE.invalidPayload, reason: `invalid update: ${rest.error}` }
+        kept = rest.value
+        if (lacksDependencies(kept, (client) => Y.getState(this.doc.store, client))) {
+          // Retryable: once that writer is back, this client's next sync gets in.
+          return {
+            ok: false,
+            code: CLOSE_TRY_LATER,
+            reason: "your edits build on another writer's edits the server has not received yet",
+          }
+        }
+      }
+      claims = verdict.claims
+      // Only new structs can put anything into notes: a reconnecting client's step 2 re-sending
+      // what the pad holds (all of it, after a restore) is not decoded again.
+      const adds = [...kept.ends].some(([client, end]) => end > Y.getState(this.doc.store, client))
+      const notText = adds ? notesTextRefusal(this.doc, update) : null
+      if (notText !== null) return { ok: false, code: CLOSE_NOT_TEXT, reason: notText }
+    }
     if (!this.fits(update)) {
       return {
         ok: false,
@@ -322,6 +386,9 @@ export class Room {
     // we queue) an update only when the doc changed.
     const creating = this.position.lastSeq === 0 && this.pending.length === 0
     const queuedBefore = this.pending.length
+    const firstWritten = [...shape.value.ends.keys()].filter(
+      (client) => Y.getState(this.doc.store, client) === 0,
+    )
     try {
       Y.applyUpdate(this.doc, update, origin)
     } catch (err) {
@@ -345,15 +412,52 @@ export class Room {
       }
     }
     this.position.approxBytes += update.byteLength
+    if (replyTo) this.noteWriters(firstWritten, claims, replyTo.writer, queuedBefore)
     const store = this.doc.store
     if (store.pendingStructs || store.pendingDs) {
       // It referred to items we do not have. Parked structs would live in memory and in every
       // snapshot forever; drop them and ask the sender for everything we lack instead.
       store.pendingStructs = null
       store.pendingDs = null
-      replyTo?.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+      if (!stripped) replyTo?.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
     }
     return OK
+  }
+
+  /** What writer-check needs to know of this pad, for updates from `peer`. */
+  private writerView(peer: Peer): WriterView {
+    return {
+      stateOf: (client) => Y.getState(this.doc.store, client),
+      keyOf: (client) => {
+        if (this.writers.has(client)) return this.writers.get(client)!
+        const key = this.host.store.writerOf(this.padId, client)
+        this.writers.set(client, key)
+        return key
+      },
+      presenceOf: (client) => {
+        const owner = this.presence.ownerOf(client)
+        if (owner === undefined) return undefined
+        return owner === peer ? { by: 'self' } : { by: 'other', writer: owner.writer }
+      },
+    }
+  }
+
+  /**
+   * After an apply: the ids the update wrote first are claimed with the row that stores them (in
+   * its transaction), and remembered; ids it wrote first without a claim are keyless.
+   */
+  private noteWriters(
+    firstWritten: number[],
+    claims: number[],
+    writer: WriterHash | null,
+    queuedBefore: number,
+  ): void {
+    for (const client of firstWritten) if (!claims.includes(client)) this.writers.delete(client)
+    const row = this.pending.length > queuedBefore ? this.pending.at(-1) : undefined
+    if (!row || claims.length === 0 || writer === null) return
+    row.claims = claims
+    row.writer = writer
+    for (const client of claims) this.writers.set(client, writer)
   }
 
   receiveAwareness(peer: Peer, update: Uint8Array): Result {
@@ -382,6 +486,15 @@ export class Room {
     for (const entry of entries) {
       const seen = newest.get(entry.clientId)
       if (!seen || entry.clock >= seen.clock) newest.set(entry.clientId, entry)
+    }
+    // The presence of a writer's client id is introduced only with its writer key: otherwise,
+    // while her socket reconnects, anyone could take her id's presence (at clock 2^40, so that her
+    // own updates are then ignored). Dropped silently, like every change to someone else's entry.
+    for (const clientId of newest.keys()) {
+      if (this.presence.ownerOf(clientId) !== undefined || !this.current) continue
+      if (Y.getState(this.current.store, clientId) === 0) continue
+      const key = this.writerView(peer).keyOf(clientId)
+      if (key !== null && key !== peer.writer) newest.delete(clientId)
     }
     const accepted = this.presence.apply(peer, [...newest.values()], limits.maxAwarenessClientsPerSocket)
     if (accepted === null) {

@@ -5,7 +5,9 @@
  * A pad row exists only once its first update is stored, so an idle connection to a random name
  * leaves nothing behind. Loading = the newest snapshot + the log rows after it.
  */
+import type Database from 'better-sqlite3'
 import type { Db } from './db.ts'
+import type { WriterHash } from './writer-key.ts'
 
 export interface LogRow {
   padId: string
@@ -15,6 +17,12 @@ export interface LogRow {
   /** That connection's user name from awareness, when known. */
   author: string | null
   data: Uint8Array
+  /**
+   * Yjs client ids this update writes first, claimed for `writer` (a writer key's hash) in the
+   * same transaction (see writer-check.ts).
+   */
+  claims?: readonly number[]
+  writer?: WriterHash | null
 }
 
 export interface StoredPad {
@@ -72,6 +80,11 @@ export class PadStore {
   private readonly selectAuthors
   private readonly deleteUpdatesOf
   private readonly deleteSnapshotsOf
+  /** Prepared on first use: a store can be opened on a database older than the writers table. */
+  private writerStatements: {
+    insert: Database.Statement<[number, number, Buffer]>
+    select: Database.Statement<[string, number], { key: Buffer }>
+  } | null = null
   private readonly db: Db
   /**
    * Pads appended to since this store was opened, so a commit is one INSERT, not an upsert of the
@@ -155,6 +168,10 @@ export class PadStore {
             inserted = insert(pad.pk, row)
           }
           seqs.push(Number(inserted.lastInsertRowid))
+          if (row.claims && row.writer) {
+            const key = Buffer.from(row.writer, 'hex')
+            for (const client of row.claims) this.writers().insert.run(pad.pk, client, key)
+          }
         }
         for (const pad of pads.values()) {
           if (pad.lastAt - pad.touchedAt < TOUCH_EVERY_MS) continue
@@ -205,6 +222,24 @@ export class PadStore {
    */
   writeSnapshotIfCurrent(padId: string, upto: number, state: Uint8Array, at = Date.now()): boolean {
     return this.insertSnapshotIfCurrent.run({ padId, upto, at, data: asBuffer(state) }).changes > 0
+  }
+
+  /** The writer key's hash a Yjs client id of the pad was first written with; null when none. */
+  writerOf(padId: string, client: number): WriterHash | null {
+    return this.writers().select.get(padId, client)?.key.toString('hex') ?? null
+  }
+
+  private writers() {
+    this.writerStatements ??= {
+      // The first claim stands: a second server racing for the same id does not take it over.
+      insert: this.db.prepare<[number, number, Buffer]>(
+        'INSERT OR IGNORE INTO writers (pad, client, key_hash) VALUES (?, ?, ?)',
+      ),
+      select: this.db.prepare<[string, number], { key: Buffer }>(
+        'SELECT w.key_hash AS key FROM writers w JOIN pads p ON p.pk = w.pad WHERE p.id = ? AND w.client = ?',
+      ),
+    }
+    return this.writerStatements
   }
 
   lastSeq(padId: string): number {

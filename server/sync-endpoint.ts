@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer } from 'ws'
 import { isValidPadId } from '../shared/pad-id.ts'
 import type { Via } from './access.ts'
-import type { Config } from './config.ts'
+import { type Config, FRAME_MARGIN_BYTES } from './config.ts'
 import { Connection, type ConnectionHost, type RateLimit, SyncSocket } from './connection.ts'
 import type { HostPolicy } from './host-check.ts'
 import { ConnectionCounter, TokenBucket } from './limits.ts'
@@ -18,6 +18,16 @@ import type { SyncMetrics } from './metrics.ts'
 import { CLOSE } from './peer.ts'
 import { CLOSE_TRY_LATER } from './room.ts'
 import type { Rooms } from './rooms.ts'
+import { writerFromUrl } from './writer-key.ts'
+
+/**
+ * A socket's send buffer may hold one whole pad (the step 2 a reconnecting reader is owed) plus
+ * this much of live traffic behind it before the socket is dropped as too slow.
+ */
+export const SEND_BUFFER_MARGIN_BYTES = FRAME_MARGIN_BYTES
+
+/** Close code for a malformed `writer` parameter (44xx: not retried). */
+export const CLOSE_BAD_WRITER_KEY = 4400
 
 export const SYNC_PATH_PREFIX = '/sync/'
 
@@ -59,6 +69,7 @@ export interface SyncEndpointOptions {
   config: Pick<
     Config,
     | 'maxFrameBytes'
+    | 'maxPadBytes'
     | 'pingIntervalMs'
     | 'maxConnectionsPerIp'
     | 'trustProxy'
@@ -125,6 +136,7 @@ export class SyncEndpoint implements ConnectionHost {
   /** One rate-limit setting shared by every connection. */
   readonly rate: RateLimit
   readonly maxPreAuthMessages: number
+  readonly maxSendBufferBytes: number
   private readonly wss: WebSocketServer
   private readonly options: SyncEndpointOptions
   /** Open sockets: ours, not ws' client tracking, which adds a closure and a listener per socket. */
@@ -146,6 +158,7 @@ export class SyncEndpoint implements ConnectionHost {
       throttleCloseMs: config.throttleCloseMs,
     }
     this.maxPreAuthMessages = config.maxPreAuthMessages
+    this.maxSendBufferBytes = config.maxPadBytes + SEND_BUFFER_MARGIN_BYTES
     const metrics = options.metrics
     this.countRefused = function (this: Socket) {
       metrics?.socketClosed(this)
@@ -190,11 +203,22 @@ export class SyncEndpoint implements ConnectionHost {
       this.metrics?.connectionRefused('too_many_connections')
       return this.refuseUpgrade(tcp, socket, 429, 'too many connections from your address')
     }
+    const writer = writerFromUrl(req.url)
     let accepted = false
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       accepted = true
-      const connection = new Connection(ws as SyncSocket, tcp, ip, target.padId, this)
+      const connection = new Connection(
+        ws as SyncSocket,
+        tcp,
+        ip,
+        target.padId,
+        writer === 'invalid' ? null : writer,
+        this,
+      )
       this.sockets.add(connection.ws)
+      // 44xx: the same URL would be refused again; the stock client stops instead of retrying.
+      if (writer === 'invalid')
+        return connection.refuseEntry(CLOSE_BAD_WRITER_KEY, 'invalid writer key', 'bad_writer_key')
       this.authorizeThenJoin(connection, req)
     })
     // Without a verifyClient option ws answers before handleUpgrade returns: it completed the

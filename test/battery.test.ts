@@ -1689,3 +1689,261 @@ describe('battery: untrusted uploads', () => {
       }),
   )
 })
+
+// ---------------------------------------------------------------------------------------------
+// Issue 21: edits and presence belong to their writer; only text in notes; slow readers
+
+/** An update writing `text` under `victim`'s id at its next clock in the pad: a squat. */
+function squatUpdate(server: TestServer, victim: number, text: string): Uint8Array {
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, Y.encodeStateAsUpdate(roomOf(server).doc))
+  doc.clientID = victim
+  const before = Y.encodeStateVector(doc)
+  doc.getText('notes').insert(0, text)
+  const update = Y.encodeStateAsUpdate(doc, before)
+  doc.destroy()
+  return update
+}
+
+/** An update as a stock client would make it from the pad's state plus `edit` (under a fresh id). */
+function editUpdate(server: TestServer, edit: (text: Y.Text, doc: Y.Doc) => void): Uint8Array {
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, Y.encodeStateAsUpdate(roomOf(server).doc))
+  const before = Y.encodeStateVector(doc)
+  doc.transact(() => edit(doc.getText('notes'), doc))
+  const update = Y.encodeStateAsUpdate(doc, before)
+  doc.destroy()
+  return update
+}
+
+const VICTIM_TOKEN = /\[v\d+-\d+\]/g
+
+describe('battery: ownership, presence, notes, slow readers', () => {
+  test(
+    'squatting keyed writers’ client ids, online and while one is offline',
+    { timeout: CASE_TIMEOUT_MS },
+    () =>
+      runCase('squat', {
+        async attack(ctx) {
+          // Two writers with keys, as the editor connects: their ids are theirs.
+          const victims = [0, 1].map((i) =>
+            connectClient(ctx.server.wsUrl, PAD, {
+              name: `V${i}`,
+              params: { writer: `victim-key-${i}-${'k'.repeat(24)}` },
+            }),
+          )
+          await Promise.all(victims.map((v) => v.synced()))
+          const typed: string[] = []
+          let n = 0
+          const type = (v: Client, i: number) => {
+            const token = `[v${i}-${n++}]`
+            typed.push(token)
+            v.text.insert(v.text.length, token)
+          }
+          victims.forEach(type)
+          await waitFor(
+            'victims’ first lines',
+            () => typed.every((t) => roomText(ctx.server).includes(t)),
+            SETTLE_MS,
+          )
+          const ROUNDS = 60
+          let refused = 0
+          let dropped = 0
+          for (let r = 0; r < ROUNDS; r++) {
+            const i = r % 2
+            const victim = victims[i]!
+            if (r % 10 === 5) victim.provider.disconnect()
+            type(victim, i)
+            const raw = await ctx.open()
+            if (r % 2 === 0) {
+              raw.ws.send(encodeSyncUpdate(squatUpdate(ctx.server, victim.doc.clientID, `SQUAT${r}`)))
+              const how = await closed(raw, 'a squatting update')
+              assert.equal(how.code, 4409, how.reason)
+              refused++
+            } else {
+              // As a step 2 (what a stock client sends after a restore): dropped, the socket kept.
+              raw.ws.send(encodeSyncStep2(squatUpdate(ctx.server, victim.doc.clientID, `SQUAT${r}`)))
+              await settle(ctx.server, raw)
+              assert.equal(raw.closed, null)
+              dropped++
+            }
+            if (r % 10 === 7) victim.provider.connect()
+          }
+          for (const v of victims) if (!v.provider.shouldConnect) v.provider.connect()
+          await waitFor(
+            'every victim token stored',
+            () => typed.every((t) => roomText(ctx.server).includes(t)),
+            SETTLE_MS,
+          )
+          const ids = victims.map((v) => v.doc.clientID)
+          return {
+            load: `${refused}-squat-updates(4409),${dropped}-squat-step2(dropped),2-keyed-victims`,
+            foreign: VICTIM_TOKEN,
+            accepted(tokens) {
+              assert.deepEqual([...tokens].sort(), [...typed].sort(), 'every victim token, once')
+            },
+            after(text) {
+              assert.doesNotMatch(text, /SQUAT/)
+              assert.ok(!storedHex(ctx.server).includes(hexOf('SQUAT')), 'a squat was stored')
+              for (const v of victims) assert.equal(v.text.toString(), text, 'a victim’s own copy')
+              assert.deepEqual(
+                victims.map((v) => v.doc.clientID),
+                ids,
+                'Yjs moved a victim to another id',
+              )
+              for (const v of victims) destroyClient(v)
+            },
+          }
+        },
+      }),
+  )
+
+  test(
+    'rewriting, removing and re-introducing others’ presence; malformed cursors',
+    { timeout: CASE_TIMEOUT_MS },
+    () =>
+      runCase('presence-theft', {
+        async attack(ctx) {
+          const { clients } = ctx.typists
+          const ids = clients.map((c) => c.doc.clientID)
+          const raw = await ctx.open()
+          const ROUNDS = 50
+          const badCursors = [
+            { anchor: 'x', head: 'y' },
+            { anchor: { item: { client: 'a', clock: 1 } }, head: { tname: 'notes' } },
+            { anchor: { tname: 'nope' }, head: { item: { client: 1, clock: -1 } } },
+          ]
+          for (let r = 0; r < ROUNDS; r++) {
+            const id = ids[r % ids.length]!
+            raw.ws.send(
+              awarenessFrame([
+                {
+                  clientId: id,
+                  clock: 1000 + r,
+                  state: JSON.stringify({ user: { name: 'Thief', viewer: true } }),
+                },
+                { clientId: ids[(r + 1) % ids.length]!, clock: 2000 + r, state: 'null' },
+                { clientId: id, clock: 2 ** 40, state: JSON.stringify({ user: { name: 'Squatter' } }) },
+              ]),
+            )
+            raw.ws.send(
+              awarenessFrame([
+                {
+                  clientId: 7_000_001,
+                  clock: r + 1,
+                  state: JSON.stringify({
+                    user: { name: 'Cursor bot' },
+                    cursor: badCursors[r % badCursors.length],
+                  }),
+                },
+              ]),
+            )
+            await sleep(20)
+          }
+          await settle(ctx.server, raw)
+          assert.equal(raw.closed, null, 'echoes and theft attempts are dropped, never closed')
+          return {
+            load: `${ROUNDS * 4}-foreign-presence-changes,${ROUNDS}-bad-cursors`,
+            after() {
+              for (const c of clients) {
+                const states = c.provider.awareness.getStates()
+                for (const [i, id] of ids.entries()) {
+                  const user = states.get(id)?.user as { name?: string; viewer?: boolean } | undefined
+                  assert.equal(user?.name, `H${i}`, `H${i} as seen by a typist`)
+                  assert.equal(user?.viewer, undefined)
+                }
+                assert.equal(states.get(7_000_001)?.cursor, undefined, 'a malformed cursor was relayed')
+              }
+            },
+          }
+        },
+      }),
+  )
+
+  test('embeds, formatting, nested types and map entries into notes', { timeout: CASE_TIMEOUT_MS }, () =>
+    runCase('not-text', {
+      async attack(ctx) {
+        const edits: [string, (t: Y.Text, d: Y.Doc) => void][] = [
+          ['embed', (t) => t.insertEmbed(t.length, { image: 'EMBED-MARKER' })],
+          ['format', (t) => t.format(0, Math.min(3, t.length), { bold: 'FORMAT-MARKER' })],
+          ['attributed', (t) => t.insert(0, 'ATTR-MARKER', { bold: true })],
+          ['nested', (t) => t.insertEmbed(0, new Y.Map([['k', 'NESTED-MARKER']]))],
+          ['map-entry', (t) => t.setAttribute('k', 'MAPENTRY-MARKER')],
+        ]
+        const ROUNDS = 8
+        const wrong: string[] = []
+        await inParallel(2, ROUNDS * edits.length, async (i) => {
+          const [what, edit] = edits[i % edits.length]!
+          const raw = await ctx.open()
+          const update = editUpdate(ctx.server, edit)
+          raw.ws.send(i % 2 ? encodeSyncStep2(update) : encodeSyncUpdate(update))
+          const how = await closed(raw, what)
+          if (how.code !== 4415) wrong.push(`${what}: ${how.code} ${how.reason}`)
+        })
+        assert.deepEqual(wrong, [], 'each refused with 4415')
+        // Other shared types are not the editor's: kept as before.
+        const bot = await ctx.open()
+        bot.ws.send(encodeSyncUpdate(editUpdate(ctx.server, (_t, d) => d.getMap('meta').set('k', 1))))
+        await settle(ctx.server, bot)
+        assert.equal(bot.closed, null)
+        return {
+          load: `${ROUNDS * edits.length}-non-text-updates(${edits.length}-kinds),1-map-update`,
+          after(text) {
+            const notes = roomOf(ctx.server).doc.getText('notes')
+            assert.equal(notes.length, text.length, 'length = toString().length')
+            assert.equal(roomOf(ctx.server).doc.getMap('meta').get('k'), 1)
+            const hex = storedHex(ctx.server)
+            for (const marker of ['EMBED', 'FORMAT', 'ATTR', 'NESTED', 'MAPENTRY'])
+              assert.ok(!hex.includes(hexOf(`${marker}-MARKER`)), `${marker} stored`)
+          },
+        }
+      },
+    }),
+  )
+
+  test('readers that stop reading in a busy pad', { timeout: CASE_TIMEOUT_MS }, () => {
+    const maxPadBytes = 64 * 1024
+    return runCase('slow-readers', {
+      // A rate no reader reaches here: these are slow readers, not fast senders.
+      overrides: {
+        maxPadBytes,
+        maxFrameBytes: maxPadBytes + 1024 * 1024,
+        messageRate: 100_000,
+        messageBurst: 100_000,
+      },
+      async attack(ctx) {
+        // A pad of 30 KB, so that each answer is a whole pad worth of bytes.
+        const filler = await ctx.open()
+        filler.ws.send(encodeSyncUpdate(textUpdate(7_100_001, `[fill-${'x'.repeat(30 * 1024)}]`)))
+        await settle(ctx.server, filler)
+        assert.equal(filler.closed, null, JSON.stringify(filler.closed))
+        const READERS = 5
+        const others = roomOf(ctx.server).peerCount
+        const readers = await Promise.all(Array.from({ length: READERS }, () => ctx.open()))
+        for (const r of readers) (r.ws as unknown as { _socket: { pause(): void } })._socket.pause()
+        // Each asks for the whole pad again and again, and reads none of it.
+        const ask = encodeSyncStep1(new Uint8Array([0]))
+        let asked = 0
+        const deadline = Date.now() + 60_000
+        while (roomOf(ctx.server).peerCount > others && Date.now() < deadline && asked < 200_000) {
+          for (const r of readers) {
+            if (r.ws.readyState !== r.ws.OPEN) continue
+            for (let i = 0; i < 50; i++) r.ws.send(ask)
+            asked += 50
+          }
+          await sleep(20)
+        }
+        await waitFor('every slow reader dropped', () => roomOf(ctx.server).peerCount === others, SETTLE_MS)
+        const dropped = ctx.server.logLines.filter((l) => l.msg === 'closing a client that reads too slowly')
+        assert.equal(dropped.length, READERS)
+        for (const l of dropped)
+          assert.ok((l.buffered as number) <= maxPadBytes + 1024 * 1024, 'past its bound')
+        return {
+          load: `${READERS}-paused-readers,${asked}-whole-pad-asks,maxPadBytes=64KiB`,
+          foreign: /\[fill-x+\]/g,
+          accepted: (tokens) => assert.equal(tokens.length, 1),
+        }
+      },
+    })
+  })
+})

@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import * as Y from 'yjs'
 import { docFromStored } from '../server/pad-doc.ts'
+import { CLOSE_NOT_YOUR_EDITS } from '../server/room.ts'
+import { encodeSyncUpdate } from '../shared/protocol.ts'
 import {
   eventually,
   launchChromium,
@@ -23,7 +25,7 @@ import {
   type PersonOptions,
   personInTest,
 } from './browser-setup.ts'
-import { sleep, startTestServer, type TestServer } from './helpers.ts'
+import { rawSocket, sleep, startTestServer, type TestServer } from './helpers.ts'
 
 let server: TestServer
 let browser: Browser
@@ -271,6 +273,47 @@ test('offline: typing shows the unsaved count; back online it converges and show
   await saved(ada)
   const seen = await watch.stop()
   assert.deepEqual(seen.violations, [])
+  assert.equal(storedText(padId), text)
+})
+
+test('someone writes under your client id while you are offline: your lines survive and "Saved" tells the truth', async (t: TestContext) => {
+  const padId = newPadId('squat')
+  const ada = await person(t, 'Ada', { network: true })
+  const bob = await person(t, 'Bob')
+  await Promise.all([openPad(ada.page, server.url, padId), openPad(bob.page, server.url, padId)])
+  await typeAtEnd(ada.page, 'Ada online\n')
+  await converged(padId, [ada, bob])
+  await saved(ada)
+  const clientIdOf = (page: Page) =>
+    page.evaluate(
+      () => (globalThis as unknown as { summitpad: { doc: { clientID: number } } }).summitpad.doc.clientID,
+    )
+  const adaId = await clientIdOf(ada.page)
+  // The editor sent its writer key (kept with its offline copy): Ada's id is hers in storage.
+  assert.notEqual(server.store.writerOf(padId, adaId), null)
+
+  const watch = watchSavedIsTruthful(padId, ada.page)
+  await ada.network.cut()
+  await eventually('Ada to see "Offline"', async () => (await saveState(ada.page)).state === 'offline')
+  await typeAtEnd(ada.page, 'Ada on the train\n')
+  // Anyone with the edit link: Ada's id is in everyone's presence, her next clock in the pad.
+  const squatDoc = new Y.Doc()
+  Y.applyUpdate(squatDoc, Y.encodeStateAsUpdate(server.rooms.get(padId)!.doc))
+  squatDoc.clientID = adaId
+  const before = Y.encodeStateVector(squatDoc)
+  squatDoc.getText('notes').insert(0, 'SQUAT ')
+  const squatter = await rawSocket(server.wsUrl, padId)
+  t.after(() => squatter.ws.terminate())
+  squatter.ws.send(encodeSyncUpdate(Y.encodeStateAsUpdate(squatDoc, before)))
+  await eventually('the squatter refused', () => squatter.closed?.code === CLOSE_NOT_YOUR_EDITS)
+
+  await ada.network.restore()
+  const text = await converged(padId, [ada, bob], 15_000)
+  assert.equal(text, 'Ada online\nAda on the train\n')
+  await saved(ada, 15_000)
+  const seen = await watch.stop()
+  assert.deepEqual(seen.violations, [])
+  assert.equal(await clientIdOf(ada.page), adaId, 'Yjs moved Ada to another id')
   assert.equal(storedText(padId), text)
 })
 
