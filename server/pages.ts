@@ -362,31 +362,50 @@ export function createPagesRouter({ meetings, minutes, search, access, links }: 
 
   router.get('/p/:id/qr', (req, res, next) => {
     const pad = meetings.pad(req.params.id)
-    // In protected mode the code carries a link, or the room could not open it. The read-only
-    // link by default: anyone who photographs the projector gets it. The edit link only when
-    // someone who may edit asks for it (?link=edit), with a warning on the page.
+    // In protected mode the code carries a link, or the room could not open it: a short link
+    // (/q/<code>, a secret of its own) that stands for the read-only link by default, since
+    // anyone who photographs the projector gets it; for the edit link only when someone who may
+    // edit asks for it (?link=edit), with a warning on the page.
     const { role, mode } = accessOf(res)
-    const secrets = mode === 'protected' ? links.ofPad(pad.id) : null
     const wantsEdit = req.query.link === 'edit' && role !== 'read'
-    const token = secrets ? (wantsEdit ? secrets.edit : secrets.read) : null
-    const url = `${publicBase(req)}/p/${pad.id}${token ? `?${TOKEN_PARAM}=${token}` : ''}`
-    const choice = !secrets
+    const code = mode === 'protected' ? links.shortCode(pad.id, wantsEdit ? 'edit' : 'read') : null
+    const url = code ? `${publicBase(req)}/q/${code}` : `${publicBase(req)}/p/${pad.id}`
+    const choice = !code
       ? ''
       : wantsEdit
         ? html`<p class="message">This code opens the pad <strong>for editing</strong>: anyone who photographs it can edit. <a href="/p/${pad.id}/qr">Show the read-only link instead</a></p>`
         : role === 'read'
           ? html`<p class="muted">Read-only link: people follow the notes live.</p>`
           : html`<p class="muted">Read-only link: people follow the notes live. <a href="/p/${pad.id}/qr?link=edit">Show the edit link instead</a></p>`
-    QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }).then((svg) => {
-      const body = html`<main class="qr">
+    const what = code && !wantsEdit ? 'Scan to follow the notes live' : 'Scan to take notes'
+    QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 }).then((svg) => {
+      // The address stays on one line: its size follows its length (a monospace character is
+      // about 0.6 em wide), so a long pad name shrinks instead of breaking mid-word.
+      const body = html`<main class="qr" style="--url-chars: ${url.length}">
   <h1>${padTitle(pad)}</h1>
-  <div role="img" aria-label="QR code for ${url}">${new Html(svg)}</div>
+  <p class="scan">${what}</p>
+  <div class="code" role="img" aria-label="QR code for ${url}">${new Html(svg)}</div>
   <div class="url">${url}</div>
+  <div class="qr-foot">
   ${choice}
   <p><a href="/p/${pad.id}">Open the pad</a>${pad.event ? html` · <a href="/e/${pad.event}">All sessions</a>` : ''}</p>
+  </div>
 </main>`
-      res.type('html').send(page({ title: `${padTitle(pad)} — QR`, body }))
+      res.type('html').send(page({ title: `${padTitle(pad)} — QR`, body, bodyClass: 'qr-page' }))
     }, next)
+  })
+
+  // A QR code's short link: open the pad through the event link it stands for. That link's
+  // token goes through the usual path (kept in a cookie, removed from the address bar).
+  router.get('/q/:code', (req, res) => {
+    const target = links.resolveShort(req.params.code)
+    if (!target)
+      throw new HttpError(
+        404,
+        'not_found',
+        'This link does not work (any more): the organisers may have replaced it. Ask them for the current one.',
+      )
+    res.redirect(303, `/p/${encodeURIComponent(target.padId)}?${TOKEN_PARAM}=${target.secret}`)
   })
 
   return router

@@ -63,6 +63,8 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/p/:id', 'read'),
   r('GET', '/p/:id/history', 'read'),
   r('GET', '/p/:id/qr', 'read'),
+  // A QR code's short link: the code is itself a secret (event-links.ts), checked by its handler.
+  r('GET', '/q/:code', 'public'),
   // Events.
   r('GET', '/api/events', 'admin'),
   r('POST', '/api/events', 'admin'),

@@ -1,0 +1,162 @@
+/**
+ * What the room and the list see, in a real browser (Debian's Chromium): the QR page on a
+ * projector of any size, the editor printed with Ctrl-P, the organiser's links on the event page,
+ * and forms whose errors are in plain words. One open server and one protected server.
+ */
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { after, before, type TestContext, test } from 'node:test'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium, personInTest } from './browser-setup.ts'
+import { startTestServer, type TestServer, tempDir } from './helpers.ts'
+
+const ADMIN = 'organiser-minutes-token'
+
+let open: TestServer
+let guarded: TestServer
+let browser: Browser
+/** Screenshots a person can look at after a run (not asserted on). */
+const SHOTS = tempDir('summitpad-shots-')
+
+before(async () => {
+  open = await startTestServer()
+  guarded = await startTestServer({}, { adminToken: ADMIN })
+  browser = await launchChromium()
+})
+
+after(async () => {
+  await browser?.close()
+  await open?.close()
+  await guarded?.close()
+})
+
+async function call<T>(server: TestServer, method: string, url: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${server.url}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  assert.ok(res.ok, `${method} ${url}: HTTP ${res.status} ${await res.clone().text()}`)
+  return (await res.json()) as T
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) })
+}
+
+/** Screens a projector may have, from an old 4:3 beamer to 4K. */
+const SCREENS = [
+  { width: 1024, height: 768 },
+  { width: 1280, height: 720 },
+  { width: 1280, height: 800 },
+  { width: 1920, height: 1080 },
+  { width: 3840, height: 2160 },
+] as const
+
+interface QrLayout {
+  viewport: { width: number; height: number }
+  scrollHeight: number
+  scrollWidth: number
+  code: { top: number; bottom: number; left: number; right: number; width: number; height: number }
+  url: { top: number; bottom: number; left: number; right: number; text: string; lines: number }
+  scan: string
+}
+
+/** Where the code and the address are on the screen, and on how many lines the address is. */
+function qrLayout(page: Page): Promise<QrLayout> {
+  return page.evaluate(`(() => {
+    const box = (el) => { const r = el.getBoundingClientRect(); return { top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width, height: r.height } }
+    const url = document.querySelector('.qr .url')
+    const range = document.createRange()
+    range.selectNodeContents(url)
+    const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size
+    return {
+      viewport: { width: innerWidth, height: innerHeight },
+      scrollHeight: document.documentElement.scrollHeight,
+      scrollWidth: document.documentElement.scrollWidth,
+      code: box(document.querySelector('.qr svg')),
+      url: { ...box(url), text: url.textContent, lines },
+      scan: document.querySelector('.qr .scan')?.textContent ?? '',
+    }
+  })()`)
+}
+
+function assertFits(layout: QrLayout, where: string): void {
+  const { viewport: v, code, url } = layout
+  assert.ok(
+    layout.scrollHeight <= v.height,
+    `${where}: the page scrolls (${layout.scrollHeight} > ${v.height})`,
+  )
+  assert.ok(layout.scrollWidth <= v.width, `${where}: the page scrolls sideways`)
+  assert.ok(
+    code.top >= 0 && code.bottom <= v.height,
+    `${where}: the code is cut off (${code.top}..${code.bottom})`,
+  )
+  assert.ok(code.left >= 0 && code.right <= v.width, `${where}: the code is cut off sideways`)
+  // Sized to the window: at least 45% of the screen's height, whatever the screen.
+  assert.ok(code.height >= 0.45 * v.height, `${where}: the code is small (${code.height} of ${v.height})`)
+  assert.ok(url.bottom <= v.height && url.top >= 0, `${where}: the address is off the screen`)
+  assert.ok(url.left >= 0 && url.right <= v.width, `${where}: the address is cut off sideways`)
+  assert.equal(url.lines, 1, `${where}: the address breaks over ${url.lines} lines`)
+}
+
+test('the QR page fits every projector from 1024x768 to 4K, with a two-line title, the address on one line and what to do', async (t: TestContext) => {
+  await call(open, 'POST', '/api/events', { slug: 'qr-open', name: 'QR Conf', timezone: 'Europe/Prague' })
+  const pad = await call<{ id: string }>(open, 'POST', '/api/events/qr-open/pads', {
+    title:
+      'Scheduler extensibility with sched_ext, BPF and the future of pluggable scheduling policies in Linux',
+    kind: 'bof',
+  })
+  const person = await personInTest(browser, t, 'Projector')
+  for (const screen of SCREENS) {
+    await person.page.setViewportSize(screen)
+    await person.page.goto(`${open.url}/p/${pad.id}/qr`)
+    const layout = await qrLayout(person.page)
+    await shot(person.page, `qr-open-${screen.width}x${screen.height}`)
+    assertFits(layout, `${screen.width}x${screen.height}`)
+    assert.equal(layout.url.text, `${open.url}/p/${pad.id}`)
+    assert.match(layout.scan, /scan to take notes/i)
+  }
+})
+
+test('protected mode: the QR code carries a short link that is a secret of its own, replaced with the link it stands for', async (t: TestContext) => {
+  await call(guarded, 'POST', '/api/events', { slug: 'qr-guarded', name: 'Guarded Conf', timezone: 'UTC' })
+  const pad = await call<{ id: string }>(guarded, 'POST', '/api/events/qr-guarded/pads', {
+    title: 'Memory cgroup BoF',
+    kind: 'bof',
+  })
+  const organiser = await personInTest(browser, t, 'Organiser')
+  await organiser.page.goto(`${guarded.url}/?token=${ADMIN}`)
+  for (const screen of SCREENS) {
+    await organiser.page.setViewportSize(screen)
+    await organiser.page.goto(`${guarded.url}/p/${pad.id}/qr`)
+    const layout = await qrLayout(organiser.page)
+    await shot(organiser.page, `qr-guarded-${screen.width}x${screen.height}`)
+    assertFits(layout, `protected ${screen.width}x${screen.height}`)
+  }
+  const short = (await qrLayout(organiser.page)).url.text
+  const code = short.match(/\/q\/([0-9a-z]+)$/)?.[1] ?? ''
+  // 20 characters of a 32-letter alphabet: 100 random bits.
+  assert.equal(code.length, 20, `a short link of 100 random bits: ${short}`)
+  assert.ok(short.length < 60, `short enough to type: ${short}`)
+
+  // Someone in the room scans it: they follow the notes live, read-only.
+  const attendee = await personInTest(browser, t, 'Attendee')
+  await attendee.page.goto(short)
+  await attendee.page.locator('.cm-content').waitFor()
+  assert.equal(new URL(attendee.page.url()).pathname, `/p/${pad.id}`)
+  assert.ok(!attendee.page.url().includes('token='), 'the secret is not left in the address bar')
+  assert.equal(await attendee.page.locator('.pad-bar .badge', { hasText: 'View only' }).count(), 1)
+
+  // The organiser replaces the read-only link: the short link dies with it, the QR page shows a new one.
+  await call(guarded, 'POST', '/api/events/qr-guarded/links/rotate', { link: 'read' })
+  const stranger = await personInTest(browser, t, 'Stranger')
+  const dead = await stranger.page.goto(short)
+  assert.equal(dead?.status(), 404)
+  assert.match(await stranger.page.locator('main').innerText(), /replaced/)
+  await organiser.page.goto(`${guarded.url}/p/${pad.id}/qr`)
+  const fresh = (await qrLayout(organiser.page)).url.text
+  assert.notEqual(fresh, short)
+  const guess = await stranger.page.goto(`${guarded.url}/q/${'0'.repeat(20)}`)
+  assert.equal(guess?.status(), 404)
+})
