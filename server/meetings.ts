@@ -130,6 +130,11 @@ export class Meetings {
     return this.d.meetings.unfiledPads()
   }
 
+  /** The Markdown the pad started from (its filled-in template), or what is needed to find it. */
+  startingText(id: string): ReturnType<MeetingsStore['startingText']> {
+    return this.d.meetings.startingText(id)
+  }
+
   /** The pad's metadata, or null for a pad that has no stored content yet. */
   findPad(id: string): PadInfo | null {
     return this.d.meetings.pad(id)
@@ -178,8 +183,9 @@ export class Meetings {
     checkSlot(fields)
     const body =
       (eventPk !== null && this.d.meetings.template(eventPk, input.kind)) || this.d.templates[input.kind]
-    const update = initialState ?? textUpdate(renderTemplate(body, fields, event))
-    this.d.meetings.insertPad(id, eventPk, fields, sourceUid)
+    const template = initialState ? null : renderTemplate(body, fields, event)
+    const update = initialState ?? textUpdate(template!)
+    this.d.meetings.insertPad(id, eventPk, fields, sourceUid, template)
     const [seq] = this.d.store.append([
       { padId: id, at: Date.now(), conn: 'server', author: null, data: update },
     ])

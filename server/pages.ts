@@ -15,6 +15,7 @@ import { Html, html, page } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
 import { EXPORT_FORMATS, type ExportFormat, type Minutes } from './minutes.ts'
+import { scheduleFacts } from './pad-facts.ts'
 import { accessOf } from './route-classes.ts'
 import type { SearchIndex } from './search-index.ts'
 
@@ -117,6 +118,16 @@ function eventLinks(urls: EventLinkUrls): Html {
   <p class="muted">Replacing a link cuts off everyone using the old one at once, open editors included.</p>
   <div class="message" hidden role="status" id="links-message"></div>
 </section>`
+}
+
+/** The schedule's facts above the notes (they are not in the text: a re-import changes them here). */
+function padFactsLine(pad: PadInfo, event: EventInfo | null): Html | string {
+  const facts = scheduleFacts(pad, event)
+  if (!facts.length) return ''
+  return html`<p class="pad-facts" aria-label="About this session">${facts.map(
+    (f, i) =>
+      html`${i ? ' · ' : ''}<span>${f.url ? html`<a href="${f.url}" rel="noopener noreferrer" target="_blank">${f.linkText}</a>` : html`<span class="label">${f.label}:</span> ${f.value}`}</span>`,
+  )}</p>`
 }
 
 export interface PagesDeps {
@@ -314,6 +325,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links }: 
   <a href="/p/${id}/qr">QR code</a>
   <button id="name-button" class="secondary" type="button" title="Change your name">Your name</button>
 </header>
+${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
 <div class="pad-main">
   <div id="editor"></div>
   <article id="preview" aria-label="Preview"></article>

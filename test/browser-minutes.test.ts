@@ -4,11 +4,12 @@
  * and forms whose errors are in plain words. One open server and one protected server.
  */
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, type TestContext, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
-import { launchChromium, personInTest } from './browser-setup.ts'
-import { startTestServer, type TestServer, tempDir } from './helpers.ts'
+import { eventually, launchChromium, openPad, personInTest } from './browser-setup.ts'
+import { connectClient, startTestServer, type TestServer, tempDir, waitFor } from './helpers.ts'
 
 const ADMIN = 'organiser-minutes-token'
 
@@ -159,4 +160,75 @@ test('protected mode: the QR code carries a short link that is a secret of its o
   assert.notEqual(fresh, short)
   const guess = await stranger.page.goto(`${guarded.url}/q/${'0'.repeat(20)}`)
   assert.equal(guess?.status(), 404)
+})
+
+test('Ctrl-P prints the rendered notes, whole: no toolbar, no raw Markdown, every page', async (t: TestContext) => {
+  await call(open, 'POST', '/api/events', { slug: 'print', name: 'Print Conf', timezone: 'UTC' })
+  const pad = await call<{ id: string }>(open, 'POST', '/api/events/print/pads', {
+    title: 'Memory cgroup BoF',
+    kind: 'bof',
+    room: 'Hall C',
+  })
+  const notes = Array.from({ length: 8 }, (_, s) =>
+    [
+      `## Topic ${s + 1}`,
+      '',
+      ...Array.from({ length: 15 }, (_, i) => `- **point ${s + 1}.${i + 1}** about reclaim`),
+    ].join('\n'),
+  ).join('\n\n')
+  const writer = connectClient(open.wsUrl, pad.id)
+  await writer.synced()
+  writer.text.insert(writer.text.length, `\n${notes}\n\nLast line of the notes.\n`)
+  await waitFor('the server to have the notes', () =>
+    (open.rooms.get(pad.id)?.doc.getText('notes').toString() ?? '').includes('Last line of the notes.'),
+  )
+  writer.destroy()
+
+  // A laptop narrow enough that the preview is hidden while typing.
+  const person = await personInTest(browser, t, 'Printer', { viewport: { width: 1000, height: 700 } })
+  await openPad(person.page, open.url, pad.id)
+  await person.page.emulateMedia({ media: 'print' })
+  const printed = () =>
+    person.page.evaluate(`(() => {
+      const shown = (sel) => { const el = document.querySelector(sel); return !!el && el.getClientRects().length > 0 && getComputedStyle(el).display !== 'none' }
+      const preview = document.querySelector('#preview')
+      return {
+        toolbarButtons: [...document.querySelectorAll('.pad-bar button, .pad-bar summary')].filter((b) => b.getClientRects().length > 0).length,
+        editor: shown('#editor'),
+        people: shown('.people'),
+        title: shown('.pad-bar h1'),
+        facts: document.querySelector('.pad-facts')?.textContent ?? '',
+        headings: preview.querySelectorAll('h2').length,
+        strong: preview.querySelectorAll('strong').length,
+        previewText: preview.textContent,
+        clipped: preview.scrollHeight > preview.clientHeight + 1,
+      }
+    })()`) as Promise<{
+      toolbarButtons: number
+      editor: boolean
+      people: boolean
+      title: boolean
+      facts: string
+      headings: number
+      strong: number
+      previewText: string
+      clipped: boolean
+    }>
+  await eventually('the notes to be rendered for printing', async () => (await printed()).strong === 8 * 15)
+  const p = await printed()
+  assert.equal(p.toolbarButtons, 0, 'no toolbar buttons on paper')
+  assert.equal(p.editor, false, 'not the raw Markdown')
+  assert.equal(p.people, false)
+  assert.ok(p.title, 'the session title')
+  assert.match(p.facts, /Hall C/)
+  assert.equal(p.strong, 8 * 15, 'Markdown rendered, not shown as **text**')
+  assert.ok(!p.previewText.includes('**'), 'no raw Markdown')
+  assert.ok(p.previewText.includes('Last line of the notes.'), 'the end of the notes is there')
+  assert.equal(p.clipped, false, 'nothing scrolled away inside a box')
+
+  // On paper: the notes go over several pages, to their last line.
+  const pdf = await person.page.pdf({ format: 'A4' })
+  const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length
+  assert.ok(pages >= 3, `the notes fill ${pages} page(s) of A4, not one`)
+  fs.writeFileSync(path.join(SHOTS, 'print.pdf'), pdf)
 })
