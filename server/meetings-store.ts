@@ -236,7 +236,7 @@ export class MeetingsStore {
     if (!row) return null
     if (row.template !== null) return { text: row.template }
     const first = this.s.firstRow.get(id)
-    if (!first || first.conn !== 'server' || first.author !== null) return null
+    if (first?.conn !== 'server' || first.author !== null) return null
     return this.s.forgotten.get(id)!.n === 0 ? { firstUpdate: first.data } : null
   }
 

@@ -154,7 +154,7 @@ test('protected mode: the QR code carries a short link that is a secret of its o
   const stranger = await personInTest(browser, t, 'Stranger')
   const dead = await stranger.page.goto(short)
   assert.equal(dead?.status(), 404)
-  assert.match(await stranger.page.locator('main').innerText(), /replaced/)
+  assert.match((await stranger.page.locator('main').textContent()) ?? '', /replaced/)
   await organiser.page.goto(`${guarded.url}/p/${pad.id}/qr`)
   const fresh = (await qrLayout(organiser.page)).url.text
   assert.notEqual(fresh, short)
