@@ -54,6 +54,8 @@ export interface MeetingsDeps {
   meetings: MeetingsStore
   rooms: Rooms
   templates: Templates
+  /** A pad was created or its metadata changed (search indexes titles and speakers). */
+  onPadChanged?: (padId: string) => void
 }
 
 const notFound = (what: string) => new HttpError(404, 'not_found', what)
@@ -155,6 +157,7 @@ export class Meetings {
     this.d.rooms.flush()
     const created = this.d.db.transaction(() => this.insertPad(input, null, initialState))()
     this.sendTemplateLive(created)
+    this.d.onPadChanged?.(created.id)
     return this.pad(created.id)
   }
 
@@ -220,6 +223,7 @@ export class Meetings {
     const eventPk =
       patch.event === undefined ? undefined : patch.event === null ? null : this.eventPk(patch.event)
     this.d.meetings.updatePad(id, fields, eventPk)
+    this.d.onPadChanged?.(id)
     return this.pad(id)
   }
 
@@ -307,7 +311,10 @@ export class Meetings {
         }
       }
     })()
-    for (const pad of createdPads) this.sendTemplateLive(pad)
+    for (const pad of createdPads) {
+      this.sendTemplateLive(pad)
+      this.d.onPadChanged?.(pad.id)
+    }
     return report
   }
 

@@ -93,7 +93,7 @@ ${unscheduled.length ? html`<section><h2>Unscheduled</h2><ul class="cards">${uns
 
 function searchForm(q: string, event?: string, kind?: PadKind): Html {
   return html`<form class="row" action="/search" method="get" role="search">
-  <label>Search all pads <input type="search" name="q" value="${q}" placeholder="cgroup writeback" maxlength="500"></label>
+  <label>${event ? 'Search this event' : 'Search all pads'} <input type="search" name="q" value="${q}" placeholder="cgroup writeback" maxlength="500"></label>
   ${event ? html`<input type="hidden" name="event" value="${event}">` : ''}
   <label>Kind <select name="kind"><option value="">any</option>${PAD_KINDS.map((k) => html`<option value="${k}"${k === kind ? ' selected' : ''}>${KIND_LABEL[k]}</option>`)}</select></label>
   <button type="submit">Search</button>
@@ -104,14 +104,18 @@ function kindOptions(): Html {
   return html`${PAD_KINDS.map((k) => html`<option value="${k}"${k === 'talk' ? ' selected' : ''}>${KIND_LABEL[k]}</option>`)}`
 }
 
-/** The organiser's box on an event page (protected mode): the two links, and replacing them. */
+/**
+ * The organiser's box at the top of an event page (protected mode): that they are recognised,
+ * the two links with copy buttons, and replacing them.
+ */
 function eventLinks(urls: EventLinkUrls): Html {
   const row = (kind: 'edit' | 'read', label: string, what: string) => html`<div class="link-row">
-  <label>${label} <input type="text" readonly value="${urls[kind]}" data-link="${kind}"></label>
-  <p class="muted">${what}</p>
-  <button type="button" class="secondary" data-rotate="${kind}">Replace this link</button>
+  <label for="link-${kind}">${label}</label>
+  <div class="link-copy"><input id="link-${kind}" type="text" readonly value="${urls[kind]}" data-link="${kind}"><button type="button" data-copy="${kind}">Copy</button></div>
+  <p class="muted">${what} <button type="button" class="secondary small" data-rotate="${kind}">Replace this link</button></p>
 </div>`
   return html`<section class="links" aria-labelledby="links-title">
+  <p class="organiser">You are recognised as the organiser in this browser: only you see these links and can replace them.</p>
   <h2 id="links-title">Links to share</h2>
   ${row('edit', 'Edit link', 'Opens every pad of this event for editing. Share it with the people taking notes.')}
   ${row('read', 'Read-only link', 'Opens the pads to follow along live; nothing typed is kept.')}
@@ -219,9 +223,10 @@ export function createPagesRouter({ meetings, minutes, search, access, links }: 
       ? (kindParam as PadKind)
       : undefined
     const hits = q ? search.search(q, { event, kind }) : []
-    const body = html`${siteHeader('Search')}
+    const scope = event ? meetings.event(event) : null
+    const body = html`${siteHeader(scope ? html`<a href="/">Events</a> / <a href="/e/${scope.slug}">${scope.name}</a> / Search` : 'Search')}
 <main>
-  <h1>Search the minutes</h1>
+  <h1>${scope ? `Search ${scope.name}` : 'Search the minutes'}</h1>
   ${searchForm(q, event, kind)}
   ${q ? html`<p class="muted">${hits.length} ${hits.length === 1 ? 'pad' : 'pads'} found${hits.length === 50 ? ' (first 50)' : ''}.</p>` : ''}
   <ul class="cards">${hits.map(
@@ -260,9 +265,9 @@ export function createPagesRouter({ meetings, minutes, search, access, links }: 
   <h1>${event.name}</h1>
   <p class="muted">${dateRange(event)}${event.description ? html` · ${event.description}` : ''}</p>
   <p><a href="/e/${event.slug}/outcomes">Action items and decisions</a> · <a href="/api/events/${event.slug}/export" download>Download all minutes (.zip)</a> · <a href="/search?event=${event.slug}">Search this event</a></p>
+  ${mode === 'protected' && role === 'admin' ? eventLinks(linkUrls(publicBase(req), links.ofEvent(event.slug)!)) : ''}
   ${role === 'read' ? html`<p class="message">You are following along with a read-only link: you can read every pad and watch it change, not edit.</p>` : ''}
   ${pads.length ? schedule(pads, event.timezone) : html`<p class="muted">No sessions yet${role === 'read' ? '' : ': import the schedule or add a pad'}.</p>`}
-  ${mode === 'protected' && role === 'admin' ? eventLinks(linkUrls(publicBase(req), links.ofEvent(event.slug)!)) : ''}
   ${
     role === 'read'
       ? ''
