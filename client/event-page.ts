@@ -41,12 +41,13 @@ document.querySelector<HTMLFormElement>('#import')?.addEventListener('submit', a
       body,
       isIcs ? 'text/calendar' : 'application/json',
     )
+    // The report stays until the organiser has read it; the schedule shows on the next load.
     say(
       form,
       `Created ${r.created.length}, updated ${r.updated.length}, unchanged ${r.unchanged.length}` +
-        `, skipped ${r.skipped.length}, not in this schedule ${r.notInSchedule.length}. Reloading…`,
+        `, skipped ${r.skipped.length}, not in this schedule ${r.notInSchedule.length}.` +
+        ' Reload the page to see the schedule.',
     )
-    setTimeout(() => location.reload(), 1200)
   } catch (err) {
     say(
       form,

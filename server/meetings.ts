@@ -336,13 +336,13 @@ export class Meetings {
 
 function checkSlot(fields: { startsAt: number | null; endsAt: number | null }): void {
   if (fields.startsAt !== null && fields.endsAt !== null && fields.endsAt < fields.startsAt) {
-    throw new HttpError(400, 'invalid', 'endsAt: the session ends before it starts')
+    throw new HttpError(400, 'invalid', 'The session ends before it starts: check the start and end times.')
   }
 }
 
 function checkDays(fields: { startsOn: string | null; endsOn: string | null }): void {
   if (fields.startsOn && fields.endsOn && fields.endsOn < fields.startsOn) {
-    throw new HttpError(400, 'invalid', 'endsOn: the event ends before it starts')
+    throw new HttpError(400, 'invalid', 'The last day is before the first day.')
   }
 }
 

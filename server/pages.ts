@@ -11,7 +11,7 @@ import { inZone } from '../shared/time.ts'
 import { type AccessControl, TOKEN_PARAM, tokensOf } from './access.ts'
 import { CLIENT_OUT } from './client-build.ts'
 import { type EventLinks, type EventLinkUrls, linkUrls } from './event-links.ts'
-import { Html, html, page } from './html.ts'
+import { Html, html, page, siteHeader } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
 import { EXPORT_FORMATS, type ExportFormat, type Minutes } from './minutes.ts'
@@ -25,12 +25,6 @@ const KIND_LABEL: Record<string, string> = {
   talk: 'talk',
   meeting: 'meeting',
 }
-
-const siteHeader = (crumbs: Html | string = '') => html`
-<header class="site">
-  <a class="brand" href="/">Summitpad</a>
-  <span class="muted">${crumbs}</span>
-</header>`
 
 /** The address people type or scan, as this request reached us. */
 export function publicBase(req: Request): string {
@@ -196,7 +190,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links }: 
     <summary>Create an event</summary>
     <form class="stack" id="new-event">
       <label>Name <input name="name" required maxlength="200" placeholder="Linux Plumbers 2026"></label>
-      <label>Short name for the URL <input name="slug" required pattern="[a-z0-9][a-z0-9-]{0,58}[a-z0-9]?" placeholder="lpc-2026"></label>
+      <label>Short name for the URL <input name="slug" required pattern="[a-z0-9](?:[a-z0-9\\-]{0,58}[a-z0-9])?" title="1 to 60 lower-case letters, digits and dashes, e.g. lpc-2026" placeholder="lpc-2026"></label>
       <label>First day <input name="startsOn" type="date"></label>
       <label>Last day <input name="endsOn" type="date"></label>
       <label>Time zone <input name="timezone" placeholder="Europe/Prague" id="tz"></label>

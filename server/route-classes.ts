@@ -180,7 +180,7 @@ export function onlyAdminNames(res: Response): void {
     throw new HttpError(
       403,
       'forbidden',
-      'id: only the organiser (admin token) chooses pad ids; leave it out',
+      'Only the organiser (admin token) chooses pad names: leave the pad name out and one is made up.',
     )
 }
 

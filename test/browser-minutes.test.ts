@@ -232,3 +232,96 @@ test('Ctrl-P prints the rendered notes, whole: no toolbar, no raw Markdown, ever
   assert.ok(pages >= 3, `the notes fill ${pages} page(s) of A4, not one`)
   fs.writeFileSync(path.join(SHOTS, 'print.pdf'), pdf)
 })
+
+test('the organiser finds the links at the top of the event page, is told they are recognised, and copies a link with one click', async (t: TestContext) => {
+  await call(guarded, 'POST', '/api/events', { slug: 'links-top', name: 'Links Conf', timezone: 'UTC' })
+  const schedule = Array.from({ length: 12 }, (_, i) => ({
+    id: `s${i}`,
+    title: `Session ${i + 1}`,
+    start: `2026-11-10T${String(9 + (i % 8)).padStart(2, '0')}:00`,
+    room: `Room ${(i % 3) + 1}`,
+  }))
+  await call(guarded, 'POST', '/api/events/links-top/import', schedule)
+  const organiser = await personInTest(browser, t, 'Organiser')
+  await organiser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: guarded.url })
+  await organiser.page.goto(`${guarded.url}/?token=${ADMIN}`)
+  await organiser.page.goto(`${guarded.url}/e/links-top`)
+  await shot(organiser.page, 'event-organiser')
+  const links = organiser.page.locator('section.links')
+  const box = (await links.boundingBox())!
+  const firstSession = (await organiser.page.locator('li.session').first().boundingBox())!
+  assert.ok(box.y < firstSession.y, 'the links come before the schedule')
+  assert.ok(box.y < 800, 'the links are on the first screen')
+  assert.match((await links.textContent()) ?? '', /recognised as the organiser/)
+
+  await links.locator('button[data-copy="edit"]').click()
+  await organiser.page.locator('#links-message', { hasText: 'copied' }).waitFor()
+  const copied = await organiser.page.evaluate('navigator.clipboard.readText()')
+  const shown = await links.locator('input[data-link="edit"]').inputValue()
+  assert.equal(copied, shown)
+  assert.match(String(copied), /\/e\/links-top\?token=/)
+
+  // Someone without a link is not told about the admin token, and still sees where they are.
+  const stranger = await personInTest(browser, t, 'Stranger')
+  const refused = await stranger.page.goto(`${guarded.url}/e/links-top`)
+  assert.equal(refused?.status(), 401)
+  assert.equal(await stranger.page.locator('header.site .brand').count(), 1, 'the site header')
+  const text = (await stranger.page.locator('main').textContent()) ?? ''
+  assert.match(text, /link from the organisers/)
+  assert.doesNotMatch(text, /admin token/i)
+})
+
+test('forms: the browser checks the short name itself; errors are in plain words; the import report stays', async (t: TestContext) => {
+  const organiser = await personInTest(browser, t, 'Organiser')
+  await organiser.page.goto(open.url)
+  await organiser.page.locator('summary', { hasText: 'Create an event' }).click()
+  const slug = organiser.page.locator('#new-event input[name="slug"]')
+  const mismatch = () =>
+    slug.evaluate(
+      (el) => (el as unknown as { validity: { patternMismatch: boolean } }).validity.patternMismatch,
+    )
+  await slug.fill('Linux Plumbers!')
+  assert.equal(await mismatch(), true, 'the pattern is a valid regex under the v flag, so Chromium checks it')
+  await slug.fill('lpc-2026-')
+  assert.equal(await mismatch(), true, 'no dash at the end')
+  await slug.fill('lpc-2026')
+  assert.equal(await mismatch(), false)
+
+  // The server's refusal, in the words of the form.
+  await organiser.page.locator('#new-event input[name="name"]').fill('Linux Plumbers 2026')
+  await organiser.page.locator('#new-event input[name="startsOn"]').fill('2026-11-12')
+  await organiser.page.locator('#new-event input[name="endsOn"]').fill('2026-11-10')
+  await organiser.page.locator('#new-event button[type="submit"]').click()
+  const message = organiser.page.locator('#new-event .message')
+  await message.waitFor()
+  const said = (await message.textContent()) ?? ''
+  assert.match(said, /last day is before the first day/i)
+  assert.doesNotMatch(said, /endsOn|startsOn|slug:/)
+  await organiser.page.locator('#new-event input[name="endsOn"]').fill('2026-11-14')
+  await organiser.page.locator('#new-event input[name="timezone"]').fill('Mars/Olympus')
+  await organiser.page.locator('#new-event button[type="submit"]').click()
+  await organiser.page.locator('#new-event .message', { hasText: 'time zone' }).waitFor()
+  assert.doesNotMatch((await message.textContent()) ?? '', /timezone:/)
+
+  // The import report is there to read, not gone after a second with a reload.
+  await call(open, 'POST', '/api/events', { slug: 'import-report', name: 'Import Conf', timezone: 'UTC' })
+  await organiser.page.goto(`${open.url}/e/import-report`)
+  await organiser.page.evaluate('window.__stillHere = true')
+  await organiser.page.locator('summary', { hasText: 'Import the schedule' }).click()
+  await organiser.page.locator('#import textarea[name="text"]').fill(
+    JSON.stringify([
+      { id: 'a', title: 'Opening' },
+      { id: 'b', title: 'Closing' },
+    ]),
+  )
+  await organiser.page.locator('#import button[type="submit"]').click()
+  const report = organiser.page.locator('#import .message', { hasText: 'Created 2' })
+  await report.waitFor()
+  await organiser.page.waitForTimeout(2500)
+  assert.equal(
+    await organiser.page.evaluate('window.__stillHere === true'),
+    true,
+    'the page was not reloaded',
+  )
+  assert.equal(await report.isVisible(), true, 'the report is still there')
+})

@@ -216,23 +216,23 @@ describe('API validation: one error shape, 4xx for the client, never internals',
     )
   })
 
-  test('wrong types are refused and the field is named', async () => {
+  test('wrong types are refused and the field is named as the forms name it', async () => {
     const cases: [string, string, unknown, string][] = [
       ['POST', '/api/events', { slug: 'x-1', name: 5 }, 'name'],
-      ['POST', '/api/events', { slug: 'Linux Plumbers', name: 'LPC' }, 'slug'],
-      ['POST', '/api/events', { slug: 'x-2', name: 'X', startsOn: '10.11.2026' }, 'startsOn'],
+      ['POST', '/api/events', { slug: 'Linux Plumbers', name: 'LPC' }, 'short name for the URL'],
+      ['POST', '/api/events', { slug: 'x-2', name: 'X', startsOn: '10.11.2026' }, 'first day'],
       ['POST', '/api/events', ['slug', 'name'], ''],
       ['POST', '/api/events', 'null', ''],
       ['POST', '/api/pads', { title: 'x', kind: 'workshop' }, 'kind'],
       ['POST', '/api/pads', { title: '   ', kind: 'talk' }, 'title'],
       ['POST', '/api/pads', { title: 'x', kind: 'talk', speakers: 'Ada' }, 'speakers'],
-      ['POST', '/api/pads', { title: 'x', kind: 'talk', startsAt: 1_700_000_000_000 }, 'startsAt'],
-      ['POST', '/api/pads', { title: 'x', kind: 'talk', startsAt: 'tomorrow 9am' }, 'startsAt'],
-      ['POST', '/api/pads', { title: 'x', kind: 'talk', links: [{ url: 'javascript:alert(1)' }] }, 'links'],
-      ['POST', '/api/pads', { title: 'x', kind: 'talk', id: 'a/b' }, 'id'],
-      ['PATCH', `/api/pads/${pad.id}`, { cancelled: 'yes' }, 'cancelled'],
+      ['POST', '/api/pads', { title: 'x', kind: 'talk', startsAt: 1_700_000_000_000 }, 'start time'],
+      ['POST', '/api/pads', { title: 'x', kind: 'talk', startsAt: 'tomorrow 9am' }, 'start time'],
+      ['POST', '/api/pads', { title: 'x', kind: 'talk', links: [{ url: 'javascript:alert(1)' }] }, 'link'],
+      ['POST', '/api/pads', { title: 'x', kind: 'talk', id: 'a/b' }, 'pad name'],
+      ['PATCH', `/api/pads/${pad.id}`, { cancelled: 'yes' }, 'Cancelled'],
       ['PATCH', `/api/pads/${pad.id}`, { title: null }, 'title'],
-      ['PUT', '/api/events/lpc-2026/templates/bof', { body: 5 }, 'body'],
+      ['PUT', '/api/events/lpc-2026/templates/bof', { body: 5 }, 'template'],
       ['POST', '/api/events/lpc-2026/import', { sessions: [] }, ''],
       ['POST', '/api/events/lpc-2026/import', [{ id: 'a', title: 'x', start: 'soon' }], 'start'],
     ]
@@ -252,9 +252,9 @@ describe('API validation: one error shape, 4xx for the client, never internals',
   test('a bad time zone is refused on create and on update', async () => {
     for (const timezone of ['Europe/Atlantis', 'CET+1', '', 'W. Europe Standard Time']) {
       const created = await call(server, 'POST', '/api/events', { slug: 'tz-test', name: 'TZ', timezone })
-      assert.match(assertApiError(created, 400, 'invalid'), /timezone/)
+      assert.match(assertApiError(created, 400, 'invalid'), /time zone/)
       const patched = await call(server, 'PATCH', '/api/events/lpc-2026', { timezone })
-      assert.match(assertApiError(patched, 400, 'invalid'), /timezone/)
+      assert.match(assertApiError(patched, 400, 'invalid'), /time zone/)
     }
     assertApiError(await call(server, 'GET', '/api/events/tz-test'), 404)
     assert.equal(ok<EventInfo>(await call(server, 'GET', '/api/events/lpc-2026')).timezone, 'Europe/Prague')
@@ -335,7 +335,7 @@ describe('API validation: one error shape, 4xx for the client, never internals',
       kind: 'bof',
       startsAt: '2026-02-31T09:00:00Z',
     })
-    assert.match(assertApiError(created, 400, 'invalid'), /startsAt/)
+    assert.match(assertApiError(created, 400, 'invalid'), /start time/)
     const imported = await call(server, 'POST', '/api/events/lpc-2026/import', [
       { id: 'feb31', title: 'Impossible', start: '2026-02-31T09:00' },
     ])
@@ -349,7 +349,7 @@ describe('API validation: one error shape, 4xx for the client, never internals',
       startsAt: '2026-11-10T10:00:00Z',
       endsAt: '2026-11-10T09:00:00Z',
     })
-    assert.match(assertApiError(reply, 400, 'invalid'), /endsAt/)
+    assert.match(assertApiError(reply, 400, 'invalid'), /ends before it starts/)
   })
 
   test('a broken .ics is a 400 invalid_schedule with no internals, never a 500', async () => {
