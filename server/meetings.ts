@@ -186,8 +186,9 @@ export class Meetings {
     checkSlot(fields)
     const body =
       (eventPk !== null && this.d.meetings.template(eventPk, input.kind)) || this.d.templates[input.kind]
-    const template = initialState ? null : renderTemplate(body, fields, event)
-    const update = initialState ?? textUpdate(template!)
+    // '' for an imported state: the pad started from someone's notes, not a template.
+    const template = initialState ? '' : renderTemplate(body, fields, event)
+    const update = initialState ?? textUpdate(template)
     this.d.meetings.insertPad(id, eventPk, fields, sourceUid, template)
     const [seq] = this.d.store.append([
       { padId: id, at: Date.now(), conn: 'server', author: null, data: update },

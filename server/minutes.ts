@@ -22,7 +22,7 @@ import type { Rooms } from './rooms.ts'
 import type { SearchIndex } from './search-index.ts'
 import type { AuthorSummary, PadStore } from './store.ts'
 import { NOTES_TEXT } from './templates.ts'
-import { writtenNotes } from './written-notes.ts'
+import { looksLikeTemplate, writtenNotes } from './written-notes.ts'
 
 export const EXPORT_FORMATS = ['md', 'html', 'txt', 'json', 'yjs'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
@@ -280,7 +280,8 @@ ${index.join('\n')}
     const doc = new Y.Doc()
     try {
       Y.applyUpdate(doc, start.firstUpdate)
-      return doc.getText(NOTES_TEXT).toString()
+      const first = doc.getText(NOTES_TEXT).toString()
+      return looksLikeTemplate(first) ? first : null
     } catch {
       return null
     } finally {

@@ -43,7 +43,8 @@ const key = (heading: string | null) => (heading === null ? null : heading.trim(
  */
 export function writtenNotes(text: string, template: string | null): string | null {
   if (!text.trim()) return null
-  if (template === null) return text
+  // '' is a pad that started from an imported state, not a template: all of it is notes.
+  if (!template) return text
   const own = sections(template)
   const instructions = new Set(own.flatMap((s) => s.lines.filter((l) => QUOTE.test(l)).map((l) => l.trim())))
   const withoutInstructions = (lines: readonly string[]) => {
@@ -78,4 +79,27 @@ export function writtenNotes(text: string, template: string | null): string | nu
     .replace(/^(?:[ \t]*\r?\n)+/, '')
     .replace(/(?:[ \t]*\r?\n){3,}/g, '\n\n')
   return out.trim() ? out : null
+}
+
+/** Lines a template puts in a section for people to fill in. */
+const STUB = /^(?:[-*+]|\d+[.)]|- \[ \]|- Q:|Q:|A:)?$/
+/** What templates before this version wrote under the title: the schedule facts as a list. */
+const FACT = /^- \*\*[^*]+:\*\* /
+
+/**
+ * Whether a pad's first text (its first log row, for pads from before the template was kept)
+ * is a template as Summitpad wrote them: a title, facts and instructions, then headings over
+ * empty stubs. An imported backup or anything else is not, and its minutes keep it whole: when
+ * in doubt, nothing is left out.
+ */
+export function looksLikeTemplate(text: string): boolean {
+  const all = sections(text)
+  return all.every((s, i) =>
+    s.lines.every((line) => {
+      const l = line.trim()
+      if (QUOTE.test(line) || STUB.test(l)) return true
+      // Facts belong under the title (or before any heading).
+      return i <= 1 && FACT.test(l)
+    }),
+  )
 }

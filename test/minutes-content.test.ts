@@ -204,3 +204,21 @@ test('a pad from before templates were kept, with schedule facts in its text: it
   assert.ok(!txt.includes('Hall C') && !txt.includes('(BoF)') && !txt.includes('Decisions'), txt)
   assert.equal(count(txt, 'Hall D'), 1, txt)
 })
+
+test('a pad imported from a Yjs backup is all notes: nothing of it is taken for an untouched template, then or after an upgrade', async () => {
+  await post('/api/events', { slug: 'moving', name: 'Moving Conf', timezone: 'UTC' })
+  const source = await post<PadInfo>('/api/events/moving/pads', { title: 'Old server BoF', kind: 'bof' })
+  await writeUnder(source.id, '## Notes', '- moved from the old server')
+  const state = (await apiCall(server, 'GET', `/api/pads/${source.id}/export?format=yjs`)).bytes
+  const imported = await post<PadInfo>(
+    '/api/pads/import?title=Moved%20BoF&kind=bof&event=moving',
+    state,
+    'application/octet-stream',
+  )
+  const whole = server.rooms.get(source.id)?.doc.getText('notes').toString() ?? ''
+  const before = await exported(imported.id, 'md')
+  assert.ok(before.endsWith(whole), `the imported text whole:\n${before}`)
+  // As a database from before this version has it: the imported state is its first log row.
+  server.db.prepare('UPDATE pads SET template = NULL WHERE id = ?').run(imported.id)
+  assert.equal(await exported(imported.id, 'md'), before)
+})
