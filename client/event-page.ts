@@ -177,10 +177,11 @@ if (importForm) {
       say(
         form,
         `Created ${r.created.length}, updated ${r.updated.length}, unchanged ${r.unchanged.length}` +
-          `, skipped ${r.skipped.length}, no longer in the schedule ${r.notInSchedule.length} (kept). Reloading…`,
+          `, skipped ${r.skipped.length}, no longer in the schedule ${r.notInSchedule.length} (kept).` +
+          ' Reload the page to see the schedule.',
       )
+      // The report stays until the organiser has read it; the schedule shows on the next load.
       confirmButton.hidden = true
-      setTimeout(() => location.reload(), 1200)
     } catch (err) {
       say(form, (err as Error).message, true)
     }
@@ -219,6 +220,24 @@ if (linksBox) {
   }
   for (const input of linksBox.querySelectorAll<HTMLInputElement>('input[data-link]'))
     input.addEventListener('focus', () => input.select())
+  for (const button of linksBox.querySelectorAll<HTMLButtonElement>('button[data-copy]')) {
+    button.addEventListener('click', async () => {
+      const input = linksBox.querySelector<HTMLInputElement>(`input[data-link="${button.dataset.copy}"]`)!
+      const what = button.dataset.copy === 'edit' ? 'Edit' : 'Read-only'
+      try {
+        // The clipboard API needs https or localhost; a conference LAN is often plain http.
+        if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(input.value)
+        else {
+          input.select()
+          if (!document.execCommand('copy')) throw new Error('copy refused')
+        }
+        show(`${what} link copied.`)
+      } catch {
+        input.select()
+        show('This browser did not let the page copy: the link is selected, press Ctrl-C.', true)
+      }
+    })
+  }
   for (const button of linksBox.querySelectorAll<HTMLButtonElement>('button[data-rotate]')) {
     button.addEventListener('click', async () => {
       const kind = button.dataset.rotate as 'edit' | 'read'

@@ -2,12 +2,15 @@
  * The rendered Markdown preview: markdown-it with raw HTML off; links open safely in a new tab.
  * markdown-it is run on first use (its own chunk, a third of the editor's weight otherwise; the page
  * preloads that chunk with itself, so it is there offline), and the preview renders only while it is
- * visible: a hidden preview costs nothing during an hour of typing.
+ * visible: a hidden preview costs nothing during an hour of typing. Printing renders it whatever its
+ * state: Ctrl-P prints the notes as they read.
  */
 
 type Render = (markdown: string) => string
 
 let renderer: Promise<Render> | null = null
+/** The renderer once loaded, for a render that cannot wait (printing). */
+let loaded: Render | null = null
 
 function loadRenderer(): Promise<Render> {
   renderer ??= import('markdown-it').then(({ default: MarkdownIt }) => {
@@ -21,7 +24,8 @@ function loadRenderer(): Promise<Render> {
       token.attrSet('target', '_blank')
       return defaultLinkOpen(tokens, idx, options, env, self)
     }
-    return (markdown: string) => md.render(markdown)
+    loaded = (markdown: string) => md.render(markdown)
+    return loaded
   })
   return renderer
 }
@@ -44,6 +48,15 @@ export function attachPreview(target: HTMLElement, read: () => string): () => vo
       timer = null
     }
   }
+  // Printing shows the preview (editor.css): render it now, whole, even while it is hidden.
+  const renderForPrint = () => {
+    if (loaded) target.innerHTML = loaded(read())
+    else void render()
+  }
+  window.addEventListener('beforeprint', renderForPrint)
+  window.matchMedia('print').addEventListener('change', (e) => {
+    if (e.matches) renderForPrint()
+  })
   return () => {
     // Not displayed (hidden, or the editor is shown instead on a phone): render when it is.
     if (target.getClientRects().length === 0) return

@@ -9,6 +9,7 @@ import { PAD_ID_MAX_LENGTH } from '../shared/pad-id.ts'
 import { isValidIsoDateTime, isValidTimeZone } from '../shared/time.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
+import { plainIssue } from './plain-errors.ts'
 import { onlyAdminNames } from './route-classes.ts'
 import { parseTime } from './schedule.ts'
 
@@ -16,16 +17,16 @@ const slug = z
   .string()
   .regex(
     /^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/,
-    'must be 1-60 of a-z 0-9 and inner dashes, e.g. "lpc-2026"',
+    'must be 1 to 60 lower-case letters, digits and dashes (not first or last), e.g. "lpc-2026"',
   )
 const day = z.iso.date({ message: 'must be a date, YYYY-MM-DD' })
 const timeZone = z
   .string()
-  .refine(isValidTimeZone, { message: 'must be an IANA time zone, e.g. "Europe/Prague"' })
+  .refine(isValidTimeZone, { message: 'must be a time zone name such as "Europe/Prague"' })
 const text = (max: number) => z.string().trim().max(max)
 const isoTime = z
   .string()
-  .refine(isValidIsoDateTime, { message: 'must be an ISO 8601 date-time, e.g. 2026-11-10T09:00:00+01:00' })
+  .refine(isValidIsoDateTime, { message: 'must be a date and time, e.g. 2026-11-10T09:00' })
 const link = z
   .strictObject({ title: text(300).nullish(), url: z.url({ protocol: /^https?$/ }) })
   .transform((l) => ({ title: l.title ?? null, url: l.url }))
@@ -54,7 +55,7 @@ const padCreate = z.strictObject({
   ...padFields,
   id: z
     .string()
-    .regex(/^[A-Za-z0-9._-]+$/, 'must be of A-Z a-z 0-9 . _ -')
+    .regex(/^[A-Za-z0-9._-]+$/, 'must only hold letters A-Z a-z, digits and . _ -')
     .max(PAD_ID_MAX_LENGTH)
     .optional(),
   event: slug.nullish(),
@@ -72,9 +73,7 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
     )
   const result = schema.safeParse(value)
   if (result.success) return result.data
-  const issue = result.error.issues[0]!
-  const where = issue.path.length ? `${issue.path.join('.')}: ` : ''
-  throw new HttpError(400, 'invalid', `${where}${issue.message}`)
+  throw new HttpError(400, 'invalid', plainIssue(result.error.issues[0]!))
 }
 
 /** A JSON request body, validated; any other content type is the client's mistake (415). */

@@ -63,12 +63,23 @@ export function openCore(options: CoreOptions): Core {
       mayCreatePad: options.mayCreatePad,
     })
     const meetingsStore = new MeetingsStore(db)
-    const meetings = new Meetings({ db, store, meetings: meetingsStore, rooms, templates })
+    const meetings = new Meetings({
+      db,
+      store,
+      meetings: meetingsStore,
+      rooms,
+      templates,
+      onPadChanged: (padId) => search.markDirty(padId),
+    })
     const search: SearchIndex = new SearchIndex(
       db,
       {
         text: (padId): string | null => minutes.text(padId),
-        title: (padId) => meetingsStore.pad(padId)?.title ?? null,
+        // Speakers are searchable from the start: they are metadata, never in the text.
+        title: (padId) => {
+          const pad = meetingsStore.pad(padId)
+          return pad ? [pad.title ?? padId, ...pad.speakers].join('\n') : null
+        },
       },
       options.log,
     )

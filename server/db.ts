@@ -128,6 +128,21 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (pad, client)
   ) WITHOUT ROWID;
   `,
+  // 9: the Markdown each pad started from (its filled-in template: exports leave out what nobody
+  // touched; NULL for pads from before, whose first log row is read instead), and the short
+  // links of QR codes in protected mode (each a secret of its own, bound to the event secret it
+  // stands for: replacing that secret kills it).
+  `
+  ALTER TABLE pads ADD COLUMN template TEXT;
+  CREATE TABLE short_links (
+    code TEXT PRIMARY KEY,
+    pad INTEGER NOT NULL REFERENCES pads(pk) ON DELETE CASCADE,
+    link TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX short_links_by_pad ON short_links(pad, link);
+  `,
 ]
 
 export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {

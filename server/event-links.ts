@@ -28,6 +28,30 @@ interface Row {
 
 const newSecret = () => randomBytes(SECRET_BYTES).toString('base64url')
 
+/**
+ * A QR code's short link (`/q/<code>`) is itself a secret: whoever has it opens what the event
+ * link behind it opens. 20 characters of 5 bits = 100 random bits (at least 96: beyond guessing
+ * at any request rate a server answers), lower-case letters and digits without look-alikes
+ * (Crockford's base 32), so it can be read off a projector and typed on a phone.
+ */
+export const SHORT_CODE_LENGTH = 20
+const SHORT_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'
+
+function newShortCode(): string {
+  const bytes = randomBytes(SHORT_CODE_LENGTH)
+  let code = ''
+  // 256 is a multiple of 32: the low five bits of a uniform byte are uniform.
+  for (const b of bytes) code += SHORT_ALPHABET[b & 31]
+  return code
+}
+
+/** What a short link opens: a pad, through one of its event's links (its current secret). */
+export interface ShortTarget {
+  padId: string
+  kind: LinkKind
+  secret: string
+}
+
 export class EventLinks {
   private readonly s
 
@@ -46,6 +70,16 @@ export class EventLinks {
       rotateRead: db.prepare<[string, number, number]>(
         'UPDATE event_links SET read_secret = ?, rotated_at = ? WHERE event = ?',
       ),
+      shortOf: db.prepare<[string, string, string], { code: string }>(
+        'SELECT s.code FROM short_links s JOIN pads p ON p.pk = s.pad WHERE p.id = ? AND s.link = ? AND s.secret = ?',
+      ),
+      addShort: db.prepare<[string, string, string, number, string]>(
+        'INSERT INTO short_links (code, pad, link, secret, created_at) SELECT ?, pk, ?, ?, ? FROM pads WHERE id = ?',
+      ),
+      short: db.prepare<[string], { pad_id: string; link: string; secret: string }>(
+        'SELECT p.id AS pad_id, s.link, s.secret FROM short_links s JOIN pads p ON p.pk = s.pad WHERE s.code = ?',
+      ),
+      dropShorts: db.prepare<[string]>('DELETE FROM short_links WHERE secret = ?'),
     }
   }
 
@@ -70,7 +104,37 @@ export class EventLinks {
     if (!current) return null
     const statement = kind === 'edit' ? this.s.rotateEdit : this.s.rotateRead
     statement.run(newSecret(), Date.now(), current.eventPk)
+    // The short links that stood for the old secret go with it.
+    this.s.dropShorts.run(current[kind])
     return this.ofEvent(slug)
+  }
+
+  /**
+   * The short link code of a pad through its event's `kind` link, made on first use; null for a
+   * pad without an event (no link opens it).
+   */
+  shortCode(padId: string, kind: LinkKind): string | null {
+    const secrets = this.ofPad(padId)
+    if (!secrets) return null
+    const secret = secrets[kind]
+    const known = this.s.shortOf.get(padId, kind, secret)
+    if (known) return known.code
+    const code = newShortCode()
+    this.s.addShort.run(code, kind, secret, Date.now(), padId)
+    return code
+  }
+
+  /**
+   * What a short link opens now, or null when it never existed or no longer works: its secret
+   * was replaced, or the pad moved to another event (whose links are other secrets).
+   */
+  resolveShort(code: string): ShortTarget | null {
+    const row = this.s.short.get(code)
+    if (!row) return null
+    const kind = row.link as LinkKind
+    const current = this.ofPad(row.pad_id)
+    if (!current || current[kind] !== row.secret) return null
+    return { padId: row.pad_id, kind, secret: row.secret }
   }
 
   private complete(row: Row | undefined): EventSecrets | null {

@@ -17,9 +17,11 @@ md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
   return renderLinkOpen(tokens, idx, options, env, self)
 }
 
-const STYLE = `
+/** The minutes' stylesheet (the event zip's index page uses it too). */
+export const MINUTES_STYLE = `
 body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, sans-serif; color: #1d2330; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
 header.minutes { border-bottom: 1px solid #dde1e8; margin-bottom: 1.5rem; }
+header.minutes h1 { font-size: 1.6rem; margin: 0 0 .5rem; }
 header.minutes dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; color: #5b6474; }
 header.minutes dt { font-weight: 600; }
 header.minutes dd { margin: 0; }
@@ -33,7 +35,7 @@ footer { margin-top: 2rem; color: #5b6474; font-size: .85rem; }
 @media print { body { margin: 0; max-width: none; } a { color: inherit; } }
 `
 
-const STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`
+const STYLE_HASH = `'sha256-${createHash('sha256').update(MINUTES_STYLE).digest('base64')}'`
 
 /** The CSP for exported pages: no script, no frames, no remote anything; only our own style. */
 export const EXPORT_CSP = `default-src 'none'; style-src ${STYLE_HASH}; img-src https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
@@ -43,7 +45,10 @@ export function renderMarkdownHtml(markdown: string): string {
 }
 
 export interface HtmlMeta {
+  /** The page's <title>. */
   title: string
+  /** The heading above the header fields: the session's current title. */
+  heading: string
   fields: { label: string; value: string }[]
   footer: string
 }
@@ -59,10 +64,10 @@ export function minutesPage(markdown: string, meta: HtmlMeta): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(EXPORT_CSP)}">
 <title>${escapeHtml(meta.title)}</title>
-<style>${STYLE}</style>
+<style>${MINUTES_STYLE}</style>
 </head>
 <body>
-<header class="minutes"><dl>${fields}</dl></header>
+<header class="minutes"><h1>${escapeHtml(meta.heading)}</h1><dl>${fields}</dl></header>
 <main>
 ${renderMarkdownHtml(markdown)}
 </main>

@@ -43,6 +43,13 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
   return new Html(out)
 }
 
+/** The bar at the top of every site page (not the editor, which has its own). */
+export const siteHeader = (crumbs: Html | string = '') => html`
+<header class="site">
+  <a class="brand" href="/">Summitpad</a>
+  <span class="muted">${crumbs}</span>
+</header>`
+
 export interface PageOptions {
   title: string
   body: Html

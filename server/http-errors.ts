@@ -4,7 +4,7 @@
  * that says nothing about the server's insides (no stack, no path).
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express'
-import { html, page } from './html.ts'
+import { html, page, siteHeader } from './html.ts'
 import type { Logger } from './logger.ts'
 
 export class HttpError extends Error {
@@ -16,6 +16,15 @@ export class HttpError extends Error {
     this.status = status
     this.code = code
   }
+}
+
+/**
+ * A refusal as a person who followed a link reads it (the API's message speaks to scripts and
+ * mentions the admin token; an attendee has no use for that).
+ */
+const PAGE_MESSAGE: Record<number, string> = {
+  401: 'These notes open with a link from the organisers. Open the link they shared (in an email or on the projector), or ask them for it.',
+  403: 'The link you opened does not reach this page: it is for another event, or for reading only. Ask the organisers for the right link.',
 }
 
 export const notFound: RequestHandler = (req, _res, next) => {
@@ -57,7 +66,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       return void res.type('html').send(
         page({
           title,
-          body: html`<main><h1>${title}</h1><p>${message}</p><p><a href="/">Back to the events</a></p></main>`,
+          body: html`${siteHeader()}<main><h1>${title}</h1><p>${PAGE_MESSAGE[status] ?? message}</p><p><a href="/">Back to the events</a></p></main>`,
         }),
       )
     }

@@ -124,9 +124,9 @@ export class MeetingsStore {
       padIdsOfEvent: db.prepare<[number], { id: string }>('SELECT id FROM pads WHERE event = ?'),
       insertPad: db.prepare(
         `INSERT INTO pads (id, event, title, kind, track, room, starts_at, ends_at, speakers, links, cancelled, source_uid,
-                           created_at, updated_at)
+                           template, created_at, updated_at)
          VALUES (@id, @event, @title, @kind, @track, @room, @startsAt, @endsAt, @speakers, @links, @cancelled, @sourceUid,
-                 @now, @now)`,
+                 @template, @now, @now)`,
       ),
       updatePad: db.prepare(
         `UPDATE pads SET title = @title, kind = @kind, track = @track, room = @room, starts_at = @startsAt,
@@ -136,6 +136,19 @@ export class MeetingsStore {
       ),
       padById: db.prepare<[string], PadRow>(`${PAD_SELECT} WHERE p.id = ?`),
       setSourceUid: db.prepare<[string, string]>('UPDATE pads SET source_uid = ? WHERE id = ?'),
+      templateText: db.prepare<[string], { template: string | null }>(
+        'SELECT template FROM pads WHERE id = ?',
+      ),
+      // A pad from before templates were kept: its first log row, if the server wrote it, is its template.
+      firstRow: db.prepare<[string], { conn: string; author: string | null; data: Buffer }>(
+        `SELECT u.conn, u.author, u.data FROM updates u JOIN pads p ON p.pk = u.pad
+         WHERE p.id = ? ORDER BY u.seq LIMIT 1`,
+      ),
+      // After "forget history" the log starts with later rows, after a snapshot: no template there.
+      forgotten: db.prepare<[string], { n: number }>(
+        `SELECT count(*) AS n FROM snapshots s JOIN pads p ON p.pk = s.pad
+         WHERE p.id = ? AND s.upto < (SELECT min(seq) FROM updates WHERE pad = p.pk)`,
+      ),
       padsOfEvent: db.prepare<[number], PadRow>(`${PAD_SELECT} WHERE p.event = ? ${PAD_ORDER}`),
       unfiledPads: db.prepare<[], PadRow>(`${PAD_SELECT} WHERE p.event IS NULL ORDER BY p.updated_at DESC`),
       templateOf: db.prepare<[number, string], { body: string }>(
@@ -206,9 +219,23 @@ export class MeetingsStore {
     eventPk: number | null,
     fields: PadFields,
     sourceUid: string | null,
+    template: string | null = null,
     now = Date.now(),
   ): void {
-    this.s.insertPad.run({ id, event: eventPk, sourceUid, now, ...this.padParams(fields) })
+    this.s.insertPad.run({ id, event: eventPk, sourceUid, template, now, ...this.padParams(fields) })
+  }
+
+  /**
+   * The Markdown a pad started from. Pads from before it was kept (NULL) answer with their
+   * first log row when the server wrote it (the template), for the caller to decode.
+   */
+  startingText(id: string): { text: string } | { firstUpdate: Uint8Array } | null {
+    const row = this.s.templateText.get(id)
+    if (!row) return null
+    if (row.template !== null) return { text: row.template }
+    const first = this.s.firstRow.get(id)
+    if (first?.conn !== 'server' || first.author !== null) return null
+    return this.s.forgotten.get(id)!.n === 0 ? { firstUpdate: first.data } : null
   }
 
   /** Replaces the pad's metadata; `eventPk` undefined keeps its event, null unfiles it. */

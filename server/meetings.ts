@@ -85,6 +85,8 @@ export interface MeetingsDeps {
   meetings: MeetingsStore
   rooms: Rooms
   templates: Templates
+  /** A pad was created or its metadata changed (search indexes titles and speakers). */
+  onPadChanged?: (padId: string) => void
 }
 
 const notFound = (what: string) => new HttpError(404, 'not_found', what)
@@ -161,6 +163,11 @@ export class Meetings {
     return this.d.meetings.unfiledPads()
   }
 
+  /** The Markdown the pad started from (its filled-in template), or what is needed to find it. */
+  startingText(id: string): ReturnType<MeetingsStore['startingText']> {
+    return this.d.meetings.startingText(id)
+  }
+
   /** The pad's metadata, or null for a pad that has no stored content yet. */
   findPad(id: string): PadInfo | null {
     return this.d.meetings.pad(id)
@@ -181,6 +188,7 @@ export class Meetings {
     this.d.rooms.flush()
     const created = this.d.db.transaction(() => this.insertPad(input, null, initialState))()
     this.sendTemplateLive(created)
+    this.d.onPadChanged?.(created.id)
     return this.pad(created.id)
   }
 
@@ -209,8 +217,10 @@ export class Meetings {
     checkSlot(fields)
     const body =
       (eventPk !== null && this.d.meetings.template(eventPk, input.kind)) || this.d.templates[input.kind]
-    const update = initialState ?? textUpdate(renderTemplate(body, fields, event))
-    this.d.meetings.insertPad(id, eventPk, fields, sourceUid)
+    // '' for an imported state: the pad started from someone's notes, not a template.
+    const template = initialState ? '' : renderTemplate(body, fields, event)
+    const update = initialState ?? textUpdate(template)
+    this.d.meetings.insertPad(id, eventPk, fields, sourceUid, template)
     const [seq] = this.d.store.append([
       { padId: id, at: Date.now(), conn: 'server', author: null, data: update },
     ])
@@ -245,6 +255,7 @@ export class Meetings {
     const eventPk =
       patch.event === undefined ? undefined : patch.event === null ? null : this.eventPk(patch.event)
     this.d.meetings.updatePad(id, fields, eventPk)
+    this.d.onPadChanged?.(id)
     return this.pad(id)
   }
 
@@ -365,7 +376,10 @@ export class Meetings {
         }
       })
       .immediate()
-    for (const pad of createdPads) this.sendTemplateLive(pad)
+    for (const pad of createdPads) {
+      this.sendTemplateLive(pad)
+      this.d.onPadChanged?.(pad.id)
+    }
     return report
   }
 
@@ -402,13 +416,13 @@ export class Meetings {
 
 function checkSlot(fields: { startsAt: number | null; endsAt: number | null }): void {
   if (fields.startsAt !== null && fields.endsAt !== null && fields.endsAt < fields.startsAt) {
-    throw new HttpError(400, 'invalid', 'endsAt: the session ends before it starts')
+    throw new HttpError(400, 'invalid', 'The session ends before it starts: check the start and end times.')
   }
 }
 
 function checkDays(fields: { startsOn: string | null; endsOn: string | null }): void {
   if (fields.startsOn && fields.endsOn && fields.endsOn < fields.startsOn) {
-    throw new HttpError(400, 'invalid', 'endsOn: the event ends before it starts')
+    throw new HttpError(400, 'invalid', 'The last day is before the first day.')
   }
 }
 

@@ -8,6 +8,7 @@ import { PAD_KINDS } from '../shared/meetings.ts'
 import { TOKEN_PARAM } from './access.ts'
 import { HttpError } from './http-errors.ts'
 import { EXPORT_FORMATS, type Exported, type Minutes } from './minutes.ts'
+import { plainIssue } from './plain-errors.ts'
 import { onlyAdminNames } from './route-classes.ts'
 import type { SearchIndex } from './search-index.ts'
 
@@ -45,8 +46,7 @@ function query<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const { [TOKEN_PARAM]: _token, ...rest } = (value ?? {}) as Record<string, unknown>
   const parsed = schema.safeParse(rest)
   if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]!
-  throw new HttpError(400, 'invalid', `${issue.path.join('.') || 'query'}: ${issue.message}`)
+  throw new HttpError(400, 'invalid', plainIssue(parsed.error.issues[0]!))
 }
 
 export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Router {

@@ -5,22 +5,24 @@
  * the store otherwise.
  */
 import { strToU8, zipSync } from 'fflate'
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
 import { attendeesOf, fenceTracker, findOutcomes } from '../shared/markers.ts'
 import type { EventInfo, PadInfo, PadKind } from '../shared/meetings.ts'
 import { describeSlot, inZone } from '../shared/time.ts'
-import { EXPORT_CSP, minutesPage } from './export-html.ts'
+import { EXPORT_CSP, MINUTES_STYLE, minutesPage } from './export-html.ts'
 import { markdownToText, type TextHeader } from './export-text.ts'
 import { escapeHtml } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import type { Logger } from './logger.ts'
 import type { Meetings } from './meetings.ts'
 import { docFromStored, encodeState, readStoredDoc } from './pad-doc.ts'
+import { scheduleFacts } from './pad-facts.ts'
 import type { Rooms } from './rooms.ts'
 import type { SearchIndex } from './search-index.ts'
 import type { AuthorSummary, PadStore } from './store.ts'
 import { NOTES_TEXT } from './templates.ts'
 import { readUntrusted, yjsStateTask } from './untrusted-files.ts'
+import { looksLikeTemplate, writtenNotes } from './written-notes.ts'
 
 export const EXPORT_FORMATS = ['md', 'html', 'txt', 'json', 'yjs'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
@@ -97,20 +99,23 @@ export class Minutes {
     const event = pad?.event ? this.d.meetings.event(pad.event) : null
     const base = this.fileBase(padId, pad, event)
     const title = pad?.title ?? padId
+    // The minutes hold what people wrote; the JSON and Yjs exports keep the text whole (data).
+    const notes = this.notesOf(padId, text) ?? NO_NOTES
     switch (format) {
       case 'md':
         return {
           filename: `${base}.md`,
           contentType: 'text/markdown; charset=utf-8',
-          body: this.markdownWithHeader(text, pad, event),
+          body: this.markdownWithHeader(notes, pad, event),
         }
       case 'html':
         return {
           filename: `${base}.html`,
           contentType: 'text/html; charset=utf-8',
-          body: minutesPage(text, {
+          body: minutesPage(notes, {
             title: event ? `${title} — ${event.name}` : title,
-            fields: this.headerFields(text, padId, pad, event),
+            heading: title,
+            fields: withoutSession(this.headerFields(text, padId, pad, event)),
             footer: `Exported from Summitpad on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
           }),
           headers: { 'Content-Security-Policy': EXPORT_CSP },
@@ -119,7 +124,7 @@ export class Minutes {
         return {
           filename: `${base}.txt`,
           contentType: 'text/plain; charset=utf-8',
-          body: markdownToText(text, this.headerFields(text, padId, pad, event)),
+          body: markdownToText(notes, this.headerFields(text, padId, pad, event)),
         }
       case 'json':
         return {
@@ -176,7 +181,10 @@ export class Minutes {
     this.d.search.markDirty(padId)
   }
 
-  /** Every pad of the event as md, html and txt, an index.html, and combined minutes.md / minutes.txt. */
+  /**
+   * Every pad of the event with notes as md, html and txt, an index.html in schedule order (pads
+   * nobody wrote in are listed as "no notes", without files), and combined minutes.md / minutes.txt.
+   */
   exportEvent(slug: string): Exported {
     const event = this.d.meetings.event(slug)
     const pads = this.d.meetings.pads({ event: slug })
@@ -187,52 +195,86 @@ export class Minutes {
     const toc: string[] = []
     pads.forEach((pad, i) => {
       const text = this.text(pad.id) ?? ''
-      const name = `${String(i + 1).padStart(2, '0')}-${fileSlug(pad.title ?? pad.id)}`
+      const notes = this.notesOf(pad.id, text)
+      const title = pad.title ?? pad.id
+      const when = describeSlot(ms(pad.startsAt), ms(pad.endsAt), event.timezone) ?? 'unscheduled'
+      const where = `${escapeHtml(when)}${pad.room ? ` · ${escapeHtml(pad.room)}` : ''}`
+      const anchor = `session-${i + 1}`
+      if (notes === null) {
+        index.push(
+          `<li><span class="title">${escapeHtml(title)}</span> <span class="none">no notes</span><br><span class="when">${where}</span></li>`,
+        )
+        toc.push(`${i + 1}. ${title} — ${when} — no notes`)
+        return
+      }
+      const name = `${String(i + 1).padStart(2, '0')}-${fileSlug(title)}`
       const fields = this.headerFields(text, pad.id, pad, event)
-      files[`pads/${name}.md`] = strToU8(this.markdownWithHeader(text, pad, event))
-      files[`pads/${name}.txt`] = strToU8(markdownToText(text, fields))
+      files[`pads/${name}.md`] = strToU8(this.markdownWithHeader(notes, pad, event))
+      files[`pads/${name}.txt`] = strToU8(markdownToText(notes, fields))
       files[`pads/${name}.html`] = strToU8(
-        minutesPage(text, {
-          title: `${pad.title ?? pad.id} — ${event.name}`,
-          fields,
-          footer: `${event.name}`,
+        minutesPage(notes, {
+          title: `${title} — ${event.name}`,
+          heading: title,
+          fields: withoutSession(fields),
+          footer: event.name,
         }),
       )
-      const when = describeSlot(ms(pad.startsAt), ms(pad.endsAt), event.timezone) ?? 'unscheduled'
       index.push(
-        `<li><a href="pads/${name}.html">${escapeHtml(pad.title ?? pad.id)}</a> — ${escapeHtml(when)}${pad.room ? ` · ${escapeHtml(pad.room)}` : ''} (<a href="pads/${name}.md">md</a>, <a href="pads/${name}.txt">txt</a>)</li>`,
+        `<li><a class="title" href="pads/${name}.html">${escapeHtml(title)}</a> <span class="formats">(<a href="pads/${name}.md">md</a>, <a href="pads/${name}.txt">txt</a>)</span><br><span class="when">${where}</span></li>`,
       )
-      const anchor = `session-${i + 1}`
-      toc.push(`${i + 1}. [${pad.title ?? pad.id}](#${anchor}) — ${when}`)
+      toc.push(`${i + 1}. [${title}](#${anchor}) — ${when}`)
       combinedMd.push(
         `<a id="${anchor}"></a>`,
         '',
-        `## ${pad.title ?? pad.id}`,
+        `## ${title}`,
         '',
         ...this.detailLines(pad, event),
         '',
-        demoteHeadings(text),
+        demoteHeadings(notes),
         '',
       )
-      combinedTxt.push(markdownToText(text, fields), '', '='.repeat(72), '')
+      combinedTxt.push(markdownToText(notes, fields), '', '='.repeat(72), '')
     })
     combinedMd.splice(2, 0, '## Contents', '', ...toc, '')
     files['minutes.md'] = strToU8(`${combinedMd.join('\n').trimEnd()}\n`)
-    files['minutes.txt'] = strToU8(`${combinedTxt.join('\n').trimEnd()}\n`)
+    files['minutes.txt'] = strToU8(`${combinedTxt.join('\n').trimEnd() || 'No notes were taken.'}\n`)
+    const days = `${escapeHtml(event.startsOn ?? '')}${event.endsOn && event.endsOn !== event.startsOn ? ` – ${escapeHtml(event.endsOn)}` : ''}`
     files['index.html'] = strToU8(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(event.name)} — minutes</title></head>
-<body><h1>${escapeHtml(event.name)} — minutes</h1>
-<p>${escapeHtml(event.startsOn ?? '')}${event.endsOn && event.endsOn !== event.startsOn ? ` – ${escapeHtml(event.endsOn)}` : ''} · ${escapeHtml(event.timezone)}</p>
-<p><a href="minutes.md">All minutes (Markdown)</a> · <a href="minutes.txt">All minutes (plain text)</a></p>
-<ol>
+<title>${escapeHtml(event.name)} — minutes</title>
+<style>${MINUTES_STYLE}${INDEX_STYLE}</style></head>
+<body><header class="minutes"><h1>${escapeHtml(event.name)} — minutes</h1>
+<p>${days ? `${days} · ` : ''}${escapeHtml(event.timezone)}</p>
+<p><a href="minutes.md">All minutes (Markdown)</a> · <a href="minutes.txt">All minutes (plain text)</a></p></header>
+<main><ol class="sessions">
 ${index.join('\n')}
-</ol></body></html>
+</ol></main></body></html>
 `)
     return {
       filename: `${fileSlug(event.slug)}-minutes.zip`,
       contentType: 'application/zip',
       body: zipSync(files, { level: 6 }),
+    }
+  }
+
+  /** What people wrote in the pad (its text without untouched template parts); null for nothing. */
+  notesOf(padId: string, text: string): string | null {
+    return writtenNotes(text, this.startingText(padId))
+  }
+
+  private startingText(padId: string): string | null {
+    const start = this.d.meetings.startingText(padId)
+    if (!start) return null
+    if ('text' in start) return start.text
+    const doc = new Y.Doc()
+    try {
+      Y.applyUpdate(doc, start.firstUpdate)
+      const first = doc.getText(NOTES_TEXT).toString()
+      return looksLikeTemplate(first) ? first : null
+    } catch {
+      return null
+    } finally {
+      doc.destroy()
     }
   }
 
@@ -287,15 +329,11 @@ ${index.join('\n')}
       .join('_')
   }
 
-  private detailLines(pad: PadInfo | null, event: EventInfo | null): string[] {
-    const lines: string[] = []
-    const when = pad ? describeSlot(ms(pad.startsAt), ms(pad.endsAt), event?.timezone ?? 'UTC') : null
-    if (event) lines.push(`- Event: ${event.name}`)
-    if (when) lines.push(`- When: ${when}`)
-    if (pad?.room) lines.push(`- Room: ${pad.room}`)
-    return lines
+  private detailLines(pad: PadInfo, event: EventInfo): string[] {
+    return scheduleFacts(pad, event).map((f) => `- ${f.label}: ${f.value}`)
   }
 
+  /** The minutes' header: event, session, the schedule facts, attendees. */
   private headerFields(
     text: string,
     padId: string,
@@ -305,9 +343,7 @@ ${index.join('\n')}
     const fields: TextHeader[] = []
     if (event) fields.push({ label: 'Event', value: event.name })
     fields.push({ label: 'Session', value: pad?.title ?? padId })
-    const when = pad ? describeSlot(ms(pad.startsAt), ms(pad.endsAt), event?.timezone ?? 'UTC') : null
-    if (when) fields.push({ label: 'Date', value: when })
-    if (pad?.room) fields.push({ label: 'Room', value: pad.room })
+    if (pad) for (const f of scheduleFacts(pad, event)) fields.push({ label: f.label, value: f.value })
     let attendees = attendeesOf(text)
     if (attendees.length === 0) {
       attendees = this.d.store
@@ -329,12 +365,30 @@ ${index.join('\n')}
     if (pad?.endsAt) lines.push(`end: ${yaml(pad.endsAt)}`)
     if (event) lines.push(`timezone: ${yaml(event.timezone)}`)
     if (pad?.room) lines.push(`room: ${yaml(pad.room)}`)
+    if (pad?.track) lines.push(`track: ${yaml(pad.track)}`)
+    if (pad?.speakers.length) lines.push(`speakers: [${pad.speakers.map(yaml).join(', ')}]`)
+    if (pad?.links.length) lines.push(`links: [${pad.links.map((l) => yaml(l.url)).join(', ')}]`)
     lines.push('---', '')
     return `${lines.join('\n')}${text.endsWith('\n') ? text : `${text}\n`}`
   }
 }
 
 const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso))
+
+/** The HTML minutes have the session as their heading: not again among the fields. */
+const withoutSession = (fields: TextHeader[]) => fields.filter((f) => f.label !== 'Session')
+
+/** The body of the minutes of a pad nobody wrote in. */
+const NO_NOTES = '*No notes were taken.*\n'
+
+/** The zip's index page: the sessions as a readable list (on top of the minutes' own style). */
+const INDEX_STYLE = `
+ol.sessions { padding-left: 1.6rem; }
+ol.sessions li { margin: .6rem 0; }
+ol.sessions .title { font-weight: 600; }
+ol.sessions .when, ol.sessions .formats, ol.sessions .none { color: #5b6474; font-size: .92rem; }
+ol.sessions .none { font-style: italic; }
+`
 
 function authorJson(a: AuthorSummary) {
   return {

@@ -11,10 +11,11 @@ import { inZone } from '../shared/time.ts'
 import { type AccessControl, TOKEN_PARAM, tokensOf } from './access.ts'
 import { type AssetManifest, preloadsOf } from './client-assets.ts'
 import { type EventLinks, type EventLinkUrls, linkUrls } from './event-links.ts'
-import { Html, html, type PageOptions, page as renderPage } from './html.ts'
+import { Html, html, type PageOptions, page as renderPage, siteHeader } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
 import { EXPORT_FORMATS, type ExportFormat, type Minutes } from './minutes.ts'
+import { scheduleFacts } from './pad-facts.ts'
 import { CLIENT_OUT } from './paths.ts'
 import { accessOf } from './route-classes.ts'
 import type { SearchIndex } from './search-index.ts'
@@ -25,12 +26,6 @@ const KIND_LABEL: Record<string, string> = {
   talk: 'talk',
   meeting: 'meeting',
 }
-
-const siteHeader = (crumbs: Html | string = '') => html`
-<header class="site">
-  <a class="brand" href="/">Summitpad</a>
-  <span class="muted">${crumbs}</span>
-</header>`
 
 /** The address people type or scan, as this request reached us. */
 export function publicBase(req: Request): string {
@@ -93,7 +88,7 @@ ${unscheduled.length ? html`<section><h2>Unscheduled</h2><ul class="cards">${uns
 
 function searchForm(q: string, event?: string, kind?: PadKind): Html {
   return html`<form class="row" action="/search" method="get" role="search">
-  <label>Search all pads <input type="search" name="q" value="${q}" placeholder="cgroup writeback" maxlength="500"></label>
+  <label>${event ? 'Search this event' : 'Search all pads'} <input type="search" name="q" value="${q}" placeholder="cgroup writeback" maxlength="500"></label>
   ${event ? html`<input type="hidden" name="event" value="${event}">` : ''}
   <label>Kind <select name="kind"><option value="">any</option>${PAD_KINDS.map((k) => html`<option value="${k}"${k === kind ? ' selected' : ''}>${KIND_LABEL[k]}</option>`)}</select></label>
   <button type="submit">Search</button>
@@ -104,20 +99,34 @@ function kindOptions(): Html {
   return html`${PAD_KINDS.map((k) => html`<option value="${k}"${k === 'talk' ? ' selected' : ''}>${KIND_LABEL[k]}</option>`)}`
 }
 
-/** The organiser's box on an event page (protected mode): the two links, and replacing them. */
+/**
+ * The organiser's box at the top of an event page (protected mode): that they are recognised,
+ * the two links with copy buttons, and replacing them.
+ */
 function eventLinks(urls: EventLinkUrls): Html {
   const row = (kind: 'edit' | 'read', label: string, what: string) => html`<div class="link-row">
-  <label>${label} <input type="text" readonly value="${urls[kind]}" data-link="${kind}"></label>
-  <p class="muted">${what}</p>
-  <button type="button" class="secondary" data-rotate="${kind}">Replace this link</button>
+  <label for="link-${kind}">${label}</label>
+  <div class="link-copy"><input id="link-${kind}" type="text" readonly value="${urls[kind]}" data-link="${kind}"><button type="button" data-copy="${kind}">Copy</button></div>
+  <p class="muted">${what} <button type="button" class="secondary small" data-rotate="${kind}">Replace this link</button></p>
 </div>`
   return html`<section class="links" aria-labelledby="links-title">
+  <p class="organiser">You are recognised as the organiser in this browser: only you see these links and can replace them.</p>
   <h2 id="links-title">Links to share</h2>
   ${row('edit', 'Edit link', 'Opens every pad of this event for editing. Share it with the people taking notes.')}
   ${row('read', 'Read-only link', 'Opens the pads to follow along live; nothing typed is kept.')}
   <p class="muted">Replacing a link cuts off everyone using the old one at once, open editors included.</p>
   <div class="message" hidden role="status" id="links-message"></div>
 </section>`
+}
+
+/** The schedule's facts above the notes (they are not in the text: a re-import changes them here). */
+function padFactsLine(pad: PadInfo, event: EventInfo | null): Html | string {
+  const facts = scheduleFacts(pad, event)
+  if (!facts.length) return ''
+  return html`<p class="pad-facts" aria-label="About this session">${facts.map(
+    (f, i) =>
+      html`${i ? ' · ' : ''}<span>${f.url ? html`<a href="${f.url}" rel="noopener noreferrer" target="_blank">${f.linkText}</a>` : html`<span class="label">${f.label}:</span> ${f.value}`}</span>`,
+  )}</p>`
 }
 
 export interface PagesDeps {
@@ -187,7 +196,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
     <summary>Create an event</summary>
     <form class="stack" id="new-event">
       <label>Name <input name="name" required maxlength="200" placeholder="Linux Plumbers 2026"></label>
-      <label>Short name for the URL <input name="slug" required pattern="[a-z0-9][a-z0-9-]{0,58}[a-z0-9]?" placeholder="lpc-2026"></label>
+      <label>Short name for the URL <input name="slug" required pattern="[a-z0-9](?:[a-z0-9\\-]{0,58}[a-z0-9])?" title="1 to 60 lower-case letters, digits and dashes, e.g. lpc-2026" placeholder="lpc-2026"></label>
       <label>First day <input name="startsOn" type="date"></label>
       <label>Last day <input name="endsOn" type="date"></label>
       <label>Time zone <input name="timezone" placeholder="Europe/Prague" id="tz"></label>
@@ -214,9 +223,10 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
       ? (kindParam as PadKind)
       : undefined
     const hits = q ? search.search(q, { event, kind }) : []
-    const body = html`${siteHeader('Search')}
+    const scope = event ? meetings.event(event) : null
+    const body = html`${siteHeader(scope ? html`<a href="/">Events</a> / <a href="/e/${scope.slug}">${scope.name}</a> / Search` : 'Search')}
 <main>
-  <h1>Search the minutes</h1>
+  <h1>${scope ? `Search ${scope.name}` : 'Search the minutes'}</h1>
   ${searchForm(q, event, kind)}
   ${q ? html`<p class="muted">${hits.length} ${hits.length === 1 ? 'pad' : 'pads'} found${hits.length === 50 ? ' (first 50)' : ''}.</p>` : ''}
   <ul class="cards">${hits.map(
@@ -255,9 +265,9 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
   <h1>${event.name}</h1>
   <p class="muted">${dateRange(event)}${event.description ? html` · ${event.description}` : ''}</p>
   <p><a href="/e/${event.slug}/outcomes">Action items and decisions</a> · <a href="/api/events/${event.slug}/export" download>Download all minutes (.zip)</a> · <a href="/search?event=${event.slug}">Search this event</a></p>
+  ${mode === 'protected' && role === 'admin' ? eventLinks(linkUrls(publicBase(req), links.ofEvent(event.slug)!)) : ''}
   ${role === 'read' ? html`<p class="message">You are following along with a read-only link: you can read every pad and watch it change, not edit.</p>` : ''}
   ${pads.length ? schedule(pads, event.timezone) : html`<p class="muted">No sessions yet${role === 'read' ? '' : ': import the schedule or add a pad'}.</p>`}
-  ${mode === 'protected' && role === 'admin' ? eventLinks(linkUrls(publicBase(req), links.ofEvent(event.slug)!)) : ''}
   ${
     role === 'read'
       ? ''
@@ -322,6 +332,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
   <a href="/p/${id}/qr">QR code</a>
   <button id="name-button" class="secondary" type="button" title="Change your name">Your name</button>
 </header>
+${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
 <div class="pad-main">
   <div id="editor"></div>
   <article id="preview" aria-label="Preview"></article>
@@ -370,31 +381,50 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
 
   router.get('/p/:id/qr', (req, res, next) => {
     const pad = meetings.pad(req.params.id)
-    // In protected mode the code carries a link, or the room could not open it. The read-only
-    // link by default: anyone who photographs the projector gets it. The edit link only when
-    // someone who may edit asks for it (?link=edit), with a warning on the page.
+    // In protected mode the code carries a link, or the room could not open it: a short link
+    // (/q/<code>, a secret of its own) that stands for the read-only link by default, since
+    // anyone who photographs the projector gets it; for the edit link only when someone who may
+    // edit asks for it (?link=edit), with a warning on the page.
     const { role, mode } = accessOf(res)
-    const secrets = mode === 'protected' ? links.ofPad(pad.id) : null
     const wantsEdit = req.query.link === 'edit' && role !== 'read'
-    const token = secrets ? (wantsEdit ? secrets.edit : secrets.read) : null
-    const url = `${publicBase(req)}/p/${pad.id}${token ? `?${TOKEN_PARAM}=${token}` : ''}`
-    const choice = !secrets
+    const code = mode === 'protected' ? links.shortCode(pad.id, wantsEdit ? 'edit' : 'read') : null
+    const url = code ? `${publicBase(req)}/q/${code}` : `${publicBase(req)}/p/${pad.id}`
+    const choice = !code
       ? ''
       : wantsEdit
         ? html`<p class="message">This code opens the pad <strong>for editing</strong>: anyone who photographs it can edit. <a href="/p/${pad.id}/qr">Show the read-only link instead</a></p>`
         : role === 'read'
           ? html`<p class="muted">Read-only link: people follow the notes live.</p>`
           : html`<p class="muted">Read-only link: people follow the notes live. <a href="/p/${pad.id}/qr?link=edit">Show the edit link instead</a></p>`
-    QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }).then((svg) => {
-      const body = html`<main class="qr">
+    const what = code && !wantsEdit ? 'Scan to follow the notes live' : 'Scan to take notes'
+    QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 }).then((svg) => {
+      // The address stays on one line: its size follows its length (a monospace character is
+      // about 0.6 em wide), so a long pad name shrinks instead of breaking mid-word.
+      const body = html`<main class="qr" style="--url-chars: ${url.length}">
   <h1>${padTitle(pad)}</h1>
-  <div role="img" aria-label="QR code for ${url}">${new Html(svg)}</div>
+  <p class="scan">${what}</p>
+  <div class="code" role="img" aria-label="QR code for ${url}">${new Html(svg)}</div>
   <div class="url">${url}</div>
+  <div class="qr-foot">
   ${choice}
   <p><a href="/p/${pad.id}">Open the pad</a>${pad.event ? html` · <a href="/e/${pad.event}">All sessions</a>` : ''}</p>
+  </div>
 </main>`
-      res.type('html').send(page({ title: `${padTitle(pad)} — QR`, body }))
+      res.type('html').send(page({ title: `${padTitle(pad)} — QR`, body, bodyClass: 'qr-page' }))
     }, next)
+  })
+
+  // A QR code's short link: open the pad through the event link it stands for. That link's
+  // token goes through the usual path (kept in a cookie, removed from the address bar).
+  router.get('/q/:code', (req, res) => {
+    const target = links.resolveShort(req.params.code)
+    if (!target)
+      throw new HttpError(
+        404,
+        'not_found',
+        'This link does not work (any more): the organisers may have replaced it. Ask them for the current one.',
+      )
+    res.redirect(303, `/p/${encodeURIComponent(target.padId)}?${TOKEN_PARAM}=${target.secret}`)
   })
 
   return router

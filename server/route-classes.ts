@@ -116,6 +116,8 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/p/:id', 'read'),
   r('GET', '/p/:id/history', 'read'),
   r('GET', '/p/:id/qr', 'read'),
+  // A QR code's short link: the code is itself a secret (event-links.ts), checked by its handler.
+  r('GET', '/q/:code', 'public'),
   // Events.
   r('GET', '/api/events', 'admin'),
   r('POST', '/api/events', 'admin', { body: RECORD_JSON }),
@@ -231,7 +233,7 @@ export function onlyAdminNames(res: Response): void {
     throw new HttpError(
       403,
       'forbidden',
-      'id: only the organiser (admin token) chooses pad ids; leave it out',
+      'Only the organiser (admin token) chooses pad names: leave the pad name out and one is made up.',
     )
 }
 

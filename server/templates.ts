@@ -1,12 +1,11 @@
 /**
  * Pad templates: plain Markdown files in server/templates/<kind>.md (an event may override one),
- * filled with the pad's details. The server writes the result into the pad itself, as the first
+ * filled with the pad's title and event. The server writes the result into the pad itself, as the first
  * log row of the transaction that creates the pad, so it is applied exactly once.
  */
 import fs from 'node:fs'
 import * as Y from 'yjs'
 import { type EventInfo, PAD_KINDS, type PadKind } from '../shared/meetings.ts'
-import { describeSlot } from '../shared/time.ts'
 import type { PadFields } from './meetings-store.ts'
 
 /** The Y.Text every client edits: the pad's Markdown. Exports and history read the same type. */
@@ -22,33 +21,21 @@ export function loadDefaultTemplates(): Templates {
   return out
 }
 
-/** The pad's facts as Markdown list items, only those that are known. */
-export function detailsBlock(pad: PadFields, event: EventInfo | null): string {
-  const zone = event?.timezone ?? 'UTC'
-  const lines: string[] = []
-  if (event) lines.push(`- **Event:** ${event.name}`)
-  const when = describeSlot(pad.startsAt, pad.endsAt, zone)
-  if (when) lines.push(`- **When:** ${when}`)
-  if (pad.room) lines.push(`- **Room:** ${pad.room}`)
-  if (pad.track) lines.push(`- **Track:** ${pad.track}`)
-  if (pad.speakers.length)
-    lines.push(`- **${pad.kind === 'talk' ? 'Speakers' : 'Leads'}:** ${pad.speakers.join(', ')}`)
-  for (const link of pad.links)
-    lines.push(`- **Link:** ${link.title ? `[${link.title}](${link.url})` : `<${link.url}>`}`)
-  return lines.join('\n')
-}
-
+/**
+ * Fills a template. Schedule facts (when, room, track, speakers, links) are never written into
+ * the text: they change with a re-import, and the editor and the minutes show them from the pad's
+ * metadata. `{{details}}` (in event templates from before) is dropped with its blank line;
+ * `{{room}}`, `{{track}}` and `{{speakers}}` are filled once, at creation, if a template asks.
+ */
 export function renderTemplate(body: string, pad: PadFields, event: EventInfo | null): string {
   const values: Record<string, string> = {
     title: pad.title ?? 'Untitled',
-    details: detailsBlock(pad, event),
     event: event?.name ?? '',
     room: pad.room ?? '',
     track: pad.track ?? '',
     speakers: pad.speakers.join(', '),
   }
-  // With nothing known about the session, drop the details line and its blank line entirely.
-  const source = values.details ? body : body.replace(/\{\{\s*details\s*\}\}\n*/, '')
+  const source = body.replace(/\{\{\s*details\s*\}\}\n*/g, '')
   // Unknown placeholders stay as written: a typo in a template shows instead of vanishing.
   return source.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => values[key] ?? whole)
 }

@@ -136,7 +136,9 @@ describe('links', () => {
     const bad = await call('GET', '/e/event-a?token=not-a-real-link', { headers: { accept: 'text/html' } })
     assert.equal(bad.status, 401)
     assert.equal(bad.headers.get('set-cookie'), null)
-    assert.match(await bad.text(), /protected/)
+    const refusal = await bad.text()
+    assert.match(refusal, /link from the organisers/)
+    assert.doesNotMatch(refusal, /admin token/, 'an attendee is not told about the admin token')
     const organiser = await (await call('GET', '/e/event-a', { token: ADMIN })).text()
     assert.match(organiser, /Links to share/)
     assert.ok(organiser.includes(linksA.edit) && organiser.includes(linksA.read))
@@ -160,8 +162,14 @@ describe('links', () => {
   })
 
   test('the QR code carries the read-only link unless someone who may edit asks for the edit link', async () => {
-    const qrUrl = async (path: string, token: string) =>
-      (await (await call('GET', path, { token })).text()).match(/class="url">([^<]*)/)?.[1] ?? ''
+    // The code carries a short link (/q/<code>) that leads to the pad with the event link's token.
+    const qrUrl = async (path: string, token: string) => {
+      const short =
+        (await (await call('GET', path, { token })).text()).match(/class="url">([^<]*)/)?.[1] ?? ''
+      assert.match(short, /\/q\/[0-9a-z]{20}$/)
+      const hop = await fetch(short, { redirect: 'manual' })
+      return new URL(hop.headers.get('location') ?? '', short).href
+    }
     assert.equal(tokenOf(await qrUrl(`/p/${pads.a}/qr`, ADMIN)), linksA.read)
     assert.equal(tokenOf(await qrUrl(`/p/${pads.a}/qr?link=edit`, ADMIN)), linksA.edit)
     assert.equal(tokenOf(await qrUrl(`/p/${pads.a}/qr?link=edit`, linksA.edit)), linksA.edit)
@@ -244,6 +252,8 @@ function samples(): Sample[] {
     { method: 'GET', path: `/p/${A}`, class: 'read' },
     { method: 'GET', path: `/p/${A}/history`, class: 'read' },
     { method: 'GET', path: `/p/${A}/qr`, class: 'read' },
+    // The code is the credential: anyone reaches the handler, which refuses an unknown code (404).
+    { method: 'GET', path: `/q/${'0'.repeat(20)}`, class: 'public' },
     { method: 'GET', path: '/api/events', class: 'admin' },
     { method: 'POST', path: '/api/events', class: 'admin', body: { slug: 'made-by-sample', name: 'x' } },
     { method: 'GET', path: '/api/events/event-a', class: 'read' },

@@ -51,6 +51,9 @@ try {
     title: 'sched_ext BoF',
     kind: 'bof',
     room: 'Hall C',
+    startsAt: '2026-11-10T16:00',
+    endsAt: '2026-11-10T17:00',
+    speakers: ['Tejun Heo', 'David Vernet'],
   })
 
   const ada = await newPerson(browser, 'Ada Okafor', {

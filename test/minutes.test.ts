@@ -438,13 +438,17 @@ describe('per-pad exports of a realistic pad typed through the stock client', ()
     assert.equal(rest, expected, 'the Markdown is exactly what was typed, CRLF and all')
   })
 
-  test('txt: a header block with event, session, date, room and attendees', async () => {
+  test('txt: a header block with event, session, date, room, leads and attendees', async () => {
     const txt = (await exportPad(server, pad.id, 'txt')).text
     const header = headerBlock(txt)
-    assert.deepEqual([...header.keys()], ['Event', 'Session', 'Date', 'Room', 'Attendees'], txt.slice(0, 600))
+    assert.deepEqual(
+      [...header.keys()],
+      ['Event', 'Session', 'When', 'Room', 'Leads', 'Attendees'],
+      txt.slice(0, 600),
+    )
     assert.equal(header.get('Event'), 'Linux Plumbers Conference 2026 東京')
     assert.equal(header.get('Session'), 'Memory cgroup BoF — Stéphane & 李小龙')
-    assert.match(header.get('Date') ?? '', /2026-12-11.*08:30.*09:15/)
+    assert.match(header.get('When') ?? '', /2026-12-11.*08:30.*09:15/)
     assert.equal(header.get('Room'), 'Hall B — 会議室 2')
     for (const name of [
       'Stéphane Graber',
@@ -577,7 +581,11 @@ describe('per-pad exports of a realistic pad typed through the stock client', ()
     assertStrictHeaders(reply)
     const doc = assertInert(reply.text, 'pad html', { linksNeedRel: true })
     assert.equal(textOf(byTag(doc, 'title')[0]!), `${pad.title} — ${event.name}`)
-    assert.deepEqual(byTag(doc, 'h1').map(textOf), ['Memory cgroup BoF'], 'the pad heading, once')
+    assert.deepEqual(
+      byTag(doc, 'h1').map(textOf),
+      [pad.title, 'Memory cgroup BoF'],
+      'the session (header), then the heading typed in the pad, once',
+    )
     assert.equal(byTag(doc, 'table').length, 2)
     const code = byTag(doc, 'pre').map(textOf).join('\n')
     for (const line of fencedLines(expected)) assert.ok(code.includes(line), `code line ${line}`)
@@ -838,7 +846,9 @@ describe('the event zip', () => {
       for (const { word, text } of pads) {
         const holders = names.filter((n) => files.get(n)!.includes(word))
         assert.equal(holders.length, 1, `${word} in exactly one .${ext}`)
-        if (ext === 'md') assert.ok(files.get(holders[0]!)!.endsWith(text), 'md holds the text as typed')
+        // Less the template's title line (untouched): the header carries the session's title.
+        const typed = text.replace(/^# .*\r?\n(\r?\n)?/, '')
+        if (ext === 'md') assert.ok(files.get(holders[0]!)!.endsWith(typed), 'md holds the text as typed')
       }
     }
     for (const name of ['index.html', 'minutes.md', 'minutes.txt']) assert.ok(files.has(name), name)
@@ -1345,11 +1355,13 @@ describe('forget history', () => {
       assert.ok(!contains(r.data, SECRET), `after editing: in ${r.table}`)
 
     // A restart from the same data directory serves the same text, still without the password.
+    const minutesBefore = (await exportPad(server, pad.id, 'md')).text
+    assert.ok(minutesBefore.includes('Password rotated by Stéphane.'), minutesBefore)
     for (const c of clients.splice(0)) c.destroy()
     await server.close()
     server = await startTestServer({ dataDir: server.dataDir, snapshotEvery: 4 })
     assert.equal(await serverText(server, pad.id), converged)
-    assert.ok((await exportPad(server, pad.id, 'md')).text.endsWith(converged))
+    assert.equal((await exportPad(server, pad.id, 'md')).text, minutesBefore, 'the same minutes')
     for (const r of logAndSnapshots(server))
       assert.ok(!contains(r.data, SECRET), `after restart: in ${r.table}`)
     assert.deepEqual(await searchHits(server, `q=${SECRET}`), [])
