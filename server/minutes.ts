@@ -4,8 +4,8 @@
  * "forget history". Reads the live room when the pad is open (after committing what is pending),
  * the store otherwise.
  */
-import { strToU8, zipSync } from 'fflate'
 import * as Y from 'yjs'
+import { pushAll } from '../shared/arrays.ts'
 import { attendeesOf, fenceTracker, findOutcomes } from '../shared/markers.ts'
 import type { EventInfo, PadInfo, PadKind } from '../shared/meetings.ts'
 import { describeSlot, inZone } from '../shared/time.ts'
@@ -21,6 +21,7 @@ import type { Rooms } from './rooms.ts'
 import type { SearchIndex } from './search-index.ts'
 import type { AuthorSummary, PadStore } from './store.ts'
 import { NOTES_TEXT } from './templates.ts'
+import { type DeferredEntry, type ZipSink, ZipStream } from './zip-stream.ts'
 
 export const EXPORT_FORMATS = ['md', 'html', 'txt', 'json', 'yjs'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
@@ -34,6 +35,13 @@ export interface Exported {
   body: string | Uint8Array
   /** Extra headers (the CSP of HTML exports). */
   headers?: Record<string, string>
+}
+
+/** An event's minutes bundle, written as it is made (`write` resolves when the last byte is handed on). */
+export interface EventZip {
+  filename: string
+  contentType: string
+  write(sink: ZipSink): Promise<void>
 }
 
 export interface RolledUpItem {
@@ -187,22 +195,44 @@ export class Minutes {
     this.d.search.markDirty(padId)
   }
 
-  /** Every pad of the event as md, html and txt, an index.html, and combined minutes.md / minutes.txt. */
-  exportEvent(slug: string): Exported {
+  /**
+   * Every pad of the event as md, html and txt, an index.html, and combined minutes.md /
+   * minutes.txt, as a zip written to `sink` while it is made: one pad is rendered at a time, its
+   * files are compressed and handed on, and the event loop is given back between pads (typing on
+   * other pads goes on). Memory held: one pad's rendering, plus the combined minutes compressed.
+   * Throws (404) before anything is written when the event does not exist.
+   */
+  eventZip(slug: string): EventZip {
     const event = this.d.meetings.event(slug)
-    const pads = this.d.meetings.pads({ event: slug })
-    const files: Record<string, Uint8Array> = {}
+    return {
+      filename: `${fileSlug(event.slug)}-minutes.zip`,
+      contentType: 'application/zip',
+      write: (sink) => this.writeEventZip(event, sink),
+    }
+  }
+
+  private async writeEventZip(event: EventInfo, sink: ZipSink): Promise<void> {
+    const zip = new ZipStream(sink)
+    // Each combined file ends trimmed, as one string would be: its last piece is held back.
+    const combinedMd = new TrimmedTail(zip.deferred('minutes.md'))
+    const combinedTxt = new TrimmedTail(zip.deferred('minutes.txt'))
+    const pads = this.d.meetings.pads({ event: event.slug })
     const index: string[] = []
-    const combinedMd: string[] = [`# ${event.name} — minutes`, '']
-    const combinedTxt: string[] = []
     const toc: string[] = []
-    pads.forEach((pad, i) => {
+    for (const [i, pad] of pads.entries()) {
+      const when = describeSlot(ms(pad.startsAt), ms(pad.endsAt), event.timezone) ?? 'unscheduled'
+      toc.push(`${i + 1}. [${pad.title ?? pad.id}](#session-${i + 1}) — ${when}`)
+    }
+    combinedMd.push(`# ${event.name} — minutes\n\n## Contents\n\n${toc.length ? `${toc.join('\n')}\n` : ''}`)
+    for (const [i, pad] of pads.entries()) {
       const text = this.text(pad.id) ?? ''
       const name = `${String(i + 1).padStart(2, '0')}-${fileSlug(pad.title ?? pad.id)}`
       const fields = this.headerFields(text, pad.id, pad, event)
-      files[`pads/${name}.md`] = strToU8(this.markdownWithHeader(text, pad, event))
-      files[`pads/${name}.txt`] = strToU8(markdownToText(text, fields))
-      files[`pads/${name}.html`] = strToU8(
+      const txt = markdownToText(text, fields)
+      await zip.file(`pads/${name}.md`, this.markdownWithHeader(text, pad, event))
+      await zip.file(`pads/${name}.txt`, txt)
+      await zip.file(
+        `pads/${name}.html`,
         minutesPage(text, {
           title: `${pad.title ?? pad.id} — ${event.name}`,
           fields,
@@ -213,24 +243,17 @@ export class Minutes {
       index.push(
         `<li><a href="pads/${name}.html">${escapeHtml(pad.title ?? pad.id)}</a> — ${escapeHtml(when)}${pad.room ? ` · ${escapeHtml(pad.room)}` : ''} (<a href="pads/${name}.md">md</a>, <a href="pads/${name}.txt">txt</a>)</li>`,
       )
-      const anchor = `session-${i + 1}`
-      toc.push(`${i + 1}. [${pad.title ?? pad.id}](#${anchor}) — ${when}`)
-      combinedMd.push(
-        `<a id="${anchor}"></a>`,
-        '',
-        `## ${pad.title ?? pad.id}`,
-        '',
-        ...this.detailLines(pad, event),
-        '',
-        demoteHeadings(text),
-        '',
-      )
-      combinedTxt.push(markdownToText(text, fields), '', '='.repeat(72), '')
-    })
-    combinedMd.splice(2, 0, '## Contents', '', ...toc, '')
-    files['minutes.md'] = strToU8(`${combinedMd.join('\n').trimEnd()}\n`)
-    files['minutes.txt'] = strToU8(`${combinedTxt.join('\n').trimEnd()}\n`)
-    files['index.html'] = strToU8(`<!doctype html>
+      const section = [`<a id="session-${i + 1}"></a>`, '', `## ${pad.title ?? pad.id}`, '']
+      pushAll(section, this.detailLines(pad, event))
+      section.push('', demoteHeadings(text), '')
+      combinedMd.push(`\n${section.join('\n')}`)
+      combinedTxt.push(`${txt}\n\n${'='.repeat(72)}\n\n`)
+      // Give the event loop back between pads: a big event must not stall everyone's typing.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await zip.file(
+      'index.html',
+      `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(event.name)} — minutes</title></head>
 <body><h1>${escapeHtml(event.name)} — minutes</h1>
@@ -239,12 +262,11 @@ export class Minutes {
 <ol>
 ${index.join('\n')}
 </ol></body></html>
-`)
-    return {
-      filename: `${fileSlug(event.slug)}-minutes.zip`,
-      contentType: 'application/zip',
-      body: zipSync(files, { level: 6 }),
-    }
+`,
+    )
+    await combinedMd.finish()
+    await combinedTxt.finish()
+    await zip.end()
   }
 
   /** Action items (grouped by owner) and decisions across the event's pads. */
@@ -342,6 +364,26 @@ ${index.join('\n')}
     if (pad?.room) lines.push(`room: ${yaml(pad.room)}`)
     lines.push('---', '')
     return `${lines.join('\n')}${text.endsWith('\n') ? text : `${text}\n`}`
+  }
+}
+
+/** Passes pieces on one behind, so the last can be trimmed: the file ends in exactly one newline. */
+class TrimmedTail {
+  private readonly out: DeferredEntry
+  private held = ''
+
+  constructor(out: DeferredEntry) {
+    this.out = out
+  }
+
+  push(text: string): void {
+    if (this.held) this.out.push(this.held)
+    this.held = text
+  }
+
+  finish(): Promise<void> {
+    this.out.push(`${this.held.trimEnd()}\n`)
+    return this.out.finish()
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import ICAL from 'ical.js'
 import { z } from 'zod'
+import { pushAll } from '../shared/arrays.ts'
 import { PAD_KINDS, type PadKind, type PadLink } from '../shared/meetings.ts'
 import { isValidIsoDateTime, isValidTimeZone, zonedToUtc } from '../shared/time.ts'
 
@@ -136,7 +137,7 @@ export function parseIcs(text: string, eventZone: string, fallbackKind: PadKind 
     }
     if (!vevent.hasProperty('dtstart')) return { ok: false, error: `entry "${uid}" has no DTSTART` }
     try {
-      entries.push(...readVevent(vevent, uid, exceptions, ctx))
+      pushAll(entries, readVevent(vevent, uid, exceptions, ctx))
     } catch (err) {
       // ical.js reads values lazily: a malformed date throws here, not in ICAL.parse.
       return {
