@@ -622,6 +622,7 @@ function storedPad(server: TestServer, title: string, text: string, event: strin
   doc.getText('notes').insert(0, text)
   const pad = server.meetings.createPad({ title, kind: 'meeting', event }, Y.encodeStateAsUpdate(doc))
   doc.destroy()
+  server.search.markDirty(pad.id)
   return pad.id
 }
 
@@ -770,6 +771,44 @@ describe('budgets: exports and diffs', () => {
         new TextDecoder().decode(await ok200(server, `/api/pads/${id}/diff?from=1&to=2`)),
       )
       assert.equal(diff.lines.length, 140_000)
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: search', () => {
+  test('a one-letter query matching everywhere in a 2 MiB pad costs within 5× one match in a pad that size', async () => {
+    const server = await startTestServer()
+    try {
+      createEvent(server, 'dense')
+      createEvent(server, 'sparse')
+      const dense = 'm '.repeat(1024 * 1024)
+      const sparse = `${'lorem '.repeat(170_000)}zebra ${'ipsum '.repeat(170_000)}`
+      storedPad(server, 'Dense', dense, 'dense')
+      storedPad(server, 'Sparse', sparse, 'sparse')
+      const hits = async (q: string, event: string) => {
+        const reply = await apiCall(server, 'GET', `/api/search?q=${q}&event=${event}`)
+        assert.equal(reply.status, 200, reply.text.slice(0, 300))
+        return (reply.json as { hits: { snippet: string }[] }).hits
+      }
+      await hits('zebra', 'sparse') // indexes both pads
+      const plain = await measured(async () => {
+        for (let i = 0; i < 3; i++)
+          assert.match((await hits('zebra', 'sparse'))[0]!.snippet, /<mark>zebra<\/mark>/)
+      })
+      const hostile = await measured(async () => {
+        for (let i = 0; i < 3; i++) {
+          const [hit] = await hits('m', 'dense')
+          assert.ok(hit && hit.snippet.length < 1000, 'a short snippet')
+          assert.match(hit.snippet, /^<mark>m<\/mark> <mark>m<\/mark>/)
+        }
+      })
+      console.log(`BUDGET search dense=${hostile.ms.toFixed(0)}ms sparse=${plain.ms.toFixed(0)}ms`)
+      assert.ok(
+        hostile.ms <= 5 * plain.ms + 100,
+        `"m" in a pad full of it: ${hostile.ms.toFixed(0)} ms; one "zebra" in a pad that size: ${plain.ms.toFixed(0)} ms`,
+      )
     } finally {
       await server.close()
     }
