@@ -814,3 +814,81 @@ describe('budgets: search', () => {
     }
   })
 })
+
+describe('budgets: snapshots', () => {
+  /** Bytes of `pad`'s log rows and of its snapshots, as stored. */
+  function storedBytes(server: TestServer, pad: string): { log: number; snapshots: number; count: number } {
+    const one = (sql: string) => (server.db.prepare(sql).get(pad) as { n: number | null }).n ?? 0
+    return {
+      log: one('SELECT sum(length(u.data)) AS n FROM updates u JOIN pads p ON p.pk = u.pad WHERE p.id = ?'),
+      snapshots: one(
+        'SELECT sum(length(s.data)) AS n FROM snapshots s JOIN pads p ON p.pk = s.pad WHERE p.id = ?',
+      ),
+      count: one('SELECT count(*) AS n FROM snapshots s JOIN pads p ON p.pk = s.pad WHERE p.id = ?'),
+    }
+  }
+
+  test('connect, type a character, leave, ten times on a 2 MiB pad: no snapshot per leave', async () => {
+    const server = await startTestServer()
+    try {
+      const id = storedPad(server, 'Big', paragraphs(2 * 1024 * 1024, 300))
+      const visit = async (i: number) => {
+        const c = connectClient(server.wsUrl, id, { name: `V${i}` })
+        await c.synced()
+        c.text.insert(0, 'x')
+        const rows = server.store.lastSeq(id)
+        await waitFor('the keystroke stored', () => server.store.lastSeq(id) > rows)
+        c.destroy()
+        await waitFor('the pad unloaded', () => server.rooms.get(id) === undefined)
+      }
+      await visit(0) // the first leave may snapshot the imported pad: everything since is its log
+      const before = storedBytes(server, id)
+      for (let i = 1; i <= 10; i++) await visit(i)
+      const after = storedBytes(server, id)
+      const logged = after.log - before.log
+      const snapshotted = after.snapshots - before.snapshots
+      console.log(`BUDGET leaves logged=${logged}B snapshots+=${snapshotted}B (${after.count} kept)`)
+      assert.ok(
+        snapshotted <= 5 * logged,
+        `ten one-character visits logged ${logged} bytes and added ${snapshotted} bytes of snapshots`,
+      )
+      assert.equal(server.minutes.text(id)!.slice(0, 10), 'xxxxxxxxxx', 'every visit’s character is there')
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('five typists: snapshots stay within 5× the log, and every revision still opens', async () => {
+    const server = await startTestServer({ snapshotEvery: 20 })
+    try {
+      const id = 'lpc-2026-five-typists'
+      const clients = Array.from({ length: 5 }, (_, i) => connectClient(server.wsUrl, id, { name: `T${i}` }))
+      await Promise.all(clients.map((c) => c.synced()))
+      const seen = new Map<number, string>()
+      for (let round = 0; round < 120; round++) {
+        for (const [i, c] of clients.entries())
+          c.text.insert(c.text.length, round % 12 === 11 ? '\n' : `${i}`)
+        await waitFor('the round stored', () => server.store.lastSeq(id) >= (round + 1) * 5, 10_000)
+        if (round % 30 === 29) {
+          await waitFor('clients converge', () =>
+            clients.every((c) => c.text.toString() === clients[0]!.text.toString()),
+          )
+          seen.set(server.store.lastSeq(id), clients[0]!.text.toString())
+        }
+      }
+      const bytes = storedBytes(server, id)
+      console.log(`BUDGET five typists log=${bytes.log}B snapshots=${bytes.snapshots}B (${bytes.count} kept)`)
+      assert.ok(
+        bytes.snapshots <= 5 * bytes.log,
+        `${bytes.snapshots} bytes of snapshots for ${bytes.log} of log`,
+      )
+      for (const [seq, text] of seen) {
+        const rev = await apiCall(server, 'GET', `/api/pads/${id}/revisions/${seq}`)
+        assert.equal((rev.json as { text: string }).text, text, `revision ${seq}`)
+      }
+      for (const c of clients) c.destroy()
+    } finally {
+      await server.close()
+    }
+  })
+})
