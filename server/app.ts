@@ -122,6 +122,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     },
     backup: () => backups.take(),
     trustProxy: config.trustProxy,
+    newPads: (ip) => newPads.tryHit(ip),
   })
   const server = http.createServer(app)
   server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head))

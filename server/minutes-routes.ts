@@ -8,6 +8,7 @@ import { PAD_KINDS } from '../shared/meetings.ts'
 import { TOKEN_PARAM } from './access.ts'
 import { HttpError } from './http-errors.ts'
 import { EXPORT_FORMATS, type Exported, MAX_IMPORT_BYTES, type Minutes } from './minutes.ts'
+import { admitNewPad, type NewPadGate } from './new-pad-gate.ts'
 import { onlyAdminNames } from './route-classes.ts'
 import type { SearchIndex } from './search-index.ts'
 
@@ -67,7 +68,7 @@ function query<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   throw new HttpError(400, 'invalid', `${issue.path.join('.') || 'query'}: ${issue.message}`)
 }
 
-export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Router {
+export function createMinutesRouter(minutes: Minutes, search: SearchIndex, newPads: NewPadGate): Router {
   const api = express.Router()
 
   api.get('/pads/:id/export', (req, res) => {
@@ -88,6 +89,7 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Rout
       }
       const input = query(importQuery, req.query)
       if (input.id !== undefined) onlyAdminNames(res)
+      admitNewPad(req, res, newPads)
       const pad = minutes.importYjs(new Uint8Array(req.body), input)
       res.status(201).location(`/api/pads/${pad.id}`).json(pad)
     },
