@@ -892,3 +892,75 @@ describe('budgets: snapshots', () => {
     }
   })
 })
+
+describe('budgets: event-wide views and new pads', () => {
+  test('the outcomes roll-up of 200 pads is read again only for the pad that changed', async () => {
+    const server = await startTestServer()
+    try {
+      createEvent(server, 'many')
+      const ids: string[] = []
+      for (let i = 0; i < 200; i++)
+        ids.push(
+          storedPad(
+            server,
+            `S${i}`,
+            `${paragraphs(20_000, 200)}\nACTION(ana): item ${i}\nDECISION: d${i}\n`,
+            'many',
+          ),
+        )
+      const view = async () => {
+        const reply = await apiCall(server, 'GET', '/api/events/many/outcomes')
+        assert.equal(reply.status, 200, reply.text.slice(0, 300))
+        return reply.json as { actionsByOwner: { items: { text: string }[] }[]; decisions: unknown[] }
+      }
+      const cold = await measured(async () => void (await view()))
+      const warm = await measured(async () => {
+        for (let i = 0; i < 3; i++) assert.equal((await view()).decisions.length, 200)
+      })
+      console.log(`BUDGET rollup cold=${cold.ms.toFixed(0)}ms warm(3 views)=${warm.ms.toFixed(0)}ms`)
+      assert.ok(
+        warm.ms <= cold.ms,
+        `three repeated views took ${warm.ms.toFixed(0)} ms, the first ${cold.ms.toFixed(0)} ms`,
+      )
+      const room = server.rooms.open(ids[7]!)
+      room.doc.transact(() => room.doc.getText('notes').insert(0, 'ACTION(bo): a new one\n'), SERVER_ORIGIN)
+      const items = (await view()).actionsByOwner.flatMap((g) => g.items.map((it) => it.text))
+      assert.ok(items.includes('a new one'), 'the edit is in the next view')
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('pads made over HTTP share the per-address new-pad limit (429 naming it)', async () => {
+    const server = await startTestServer({ maxNewPadsPerIpPerMinute: 5 })
+    try {
+      createEvent(server, 'kr-2026')
+      const statuses: number[] = []
+      for (let i = 0; i < 5; i++)
+        statuses.push(
+          (await apiCall(server, 'POST', '/api/events/kr-2026/pads', { title: `P${i}`, kind: 'meeting' }))
+            .status,
+        )
+      assert.deepEqual(statuses, [201, 201, 201, 201, 201])
+      const refused = await apiCall(server, 'POST', '/api/events/kr-2026/pads', {
+        title: 'one too many',
+        kind: 'meeting',
+      })
+      assert.equal(refused.status, 429)
+      assert.match((refused.json as { error: { message: string } }).error.message, /too many new pads/)
+      const doc = new Y.Doc()
+      doc.getText('notes').insert(0, 'imported')
+      const imported = await apiCall(
+        server,
+        'POST',
+        '/api/pads/import?title=Imported',
+        Y.encodeStateAsUpdate(doc),
+        'application/octet-stream',
+      )
+      assert.equal(imported.status, 429, 'the import door counts too')
+      assert.equal(server.meetings.pads({ event: 'kr-2026' }).length, 5)
+    } finally {
+      await server.close()
+    }
+  })
+})
