@@ -49,17 +49,30 @@ for (let i = 0; i < UPDATES; i++) {
   else if (r < 0.15) text.insert(Math.floor(rand() * text.length), 'x')
   else text.insert(text.length, String.fromCharCode(97 + (i % 26)))
 }
-// Stored as the live server stores them: one row per update, a snapshot every SNAPSHOT_EVERY rows.
+// Stored as the live server stores them: one row per update, a snapshot every SNAPSHOT_EVERY rows,
+// typed at 25 keystrokes a second (the snapshots' times decide which of them are kept:
+// server/snapshot-policy.ts thins them to one per 5 minutes).
+const KEYSTROKE_MS = 40
+const startedAt = Date.now()
 const replay = new Y.Doc()
 let first = 0
 for (let i = 0; i < rows.length; i += SNAPSHOT_EVERY) {
   const chunk = rows.slice(i, i + SNAPSHOT_EVERY)
   const seqs = store.append(
-    chunk.map((data) => ({ padId: 'big', at: Date.now(), conn: 'bench', author: 'Ada', data })),
+    chunk.map((data, k) => ({
+      padId: 'big',
+      at: startedAt + (i + k) * KEYSTROKE_MS,
+      conn: 'bench',
+      author: 'Ada',
+      data,
+    })),
   )
   if (i === 0) first = seqs[0]!
   for (const u of chunk) Y.applyUpdate(replay, u)
-  if (chunk.length === SNAPSHOT_EVERY) store.writeSnapshot('big', seqs.at(-1)!, Y.encodeStateAsUpdate(replay))
+  if (chunk.length === SNAPSHOT_EVERY) {
+    const at = startedAt + (i + chunk.length) * KEYSTROKE_MS
+    store.writeSnapshot('big', seqs.at(-1)!, Y.encodeStateAsUpdate(replay), at)
+  }
 }
 const last = first + rows.length - 1
 

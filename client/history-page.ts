@@ -25,21 +25,24 @@ let shown = -1
 
 function renderDiff(lines: DiffLine[]): void {
   const changed = lines.filter((l) => l.op !== 'same')
-  changes.replaceChildren(
-    ...(changed.length
-      ? changed.slice(0, 200).map((l) => {
-          const div = document.createElement('div')
-          div.className = l.op
-          div.textContent = `${l.op === 'add' ? '+ ' : '− '}${l.text}`
-          return div
-        })
-      : [
-          Object.assign(document.createElement('p'), {
-            className: 'muted',
-            textContent: 'No visible change (formatting or a restore of the same text).',
-          }),
-        ]),
-  )
+  // Children go through a fragment: spreading a list into replaceChildren overflows the stack
+  // past ~65k elements (shared/arrays.ts).
+  const shownLines = document.createDocumentFragment()
+  for (const l of changed.slice(0, 200)) {
+    const div = document.createElement('div')
+    div.className = l.op
+    div.textContent = `${l.op === 'add' ? '+ ' : '− '}${l.text}`
+    shownLines.append(div)
+  }
+  if (changed.length === 0) {
+    shownLines.append(
+      Object.assign(document.createElement('p'), {
+        className: 'muted',
+        textContent: 'No visible change (formatting or a restore of the same text).',
+      }),
+    )
+  }
+  changes.replaceChildren(shownLines)
 }
 
 async function show(index: number): Promise<void> {
@@ -78,16 +81,16 @@ async function load(): Promise<void> {
   slider.value = slider.max
   slider.disabled = timeline.steps.length === 0
   const marks = $('#checkpoints')
-  marks.replaceChildren(
-    ...timeline.checkpoints.map((c) => {
-      const b = document.createElement('button')
-      b.type = 'button'
-      b.className = 'secondary'
-      b.textContent = `${c.name} (${time(c.at)})`
-      b.addEventListener('click', () => jumpToSeq(c.seq))
-      return b
-    }),
-  )
+  const buttons = document.createDocumentFragment()
+  for (const c of timeline.checkpoints) {
+    const b = document.createElement('button')
+    b.type = 'button'
+    b.className = 'secondary'
+    b.textContent = `${c.name} (${time(c.at)})`
+    b.addEventListener('click', () => jumpToSeq(c.seq))
+    buttons.append(b)
+  }
+  marks.replaceChildren(buttons)
   const closeButton = $<HTMLButtonElement>('#close-session')
   closeButton.textContent = timeline.closedAt ? 'Reopen the session' : 'Close the session'
   $('#closed-note').hidden = !timeline.closedAt

@@ -24,17 +24,17 @@ export function attachPeopleList(list: HTMLElement, count: HTMLElement, awarenes
       })
     }
     people.sort((a, b) => Number(b.me) - Number(a.me) || a.name.localeCompare(b.name))
-    list.replaceChildren(
-      ...people.map((p) => {
-        const li = document.createElement('li')
-        const dot = document.createElement('span')
-        dot.className = 'dot'
-        dot.style.background = p.color
-        const label = `${p.name}${p.me ? ' (you)' : ''}${p.viewer ? ' · viewing' : ''}`
-        li.append(dot, document.createTextNode(label))
-        return li
-      }),
-    )
+    const items = document.createDocumentFragment()
+    for (const p of people) {
+      const li = document.createElement('li')
+      const dot = document.createElement('span')
+      dot.className = 'dot'
+      dot.style.background = p.color
+      const label = `${p.name}${p.me ? ' (you)' : ''}${p.viewer ? ' · viewing' : ''}`
+      li.append(dot, document.createTextNode(label))
+      items.append(li)
+    }
+    list.replaceChildren(items)
     count.textContent = String(people.length)
   }
   awareness.on('change', render)

@@ -10,6 +10,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { pushAll } from '../shared/arrays.ts'
 import type { EventLinks, LinkKind } from './event-links.ts'
 
 export type Mode = 'open' | 'protected'
@@ -161,7 +162,7 @@ export function tokensOf(req: Pick<IncomingMessage, 'headers' | 'url'>): string[
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')
   if (bearer) tokens.push(bearer[1]!)
   const query = new URL(req.url ?? '/', 'http://x').searchParams.getAll(TOKEN_PARAM)
-  tokens.push(...query.slice(0, 2))
-  tokens.push(...cookieTokens(req.headers.cookie))
+  pushAll(tokens, query.slice(0, 2))
+  pushAll(tokens, cookieTokens(req.headers.cookie))
   return tokens.filter((t) => t.length > 0 && t.length <= MAX_TOKEN_LENGTH).slice(0, MAX_KEPT_TOKENS + 3)
 }

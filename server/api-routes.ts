@@ -9,6 +9,7 @@ import { PAD_ID_MAX_LENGTH } from '../shared/pad-id.ts'
 import { isValidIsoDateTime, isValidTimeZone } from '../shared/time.ts'
 import { HttpError } from './http-errors.ts'
 import type { Meetings } from './meetings.ts'
+import { admitNewPad, type NewPadGate } from './new-pad-gate.ts'
 import { plainIssue } from './plain-errors.ts'
 import { onlyAdminNames } from './route-classes.ts'
 import { parseTime } from './schedule.ts'
@@ -109,6 +110,8 @@ function toMs(value: string | null | undefined, zone: string): number | null | u
 export interface ApiHooks {
   /** A pad now belongs to another event (or none): links of the old one must stop working on it. */
   padMoved(padId: string): void
+  /** The per-address new-pad limit, shared with sockets opening new names. */
+  newPads: NewPadGate
 }
 
 export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
@@ -151,6 +154,8 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
       throw new HttpError(400, 'invalid', 'event: differs from the event in the URL')
     }
     if (body.id !== undefined) onlyAdminNames(res)
+    meetings.event(param(req, 'slug'))
+    admitNewPad(req, res, hooks.newPads)
     res
       .status(201)
       .json(createPad(meetings, { ...body, event: param(req, 'slug') }, zoneOf(param(req, 'slug'))))
@@ -183,6 +188,7 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
   })
   api.post('/pads', (req, res) => {
     const body = jsonBody(req, padCreate)
+    admitNewPad(req, res, hooks.newPads)
     res.status(201).json(createPad(meetings, body, zoneOf(body.event)))
   })
   api.get('/pads/:id', (req, res) => {

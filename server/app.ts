@@ -4,6 +4,7 @@
  * the graceful shutdown; nothing here is global, so tests build as many servers as they like, each
  * on port 0 with its own data directory.
  */
+import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { AccessControl } from './access.ts'
@@ -133,6 +134,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     },
     backup: () => backups.take(),
     trustProxy: config.trustProxy,
+    // Each pad made over HTTP is a new one: a key of its own (the id is chosen after the check).
+    newPads: (ip) => newPads.tryHit(ip, `http:${randomUUID()}`),
   })
   const server = http.createServer(app)
   server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head))

@@ -7,6 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ParseArgsConfig } from 'node:util'
+import { maxOf } from '../shared/arrays.ts'
 import { PAD_KINDS, type PadKind } from '../shared/meetings.ts'
 import { isValidTimeZone } from '../shared/time.ts'
 import type { Core } from './core.ts'
@@ -243,18 +244,26 @@ index.html, and all minutes combined in minutes.md and minutes.txt. The default 
   arguments: { min: 1, max: 2 },
   async run(context, [slug, file], values) {
     const core = await context.open()
-    const exported = core.minutes.exportEvent(slug!)
-    const target = path.resolve(file ?? exported.filename)
-    const body = typeof exported.body === 'string' ? exported.body : Buffer.from(exported.body)
+    const zip = core.minutes.eventZip(slug!)
+    const target = path.resolve(file ?? zip.filename)
+    let fd: number | null = null
+    let bytes = 0
     try {
-      fs.writeFileSync(target, body, { flag: values.force ? 'w' : 'wx' })
+      fd = fs.openSync(target, values.force ? 'w' : 'wx')
+      const out = fd
+      await zip.write((chunk) => {
+        fs.writeSync(out, chunk)
+        bytes += chunk.length
+      })
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'EEXIST') throw new Failure(`${target} already exists (add --force to overwrite it)`)
       throw new Failure(`cannot write ${target}: ${(err as Error).message}`)
+    } finally {
+      if (fd !== null) fs.closeSync(fd)
     }
     const pads = core.meetings.pads({ event: slug! }).length
-    context.out(`wrote ${target} (${formatBytes(body.length)}, ${count(pads, 'pad')})\n`)
+    context.out(`wrote ${target} (${formatBytes(bytes)}, ${count(pads, 'pad')})\n`)
   },
 }
 
@@ -407,7 +416,7 @@ stored size (log + snapshots) and the time of its last edit (UTC).`,
         r.title ?? '',
       ]),
     ]
-    const widths = table[0]!.map((_, col) => Math.max(...table.map((row) => row[col]!.length)))
+    const widths = table[0]!.map((_, col) => maxOf(table.map((row) => row[col]!.length)))
     const lines = table.map((row) =>
       row
         .map((cell, col) =>

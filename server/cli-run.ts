@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { destination } from 'pino'
+import { maxOf } from '../shared/arrays.ts'
 import { COMMANDS, type Command, type CommandContext, Failure, UsageError } from './cli-commands.ts'
 import { ConfigError, configFromEnv } from './config.ts'
 import type { Core } from './core.ts'
@@ -26,7 +27,7 @@ const GLOBAL_OPTIONS = {
 } as const
 
 function mainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length))
+  const width = maxOf(COMMANDS.map((c) => c.name.length))
   return `Usage: summitpad <command> [arguments] [options]
 
 Admin commands for a Summitpad data directory. They open its SQLite database directly, so they

@@ -5,6 +5,7 @@
  * columns turned into lists. No line exceeds 72 columns except a footnote holding one unbreakable
  * URL and code block lines.
  */
+import { maxOf, pushAll } from '../shared/arrays.ts'
 import { type BlockNode, blockTree, createMarkdown, normalizeNewlines, type Token } from './markdown.ts'
 import { textWidth, wrap } from './text-width.ts'
 
@@ -18,6 +19,8 @@ interface Ctx {
   first: string
   rest: string
   footnotes: string[]
+  /** Footnote number by URL: a pad of 100,000 links must not search the list for each. */
+  footnoteOf: Map<string, number>
 }
 
 /** Inline content as plain text; link targets become footnote numbers. */
@@ -84,16 +87,17 @@ function inlineText(token: Token | undefined, ctx: Ctx): string {
 }
 
 function footnote(ctx: Ctx, url: string): number {
-  const existing = ctx.footnotes.indexOf(url)
-  if (existing >= 0) return existing + 1
+  const existing = ctx.footnoteOf.get(url)
+  if (existing !== undefined) return existing
   ctx.footnotes.push(url)
+  ctx.footnoteOf.set(url, ctx.footnotes.length)
   return ctx.footnotes.length
 }
 
 function wrapParagraph(text: string, ctx: Ctx): string[] {
   const lines: string[] = []
   text.split('\n').forEach((part, i) => {
-    lines.push(...wrap(part, TEXT_WIDTH, i === 0 ? ctx.first : ctx.rest, ctx.rest))
+    pushAll(lines, wrap(part, TEXT_WIDTH, i === 0 ? ctx.first : ctx.rest, ctx.rest))
   })
   return lines
 }
@@ -102,11 +106,10 @@ function heading(node: BlockNode, inline: Token | undefined, ctx: Ctx): string[]
   const level = Number(node.token.tag.slice(1))
   const lines = wrapParagraph(inlineText(inline, ctx), ctx)
   const underline = level === 1 ? '=' : level === 2 ? '-' : '~'
-  const widest = Math.max(...lines.map((l) => textWidth(l) - textWidth(ctx.rest)))
-  return [
-    ...lines,
+  const widest = maxOf(lines.map((l) => textWidth(l) - textWidth(ctx.rest)))
+  return pushAll(lines, [
     ctx.rest + underline.repeat(Math.min(Math.max(widest, 3), TEXT_WIDTH - textWidth(ctx.rest))),
-  ]
+  ])
 }
 
 function codeBlock(content: string, ctx: Ctx): string[] {
@@ -122,9 +125,15 @@ function table(node: BlockNode, ctx: Ctx): string[] {
   const rows: string[][] = []
   for (const section of node.children) for (const row of section.children) rows.push(cellsOf(row, ctx))
   const [header = [], ...body] = rows
-  const columns = Math.max(...rows.map((r) => r.length))
+  const columns = maxOf(
+    rows.map((r) => r.length),
+    0,
+  )
   const widths = Array.from({ length: columns }, (_, c) =>
-    Math.max(3, ...rows.map((r) => textWidth(r[c] ?? ''))),
+    maxOf(
+      rows.map((r) => textWidth(r[c] ?? '')),
+      3,
+    ),
   )
   const total = textWidth(ctx.rest) + widths.reduce((a, b) => a + b, 0) + 3 * (columns - 1)
   if (total <= TEXT_WIDTH) {
@@ -146,7 +155,7 @@ function table(node: BlockNode, ctx: Ctx): string[] {
     row.forEach((cell, c) => {
       const label = header[c] ? `${header[c]}: ` : ''
       const first = c === 0 ? (r === 0 ? ctx.first : ctx.rest) + '- ' : `${ctx.rest}  `
-      out.push(...wrap(`${label}${cell}`, TEXT_WIDTH, first, `${ctx.rest}    `))
+      pushAll(out, wrap(`${label}${cell}`, TEXT_WIDTH, first, `${ctx.rest}    `))
     })
   })
   return out
@@ -164,9 +173,10 @@ function list(node: BlockNode, ctx: Ctx): string[] {
       first: (i === 0 ? ctx.first : ctx.rest) + marker,
       rest: ctx.rest + ' '.repeat(marker.length),
       footnotes: ctx.footnotes,
+      footnoteOf: ctx.footnoteOf,
     }
     const lines = blocks(item.children, itemCtx, false)
-    out.push(...(lines.length ? lines : [itemCtx.first.trimEnd()]))
+    pushAll(out, lines.length ? lines : [itemCtx.first.trimEnd()])
   })
   return out
 }
@@ -194,6 +204,7 @@ function blocks(nodes: BlockNode[], ctx: Ctx, spaced = true): string[] {
           first: `${blockCtx.first}> `,
           rest: `${ctx.rest}> `,
           footnotes: ctx.footnotes,
+          footnoteOf: ctx.footnoteOf,
         })
         break
       case 'fence':
@@ -216,7 +227,7 @@ function blocks(nodes: BlockNode[], ctx: Ctx, spaced = true): string[] {
     // Lists inside a tight list item follow without a blank line, as they were typed.
     const needsGap = !firstBlock && (spaced || node.type === 'paragraph' || node.token.hidden !== true)
     if (needsGap && spaced) out.push('')
-    out.push(...lines)
+    pushAll(out, lines)
     firstBlock = false
   }
   return out
@@ -229,18 +240,18 @@ export interface TextHeader {
 
 /** The whole email body: header block, the notes, then the numbered links. */
 export function markdownToText(markdown: string, header: TextHeader[] = []): string {
-  const ctx: Ctx = { first: '', rest: '', footnotes: [] }
+  const ctx: Ctx = { first: '', rest: '', footnotes: [], footnoteOf: new Map() }
   const body = blocks(blockTree(md.parse(normalizeNewlines(markdown), {})), ctx)
   const out: string[] = []
   if (header.length) {
-    const labelWidth = Math.max(...header.map((h) => h.label.length)) + 2
+    const labelWidth = maxOf(header.map((h) => h.label.length)) + 2
     for (const h of header) {
       const label = `${h.label}:`.padEnd(labelWidth)
-      out.push(...wrap(h.value, TEXT_WIDTH, label, ' '.repeat(labelWidth)))
+      pushAll(out, wrap(h.value, TEXT_WIDTH, label, ' '.repeat(labelWidth)))
     }
     out.push('')
   }
-  out.push(...body)
+  pushAll(out, body)
   if (ctx.footnotes.length) {
     out.push('', 'Links:')
     ctx.footnotes.forEach((url, i) => {

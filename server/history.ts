@@ -237,10 +237,8 @@ export function lineDiff(a: string, b: string): DiffLine[] {
   const out: DiffLine[] = x.slice(0, head).map((text) => ({ op: 'same', text }))
   if (n * m > 4_000_000) {
     // Too big to align line by line: show it as replaced.
-    out.push(
-      ...xs.map((text): DiffLine => ({ op: 'del', text })),
-      ...ys.map((text): DiffLine => ({ op: 'add', text })),
-    )
+    for (const text of xs) out.push({ op: 'del', text })
+    for (const text of ys) out.push({ op: 'add', text })
   } else {
     const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1))
     for (let i = n - 1; i >= 0; i--) {
@@ -264,6 +262,6 @@ export function lineDiff(a: string, b: string): DiffLine[] {
     while (i < n) out.push({ op: 'del', text: xs[i++]! })
     while (j < m) out.push({ op: 'add', text: ys[j++]! })
   }
-  out.push(...x.slice(x.length - tail).map((text): DiffLine => ({ op: 'same', text })))
+  for (let k = x.length - tail; k < x.length; k++) out.push({ op: 'same', text: x[k]! })
   return out
 }

@@ -22,6 +22,7 @@ import type { Meetings } from './meetings.ts'
 import type { Metrics } from './metrics.ts'
 import type { Minutes } from './minutes.ts'
 import { createMinutesRouter } from './minutes-routes.ts'
+import type { NewPadGate } from './new-pad-gate.ts'
 import { crossSiteGuard } from './origin-check.ts'
 import { createPagesRouter } from './pages.ts'
 import { accessGuard } from './route-classes.ts'
@@ -61,6 +62,8 @@ export interface HttpAppOptions {
   backup(): Promise<BackupResult>
   /** Behind a reverse proxy (TRUST_PROXY): believe its X-Forwarded-Proto/-For, one hop. */
   trustProxy: boolean
+  /** The per-address new-pad limit (server/new-pad-gate.ts). */
+  newPads: NewPadGate
 }
 
 /** An id a proxy assigned (nginx `$request_id`) is kept if it is this tame; otherwise we make one. */
@@ -152,8 +155,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.use('/api', createScheduleRouter(options.meetings))
   app.use('/api', createLinksRouter(options.links, options.linkRotated))
   app.use('/api', createHistoryRouter(options.history))
-  app.use('/api', createMinutesRouter(options.minutes, options.search))
-  app.use('/api', createApiRouter(options.meetings, { padMoved: options.padMoved }))
+  app.use('/api', createMinutesRouter(options.minutes, options.search, options.newPads))
+  app.use('/api', createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
   app.use(createPagesRouter(options))
   app.use(notFound)
   // The one error handler, given the request's own logger so its line carries the request id.

@@ -278,9 +278,9 @@ export class MeteredPadStore extends PadStore {
     this.metrics = metrics
   }
 
-  override append(...args: Parameters<PadStore['append']>): ReturnType<PadStore['append']> {
+  override append(rows: Parameters<PadStore['append']>[0]): ReturnType<PadStore['append']> {
     const started = process.hrtime.bigint()
-    const seqs = super.append(...args)
+    const seqs = super.append(rows)
     if (seqs.length > 0)
       this.metrics.updatesPersisted(seqs.length, Number(process.hrtime.bigint() - started) / 1e9)
     return seqs

@@ -8,6 +8,7 @@ import { PAD_KINDS } from '../shared/meetings.ts'
 import { TOKEN_PARAM } from './access.ts'
 import { HttpError } from './http-errors.ts'
 import { EXPORT_FORMATS, type Exported, type Minutes } from './minutes.ts'
+import { admitNewPad, type NewPadGate } from './new-pad-gate.ts'
 import { plainIssue } from './plain-errors.ts'
 import { onlyAdminNames } from './route-classes.ts'
 import type { SearchIndex } from './search-index.ts'
@@ -27,6 +28,24 @@ export function sendExported(res: Response, file: Exported, inline = false): voi
     ...file.headers,
   })
   res.send(typeof file.body === 'string' ? file.body : Buffer.from(file.body))
+}
+
+/** Writes `chunk`, then waits while the client has not taken what was sent (a slow reader holds no more). */
+function writeDrained(res: Response, chunk: Uint8Array): Promise<void> {
+  if (res.destroyed) return Promise.reject(new Error('the client went away'))
+  if (res.write(chunk)) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      res.off('drain', onDrain)
+      res.off('close', onClose)
+      if (err) reject(err)
+      else resolve()
+    }
+    const onDrain = () => done()
+    const onClose = () => done(new Error('the client went away'))
+    res.on('drain', onDrain)
+    res.on('close', onClose)
+  })
 }
 
 const importQuery = z.strictObject({
@@ -49,7 +68,7 @@ function query<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   throw new HttpError(400, 'invalid', plainIssue(parsed.error.issues[0]!))
 }
 
-export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Router {
+export function createMinutesRouter(minutes: Minutes, search: SearchIndex, newPads: NewPadGate): Router {
   const api = express.Router()
 
   api.get('/pads/:id/export', (req, res) => {
@@ -68,6 +87,7 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Rout
     }
     const input = query(importQuery, req.query)
     if (input.id !== undefined) onlyAdminNames(res)
+    admitNewPad(req, res, newPads)
     minutes.importYjs(new Uint8Array(req.body), input).then((pad) => {
       res.status(201).location(`/api/pads/${pad.id}`).json(pad)
     }, next)
@@ -78,8 +98,24 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex): Rout
     res.json({ id: req.params.id, history: 'forgotten' })
   })
 
-  api.get('/events/:slug/export', (req, res) => {
-    sendExported(res, minutes.exportEvent(req.params.slug))
+  api.get('/events/:slug/export', (req, res, next) => {
+    const zip = minutes.eventZip(req.params.slug)
+    res.set({
+      'Content-Type': zip.contentType,
+      'Content-Disposition': contentDisposition(zip.filename),
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-store',
+    })
+    zip
+      .write((chunk) => writeDrained(res, chunk))
+      .then(
+        () => res.end(),
+        (err: unknown) => {
+          // Headers are gone once the first bytes are: a broken zip must not look complete.
+          if (res.headersSent) res.destroy(err instanceof Error ? err : undefined)
+          else next(err)
+        },
+      )
   })
 
   api.get('/events/:slug/outcomes', (req, res) => {

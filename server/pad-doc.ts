@@ -5,6 +5,7 @@
  */
 import * as Y from 'yjs'
 import { checkUpdate, lacksDependencies } from '../shared/update-check.ts'
+import { snapshotDue } from './snapshot-policy.ts'
 import type { PadStore, StoredPad } from './store.ts'
 
 /** Origin of the transaction that replays stored data; rows replayed are never logged again. */
@@ -60,8 +61,8 @@ export function encodeState(doc: Y.Doc): Uint8Array {
 }
 
 /**
- * A pad no room holds, rebuilt for a read (export, search index). A tail of `snapshotEvery` rows
- * or more after the newest snapshot (rows written by another program, a snapshot that failed) is
+ * A pad no room holds, rebuilt for a read (export, search index). A tail long enough to be worth a
+ * snapshot (snapshot-policy.ts: rows written by another program, a snapshot that failed) is
  * replayed here once and kept as a snapshot, so the next read — and the first person to open the
  * pad — load the snapshot instead of replaying it all again. Keeping it is optional: if it cannot
  * be written (a full disk, a locked database) the read still succeeds, and `snapshotFailed` hears
@@ -77,7 +78,12 @@ export function readStoredDoc(
   if (!stored) return null
   const doc = docFromStored(stored)
   const last = stored.updates.at(-1)
-  if (last && stored.updates.length >= snapshotEvery) {
+  const debt = {
+    rowsSince: stored.updates.length,
+    bytesSince: stored.updates.reduce((n, u) => n + u.data.byteLength, 0),
+    snapshotBytes: stored.snapshot?.byteLength ?? 0,
+  }
+  if (last && snapshotDue(debt, snapshotEvery)) {
     try {
       store.writeSnapshotIfCurrent(padId, last.seq, encodeState(doc))
     } catch (err) {

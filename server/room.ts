@@ -27,6 +27,7 @@ import { notesTextRefusal } from './notes-text-check.ts'
 import { docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
 import { CLOSE, type Origin, type Peer, type Refusal } from './peer.ts'
 import { Presence } from './presence.ts'
+import { snapshotDue } from './snapshot-policy.ts'
 import type { LogRow, PadStore } from './store.ts'
 import { checkWriters, type WriterView, withoutClients } from './writer-check.ts'
 import type { WriterHash } from './writer-key.ts'
@@ -124,6 +125,10 @@ export interface StoredPosition {
   snapshotSeq: number
   /** Log rows after the newest snapshot. */
   rowsSinceSnapshot: number
+  /** Their bytes (snapshot-policy.ts weighs them against the snapshot's size). */
+  bytesSinceSnapshot: number
+  /** Size of the newest snapshot (0 when none). */
+  snapshotBytes: number
   /**
    * Upper bound of the pad's encoded size: the newest snapshot plus every update since (deleted
    * content is counted until the next snapshot measures exactly). Checked per update for free.
@@ -523,6 +528,7 @@ export class Room {
     Y.applyUpdate(this.doc, update, LOAD_ORIGIN)
     this.position.lastSeq = Math.max(this.position.lastSeq, seq)
     this.position.rowsSinceSnapshot++
+    this.position.bytesSinceSnapshot += update.byteLength
     this.broadcast(encodeSyncUpdate(update))
     this.host.changed(this)
   }
@@ -530,9 +536,12 @@ export class Room {
   /** Replaces the pad's stored history with its current state (see PadStore.forgetHistory). */
   forgetHistory(): void {
     if (this.pending.length > 0) this.host.flushNow()
-    this.host.store.forgetHistory(this.padId, encodeState(this.doc))
+    const state = encodeState(this.doc)
+    this.host.store.forgetHistory(this.padId, state)
     this.position.snapshotSeq = this.position.lastSeq
     this.position.rowsSinceSnapshot = 0
+    this.position.bytesSinceSnapshot = 0
+    this.position.snapshotBytes = state.byteLength
   }
 
   /** Hands the rows queued this tick to the flusher. */
@@ -554,6 +563,7 @@ export class Room {
   private broadcastCommitted(rows: readonly PendingRow[], seqs: readonly number[]): void {
     this.position.lastSeq = seqs[seqs.length - 1]!
     this.position.rowsSinceSnapshot += rows.length
+    for (const row of rows) this.position.bytesSinceSnapshot += row.data.byteLength
     const first = rows[0]!
     const soleOrigin = rows.every((r) => r.origin === first.origin) ? first.origin : null
     // Yjs' mergeUpdates costs more per update the more it merges at once (it re-sorts its inputs
@@ -564,7 +574,7 @@ export class Room {
       const message = encodeSyncUpdate(merged)
       for (const peer of this.peers) if (peer !== soleOrigin) peer.send(message)
     }
-    if (this.position.rowsSinceSnapshot >= this.host.snapshotEvery) this.snapshot()
+    this.snapshotIfDue()
     this.host.changed(this)
   }
 
@@ -583,7 +593,21 @@ export class Room {
     return this.position.approxBytes + update.byteLength <= max
   }
 
-  /** Writes a compacted snapshot if anything was logged since the last one. */
+  /**
+   * Writes a snapshot when enough was logged since the last to be worth one (snapshot-policy.ts).
+   * `leaving`: the last person left, so a snapshot covering the whole log serves the next reader.
+   */
+  snapshotIfDue(leaving = false): void {
+    const p = this.position
+    const debt = {
+      rowsSince: p.rowsSinceSnapshot,
+      bytesSince: p.bytesSinceSnapshot,
+      snapshotBytes: p.snapshotBytes,
+    }
+    if (snapshotDue(debt, this.host.snapshotEvery, leaving)) this.snapshot()
+  }
+
+  /** Writes a compacted snapshot now if anything was logged since the last one. */
   snapshot(): void {
     if (this.discarded || this.position.lastSeq <= this.position.snapshotSeq) return
     if (this.pending.length > 0) this.host.flushNow()
@@ -592,6 +616,8 @@ export class Room {
       this.host.store.writeSnapshot(this.padId, this.position.lastSeq, state)
       this.position.snapshotSeq = this.position.lastSeq
       this.position.rowsSinceSnapshot = 0
+      this.position.bytesSinceSnapshot = 0
+      this.position.snapshotBytes = state.byteLength
       this.position.approxBytes = state.byteLength
     } catch (err) {
       // The log is complete without it; a snapshot only makes the next load faster.

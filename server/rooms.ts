@@ -79,6 +79,8 @@ export class Rooms {
         lastSeq,
         snapshotSeq: stored?.snapshotUpto ?? 0,
         rowsSinceSnapshot: stored?.updates.length ?? 0,
+        bytesSinceSnapshot: stored?.updates.reduce((n, u) => n + u.data.byteLength, 0) ?? 0,
+        snapshotBytes: stored?.snapshot?.byteLength ?? 0,
         approxBytes:
           (stored?.snapshot?.byteLength ?? 0) +
           (stored?.updates.reduce((n, u) => n + u.data.byteLength, 0) ?? 0),
@@ -86,7 +88,7 @@ export class Rooms {
       this.host,
     )
     // A long tail (e.g. rows written without snapshots) is replayed once, not on every load.
-    if ((stored?.updates.length ?? 0) >= this.options.snapshotEvery) room.snapshot()
+    room.snapshotIfDue()
     if (this.options.isClosed?.(padId)) room.setReadOnly(true)
     this.rooms.set(padId, room)
     // Opened by nobody (e.g. by a peer whose handshake then failed): unload like an emptied room.
@@ -103,7 +105,7 @@ export class Rooms {
   closeAll(code: number, reason: string): void {
     this.flusher.flush()
     for (const room of [...this.rooms.values()]) {
-      room.snapshot()
+      room.snapshotIfDue(true)
       this.remove(room)
       room.close(code, reason)
     }
@@ -132,11 +134,11 @@ export class Rooms {
     this.cancelUnload(room)
     if (room.peerCount > 0) return
     this.flusher.flush()
-    room.snapshot()
+    room.snapshotIfDue(true)
     const timer = setTimeout(() => {
       this.unloadTimers.delete(room)
       if (room.peerCount > 0 || this.rooms.get(room.padId) !== room) return
-      room.snapshot()
+      room.snapshotIfDue(true)
       this.remove(room)
       room.close(1000, 'unloaded')
     }, this.options.unloadDelayMs)

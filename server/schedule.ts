@@ -4,6 +4,7 @@
  * Summitpad's own JSON list. Pure: values in, entries or an error out. Times are UTC milliseconds.
  */
 import { z } from 'zod'
+import { pushAll } from '../shared/arrays.ts'
 import { PAD_KINDS, type PadKind, type PadLink } from '../shared/meetings.ts'
 import { isValidIsoDateTime, zonedToUtc } from '../shared/time.ts'
 

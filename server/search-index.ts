@@ -5,8 +5,8 @@
  */
 import type { PadKind } from '../shared/meetings.ts'
 import type { Db } from './db.ts'
-import { escapeHtml } from './html.ts'
 import type { Logger } from './logger.ts'
+import { hasMatch, SNIPPET_SCAN_CHARS, SNIPPET_WINDOW_CHARS, snippetOf } from './search-snippet.ts'
 
 /** Stale pads are re-indexed once no pad has changed for this long... */
 export const SEARCH_QUIET_MS = 1000
@@ -46,18 +46,16 @@ export interface SearchSource {
   title(padId: string): string | null
 }
 
-// Private-use characters mark the match in FTS5's snippet, so the text can be escaped first.
-const MARK_START = '\uE000'
-const MARK_END = '\uE001'
+/** The words of a query: FTS5 matches each as a prefix; at most 12. */
+export function queryWords(input: string): string[] {
+  return (input.match(/[\p{L}\p{N}_]+/gu) ?? []).slice(0, 12)
+}
 
 /** Turns what a person typed into an FTS5 query: every word must appear, as a prefix. */
 export function ftsQuery(input: string): string | null {
-  const words = input.match(/[\p{L}\p{N}_]+/gu)
-  if (!words?.length) return null
-  return words
-    .slice(0, 12)
-    .map((w) => `"${w}"*`)
-    .join(' ')
+  const words = queryWords(input)
+  if (!words.length) return null
+  return words.map((w) => `"${w}"*`).join(' ')
 }
 
 export class SearchIndex {
@@ -96,15 +94,26 @@ export class SearchIndex {
       ),
       search: db.prepare<
         { q: string; event: string | null; kind: string | null; limit: number },
-        { id: string; title: string | null; event: string | null; kind: string | null; snippet: string }
+        { pk: number; id: string; title: string | null; event: string | null; kind: string | null }
       >(
-        `SELECT p.id, p.title, e.slug AS event, p.kind,
-                snippet(pad_search, 1, '${MARK_START}', '${MARK_END}', '…', 16) AS snippet
+        // Not FTS5's snippet(): it is quadratic in the matches of a pad (search-snippet.ts). The
+        // text is read afterwards, for the hits on the page only (a sort keeps every row's columns).
+        `SELECT p.pk, p.id, p.title, e.slug AS event, p.kind
          FROM pad_search JOIN pads p ON p.pk = pad_search.rowid LEFT JOIN events e ON e.pk = p.event
          WHERE pad_search MATCH @q
            AND (@event IS NULL OR e.slug = @event)
            AND (@kind IS NULL OR p.kind = @kind)
          ORDER BY rank LIMIT @limit`,
+      ),
+      head: db.prepare<[number], { head: string; length: number }>(
+        `SELECT substr(body, 1, ${SNIPPET_SCAN_CHARS}) AS head, length(body) AS length FROM pad_search WHERE rowid = ?`,
+      ),
+      // Past the head: where the word first occurs (ASCII case folded, as lower() does), and the
+      // text around it. Not word-aware, so the snippet may show no mark; it is still that pad's.
+      around: db.prepare<{ word: string; pk: number }, { at: number; text: string | null; length: number }>(
+        `SELECT instr(lower(body), @word) AS at, length(body) AS length,
+                substr(body, max(1, instr(lower(body), @word) - ${SNIPPET_WINDOW_CHARS / 2}), ${SNIPPET_WINDOW_CHARS}) AS text
+         FROM pad_search WHERE rowid = @pk`,
       ),
     }
   }
@@ -180,6 +189,7 @@ export class SearchIndex {
   }
 
   search(input: string, filter: SearchFilter = {}, limit = SEARCH_LIMIT): SearchHit[] {
+    const words = queryWords(input)
     const q = ftsQuery(input)
     if (q === null) return []
     this.flush()
@@ -190,8 +200,26 @@ export class SearchIndex {
         title: r.title,
         event: r.event,
         kind: r.kind as PadKind | null,
-        snippet: escapeHtml(r.snippet).replaceAll(MARK_START, '<mark>').replaceAll(MARK_END, '</mark>'),
+        snippet: this.snippet(r.pk, words),
       }))
+  }
+
+  private snippet(pk: number, words: readonly string[]): string {
+    const { head = '', length = 0 } = this.s.head.get(pk) ?? {}
+    if (length <= SNIPPET_SCAN_CHARS || hasMatch(head, words)) {
+      return snippetOf(head, words, { before: false, after: length > head.length })
+    }
+    for (const word of words) {
+      const found = this.s.around.get({ word: word.toLowerCase(), pk })
+      if (found && found.at > 0 && found.text !== null) {
+        const start = Math.max(1, found.at - SNIPPET_WINDOW_CHARS / 2)
+        return snippetOf(found.text, words, {
+          before: start > 1,
+          after: start - 1 + found.text.length < found.length,
+        })
+      }
+    }
+    return snippetOf(head, words, { before: false, after: true })
   }
 
   private reindex(padId: string): void {

@@ -6,7 +6,9 @@
  * leaves nothing behind. Loading = the newest snapshot + the log rows after it.
  */
 import type Database from 'better-sqlite3'
+import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.ts'
+import { NEWEST_KEPT, type SnapshotMeta, thinned } from './snapshot-policy.ts'
 import type { WriterHash } from './writer-key.ts'
 
 export interface LogRow {
@@ -85,6 +87,10 @@ export class PadStore {
     insert: Database.Statement<[number, number, Buffer]>
     select: Database.Statement<[string, number], { key: Buffer }>
   } | null = null
+  private readonly selectSnapshotMetas
+  /** Prepared on first use: checkpoints came with schema 4, and a store may open an older file. */
+  private selectCheckpointSeqs: Statement<[number], { seq: number }> | null = null
+  private readonly deleteSnapshot
   private readonly db: Db
   /**
    * Pads appended to since this store was opened, so a commit is one INSERT, not an upsert of the
@@ -141,6 +147,10 @@ export class PadStore {
     )
     this.deleteUpdatesOf = db.prepare<[number]>('DELETE FROM updates WHERE pad = ?')
     this.deleteSnapshotsOf = db.prepare<[number]>('DELETE FROM snapshots WHERE pad = ?')
+    this.selectSnapshotMetas = db.prepare<[number], SnapshotMeta>(
+      'SELECT id, upto, at FROM snapshots WHERE pad = ?',
+    )
+    this.deleteSnapshot = db.prepare<[number]>('DELETE FROM snapshots WHERE id = ?')
     this.touchPad = db.prepare<[number, number]>(
       'UPDATE pads SET updated_at = max(updated_at, ?) WHERE pk = ?',
     )
@@ -213,7 +223,25 @@ export class PadStore {
   writeSnapshot(padId: string, upto: number, state: Uint8Array, at = Date.now()): void {
     const pad = this.selectPadPk.get(padId)
     if (!pad) throw new Error(`cannot snapshot pad "${padId}": it has no stored updates`)
-    this.insertSnapshot.run(pad.pk, upto, at, asBuffer(state))
+    this.db.transaction(() => {
+      this.insertSnapshot.run(pad.pk, upto, at, asBuffer(state))
+      this.thin(pad.pk, at)
+    })()
+  }
+
+  /** Drops the snapshots snapshot-policy.ts does not keep (the log still covers their revisions). */
+  private thin(pk: number, now: number): void {
+    const snapshots = this.selectSnapshotMetas.all(pk)
+    if (snapshots.length <= NEWEST_KEPT + 1) return
+    this.selectCheckpointSeqs ??= this.db.prepare<[number], { seq: number }>(
+      'SELECT seq FROM checkpoints WHERE pad = ?',
+    )
+    const doomed = thinned(
+      snapshots,
+      this.selectCheckpointSeqs.all(pk).map((c) => c.seq),
+      now,
+    )
+    for (const id of doomed) this.deleteSnapshot.run(id)
   }
 
   /**
@@ -221,7 +249,12 @@ export class PadStore {
    * still the pad's and no snapshot covers it yet. Returns whether it was stored.
    */
   writeSnapshotIfCurrent(padId: string, upto: number, state: Uint8Array, at = Date.now()): boolean {
-    return this.insertSnapshotIfCurrent.run({ padId, upto, at, data: asBuffer(state) }).changes > 0
+    return this.db.transaction(() => {
+      const stored = this.insertSnapshotIfCurrent.run({ padId, upto, at, data: asBuffer(state) }).changes > 0
+      const pad = stored ? this.selectPadPk.get(padId) : undefined
+      if (pad) this.thin(pad.pk, at)
+      return stored
+    })()
   }
 
   /** The writer key's hash a Yjs client id of the pad was first written with; null when none. */

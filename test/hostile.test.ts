@@ -10,10 +10,15 @@
  * The random-frame case prints its seed; rerun it with FUZZ_SEED=<seed>.
  */
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { describe, test } from 'node:test'
 import * as encoding from 'lib0/encoding'
+import ts from 'typescript'
 import * as Y from 'yjs'
 import type { Config } from '../server/config.ts'
+import { SERVER_ORIGIN } from '../server/peer.ts'
 import {
   decodeAwarenessUpdate,
   decodeMessage,
@@ -22,6 +27,7 @@ import {
 } from '../shared/protocol.ts'
 import { checkStateVector, checkUpdate } from '../shared/update-check.ts'
 import {
+  apiCall,
   type Client,
   connectClient,
   prng,
@@ -603,5 +609,358 @@ describe('the log stays quiet under a flood', () => {
       assertPadUnchanged(scene)
       await assertHonestStillWork(scene, 'flood')
     })
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// Budgets (issue 30): every request costs in proportion to what it brings. Each case compares the
+// hostile shape with a plain request of the same size (a ratio, never a time).
+
+/** A stored pad holding `text`, created the way an import would (one log row). */
+function storedPad(server: TestServer, title: string, text: string, event: string | null = null): string {
+  const doc = new Y.Doc()
+  doc.getText('notes').insert(0, text)
+  const pad = server.meetings.createPad({ title, kind: 'meeting', event }, Y.encodeStateAsUpdate(doc))
+  doc.destroy()
+  server.search.markDirty(pad.id)
+  return pad.id
+}
+
+function createEvent(server: TestServer, slug: string): void {
+  server.meetings.createEvent({
+    slug,
+    name: slug,
+    startsOn: null,
+    endsOn: null,
+    timezone: 'UTC',
+    description: null,
+  })
+}
+
+/** `count` paragraphs of `size` characters, about `bytes` in all. */
+function paragraphs(bytes: number, size: number): string {
+  const words = 'kernel scheduler cgroup memory io_uring tracing'.split(' ')
+  const out: string[] = []
+  let total = 0
+  for (let i = 0; total < bytes; i++) {
+    let p = ''
+    while (p.length < size) p += `${words[(i + p.length) % words.length]} `
+    p = p.slice(0, size).trimEnd() || 'x'
+    out.push(p)
+    total += p.length + 2
+  }
+  return out.join('\n\n')
+}
+
+/** Wall time of `run`, and the longest the event loop was blocked meanwhile (ms). */
+async function measured(run: () => Promise<void>): Promise<{ ms: number; stallMs: number }> {
+  const loop = monitorEventLoopDelay({ resolution: 5 })
+  loop.enable()
+  const started = performance.now()
+  await run()
+  const ms = performance.now() - started
+  loop.disable()
+  return { ms, stallMs: loop.max / 1e6 }
+}
+
+async function ok200(server: TestServer, url: string): Promise<Uint8Array> {
+  const reply = await apiCall(server, 'GET', url)
+  assert.equal(reply.status, 200, `${url}: ${reply.status} ${reply.text.slice(0, 300)}`)
+  return reply.bytes
+}
+
+describe('budgets: exports and diffs', () => {
+  test('no array is spread into a call’s arguments in server/, shared/ or client/', () => {
+    // `f(...xs)` puts every element on the stack: past ~65k it throws (see shared/arrays.ts).
+    const found: string[] = []
+    for (const dir of ['server', 'shared', 'client']) {
+      for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
+        if (!name.endsWith('.ts')) continue
+        const file = path.join(dir, name)
+        const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true)
+        const visit = (node: ts.Node): void => {
+          if (
+            ts.isSpreadElement(node) &&
+            (ts.isCallExpression(node.parent) || ts.isNewExpression(node.parent))
+          ) {
+            const { line } = source.getLineAndCharacterOfPosition(node.getStart())
+            found.push(`${file}:${line + 1}: ${node.parent.getText().slice(0, 80)}`)
+          }
+          ts.forEachChild(node, visit)
+        }
+        visit(source)
+      }
+    }
+    assert.deepEqual(found, [], 'use pushAll / maxOf from shared/arrays.ts, or a loop')
+  })
+
+  test('a 300 KB pad of 100,000 short paragraphs: txt export and the event zip answer, in linear time', async () => {
+    // Before: `out.push(...lines)` overflowed the stack and both answered 500. markdown-it costs
+    // ~20 µs a paragraph, so the reference is the same shape a quarter the size, four times.
+    const server = await startTestServer()
+    try {
+      createEvent(server, 'paras')
+      const many = storedPad(server, 'Many', paragraphs(300_000, 1), 'paras')
+      const quarter = storedPad(server, 'Quarter', paragraphs(75_000, 1))
+      const plain = storedPad(server, 'Plain', paragraphs(300_000, 600))
+      // Warm up the renderer, so neither side pays for compiling it.
+      await ok200(server, `/api/pads/${quarter}/export?format=txt`)
+      const hostile = await measured(async () => {
+        const txt = new TextDecoder().decode(await ok200(server, `/api/pads/${many}/export?format=txt`))
+        assert.ok(txt.split('\n').length > 100_000, 'every paragraph is in the txt export')
+      })
+      const reference = await measured(async () => {
+        for (let i = 0; i < 4; i++) await ok200(server, `/api/pads/${quarter}/export?format=txt`)
+      })
+      const prose = await measured(
+        async () => void (await ok200(server, `/api/pads/${plain}/export?format=txt`)),
+      )
+      const zip = await apiCall(server, 'GET', '/api/events/paras/export')
+      assert.equal(zip.status, 200, zip.text.slice(0, 300))
+      console.log(
+        `BUDGET txt 100k paragraphs=${hostile.ms.toFixed(0)}ms 4x25k=${reference.ms.toFixed(0)}ms prose of 300 KB=${prose.ms.toFixed(0)}ms`,
+      )
+      assert.ok(
+        hostile.ms <= 3 * reference.ms + 500,
+        `100,000 paragraphs took ${hostile.ms.toFixed(0)} ms, four times 25,000 ${reference.ms.toFixed(0)} ms`,
+      )
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('the event zip is made one pad at a time: four big pads block others no longer than one', async () => {
+    const server = await startTestServer()
+    try {
+      createEvent(server, 'one')
+      createEvent(server, 'four')
+      const text = paragraphs(1_000_000, 300)
+      storedPad(server, 'Only', text, 'one')
+      for (let i = 0; i < 4; i++) storedPad(server, `Big ${i}`, text, 'four')
+      await ok200(server, '/api/events/one/export')
+      const one = await measured(async () => void (await ok200(server, '/api/events/one/export')))
+      const four = await measured(async () => {
+        const zip = await ok200(server, '/api/events/four/export')
+        // Every file is there: four pads × 3, index.html, minutes.md, minutes.txt.
+        const { unzipSync } = await import('fflate')
+        assert.equal(Object.keys(unzipSync(zip)).length, 15)
+      })
+      console.log(`BUDGET zip stall one=${one.stallMs.toFixed(0)}ms four=${four.stallMs.toFixed(0)}ms`)
+      assert.ok(
+        four.stallMs <= 2 * one.stallMs + 50,
+        `the zip of four pads blocked the server ${four.stallMs.toFixed(0)} ms at once, of one pad ${one.stallMs.toFixed(0)} ms`,
+      )
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('a diff of more than 65,000 changed lines answers', async () => {
+    const server = await startTestServer()
+    try {
+      const lines = (tag: string) => Array.from({ length: 70_000 }, (_, i) => `${tag}${i}`).join('\n')
+      const id = storedPad(server, 'Long', lines('a'))
+      const room = server.rooms.open(id)
+      const ytext = room.doc.getText('notes')
+      room.doc.transact(() => {
+        ytext.delete(0, ytext.length)
+        ytext.insert(0, lines('b'))
+      }, SERVER_ORIGIN)
+      server.rooms.flush()
+      const diff = JSON.parse(
+        new TextDecoder().decode(await ok200(server, `/api/pads/${id}/diff?from=1&to=2`)),
+      )
+      assert.equal(diff.lines.length, 140_000)
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: search', () => {
+  test('a one-letter query matching everywhere in a 2 MiB pad costs within 5× one match in a pad that size', async () => {
+    const server = await startTestServer()
+    try {
+      createEvent(server, 'dense')
+      createEvent(server, 'sparse')
+      const dense = 'm '.repeat(1024 * 1024)
+      const sparse = `${'lorem '.repeat(170_000)}zebra ${'ipsum '.repeat(170_000)}`
+      storedPad(server, 'Dense', dense, 'dense')
+      storedPad(server, 'Sparse', sparse, 'sparse')
+      const hits = async (q: string, event: string) => {
+        const reply = await apiCall(server, 'GET', `/api/search?q=${q}&event=${event}`)
+        assert.equal(reply.status, 200, reply.text.slice(0, 300))
+        return (reply.json as { hits: { snippet: string }[] }).hits
+      }
+      await hits('zebra', 'sparse') // indexes both pads
+      const plain = await measured(async () => {
+        for (let i = 0; i < 3; i++)
+          assert.match((await hits('zebra', 'sparse'))[0]!.snippet, /<mark>zebra<\/mark>/)
+      })
+      const hostile = await measured(async () => {
+        for (let i = 0; i < 3; i++) {
+          const [hit] = await hits('m', 'dense')
+          assert.ok(hit && hit.snippet.length < 1000, 'a short snippet')
+          assert.match(hit.snippet, /^<mark>m<\/mark> <mark>m<\/mark>/)
+        }
+      })
+      console.log(`BUDGET search dense=${hostile.ms.toFixed(0)}ms sparse=${plain.ms.toFixed(0)}ms`)
+      assert.ok(
+        hostile.ms <= 5 * plain.ms + 100,
+        `"m" in a pad full of it: ${hostile.ms.toFixed(0)} ms; one "zebra" in a pad that size: ${plain.ms.toFixed(0)} ms`,
+      )
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: snapshots', () => {
+  /** Bytes of `pad`'s log rows and of its snapshots, as stored. */
+  function storedBytes(server: TestServer, pad: string): { log: number; snapshots: number; count: number } {
+    const one = (sql: string) => (server.db.prepare(sql).get(pad) as { n: number | null }).n ?? 0
+    return {
+      log: one('SELECT sum(length(u.data)) AS n FROM updates u JOIN pads p ON p.pk = u.pad WHERE p.id = ?'),
+      snapshots: one(
+        'SELECT sum(length(s.data)) AS n FROM snapshots s JOIN pads p ON p.pk = s.pad WHERE p.id = ?',
+      ),
+      count: one('SELECT count(*) AS n FROM snapshots s JOIN pads p ON p.pk = s.pad WHERE p.id = ?'),
+    }
+  }
+
+  test('connect, type a character, leave, ten times on a 2 MiB pad: no snapshot per leave', async () => {
+    const server = await startTestServer()
+    try {
+      const id = storedPad(server, 'Big', paragraphs(2 * 1024 * 1024, 300))
+      const visit = async (i: number) => {
+        const c = connectClient(server.wsUrl, id, { name: `V${i}` })
+        await c.synced()
+        c.text.insert(0, 'x')
+        const rows = server.store.lastSeq(id)
+        await waitFor('the keystroke stored', () => server.store.lastSeq(id) > rows)
+        c.destroy()
+        await waitFor('the pad unloaded', () => server.rooms.get(id) === undefined)
+      }
+      await visit(0) // the first leave may snapshot the imported pad: everything since is its log
+      const before = storedBytes(server, id)
+      for (let i = 1; i <= 10; i++) await visit(i)
+      const after = storedBytes(server, id)
+      const logged = after.log - before.log
+      const snapshotted = after.snapshots - before.snapshots
+      console.log(`BUDGET leaves logged=${logged}B snapshots+=${snapshotted}B (${after.count} kept)`)
+      assert.ok(
+        snapshotted <= 5 * logged,
+        `ten one-character visits logged ${logged} bytes and added ${snapshotted} bytes of snapshots`,
+      )
+      assert.equal(server.minutes.text(id)!.slice(0, 10), 'xxxxxxxxxx', 'every visit’s character is there')
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('five typists: snapshots stay within 5× the log, and every revision still opens', async () => {
+    const server = await startTestServer({ snapshotEvery: 20 })
+    try {
+      const id = 'lpc-2026-five-typists'
+      const clients = Array.from({ length: 5 }, (_, i) => connectClient(server.wsUrl, id, { name: `T${i}` }))
+      await Promise.all(clients.map((c) => c.synced()))
+      const seen = new Map<number, string>()
+      for (let round = 0; round < 120; round++) {
+        for (const [i, c] of clients.entries())
+          c.text.insert(c.text.length, round % 12 === 11 ? '\n' : `${i}`)
+        await waitFor('the round stored', () => server.store.lastSeq(id) >= (round + 1) * 5, 10_000)
+        if (round % 30 === 29) {
+          await waitFor('clients converge', () =>
+            clients.every((c) => c.text.toString() === clients[0]!.text.toString()),
+          )
+          seen.set(server.store.lastSeq(id), clients[0]!.text.toString())
+        }
+      }
+      const bytes = storedBytes(server, id)
+      console.log(`BUDGET five typists log=${bytes.log}B snapshots=${bytes.snapshots}B (${bytes.count} kept)`)
+      assert.ok(
+        bytes.snapshots <= 5 * bytes.log,
+        `${bytes.snapshots} bytes of snapshots for ${bytes.log} of log`,
+      )
+      for (const [seq, text] of seen) {
+        const rev = await apiCall(server, 'GET', `/api/pads/${id}/revisions/${seq}`)
+        assert.equal((rev.json as { text: string }).text, text, `revision ${seq}`)
+      }
+      for (const c of clients) c.destroy()
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: event-wide views and new pads', () => {
+  test('the outcomes roll-up of 200 pads is read again only for the pad that changed', async () => {
+    const server = await startTestServer()
+    try {
+      createEvent(server, 'many')
+      const ids: string[] = []
+      for (let i = 0; i < 200; i++)
+        ids.push(
+          storedPad(
+            server,
+            `S${i}`,
+            `${paragraphs(20_000, 200)}\nACTION(ana): item ${i}\nDECISION: d${i}\n`,
+            'many',
+          ),
+        )
+      const view = async () => {
+        const reply = await apiCall(server, 'GET', '/api/events/many/outcomes')
+        assert.equal(reply.status, 200, reply.text.slice(0, 300))
+        return reply.json as { actionsByOwner: { items: { text: string }[] }[]; decisions: unknown[] }
+      }
+      const cold = await measured(async () => void (await view()))
+      const warm = await measured(async () => {
+        for (let i = 0; i < 3; i++) assert.equal((await view()).decisions.length, 200)
+      })
+      console.log(`BUDGET rollup cold=${cold.ms.toFixed(0)}ms warm(3 views)=${warm.ms.toFixed(0)}ms`)
+      assert.ok(
+        warm.ms <= cold.ms,
+        `three repeated views took ${warm.ms.toFixed(0)} ms, the first ${cold.ms.toFixed(0)} ms`,
+      )
+      const room = server.rooms.open(ids[7]!)
+      room.doc.transact(() => room.doc.getText('notes').insert(0, 'ACTION(bo): a new one\n'), SERVER_ORIGIN)
+      const items = (await view()).actionsByOwner.flatMap((g) => g.items.map((it) => it.text))
+      assert.ok(items.includes('a new one'), 'the edit is in the next view')
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('pads made over HTTP share the per-address new-pad limit (429 naming it)', async () => {
+    const server = await startTestServer({ maxNewPadsPerIpPerMinute: 5 })
+    try {
+      createEvent(server, 'kr-2026')
+      const statuses: number[] = []
+      for (let i = 0; i < 5; i++)
+        statuses.push(
+          (await apiCall(server, 'POST', '/api/events/kr-2026/pads', { title: `P${i}`, kind: 'meeting' }))
+            .status,
+        )
+      assert.deepEqual(statuses, [201, 201, 201, 201, 201])
+      const refused = await apiCall(server, 'POST', '/api/events/kr-2026/pads', {
+        title: 'one too many',
+        kind: 'meeting',
+      })
+      assert.equal(refused.status, 429)
+      assert.match((refused.json as { error: { message: string } }).error.message, /too many new pads/)
+      const doc = new Y.Doc()
+      doc.getText('notes').insert(0, 'imported')
+      const imported = await apiCall(
+        server,
+        'POST',
+        '/api/pads/import?title=Imported',
+        Y.encodeStateAsUpdate(doc),
+        'application/octet-stream',
+      )
+      assert.equal(imported.status, 429, 'the import door counts too')
+      assert.equal(server.meetings.pads({ event: 'kr-2026' }).length, 5)
+    } finally {
+      await server.close()
+    }
   })
 })
