@@ -143,9 +143,11 @@ export class SearchIndex {
     const ids = new Set([...this.queued, ...this.dirty])
     this.queued.clear()
     this.dirty.clear()
-    this.db.transaction(() => {
-      for (const id of ids) this.reindex(id)
-    })()
+    this.db
+      .transaction(() => {
+        for (const id of ids) this.reindex(id)
+      })
+      .immediate()
   }
 
   private startDrain(): void {
@@ -163,7 +165,7 @@ export class SearchIndex {
     const id = next.value
     this.queued.delete(id)
     try {
-      this.db.transaction(() => this.reindex(id))()
+      this.db.transaction(() => this.reindex(id)).immediate()
     } catch (err) {
       // The pad stays out of date in the index until its next change; a search still works.
       this.log.error({ pad: id, err }, 'could not index pad')
@@ -180,7 +182,7 @@ export class SearchIndex {
     // One transaction per pad: a pad that fails (its data, a full disk) leaves the others indexed.
     for (const id of ids) {
       try {
-        this.db.transaction(() => this.reindex(id))()
+        this.db.transaction(() => this.reindex(id)).immediate()
       } catch (err) {
         this.log.error({ pad: id, err }, 'could not index pad')
       }
@@ -222,6 +224,11 @@ export class SearchIndex {
     return snippetOf(head, words, { before: false, after: true })
   }
 
+  /**
+   * Call inside an IMMEDIATE transaction: it reads the pad, then writes its rows, and another
+   * process (the CLI beside the server) may commit in between; a deferred transaction would then
+   * fail at once with "database is locked" instead of waiting its turn.
+   */
   private reindex(padId: string): void {
     const pad = this.s.padPk.get(padId)
     if (!pad) return

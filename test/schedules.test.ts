@@ -14,7 +14,6 @@ import Database from 'better-sqlite3'
 import { DB_FILE_NAME, MIGRATIONS, migrate } from '../server/db.ts'
 import { HttpError } from '../server/http-errors.ts'
 import type { ImportReport } from '../server/meetings.ts'
-import { MeetingsStore } from '../server/meetings-store.ts'
 import { MAX_SCHEDULE_ENTRIES } from '../server/schedule.ts'
 import { readUntrusted } from '../server/untrusted-files.ts'
 import { BudgetExceeded, MAX_RUNNING, MAX_WAITING, runInWorker, workerTask } from '../server/worker-budget.ts'
@@ -724,8 +723,19 @@ describe('schedules', () => {
        VALUES ('old', 'Old', NULL, NULL, 'UTC', NULL, 0, 0)`,
     ).run()
     const eventPk = (db.prepare("SELECT pk FROM events WHERE slug = 'old'").get() as { pk: number }).pk
-    // What the old import left: one pad per UID, holding the last entry that had it.
-    const store = new MeetingsStore(db)
+    // What the old import left: one pad per UID, holding the last entry that had it. Written with
+    // the columns of that schema (today's store prepares statements for columns added since).
+    const oldInsert = db.prepare(
+      `INSERT INTO pads (id, event, title, kind, track, room, starts_at, ends_at, speakers, links, cancelled,
+                         source_uid, created_at, updated_at)
+       VALUES (@id, @event, @title, @kind, @track, @room, @startsAt, @endsAt, '[]', '[]', 0, @sourceUid, 0, 0)`,
+    )
+    const store = {
+      insertPad(id: string, event: number, f: ReturnType<typeof fields>, sourceUid: string) {
+        const { title, kind, track, room, startsAt, endsAt } = f
+        oldInsert.run({ id, event, sourceUid, title, kind, track, room, startsAt, endsAt })
+      },
+    }
     const fields = (title: string, start: string, end: string) => ({
       title,
       kind: title.includes('BoF') ? ('bof' as const) : ('talk' as const),
