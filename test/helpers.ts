@@ -83,7 +83,8 @@ export function connectClient(
     doc,
     text: doc.getText('notes'),
     provider,
-    synced: () => waitFor(`client of ${padId} to sync`, () => provider.synced),
+    // A generous deadline: a large pad on a busy 2-core machine can take seconds to load and apply.
+    synced: () => waitFor(`client of ${padId} to sync`, () => provider.synced, 30_000),
     destroy: () => {
       provider.destroy()
       doc.destroy()

@@ -1139,7 +1139,7 @@ describe('search', () => {
   }
 
   const waitForHits = (query: string, n: number) =>
-    eventually(`${n} hits for ${query}`, async () => (await searchHits(server, query)).length === n, 5000)
+    eventually(`${n} hits for ${query}`, async () => (await searchHits(server, query)).length === n, 30_000)
 
   test('finds a word typed a moment ago, highlighted, with the rest of the snippet escaped', async () => {
     const { pad, client } = await padWith({ title: 'Allocator call', kind: 'meeting' })
@@ -1157,6 +1157,14 @@ describe('search', () => {
   })
 
   test('the /search page shows the hit with the word marked and the typed <b> as text', async () => {
+    // Its own pad, so the test stands alone (run by name, or after a failing neighbour).
+    const { client } = await padWith({ title: 'Allocator page', kind: 'meeting' })
+    typeAtEnd(client, '\nThe <b>zygomorphic</b> page & friends\n')
+    await eventually(
+      'the word in the index',
+      async () => (await searchHits(server, 'q=zygomorphic')).length >= 1,
+      30_000,
+    )
     const doc = parse((await call(server, 'GET', '/search?q=zygomorphic')).text)
     const snippet = [...elements(doc)].find((e) => attr(e, 'class') === 'snippet')
     assert.ok(snippet, 'a snippet')

@@ -200,7 +200,7 @@ describe('restarts', () => {
     }
     const c = connectClient(server.wsUrl, 'big')
     await c.synced()
-    await waitFor('content', () => c.text.length === 50_000)
+    await waitFor('content', () => c.text.length === 50_000, 60_000)
     assert.equal(c.text.toString(), expected)
     c.destroy()
     await server.close()
