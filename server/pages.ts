@@ -4,7 +4,6 @@
  * room's projector). Small page scripts under /assets/ add the forms' behaviour and live counts.
  */
 import express, { type Request, type Router } from 'express'
-import QRCode from 'qrcode'
 import { type EventInfo, PAD_KINDS, type PadInfo, type PadKind } from '../shared/meetings.ts'
 import { isValidPadId } from '../shared/pad-id.ts'
 import { inZone } from '../shared/time.ts'
@@ -397,10 +396,15 @@ ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
           ? html`<p class="muted">Read-only link: people follow the notes live.</p>`
           : html`<p class="muted">Read-only link: people follow the notes live. <a href="/p/${pad.id}/qr?link=edit">Show the edit link instead</a></p>`
     const what = code && !wantsEdit ? 'Scan to follow the notes live' : 'Scan to take notes'
-    QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 }).then((svg) => {
-      // The address stays on one line: its size follows its length (a monospace character is
-      // about 0.6 em wide), so a long pad name shrinks instead of breaking mid-word.
-      const body = html`<main class="qr" style="--url-chars: ${url.length}">
+    // Loaded on first use (its own chunk in the build): most servers' starts never need it.
+    import('qrcode')
+      .then(({ default: QRCode }) =>
+        QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 }),
+      )
+      .then((svg) => {
+        // The address stays on one line: its size follows its length (a monospace character is
+        // about 0.6 em wide), so a long pad name shrinks instead of breaking mid-word.
+        const body = html`<main class="qr" style="--url-chars: ${url.length}">
   <h1>${padTitle(pad)}</h1>
   <p class="scan">${what}</p>
   <div class="code" role="img" aria-label="QR code for ${url}">${new Html(svg)}</div>
@@ -410,8 +414,8 @@ ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
   <p><a href="/p/${pad.id}">Open the pad</a>${pad.event ? html` · <a href="/e/${pad.event}">All sessions</a>` : ''}</p>
   </div>
 </main>`
-      res.type('html').send(page({ title: `${padTitle(pad)} — QR`, body, bodyClass: 'qr-page' }))
-    }, next)
+        res.type('html').send(page({ title: `${padTitle(pad)} — QR`, body, bodyClass: 'qr-page' }))
+      }, next)
   })
 
   // A QR code's short link: open the pad through the event link it stands for. That link's
