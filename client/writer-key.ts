@@ -17,7 +17,7 @@ const KEY_BYTES = 32
 
 function freshKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(KEY_BYTES))
-  return btoa(String.fromCharCode(...bytes))
+  return btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''))
     .replace(/\+/g, '-')
     .replace(/\//g, '_')
     .replace(/=+$/, '')

@@ -8,6 +8,7 @@
  * (`FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30`) would step forever without yielding anything.
  */
 import ICAL from 'ical.js'
+import { pushAll } from '../shared/arrays.ts'
 import type { PadKind } from '../shared/meetings.ts'
 import { isValidTimeZone, zonedToUtc } from '../shared/time.ts'
 import {
@@ -200,7 +201,7 @@ export function parseIcs(text: string, eventZone: string, fallbackKind: PadKind 
       }
     }
     try {
-      entries.push(...readVevent(vevent, uid, exceptions, ctx))
+      pushAll(entries, readVevent(vevent, uid, exceptions, ctx))
     } catch (err) {
       if (err instanceof RecurrenceRunaway) {
         return {

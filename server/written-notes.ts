@@ -5,6 +5,7 @@
  * left them ("## Decisions" with nothing under it). Structural only: it compares the pad's
  * sections with the template's, heading by heading; it never rewrites a line someone typed.
  */
+import { pushAll } from '../shared/arrays.ts'
 import { fenceTracker } from '../shared/markers.ts'
 
 interface Section {
@@ -71,7 +72,7 @@ export function writtenNotes(text: string, template: string | null): string | nu
       if (key(s.heading) === titleLine) dropped = true
       else kept.push(s.heading)
     }
-    kept.push(...lines)
+    pushAll(kept, lines)
   }
   if (!dropped) return text
   const out = kept
