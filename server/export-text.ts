@@ -17,35 +17,63 @@ interface Ctx {
   /** Prefix of the first line of the next block (e.g. a list marker), then of every other line. */
   first: string
   rest: string
-  footnotes: string[]
+  footnotes: Footnotes
+}
+
+/**
+ * Link targets in order of first use. The map finds a repeated URL in constant time: a pad of
+ * 50,000 links would otherwise search the list for each one (quadratic).
+ */
+interface Footnotes {
+  urls: string[]
+  numbers: Map<string, number>
+}
+
+const newFootnotes = (): Footnotes => ({ urls: [], numbers: new Map() })
+
+/**
+ * Appends without spreading: `out.push(...lines)` passes every line as an argument, and a
+ * paragraph of a few hundred thousand wrapped lines overflows the stack.
+ */
+function append(out: string[], lines: readonly string[]): void {
+  for (const line of lines) out.push(line)
+}
+
+/** The largest of `values` (at least `floor`), without spreading them as arguments (see `append`). */
+function maxOf(values: Iterable<number>, floor = Number.NEGATIVE_INFINITY): number {
+  let max = floor
+  for (const v of values) if (v > max) max = v
+  return max
 }
 
 /** Inline content as plain text; link targets become footnote numbers. */
 function inlineText(token: Token | undefined, ctx: Ctx): string {
   if (!token?.children) return token?.content ?? ''
-  let out = ''
+  // Pieces, joined once at the end: dropping a bare URL's label must not copy all the text
+  // before it (a paragraph of bare URLs would cost its length squared).
+  const out: string[] = []
   let href: string | null = null
   let autolink = false
   let linkStart = 0
   for (const child of token.children) {
     switch (child.type) {
       case 'text':
-        out += child.content
+        out.push(child.content)
         break
       case 'code_inline':
-        out += `\`${child.content}\``
+        out.push(`\`${child.content}\``)
         break
       case 'softbreak':
       case 'hardbreak':
-        out += '\n'
+        out.push('\n')
         break
       case 'strong_open':
       case 'strong_close':
-        out += '*'
+        out.push('*')
         break
       case 'em_open':
       case 'em_close':
-        out += '_'
+        out.push('_')
         break
       case 'link_open':
         href = String(child.attrGet('href') ?? '') || null
@@ -60,12 +88,13 @@ function inlineText(token: Token | undefined, ctx: Ctx): string {
           if (isMail && autolink) {
             // A bare address stays in the text: it is short and people copy it from there.
           } else if (isMail) {
-            out += ` <${href.replace(/^mailto:/i, '')}>`
+            out.push(` <${href.replace(/^mailto:/i, '')}>`)
           } else if (autolink) {
             // A bare URL: the footnote number replaces it.
-            out = `${out.slice(0, linkStart)}[${footnote(ctx, href)}]`
+            out.length = linkStart
+            out.push(`[${footnote(ctx, href)}]`)
           } else {
-            out += ` [${footnote(ctx, href)}]`
+            out.push(` [${footnote(ctx, href)}]`)
           }
         }
         href = null
@@ -73,27 +102,29 @@ function inlineText(token: Token | undefined, ctx: Ctx): string {
       }
       case 'image': {
         const src = String(child.attrGet('src') ?? '')
-        out += `[image: ${child.content || 'untitled'}]${src ? ` [${footnote(ctx, src)}]` : ''}`
+        out.push(`[image: ${child.content || 'untitled'}]${src ? ` [${footnote(ctx, src)}]` : ''}`)
         break
       }
       default:
-        out += child.content
+        out.push(child.content)
     }
   }
-  return out
+  return out.join('')
 }
 
 function footnote(ctx: Ctx, url: string): number {
-  const existing = ctx.footnotes.indexOf(url)
-  if (existing >= 0) return existing + 1
-  ctx.footnotes.push(url)
-  return ctx.footnotes.length
+  const { urls, numbers } = ctx.footnotes
+  const existing = numbers.get(url)
+  if (existing !== undefined) return existing
+  urls.push(url)
+  numbers.set(url, urls.length)
+  return urls.length
 }
 
 function wrapParagraph(text: string, ctx: Ctx): string[] {
   const lines: string[] = []
   text.split('\n').forEach((part, i) => {
-    lines.push(...wrap(part, TEXT_WIDTH, i === 0 ? ctx.first : ctx.rest, ctx.rest))
+    append(lines, wrap(part, TEXT_WIDTH, i === 0 ? ctx.first : ctx.rest, ctx.rest))
   })
   return lines
 }
@@ -102,7 +133,7 @@ function heading(node: BlockNode, inline: Token | undefined, ctx: Ctx): string[]
   const level = Number(node.token.tag.slice(1))
   const lines = wrapParagraph(inlineText(inline, ctx), ctx)
   const underline = level === 1 ? '=' : level === 2 ? '-' : '~'
-  const widest = Math.max(...lines.map((l) => textWidth(l) - textWidth(ctx.rest)))
+  const widest = maxOf(lines.map((l) => textWidth(l) - textWidth(ctx.rest)))
   return [
     ...lines,
     ctx.rest + underline.repeat(Math.min(Math.max(widest, 3), TEXT_WIDTH - textWidth(ctx.rest))),
@@ -122,9 +153,12 @@ function table(node: BlockNode, ctx: Ctx): string[] {
   const rows: string[][] = []
   for (const section of node.children) for (const row of section.children) rows.push(cellsOf(row, ctx))
   const [header = [], ...body] = rows
-  const columns = Math.max(...rows.map((r) => r.length))
+  const columns = maxOf(rows.map((r) => r.length))
   const widths = Array.from({ length: columns }, (_, c) =>
-    Math.max(3, ...rows.map((r) => textWidth(r[c] ?? ''))),
+    maxOf(
+      rows.map((r) => textWidth(r[c] ?? '')),
+      3,
+    ),
   )
   const total = textWidth(ctx.rest) + widths.reduce((a, b) => a + b, 0) + 3 * (columns - 1)
   if (total <= TEXT_WIDTH) {
@@ -134,11 +168,12 @@ function table(node: BlockNode, ctx: Ctx): string[] {
         .map((w, c) => pad(cells[c] ?? '', w))
         .join(' | ')
         .trimEnd()
-    return [
-      ctx.first + line(header),
-      ctx.rest + widths.map((w) => '-'.repeat(w)).join('-+-'),
-      ...body.map((r) => ctx.rest + line(r)),
-    ]
+    const out = [ctx.first + line(header), ctx.rest + widths.map((w) => '-'.repeat(w)).join('-+-')]
+    append(
+      out,
+      body.map((r) => ctx.rest + line(r)),
+    )
+    return out
   }
   // Too wide for an email: one list item per row, "Header: value" per cell.
   const out: string[] = []
@@ -146,7 +181,7 @@ function table(node: BlockNode, ctx: Ctx): string[] {
     row.forEach((cell, c) => {
       const label = header[c] ? `${header[c]}: ` : ''
       const first = c === 0 ? (r === 0 ? ctx.first : ctx.rest) + '- ' : `${ctx.rest}  `
-      out.push(...wrap(`${label}${cell}`, TEXT_WIDTH, first, `${ctx.rest}    `))
+      append(out, wrap(`${label}${cell}`, TEXT_WIDTH, first, `${ctx.rest}    `))
     })
   })
   return out
@@ -166,7 +201,7 @@ function list(node: BlockNode, ctx: Ctx): string[] {
       footnotes: ctx.footnotes,
     }
     const lines = blocks(item.children, itemCtx, false)
-    out.push(...(lines.length ? lines : [itemCtx.first.trimEnd()]))
+    append(out, lines.length ? lines : [itemCtx.first.trimEnd()])
   })
   return out
 }
@@ -216,7 +251,7 @@ function blocks(nodes: BlockNode[], ctx: Ctx, spaced = true): string[] {
     // Lists inside a tight list item follow without a blank line, as they were typed.
     const needsGap = !firstBlock && (spaced || node.type === 'paragraph' || node.token.hidden !== true)
     if (needsGap && spaced) out.push('')
-    out.push(...lines)
+    append(out, lines)
     firstBlock = false
   }
   return out
@@ -229,21 +264,21 @@ export interface TextHeader {
 
 /** The whole email body: header block, the notes, then the numbered links. */
 export function markdownToText(markdown: string, header: TextHeader[] = []): string {
-  const ctx: Ctx = { first: '', rest: '', footnotes: [] }
+  const ctx: Ctx = { first: '', rest: '', footnotes: newFootnotes() }
   const body = blocks(blockTree(md.parse(normalizeNewlines(markdown), {})), ctx)
   const out: string[] = []
   if (header.length) {
-    const labelWidth = Math.max(...header.map((h) => h.label.length)) + 2
+    const labelWidth = maxOf(header.map((h) => h.label.length)) + 2
     for (const h of header) {
       const label = `${h.label}:`.padEnd(labelWidth)
-      out.push(...wrap(h.value, TEXT_WIDTH, label, ' '.repeat(labelWidth)))
+      append(out, wrap(h.value, TEXT_WIDTH, label, ' '.repeat(labelWidth)))
     }
     out.push('')
   }
-  out.push(...body)
-  if (ctx.footnotes.length) {
+  append(out, body)
+  if (ctx.footnotes.urls.length) {
     out.push('', 'Links:')
-    ctx.footnotes.forEach((url, i) => {
+    ctx.footnotes.urls.forEach((url, i) => {
       out.push(`[${i + 1}] ${url}`)
     })
   }
