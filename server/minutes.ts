@@ -9,7 +9,7 @@ import * as Y from 'yjs'
 import { attendeesOf, fenceTracker, findOutcomes } from '../shared/markers.ts'
 import type { EventInfo, PadInfo, PadKind } from '../shared/meetings.ts'
 import { describeSlot, inZone } from '../shared/time.ts'
-import { checkUpdate } from '../shared/update-check.ts'
+import { checkUpdate, withinClockBound } from '../shared/update-check.ts'
 import { EXPORT_CSP, minutesPage } from './export-html.ts'
 import { markdownToText, type TextHeader } from './export-text.ts'
 import { escapeHtml } from './html.ts'
@@ -155,6 +155,8 @@ export class Minutes {
     if (state.byteLength > MAX_IMPORT_BYTES) throw new HttpError(413, 'too_large', 'Yjs state over 16 MiB')
     const shape = checkUpdate(state)
     if (!shape.ok) throw new HttpError(400, 'invalid_yjs', `not a Yjs document state: ${shape.error}`)
+    if (!withinClockBound(shape.value))
+      throw new HttpError(400, 'invalid_yjs', 'not a Yjs document state: clock out of range')
     // It must stand alone: a state that depends on data we do not have would load as nothing.
     const probe = new Y.Doc()
     try {

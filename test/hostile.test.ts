@@ -14,13 +14,14 @@ import { describe, test } from 'node:test'
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import type { Config } from '../server/config.ts'
+import { docFromStored } from '../server/pad-doc.ts'
 import {
   decodeAwarenessUpdate,
   decodeMessage,
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.ts'
-import { checkStateVector, checkUpdate } from '../shared/update-check.ts'
+import { checkStateVector, checkUpdate, MAX_CLOCK } from '../shared/update-check.ts'
 import {
   type Client,
   connectClient,
@@ -603,5 +604,82 @@ describe('the log stays quiet under a flood', () => {
       assertPadUnchanged(scene)
       await assertHonestStillWork(scene, 'flood')
     })
+  })
+})
+
+describe('clocks and lengths near 2^53 are refused whole', () => {
+  /** Client `client`'s structs from clock 0: a GC struct `gap` clocks long, then `text` in notes. */
+  const gapThenText = (client: number, gap: number, text: string) => {
+    const e = encoding.createEncoder()
+    for (const v of [1, 2, client, 0]) encoding.writeVarUint(e, v)
+    encoding.writeUint8(e, 0) // GC
+    encoding.writeVarUint(e, gap)
+    encoding.writeUint8(e, 4) // ContentString, parent named
+    encoding.writeVarUint(e, 1)
+    encoding.writeVarString(e, 'notes')
+    encoding.writeVarString(e, text)
+    encoding.writeVarUint(e, 0)
+    return encoding.toUint8Array(e)
+  }
+
+  test('an update reaching past MAX_CLOCK closes its socket with 1007; nothing of it is stored or seen', async () => {
+    await withScene(async (scene) => {
+      const deleteFar = (() => {
+        const e = encoding.createEncoder()
+        for (const v of [0, 1, 777_020, 1, 2 ** 53 - 2, 3]) encoding.writeVarUint(e, v)
+        return encoding.toUint8Array(e)
+      })()
+      await eachClosesWith(
+        scene,
+        [
+          [
+            'text at clock 2^53 - 16',
+            encodeSyncUpdate(gapThenText(777_021, 2 ** 53 - 16, 'CLOCK-MARKER one')),
+          ],
+          ['text just past MAX_CLOCK', encodeSyncUpdate(gapThenText(777_022, MAX_CLOCK, 'CLOCK-MARKER two'))],
+          ['the same as sync step 2', encodeSyncStep2(gapThenText(777_023, 2 ** 50, 'CLOCK-MARKER three'))],
+          ['a deletion past 2^53', encodeSyncUpdate(deleteFar)],
+        ],
+        1007,
+      )
+      assertPadUnchanged(scene)
+      assert.equal(storeContains(scene.server, 'CLOCK-MARKER'), false)
+      await assertHonestStillWork(scene, 'far clocks')
+      assert.doesNotMatch(scene.a.text.toString(), /CLOCK-MARKER/)
+    })
+  })
+
+  test('a pad stored before the bound, with a clock past it, still loads', async () => {
+    const first = await startTestServer()
+    const dataDir = first.dataDir
+    first.store.append([
+      {
+        padId: PAD,
+        at: Date.now(),
+        conn: 'old',
+        author: null,
+        data: gapThenText(777_024, 2 ** 45, 'stored long ago\n'),
+      },
+    ])
+    await first.close()
+    const server = await startTestServer({ dataDir })
+    const reader = connectClient(server.wsUrl, PAD)
+    try {
+      await reader.synced()
+      await waitFor('the stored text arrives', () => reader.text.toString() === 'stored long ago\n', 5000)
+      // Next to the old item (its id is past the bound) and deleting part of it: both go through.
+      reader.text.insert(0, 'and still edited\n')
+      reader.text.delete(reader.text.length - 5, 4)
+      await waitFor(
+        'the edit is stored',
+        () =>
+          docFromStored(server.store.load(PAD)).getText('notes').toString() ===
+          'and still edited\nstored long\n',
+        5000,
+      )
+    } finally {
+      reader.destroy()
+      await server.close()
+    }
   })
 })
