@@ -5,6 +5,7 @@
 import path from 'node:path'
 import { parseAllowedHosts } from './host-check.ts'
 import { parseAllowedOrigins } from './origin-check.ts'
+import { parseTrustProxy, type TrustProxySetting } from './trusted-proxies.ts'
 
 export type Durability = 'normal' | 'full'
 
@@ -53,8 +54,11 @@ export interface Config {
   maxConnectionsPerIp: number
   /** New pads one address may create per minute in open mode (random names would fill the disk). */
   maxNewPadsPerIpPerMinute: number
-  /** Take the client address from X-Forwarded-For (only behind a proxy you run; off by default). */
-  trustProxy: boolean
+  /**
+   * TRUST_PROXY: the reverse proxies we run (addresses, CIDR ranges; `true` = loopback). Forwarded
+   * headers are believed only on connections from them (server/trusted-proxies.ts). Off by default.
+   */
+  trustProxy: TrustProxySetting
   /**
    * Origins, besides the request's own Host, whose pages may open sockets and send changes
    * (ALLOWED_ORIGINS, comma-separated): for a proxy that rewrites Host. Empty by default.
@@ -146,6 +150,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError('DURABILITY must be "normal" or "full"')
   const allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS)
   if (!Array.isArray(allowedOrigins)) throw new ConfigError(allowedOrigins.error)
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY)
+  if (typeof trustProxy === 'object' && 'error' in trustProxy) throw new ConfigError(trustProxy.error)
   const allowedHosts = parseAllowedHosts(env.ALLOWED_HOSTS)
   if (!Array.isArray(allowedHosts)) throw new ConfigError(allowedHosts.error)
   return {
@@ -171,7 +177,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
       1,
       1_000_000,
     ),
-    trustProxy: ['1', 'true', 'yes'].includes((env.TRUST_PROXY ?? '').toLowerCase()),
+    trustProxy,
     allowedOrigins,
     allowedHosts,
     maxAwarenessStateBytes: intFrom(

@@ -25,6 +25,7 @@ import { createPagesRouter } from './pages.ts'
 import { accessGuard } from './route-classes.ts'
 import type { SearchIndex } from './search-index.ts'
 import { securityHeaders } from './security-headers.ts'
+import { proxyTrust, type TrustProxySetting } from './trusted-proxies.ts'
 
 export interface ServerStatus {
   padsLoaded: number
@@ -54,8 +55,8 @@ export interface HttpAppOptions {
   hosts: HostPolicy
   /** Takes an online backup into DATA_DIR/backups. */
   backup(): Promise<BackupResult>
-  /** Behind a reverse proxy (TRUST_PROXY): believe its X-Forwarded-Proto/-For, one hop. */
-  trustProxy: boolean
+  /** Behind a reverse proxy (TRUST_PROXY): believe its X-Forwarded-Proto/-For, one hop, from it only. */
+  trustProxy: TrustProxySetting
 }
 
 /** An id a proxy assigned (nginx `$request_id`) is kept if it is this tame; otherwise we make one. */
@@ -82,7 +83,9 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.set('etag', false)
   // Behind a reverse proxy, take the scheme from its headers, so links and QR codes say https
   // when nginx terminates TLS. Only the nearest hop is believed, and only when configured.
-  app.set('trust proxy', options.trustProxy ? 1 : false)
+  // Express asks hop by hop, from the socket outwards: only the socket's peer (hop 0) is checked.
+  const isProxy = proxyTrust(options.trustProxy)
+  app.set('trust proxy', (address: string, hop: number) => hop === 0 && isProxy(address))
 
   app.use((req, res, next) => {
     const incoming = req.get('x-request-id')
