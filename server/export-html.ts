@@ -16,6 +16,14 @@ md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
   tokens[idx]!.attrSet('rel', 'noopener noreferrer')
   return renderLinkOpen(tokens, idx, options, env, self)
 }
+// An image is shown as a link to it, never loaded: an image in the minutes would tell its server
+// who read them and when (a tracking pixel). The CSP below loads no image either.
+md.renderer.rules.image = (tokens, idx, _options, _env, self) => {
+  const token = tokens[idx]!
+  const src = String(token.attrGet('src') ?? '')
+  const alt = self.renderInlineAsText(token.children ?? [], _options, _env) || 'untitled'
+  return `<a href="${escapeHtml(src)}" rel="noopener noreferrer" class="image">[image: ${escapeHtml(alt)}]</a>`
+}
 
 const STYLE = `
 body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, sans-serif; color: #1d2330; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
@@ -35,8 +43,8 @@ footer { margin-top: 2rem; color: #5b6474; font-size: .85rem; }
 
 const STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`
 
-/** The CSP for exported pages: no script, no frames, no remote anything; only our own style. */
-export const EXPORT_CSP = `default-src 'none'; style-src ${STYLE_HASH}; img-src https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
+/** The CSP for exported pages: no script, no frames, no images, no remote anything; only our own style. */
+export const EXPORT_CSP = `default-src 'none'; style-src ${STYLE_HASH}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
 
 export function renderMarkdownHtml(markdown: string): string {
   return md.render(normalizeNewlines(markdown))

@@ -13,8 +13,12 @@ const RUNS = 5
 /** Bounds the repetitions of a very fast call. */
 const MAX_CALLS = 10_000
 
-/** Milliseconds per call of `f`: the best of RUNS runs, each repeating `f` for at least RUN_MS. */
-export function costOf(f: () => unknown): number {
+/**
+ * Milliseconds per call of `f`: the best of RUNS runs, each repeating `f` for at least RUN_MS.
+ * A call over `budget` ms ends the measurement at once: the verdict is already clear, and
+ * repeating a call that slow would only hold the (synchronous) test longer.
+ */
+export function costOf(f: () => unknown, budget = Number.POSITIVE_INFINITY): number {
   let best = Number.POSITIVE_INFINITY
   for (let run = 0; run < RUNS; run++) {
     const start = performance.now()
@@ -24,6 +28,7 @@ export function costOf(f: () => unknown): number {
       f()
       calls++
       elapsed = performance.now() - start
+      if (elapsed > budget) return elapsed / calls
     } while (elapsed < RUN_MS && calls < MAX_CALLS)
     best = Math.min(best, elapsed / calls)
   }
@@ -50,9 +55,10 @@ const LADDER_MIN_MS = 2
  * Measures `f` on `pathological(size)`, `plain(size)` and `pathological(size / 10)`. Linear work
  * gives vsPlain near 1 and growth near 10; a quadratic pattern gives growth near 100.
  *
- * It climbs to the tenth by doublings from a thousandth first, and stops at the first doubling
- * pair of doublings that multiplies the cost by more than ten: a quadratic pattern would otherwise hold this (synchronous)
- * test for minutes at the full size, where no test timeout can interrupt it.
+ * It climbs to the tenth by doublings from a thousandth first, and stops at the first pair of
+ * doublings that multiplies the cost by more than ten, or at the first size that already costs
+ * more than MAX_VS_PLAIN times ordinary text of the full size: a quadratic pattern would
+ * otherwise hold this (synchronous) test for minutes, where no test timeout can interrupt it.
  */
 export function linearity(
   f: (input: string) => unknown,
@@ -60,10 +66,20 @@ export function linearity(
   plain: (bytes: number) => string,
   size = 1_000_000,
 ): Linearity {
+  const ordinary = plain(size)
+  const tPlain = costOf(() => f(ordinary))
+  const budget = MAX_VS_PLAIN * tPlain
   const ladder: { bytes: number; ms: number }[] = []
   for (let bytes = Math.ceil(size / 1000); bytes < size / 10; bytes *= 2) {
     const input = pathological(bytes)
-    const ms = costOf(() => f(input))
+    const ms = costOf(() => f(input), budget)
+    if (ms > budget) {
+      return {
+        vsPlain: Number.POSITIVE_INFINITY,
+        growth: Number.POSITIVE_INFINITY,
+        describe: `super-linear: ${ms.toFixed(1)} ms at ${bytes} bytes, ordinary text of ${size} bytes ${tPlain.toFixed(1)} ms`,
+      }
+    }
     const previous = ladder.at(-2)
     ladder.push({ bytes, ms })
     if (previous && previous.ms >= LADDER_MIN_MS && ms / previous.ms > LADDER_GROWTH) {
@@ -76,10 +92,8 @@ export function linearity(
   }
   const big = pathological(size)
   const small = pathological(size / 10)
-  const ordinary = plain(size)
   const tSmall = costOf(() => f(small))
   const tBig = costOf(() => f(big))
-  const tPlain = costOf(() => f(ordinary))
   return {
     vsPlain: tBig / tPlain,
     growth: tBig / tSmall,
