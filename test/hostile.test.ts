@@ -655,6 +655,26 @@ describe('clocks and lengths near 2^53 are refused whole', () => {
     })
   })
 
+  test('a Yjs import reaching past MAX_CLOCK is refused with 400, in plain words', async () => {
+    const server = await startTestServer()
+    try {
+      const reply = await apiCall(
+        server,
+        'POST',
+        '/api/pads/import?title=Far',
+        gapThenText(777_025, 2 ** 53 - 16, 'far away\n'),
+        'application/octet-stream',
+      )
+      assert.equal(reply.status, 400)
+      assert.deepEqual(reply.json, {
+        error: { code: 'invalid_yjs', message: 'not a Yjs document state: clock out of range' },
+      })
+      assert.deepEqual(server.store.list(), [])
+    } finally {
+      await server.close()
+    }
+  })
+
   test('a pad stored before the bound, with a clock past it, still loads', async () => {
     const first = await startTestServer()
     const dataDir = first.dataDir
