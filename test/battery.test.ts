@@ -41,6 +41,7 @@ import {
   apiCall,
   type Client,
   connectClient,
+  gapThenText,
   okJson,
   prng,
   type RawSocket,
@@ -1700,16 +1701,7 @@ describe('battery: input that is accepted and costly later (issue 20)', () => {
         const sent = 20
         for (let i = 0; i < sent; i++) {
           const gap = i % 2 === 0 ? 2 ** 53 - 64 : MAX_CLOCK
-          const update = bytesOf((e) => {
-            varUints(e, [1, 2, 6_300_000 + i, 0])
-            encoding.writeUint8(e, 0) // GC struct over the gap
-            encoding.writeVarUint(e, gap)
-            encoding.writeUint8(e, 4) // then text, parent named
-            encoding.writeVarUint(e, 1)
-            encoding.writeVarString(e, 'notes')
-            encoding.writeVarString(e, `[far-${i}]`)
-            encoding.writeVarUint(e, 0)
-          })
+          const update = gapThenText(6_300_000 + i, gap, `[far-${i}]`)
           const raw = await open()
           raw.ws.send(i % 3 === 0 ? encodeSyncStep2(update) : encodeSyncUpdate(update))
           const { code } = await closed(raw, `update ${i} past MAX_CLOCK`)

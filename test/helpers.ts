@@ -10,6 +10,7 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
+import * as encoding from 'lib0/encoding'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
@@ -207,4 +208,21 @@ export async function apiCall(
 export function okJson<T>(reply: ApiReply, status = 200): T {
   assert.equal(reply.status, status, `expected ${status}, got ${reply.status}: ${reply.text.slice(0, 500)}`)
   return reply.json as T
+}
+
+/**
+ * A Yjs update by `client` from clock 0: a GC struct `gap` clocks long, then `text` in notes, so
+ * the text sits at clock `gap` (clocks near 2^53, issue 20).
+ */
+export function gapThenText(client: number, gap: number, text: string): Uint8Array {
+  const e = encoding.createEncoder()
+  for (const v of [1, 2, client, 0]) encoding.writeVarUint(e, v)
+  encoding.writeUint8(e, 0) // GC
+  encoding.writeVarUint(e, gap)
+  encoding.writeUint8(e, 4) // ContentString, parent named
+  encoding.writeVarUint(e, 1)
+  encoding.writeVarString(e, 'notes')
+  encoding.writeVarString(e, text)
+  encoding.writeVarUint(e, 0)
+  return encoding.toUint8Array(e)
 }

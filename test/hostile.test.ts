@@ -30,6 +30,7 @@ import {
   apiCall,
   type Client,
   connectClient,
+  gapThenText,
   okJson,
   prng,
   type RawSocket,
@@ -614,20 +615,6 @@ describe('the log stays quiet under a flood', () => {
 })
 
 describe('clocks and lengths near 2^53 are refused whole', () => {
-  /** Client `client`'s structs from clock 0: a GC struct `gap` clocks long, then `text` in notes. */
-  const gapThenText = (client: number, gap: number, text: string) => {
-    const e = encoding.createEncoder()
-    for (const v of [1, 2, client, 0]) encoding.writeVarUint(e, v)
-    encoding.writeUint8(e, 0) // GC
-    encoding.writeVarUint(e, gap)
-    encoding.writeUint8(e, 4) // ContentString, parent named
-    encoding.writeVarUint(e, 1)
-    encoding.writeVarString(e, 'notes')
-    encoding.writeVarString(e, text)
-    encoding.writeVarUint(e, 0)
-    return encoding.toUint8Array(e)
-  }
-
   test('an update reaching past MAX_CLOCK closes its socket with 1007; nothing of it is stored or seen', async () => {
     await withScene(async (scene) => {
       const deleteFar = (() => {

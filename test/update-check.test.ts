@@ -18,7 +18,7 @@ import {
   MAX_CLOCK,
   withinClockBound,
 } from '../shared/update-check.ts'
-import { prng, seedFromEnv } from './helpers.ts'
+import { gapThenText as farText, prng, seedFromEnv } from './helpers.ts'
 
 const SEED = seedFromEnv('FUZZ_SEED')
 console.log(`update-check fuzz seed: FUZZ_SEED=${SEED}`)
@@ -1081,19 +1081,7 @@ describe('never throws on arbitrary bytes', () => {
 })
 
 describe('clocks are bounded well below 2^53', () => {
-  /** Client 9's structs from clock 0: a GC struct of `gap` clocks, then `text` in notes. */
-  const gapThenText = (gap: number, text: string) => {
-    const e = encoding.createEncoder()
-    for (const v of [1, 2, 9, 0]) encoding.writeVarUint(e, v)
-    encoding.writeUint8(e, 0) // GC
-    encoding.writeVarUint(e, gap)
-    encoding.writeUint8(e, 4) // ContentString, parent named
-    encoding.writeVarUint(e, 1)
-    encoding.writeVarString(e, 'notes')
-    encoding.writeVarString(e, text)
-    encoding.writeVarUint(e, 0)
-    return encoding.toUint8Array(e)
-  }
+  const gapThenText = (gap: number, text: string) => farText(9, gap, text)
   const deleting = (clock: number, length: number) => {
     const e = encoding.createEncoder()
     for (const v of [0, 1, 9, 1, clock, length]) encoding.writeVarUint(e, v)
