@@ -359,6 +359,10 @@ ${OPEN_PAD_NOTE}`,
     if (!before) throw new Failure(`no stored pad "${padId}"`)
     // IMMEDIATE, as in compact: no update the server commits meanwhile is dropped unseen.
     core.db.transaction(() => core.minutes.forgetHistory(padId!)).immediate()
+    if (!core.minutes.scrubForgotten())
+      throw new Failure(
+        'the history is forgotten, but a reader keeps its old copy in the write-ahead log: run this again',
+      )
     const after = core.store.list().find((p) => p.id === padId)
     context.out(
       `forgot the history of ${padId}: ${count(before.updateCount, 'logged update')} dropped, ` +

@@ -5,6 +5,7 @@
 import path from 'node:path'
 import { parseAllowedHosts } from './host-check.ts'
 import { parseAllowedOrigins } from './origin-check.ts'
+import { parseTrustProxy, type TrustProxySetting } from './trusted-proxies.ts'
 
 export type Durability = 'normal' | 'full'
 
@@ -61,8 +62,11 @@ export interface Config {
    * names from a script would fill the disk; this slows that to one a second.
    */
   maxNewPadsPerIpPerMinute: number
-  /** Take the client address from X-Forwarded-For (only behind a proxy you run; off by default). */
-  trustProxy: boolean
+  /**
+   * TRUST_PROXY: the reverse proxies we run (addresses, CIDR ranges; `true` = loopback). Forwarded
+   * headers are believed only on connections from them (server/trusted-proxies.ts). Off by default.
+   */
+  trustProxy: TrustProxySetting
   /**
    * Origins, besides the request's own Host, whose pages may open sockets and send changes
    * (ALLOWED_ORIGINS, comma-separated): for a proxy that rewrites Host. Empty by default.
@@ -154,6 +158,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError('DURABILITY must be "normal" or "full"')
   const allowedOrigins = parseAllowedOrigins(env.ALLOWED_ORIGINS)
   if (!Array.isArray(allowedOrigins)) throw new ConfigError(allowedOrigins.error)
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY)
+  if (typeof trustProxy === 'object' && 'error' in trustProxy) throw new ConfigError(trustProxy.error)
   const allowedHosts = parseAllowedHosts(env.ALLOWED_HOSTS)
   if (!Array.isArray(allowedHosts)) throw new ConfigError(allowedHosts.error)
   return {
@@ -179,7 +185,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
       1,
       1_000_000,
     ),
-    trustProxy: ['1', 'true', 'yes'].includes((env.TRUST_PROXY ?? '').toLowerCase()),
+    trustProxy,
     allowedOrigins,
     allowedHosts,
     maxAwarenessStateBytes: intFrom(

@@ -16,6 +16,14 @@ md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
   tokens[idx]!.attrSet('rel', 'noopener noreferrer')
   return renderLinkOpen(tokens, idx, options, env, self)
 }
+// An image is shown as a link to it, never loaded: an image in the minutes would tell its server
+// who read them and when (a tracking pixel). The CSP below loads no image either.
+md.renderer.rules.image = (tokens, idx, _options, _env, self) => {
+  const token = tokens[idx]!
+  const src = String(token.attrGet('src') ?? '')
+  const alt = self.renderInlineAsText(token.children ?? [], _options, _env) || 'untitled'
+  return `<a href="${escapeHtml(src)}" rel="noopener noreferrer" class="image">[image: ${escapeHtml(alt)}]</a>`
+}
 
 /** The minutes' stylesheet (the event zip's index page uses it too). */
 export const MINUTES_STYLE = `
@@ -37,8 +45,8 @@ footer { margin-top: 2rem; color: #5b6474; font-size: .85rem; }
 
 const STYLE_HASH = `'sha256-${createHash('sha256').update(MINUTES_STYLE).digest('base64')}'`
 
-/** The CSP for exported pages: no script, no frames, no remote anything; only our own style. */
-export const EXPORT_CSP = `default-src 'none'; style-src ${STYLE_HASH}; img-src https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
+/** The CSP for exported pages: no script, no frames, no images, no remote anything; only our own style. */
+export const EXPORT_CSP = `default-src 'none'; style-src ${STYLE_HASH}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
 
 export function renderMarkdownHtml(markdown: string): string {
   return md.render(normalizeNewlines(markdown))

@@ -18,37 +18,48 @@ interface Ctx {
   /** Prefix of the first line of the next block (e.g. a list marker), then of every other line. */
   first: string
   rest: string
-  footnotes: string[]
-  /** Footnote number by URL: a pad of 100,000 links must not search the list for each. */
-  footnoteOf: Map<string, number>
+  footnotes: Footnotes
 }
+
+/**
+ * Link targets in order of first use. The map finds a repeated URL in constant time: a pad of
+ * 50,000 links would otherwise search the list for each one (quadratic).
+ */
+interface Footnotes {
+  urls: string[]
+  numbers: Map<string, number>
+}
+
+const newFootnotes = (): Footnotes => ({ urls: [], numbers: new Map() })
 
 /** Inline content as plain text; link targets become footnote numbers. */
 function inlineText(token: Token | undefined, ctx: Ctx): string {
   if (!token?.children) return token?.content ?? ''
-  let out = ''
+  // Pieces, joined once at the end: dropping a bare URL's label must not copy all the text
+  // before it (a paragraph of bare URLs would cost its length squared).
+  const out: string[] = []
   let href: string | null = null
   let autolink = false
   let linkStart = 0
   for (const child of token.children) {
     switch (child.type) {
       case 'text':
-        out += child.content
+        out.push(child.content)
         break
       case 'code_inline':
-        out += `\`${child.content}\``
+        out.push(`\`${child.content}\``)
         break
       case 'softbreak':
       case 'hardbreak':
-        out += '\n'
+        out.push('\n')
         break
       case 'strong_open':
       case 'strong_close':
-        out += '*'
+        out.push('*')
         break
       case 'em_open':
       case 'em_close':
-        out += '_'
+        out.push('_')
         break
       case 'link_open':
         href = String(child.attrGet('href') ?? '') || null
@@ -63,12 +74,13 @@ function inlineText(token: Token | undefined, ctx: Ctx): string {
           if (isMail && autolink) {
             // A bare address stays in the text: it is short and people copy it from there.
           } else if (isMail) {
-            out += ` <${href.replace(/^mailto:/i, '')}>`
+            out.push(` <${href.replace(/^mailto:/i, '')}>`)
           } else if (autolink) {
             // A bare URL: the footnote number replaces it.
-            out = `${out.slice(0, linkStart)}[${footnote(ctx, href)}]`
+            out.length = linkStart
+            out.push(`[${footnote(ctx, href)}]`)
           } else {
-            out += ` [${footnote(ctx, href)}]`
+            out.push(` [${footnote(ctx, href)}]`)
           }
         }
         href = null
@@ -76,22 +88,23 @@ function inlineText(token: Token | undefined, ctx: Ctx): string {
       }
       case 'image': {
         const src = String(child.attrGet('src') ?? '')
-        out += `[image: ${child.content || 'untitled'}]${src ? ` [${footnote(ctx, src)}]` : ''}`
+        out.push(`[image: ${child.content || 'untitled'}]${src ? ` [${footnote(ctx, src)}]` : ''}`)
         break
       }
       default:
-        out += child.content
+        out.push(child.content)
     }
   }
-  return out
+  return out.join('')
 }
 
 function footnote(ctx: Ctx, url: string): number {
-  const existing = ctx.footnoteOf.get(url)
+  const { urls, numbers } = ctx.footnotes
+  const existing = numbers.get(url)
   if (existing !== undefined) return existing
-  ctx.footnotes.push(url)
-  ctx.footnoteOf.set(url, ctx.footnotes.length)
-  return ctx.footnotes.length
+  urls.push(url)
+  numbers.set(url, urls.length)
+  return urls.length
 }
 
 function wrapParagraph(text: string, ctx: Ctx): string[] {
@@ -107,9 +120,10 @@ function heading(node: BlockNode, inline: Token | undefined, ctx: Ctx): string[]
   const lines = wrapParagraph(inlineText(inline, ctx), ctx)
   const underline = level === 1 ? '=' : level === 2 ? '-' : '~'
   const widest = maxOf(lines.map((l) => textWidth(l) - textWidth(ctx.rest)))
-  return pushAll(lines, [
+  return [
+    ...lines,
     ctx.rest + underline.repeat(Math.min(Math.max(widest, 3), TEXT_WIDTH - textWidth(ctx.rest))),
-  ])
+  ]
 }
 
 function codeBlock(content: string, ctx: Ctx): string[] {
@@ -125,10 +139,7 @@ function table(node: BlockNode, ctx: Ctx): string[] {
   const rows: string[][] = []
   for (const section of node.children) for (const row of section.children) rows.push(cellsOf(row, ctx))
   const [header = [], ...body] = rows
-  const columns = maxOf(
-    rows.map((r) => r.length),
-    0,
-  )
+  const columns = maxOf(rows.map((r) => r.length))
   const widths = Array.from({ length: columns }, (_, c) =>
     maxOf(
       rows.map((r) => textWidth(r[c] ?? '')),
@@ -143,11 +154,12 @@ function table(node: BlockNode, ctx: Ctx): string[] {
         .map((w, c) => pad(cells[c] ?? '', w))
         .join(' | ')
         .trimEnd()
-    return [
-      ctx.first + line(header),
-      ctx.rest + widths.map((w) => '-'.repeat(w)).join('-+-'),
-      ...body.map((r) => ctx.rest + line(r)),
-    ]
+    const out = [ctx.first + line(header), ctx.rest + widths.map((w) => '-'.repeat(w)).join('-+-')]
+    pushAll(
+      out,
+      body.map((r) => ctx.rest + line(r)),
+    )
+    return out
   }
   // Too wide for an email: one list item per row, "Header: value" per cell.
   const out: string[] = []
@@ -173,7 +185,6 @@ function list(node: BlockNode, ctx: Ctx): string[] {
       first: (i === 0 ? ctx.first : ctx.rest) + marker,
       rest: ctx.rest + ' '.repeat(marker.length),
       footnotes: ctx.footnotes,
-      footnoteOf: ctx.footnoteOf,
     }
     const lines = blocks(item.children, itemCtx, false)
     pushAll(out, lines.length ? lines : [itemCtx.first.trimEnd()])
@@ -204,7 +215,6 @@ function blocks(nodes: BlockNode[], ctx: Ctx, spaced = true): string[] {
           first: `${blockCtx.first}> `,
           rest: `${ctx.rest}> `,
           footnotes: ctx.footnotes,
-          footnoteOf: ctx.footnoteOf,
         })
         break
       case 'fence':
@@ -240,7 +250,7 @@ export interface TextHeader {
 
 /** The whole email body: header block, the notes, then the numbered links. */
 export function markdownToText(markdown: string, header: TextHeader[] = []): string {
-  const ctx: Ctx = { first: '', rest: '', footnotes: [], footnoteOf: new Map() }
+  const ctx: Ctx = { first: '', rest: '', footnotes: newFootnotes() }
   const body = blocks(blockTree(md.parse(normalizeNewlines(markdown), {})), ctx)
   const out: string[] = []
   if (header.length) {
@@ -252,9 +262,9 @@ export function markdownToText(markdown: string, header: TextHeader[] = []): str
     out.push('')
   }
   pushAll(out, body)
-  if (ctx.footnotes.length) {
+  if (ctx.footnotes.urls.length) {
     out.push('', 'Links:')
-    ctx.footnotes.forEach((url, i) => {
+    ctx.footnotes.urls.forEach((url, i) => {
       out.push(`[${i + 1}] ${url}`)
     })
   }

@@ -113,11 +113,12 @@ export class History {
     return this.s.seqAtTime.get(pad.pk, ms)?.seq ?? this.bounds(pad.pk).first
   }
 
+  /** A line diff between two revisions, bounded (see MAX_DIFF_LINES), with who changed it. */
   diff(
     padId: string,
     fromSeq: number,
     toSeq: number,
-  ): { from: Revision; to: Revision; lines: DiffLine[]; authors: string[] } {
+  ): { from: RevisionRef; to: RevisionRef; authors: string[] } & LineDiff {
     const from = this.revision(padId, fromSeq)
     const to = this.revision(padId, toSeq)
     const pad = this.pad(padId)
@@ -127,7 +128,9 @@ export class History {
         authors.add(row.author ?? (row.conn === 'server' ? 'Summitpad' : 'someone without a name'))
       }
     }
-    return { from, to, lines: lineDiff(from.text, to.text), authors: [...authors] }
+    // The two texts are not repeated here (GET /revisions/<seq> has them): the answer stays bounded.
+    const ref = (r: Revision): RevisionRef => ({ seq: r.seq, at: r.at })
+    return { from: ref(from), to: ref(to), authors: [...authors], ...lineDiff(from.text, to.text) }
   }
 
   /**
@@ -216,8 +219,85 @@ export class History {
   }
 }
 
+/** A revision named in a diff answer (its text is at GET /revisions/<seq>). */
+export interface RevisionRef {
+  seq: number
+  at: string | null
+}
+
+/**
+ * A diff answer is bounded whatever the pads hold: at most this many lines (changed lines with a
+ * few unchanged ones around them, as in a unified diff), each cut at MAX_DIFF_LINE_CHARS, then
+ * only the counts. A 2 MB pad rewritten would otherwise answer with every line of both texts
+ * (50 MB of JSON, 430 MiB of memory); the history page shows the first 200 changes anyway.
+ */
+export const MAX_DIFF_LINES = 2000
+export const MAX_DIFF_LINE_CHARS = 2000
+/** Unchanged lines kept before and after each change. */
+const DIFF_CONTEXT = 3
+/** Past this many cells the line-by-line alignment costs too much (memory n*m*4 bytes): shown as replaced. */
+const MAX_ALIGNMENT_CELLS = 4_000_000
+
+export interface LineDiff {
+  lines: DiffLine[]
+  added: number
+  removed: number
+  unchanged: number
+  /** Lines were left out (past MAX_DIFF_LINES); the counts still cover everything. */
+  truncated: boolean
+}
+
+/** Collects a diff's lines within the bounds above, counting everything. */
+class DiffCollector implements LineDiff {
+  lines: DiffLine[] = []
+  added = 0
+  removed = 0
+  unchanged = 0
+  truncated = false
+  /** The last unchanged lines, shown if a change follows. */
+  private before: string[] = []
+  /** Unchanged lines still to show after the last change. */
+  private after = 0
+
+  same(text: string): void {
+    this.unchanged++
+    if (this.after > 0) {
+      this.after--
+      this.emit('same', text)
+      return
+    }
+    this.before.push(text)
+    if (this.before.length > DIFF_CONTEXT) this.before.shift()
+  }
+
+  change(op: 'add' | 'del', text: string): void {
+    if (op === 'add') this.added++
+    else this.removed++
+    for (const line of this.before) this.emit('same', line)
+    this.before = []
+    this.emit(op, text)
+    this.after = DIFF_CONTEXT
+  }
+
+  private emit(op: DiffLine['op'], text: string): void {
+    if (this.lines.length >= MAX_DIFF_LINES) {
+      this.truncated = true
+      return
+    }
+    this.lines.push({
+      op,
+      text: text.length > MAX_DIFF_LINE_CHARS ? `${text.slice(0, MAX_DIFF_LINE_CHARS)}…` : text,
+    })
+  }
+
+  result(): LineDiff {
+    const { lines, added, removed, unchanged, truncated } = this
+    return { lines, added, removed, unchanged, truncated }
+  }
+}
+
 /** Line diff (longest common subsequence; minutes are hundreds of lines, not millions). */
-export function lineDiff(a: string, b: string): DiffLine[] {
+export function lineDiff(a: string, b: string): LineDiff {
   const x = a.split('\n')
   const y = b.split('\n')
   // Trim the common head and tail first: most revisions change a few lines in the middle.
@@ -230,15 +310,15 @@ export function lineDiff(a: string, b: string): DiffLine[] {
     x[x.length - 1 - tail] === y[y.length - 1 - tail]
   )
     tail++
+  const out = new DiffCollector()
+  for (let i = 0; i < head; i++) out.same(x[i]!)
   const xs = x.slice(head, x.length - tail)
   const ys = y.slice(head, y.length - tail)
   const n = xs.length
   const m = ys.length
-  const out: DiffLine[] = x.slice(0, head).map((text) => ({ op: 'same', text }))
-  if (n * m > 4_000_000) {
-    // Too big to align line by line: show it as replaced.
-    for (const text of xs) out.push({ op: 'del', text })
-    for (const text of ys) out.push({ op: 'add', text })
+  if (n * m > MAX_ALIGNMENT_CELLS) {
+    for (const text of xs) out.change('del', text)
+    for (const text of ys) out.change('add', text)
   } else {
     const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1))
     for (let i = n - 1; i >= 0; i--) {
@@ -250,18 +330,18 @@ export function lineDiff(a: string, b: string): DiffLine[] {
     let j = 0
     while (i < n && j < m) {
       if (xs[i] === ys[j]) {
-        out.push({ op: 'same', text: xs[i]! })
+        out.same(xs[i]!)
         i++
         j++
       } else if (lcs[i + 1]![j]! >= lcs[i]![j + 1]!) {
-        out.push({ op: 'del', text: xs[i++]! })
+        out.change('del', xs[i++]!)
       } else {
-        out.push({ op: 'add', text: ys[j++]! })
+        out.change('add', ys[j++]!)
       }
     }
-    while (i < n) out.push({ op: 'del', text: xs[i++]! })
-    while (j < m) out.push({ op: 'add', text: ys[j++]! })
+    while (i < n) out.change('del', xs[i++]!)
+    while (j < m) out.change('add', ys[j++]!)
   }
-  for (let k = x.length - tail; k < x.length; k++) out.push({ op: 'same', text: x[k]! })
-  return out
+  for (let i = x.length - tail; i < x.length; i++) out.same(x[i]!)
+  return out.result()
 }

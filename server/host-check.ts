@@ -5,15 +5,32 @@
  * operator. What such a request cannot change is the name it was sent to: its Host header carries
  * the attacker's name. So requests and websocket upgrades are answered only when Host is an IP
  * address, `localhost`, or a name the operator gave (ALLOWED_HOSTS, or the host of an
- * ALLOWED_ORIGINS entry). A request that came through the reverse proxy the operator runs
- * (TRUST_PROXY, and a forwarding header) is not checked: the proxy picks which names reach us, and
- * a proxied request is never the operator's, so a rebound name gains nothing a remote visitor
- * lacks. A direct request to a server behind a proxy is checked like any other.
+ * ALLOWED_ORIGINS entry). A request that came through the reverse proxy the operator runs (its TCP
+ * peer is a TRUST_PROXY address, and it carries a forwarding header) is not checked by name: the
+ * proxy picks which names reach us, and a proxied request is never the operator's, so a rebound
+ * name gains nothing a remote visitor lacks. A forwarding header from any other peer proves
+ * nothing (a rebinding page can add one), so such a request is checked like any other.
+ *
+ * Whatever the name, the Host value must be a host name or address with an optional port: it goes
+ * into links and QR codes, and `evil.com/.localhost` would otherwise pass as a .localhost name.
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import net from 'node:net'
 import type { RequestHandler } from 'express'
 import { HttpError } from './http-errors.ts'
+import { proxyTrust, type TrustProxySetting } from './trusted-proxies.ts'
+
+/**
+ * What a Host header may hold: a DNS name or IPv4 address, or an IPv6 address in brackets, then
+ * an optional port. No two parts can match the same character, so it cannot backtrack.
+ */
+const HOST_SYNTAX = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i
+/** The longest DNS name (253) plus a port. */
+const MAX_HOST_LENGTH = 260
+
+export function isWellFormedHost(host: string): boolean {
+  return host.length <= MAX_HOST_LENGTH && HOST_SYNTAX.test(host)
+}
 
 /** `HOST:PORT`, `[v6]:PORT` or a bare host, as browsers send it: the name alone, lower case. */
 export function hostName(hostHeader: string): string {
@@ -54,20 +71,26 @@ export function cameThroughProxy(headers: IncomingHttpHeaders): boolean {
 }
 
 export interface HostPolicy {
-  /** Null when the request may be answered; otherwise why not, for the person who sent it. */
-  refusal(headers: IncomingHttpHeaders): string | null
+  /**
+   * Null when the request may be answered; otherwise why not, for the person who sent it.
+   * `remoteAddress` is the TCP peer: only a configured proxy's forwarding headers count.
+   */
+  refusal(headers: IncomingHttpHeaders, remoteAddress: string | undefined): string | null
 }
 
 export function hostPolicy(options: {
-  trustProxy: boolean
+  trustProxy: TrustProxySetting
   allowedHosts: readonly string[]
   allowedOrigins: readonly string[]
 }): HostPolicy {
   const names = new Set([...options.allowedHosts, ...options.allowedOrigins.map((o) => new URL(o).hostname)])
+  const isProxy = proxyTrust(options.trustProxy)
   return {
-    refusal(headers) {
+    refusal(headers, remoteAddress) {
       // No Host at all is a script speaking HTTP/1.0; every browser sends one.
-      if (headers.host === undefined || (options.trustProxy && cameThroughProxy(headers))) return null
+      if (headers.host === undefined) return null
+      if (!isWellFormedHost(headers.host)) return 'the Host header is not a host name (with an optional port)'
+      if (cameThroughProxy(headers) && isProxy(remoteAddress)) return null
       const name = hostName(headers.host)
       if (net.isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || names.has(name))
         return null
@@ -79,7 +102,7 @@ export function hostPolicy(options: {
 /** Refuses requests sent to a name that is not this server's with 421 Misdirected Request. */
 export function hostGuard(policy: HostPolicy): RequestHandler {
   return (req, _res, next) => {
-    const refusal = policy.refusal(req.headers)
+    const refusal = policy.refusal(req.headers, req.socket.remoteAddress)
     next(refusal === null ? undefined : new HttpError(421, 'unknown_host', refusal))
   }
 }

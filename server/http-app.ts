@@ -29,6 +29,7 @@ import { accessGuard } from './route-classes.ts'
 import { createScheduleRouter } from './schedule-routes.ts'
 import type { SearchIndex } from './search-index.ts'
 import { securityHeaders } from './security-headers.ts'
+import { proxyTrust, type TrustProxySetting } from './trusted-proxies.ts'
 
 export interface ServerStatus {
   padsLoaded: number
@@ -60,8 +61,8 @@ export interface HttpAppOptions {
   assets: AssetManifest
   /** Takes an online backup into DATA_DIR/backups. */
   backup(): Promise<BackupResult>
-  /** Behind a reverse proxy (TRUST_PROXY): believe its X-Forwarded-Proto/-For, one hop. */
-  trustProxy: boolean
+  /** Behind a reverse proxy (TRUST_PROXY): believe its X-Forwarded-Proto/-For, one hop, from it only. */
+  trustProxy: TrustProxySetting
   /** The per-address new-pad limit (server/new-pad-gate.ts). */
   newPads: NewPadGate
 }
@@ -90,7 +91,9 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.set('etag', false)
   // Behind a reverse proxy, take the scheme from its headers, so links and QR codes say https
   // when nginx terminates TLS. Only the nearest hop is believed, and only when configured.
-  app.set('trust proxy', options.trustProxy ? 1 : false)
+  // Express asks hop by hop, from the socket outwards: only the socket's peer (hop 0) is checked.
+  const isProxy = proxyTrust(options.trustProxy)
+  app.set('trust proxy', (address: string, hop: number) => hop === 0 && isProxy(address))
 
   app.use((req, res, next) => {
     const incoming = req.get('x-request-id')

@@ -27,6 +27,42 @@ const PAGE_MESSAGE: Record<number, string> = {
   403: 'The link you opened does not reach this page: it is for another event, or for reading only. Ask the organisers for the right link.',
 }
 
+/**
+ * express' and body-parser's own 4xx errors, in our words. Their messages are the insides of
+ * JavaScript libraries ("incorrect header check" from zlib, JSON.parse's "Unexpected token ... at
+ * position 5", "Failed to decode param '%E0'"): none is echoed, whatever the error.
+ */
+const CLIENT_ERRORS: Record<string, { code: string; message: string }> = {
+  'entity.parse.failed': { code: 'invalid_json', message: 'request body is not valid JSON' },
+  'entity.too.large': { code: 'entity_too_large', message: 'request body too large' },
+  'entity.verify.failed': { code: 'entity_verify_failed', message: 'request body refused' },
+  'encoding.unsupported': {
+    code: 'encoding_unsupported',
+    message: 'unsupported Content-Encoding (send the body as it is, or gzip or deflate it)',
+  },
+  'charset.unsupported': { code: 'charset_unsupported', message: 'unsupported charset (send UTF-8)' },
+  'request.aborted': { code: 'request_aborted', message: 'the request was aborted' },
+  'request.size.invalid': {
+    code: 'request_size_invalid',
+    message: 'request body length does not match Content-Length',
+  },
+  'parameters.too.many': { code: 'parameters_too_many', message: 'too many parameters' },
+}
+
+export function plainClientError(err: { type?: unknown; code?: unknown; message?: unknown }): {
+  code: string
+  message: string
+} {
+  const known = typeof err.type === 'string' ? CLIENT_ERRORS[err.type] : undefined
+  if (known) return known
+  // zlib's errors while inflating a gzip/deflate body (Z_DATA_ERROR, Z_BUF_ERROR).
+  if (typeof err.code === 'string' && err.code.startsWith('Z_'))
+    return { code: 'bad_request', message: 'the compressed request body is damaged' }
+  if (typeof err.message === 'string' && err.message.startsWith('Failed to decode param'))
+    return { code: 'bad_request', message: 'the address holds invalid percent-encoding' }
+  return { code: 'bad_request', message: 'bad request' }
+}
+
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`))
 }
@@ -39,13 +75,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (err instanceof HttpError) {
       ;({ status, code, message } = err)
     } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
-      // express' own body parser: malformed JSON, body too large, wrong charset.
       status = err.status
-      code =
-        err.type === 'entity.parse.failed'
-          ? 'invalid_json'
-          : String(err.type ?? 'bad_request').replace(/\W/g, '_')
-      message = err.type === 'entity.parse.failed' ? 'request body is not valid JSON' : String(err.message)
+      ;({ code, message } = plainClientError(err))
     } else {
       log.error({ err, method: req.method, path: req.path }, 'request failed')
     }

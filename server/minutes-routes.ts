@@ -95,6 +95,12 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex, newPa
 
   api.post('/pads/:id/forget-history', (req, res) => {
     minutes.forgetHistory(req.params.id)
+    if (!minutes.scrubForgotten())
+      throw new HttpError(
+        503,
+        'busy',
+        'the history is forgotten, but a backup in progress keeps its old copy in the write-ahead log: send this again in a minute',
+      )
     res.json({ id: req.params.id, history: 'forgotten' })
   })
 

@@ -190,7 +190,15 @@ export class Minutes {
       this.d.store.forgetHistory(padId, encodeState(doc))
       doc.destroy()
     }
-    this.d.search.markDirty(padId)
+    this.d.search.purge(padId)
+  }
+
+  /**
+   * After `forgetHistory` has committed: the write-ahead log still holds the forgotten text;
+   * checkpoint it and cut it. Returns false when a reader (a backup) kept it (try again later).
+   */
+  scrubForgotten(): boolean {
+    return this.d.store.truncateWal()
   }
 
   /**

@@ -181,6 +181,9 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
 
   router.get('/', (req, res) => {
     const { mode, role } = accessOf(res)
+    // A public route whose answer depends on the caller: in protected mode it lists the events
+    // this visitor's links open (or everything, to the organiser). No cache may keep it.
+    if (mode === 'protected') res.set('Cache-Control', 'private, no-store')
     if (mode === 'protected' && role !== 'admin') return void res.type('html').send(protectedHome(req))
     const events = meetings.events()
     const unfiled = meetings.pads({ unfiled: true })

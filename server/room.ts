@@ -20,7 +20,7 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.ts'
-import { checkStateVector, checkUpdate, lacksDependencies } from '../shared/update-check.ts'
+import { checkStateVector, checkUpdate, lacksDependencies, withinClockBound } from '../shared/update-check.ts'
 import { sanitizeAwarenessState } from './limits.ts'
 import type { Logger } from './logger.ts'
 import { notesTextRefusal } from './notes-text-check.ts'
@@ -335,6 +335,8 @@ export class Room {
     }
     const shape = checkUpdate(update)
     if (!shape.ok) return { ok: false, code: CLOSE.invalidPayload, reason: `invalid update: ${shape.error}` }
+    if (!withinClockBound(shape.value))
+      return { ok: false, code: CLOSE.invalidPayload, reason: 'invalid update: clock out of range' }
     if (lacksDependencies(shape.value, (client) => Y.getState(this.doc.store, client))) {
       // Something before this update never reached us (a lost frame, a restored server). Applying
       // would park it as pending; ask for everything we lack instead (the answer includes it).

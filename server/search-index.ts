@@ -86,6 +86,7 @@ export class SearchIndex {
     this.s = {
       padPk: db.prepare<[string], { pk: number }>('SELECT pk FROM pads WHERE id = ?'),
       remove: db.prepare<[number]>('DELETE FROM pad_search WHERE rowid = ?'),
+      optimize: db.prepare("INSERT INTO pad_search (pad_search) VALUES ('optimize')"),
       insert: db.prepare<[number, string, string]>(
         'INSERT INTO pad_search (rowid, title, body) VALUES (?, ?, ?)',
       ),
@@ -222,6 +223,18 @@ export class SearchIndex {
       }
     }
     return snippetOf(head, words, { before: false, after: true })
+  }
+
+  /**
+   * Re-indexes a pad now and rewrites the whole index (FTS5 'optimize'): a delete in FTS5 only
+   * adds a tombstone, and the old segments keep every word the pad ever held until they merge.
+   * With secure_delete on, the pages they free are zeroed. For "forget history".
+   */
+  purge(padId: string): void {
+    this.dirty.delete(padId)
+    this.queued.delete(padId)
+    this.reindex(padId)
+    this.s.optimize.run()
   }
 
   /**

@@ -18,6 +18,7 @@ import type { SyncMetrics } from './metrics.ts'
 import { CLOSE } from './peer.ts'
 import { CLOSE_TRY_LATER } from './room.ts'
 import type { Rooms } from './rooms.ts'
+import { type ProxyTrust, proxyTrust } from './trusted-proxies.ts'
 import { writerFromUrl } from './writer-key.ts'
 
 /**
@@ -81,9 +82,9 @@ export interface SyncEndpointOptions {
   >
 }
 
-/** The client's address: the socket's peer, or (behind a proxy we trust) the last X-Forwarded-For hop. */
-export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
+/** The client's address: the socket's peer, or (when that is a proxy we run) the last X-Forwarded-For hop. */
+export function clientIp(req: IncomingMessage, isProxy: ProxyTrust): string {
+  if (isProxy(req.socket.remoteAddress)) {
     const forwarded = req.headers['x-forwarded-for']
     const last = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? ''))
       .split(',')
@@ -146,6 +147,8 @@ export class SyncEndpoint implements ConnectionHost {
   private readonly grants = new WeakMap<SyncSocket, Granted>()
   /** A refused socket's 'close' listener, one for all: its byte counts go to the metrics. */
   private readonly countRefused: (this: Socket) => void
+  /** Whether a socket's peer is a proxy we run (its X-Forwarded-For is believed). */
+  private readonly isProxy: ProxyTrust
 
   constructor(options: SyncEndpointOptions) {
     this.options = options
@@ -153,6 +156,7 @@ export class SyncEndpoint implements ConnectionHost {
     this.metrics = options.metrics
     const { config } = options
     this.perIp = new ConnectionCounter(config.maxConnectionsPerIp)
+    this.isProxy = proxyTrust(config.trustProxy)
     this.rate = {
       bucket: new TokenBucket(config.messageRate, config.messageBurst),
       throttleCloseMs: config.throttleCloseMs,
@@ -182,7 +186,7 @@ export class SyncEndpoint implements ConnectionHost {
     // Typed as a Duplex; an http.Server hands its TCP socket, whose byte counts the metrics sum.
     const tcp = socket instanceof Socket ? socket : null
     if (tcp) this.metrics?.socketOpened(tcp)
-    const wrongHost = this.options.hosts.refusal(req.headers)
+    const wrongHost = this.options.hosts.refusal(req.headers, req.socket.remoteAddress)
     if (wrongHost !== null) {
       this.metrics?.connectionRefused('unknown_host')
       return this.refuseUpgrade(tcp, socket, 421, wrongHost)
@@ -196,7 +200,7 @@ export class SyncEndpoint implements ConnectionHost {
       this.metrics?.connectionRefused(target.status === 404 ? 'bad_path' : 'bad_pad_id')
       return this.refuseUpgrade(tcp, socket, target.status, message)
     }
-    const ip = clientIp(req, this.options.config.trustProxy)
+    const ip = clientIp(req, this.isProxy)
     // Refused before the upgrade: an HTTP status is retried by browsers, which is right for a
     // limit that frees up when other sockets close.
     if (!this.perIp.tryAdd(ip)) {

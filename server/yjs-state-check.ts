@@ -5,12 +5,15 @@
  * 16 MiB state is real work, and it must never hold up the event loop.
  */
 import * as Y from 'yjs'
-import { checkUpdate } from '../shared/update-check.ts'
+import { checkUpdate, withinClockBound } from '../shared/update-check.ts'
 import type { Outcome } from './worker-budget.ts'
 
 export function checkYjsState(state: Uint8Array): Outcome<null> {
   const shape = checkUpdate(state)
   if (!shape.ok) return { ok: false, error: `not a Yjs document state: ${shape.error}` }
+  // The same bound as a live update's (update-check.ts MAX_CLOCK): no door stores far clocks.
+  if (!withinClockBound(shape.value))
+    return { ok: false, error: 'not a Yjs document state: clock out of range' }
   const probe = new Y.Doc()
   try {
     Y.applyUpdate(probe, state)

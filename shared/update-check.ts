@@ -24,6 +24,10 @@ export interface UpdateShape {
   needs: Map<number, number>
   structCount: number
   deleteRangeCount: number
+  /** The highest clock the update's own structs reach (exclusive): the clocks it creates. */
+  reach: number
+  /** The highest clock its deletions reach (exclusive). */
+  deleteReach: number
 }
 
 const BITS5 = 0b11111
@@ -246,21 +250,24 @@ function readStructs(
   return structCount
 }
 
-function readDeleteSet(reader: BoundedReader): number {
+function readDeleteSet(reader: BoundedReader): { ranges: number; reach: number } {
   // Each client entry is at least client + range count.
   const clients = reader.count('delete set client count', 2)
   let ranges = 0
+  let reach = 0
   for (let c = 0; c < clients; c++) {
     reader.varUint('delete set client')
     // Each range is clock + length.
     const n = reader.count('delete range count', 2)
     for (let i = 0; i < n; i++) {
-      reader.varUint('delete clock')
-      if (reader.varUint('delete length') === 0) throw new MalformedInput('empty delete range')
+      const clock = reader.varUint('delete clock')
+      const length = reader.varUint('delete length')
+      if (length === 0) throw new MalformedInput('empty delete range')
+      reach = Math.max(reach, clock + length)
     }
     ranges += n
   }
-  return ranges
+  return { ranges, reach }
 }
 
 function readUpdate(reader: BoundedReader): UpdateShape {
@@ -268,13 +275,43 @@ function readUpdate(reader: BoundedReader): UpdateShape {
   const ends = new Map<number, number>()
   const needs = new Map<number, number>()
   const structCount = readStructs(reader, starts, ends, needs)
-  const deleteRangeCount = readDeleteSet(reader)
+  const deletes = readDeleteSet(reader)
   reader.end('update')
-  return { starts, ends, needs, structCount, deleteRangeCount }
+  let reach = 0
+  for (const end of ends.values()) reach = Math.max(reach, end)
+  return {
+    starts,
+    ends,
+    needs,
+    structCount,
+    deleteRangeCount: deletes.ranges,
+    reach,
+    deleteReach: deletes.reach,
+  }
 }
 
 export function checkUpdate(update: Uint8Array): Decoded<UpdateShape> {
   return decodeWith(update, readUpdate)
+}
+
+/**
+ * Clocks (and clock + length) an update may reach: 2^40, a million times more characters than the
+ * largest pad could ever be typed with, and far below 2^53, where clocks stop being exact: lib0
+ * reads varints up to ~2^56, and two items whose clocks round to one id make Yjs integrate the
+ * second without an update event (never logged nor broadcast, yet served from memory).
+ */
+export const MAX_CLOCK = 2 ** 40
+
+/**
+ * Whether an update stays within the bounds; one that does not is refused whole. The clocks it
+ * creates (its structs) stay within MAX_CLOCK. What it refers to is not bounded here: a reference
+ * must name an item that exists (else `lacksDependencies`), and in a pad stored before the bound
+ * an honest edit next to, or a deletion of, an item past it must still go through; a deletion
+ * only has to stay exact (below 2^53), for nothing past MAX_CLOCK can be created any more.
+ * Kept out of `checkUpdate`, which also reads stored snapshots: pads stored before still load.
+ */
+export function withinClockBound(shape: UpdateShape): boolean {
+  return shape.reach <= MAX_CLOCK && shape.deleteReach <= Number.MAX_SAFE_INTEGER
 }
 
 /**

@@ -36,11 +36,13 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.ts'
-import { checkStateVector, checkUpdate } from '../shared/update-check.ts'
+import { checkStateVector, checkUpdate, MAX_CLOCK } from '../shared/update-check.ts'
 import {
   apiCall,
   type Client,
   connectClient,
+  gapThenText,
+  okJson,
   prng,
   type RawSocket,
   rawSocket,
@@ -1946,4 +1948,79 @@ describe('battery: ownership, presence, notes, slow readers', () => {
       },
     })
   })
+})
+
+describe('battery: input that is accepted and costly later (issue 20)', () => {
+  test(
+    'pad lines that would stall the roll-up and the exports, read while people type',
+    { timeout: CASE_TIMEOUT_MS },
+    () =>
+      runCase('stalling-lines', {
+        async attack({ server }) {
+          okJson(
+            await apiCall(server, 'POST', '/api/events', {
+              slug: 'lpc-battery',
+              name: 'LPC',
+              timezone: 'UTC',
+            }),
+            201,
+          )
+          okJson(await apiCall(server, 'PATCH', `/api/pads/${PAD}`, { event: 'lpc-battery' }))
+          // Any editor can plant these; any reader then triggers the work. Before the fix the first
+          // took minutes of the event loop per roll-up and the second seconds per export.
+          const planted = `\nACTION(${' '.repeat(200_000)}\n#${' '.repeat(80_000)}x\r\n${Array.from({ length: 2000 }, (_, i) => `https://example.org/${i}`).join(' ')}\n`
+          const planter = connectClient(server.wsUrl, PAD, { name: 'Mallory' })
+          try {
+            await planter.synced()
+            planter.text.insert(planter.text.length, planted)
+            await waitFor(
+              'the planted lines are stored',
+              () => roomText(server).includes('https://example.org/1999\n'),
+              SETTLE_MS,
+            )
+          } finally {
+            destroyClient(planter)
+          }
+          const reads = [
+            '/api/events/lpc-battery/outcomes',
+            `/api/pads/${PAD}/export?format=txt`,
+            `/api/pads/${PAD}/export?format=html`,
+            '/api/events/lpc-battery/export',
+          ]
+          for (let round = 0; round < 3; round++) {
+            for (const read of reads) assert.equal((await apiCall(server, 'GET', read)).status, 200, read)
+          }
+          return {
+            load: `planted-${planted.length}-chars,${3 * reads.length}-reads`,
+            foreign: /\nACTION\( +\n# +x\r\n(?:https:\/\/example\.org\/\d+ )*https:\/\/example\.org\/\d+\n/g,
+            accepted(tokens) {
+              assert.equal(tokens.length, 1, 'the planted lines are kept as typed, once')
+            },
+          }
+        },
+      }),
+  )
+
+  test('updates whose clocks reach past MAX_CLOCK (up to 2^53)', { timeout: CASE_TIMEOUT_MS }, () =>
+    runCase('far-clocks', {
+      async attack({ server, open }) {
+        const sent = 20
+        for (let i = 0; i < sent; i++) {
+          const gap = i % 2 === 0 ? 2 ** 53 - 64 : MAX_CLOCK
+          const update = gapThenText(6_300_000 + i, gap, `[far-${i}]`)
+          const raw = await open()
+          raw.ws.send(i % 3 === 0 ? encodeSyncStep2(update) : encodeSyncUpdate(update))
+          const { code } = await closed(raw, `update ${i} past MAX_CLOCK`)
+          assert.equal(code, 1007)
+        }
+        return {
+          load: `${sent}-updates-past-MAX_CLOCK`,
+          after(text) {
+            assert.doesNotMatch(text, /\[far-/)
+            assert.equal(storedHex(server).includes(hexOf('[far-')), false, 'a far-clock update was stored')
+          },
+        }
+      },
+    }),
+  )
 })

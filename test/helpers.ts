@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
+import * as encoding from 'lib0/encoding'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
@@ -266,4 +267,21 @@ export function assertApiError(reply: ApiReply, status: number, code?: string, c
   assert.ok(message.length > 0)
   assertNoInternals(reply.text)
   return message
+}
+
+/**
+ * A Yjs update by `client` from clock 0: a GC struct `gap` clocks long, then `text` in notes, so
+ * the text sits at clock `gap` (clocks near 2^53, issue 20).
+ */
+export function gapThenText(client: number, gap: number, text: string): Uint8Array {
+  const e = encoding.createEncoder()
+  for (const v of [1, 2, client, 0]) encoding.writeVarUint(e, v)
+  encoding.writeUint8(e, 0) // GC
+  encoding.writeVarUint(e, gap)
+  encoding.writeUint8(e, 4) // ContentString, parent named
+  encoding.writeVarUint(e, 1)
+  encoding.writeVarString(e, 'notes')
+  encoding.writeVarString(e, text)
+  encoding.writeVarUint(e, 0)
+  return encoding.toUint8Array(e)
 }

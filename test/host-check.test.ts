@@ -12,6 +12,7 @@ import path from 'node:path'
 import { describe, test } from 'node:test'
 import { ConfigError, configFromEnv } from '../server/config.ts'
 import { hostName } from '../server/host-check.ts'
+import { proxyTrust } from '../server/trusted-proxies.ts'
 import { launchChromium } from './browser-setup.ts'
 import { connectClient, startTestServer, type TestServer, upgradeStatus } from './helpers.ts'
 
@@ -58,6 +59,17 @@ function upgradeAs(
     Origin: `http://${host}`,
     ...extraHeaders,
   })
+}
+
+/** A new pad's id (open mode), for pages that need one (the QR code's). */
+async function newPad(server: TestServer): Promise<string> {
+  const res = await fetch(`${server.url}/api/pads`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'BoF', kind: 'bof' }),
+  })
+  assert.equal(res.status, 201)
+  return ((await res.json()) as { id: string }).id
 }
 
 const backupsIn = (server: TestServer) => {
@@ -134,6 +146,80 @@ describe('host names (DNS rebinding)', () => {
     } finally {
       await lan.close()
       await proxied.close()
+    }
+  })
+
+  test('forwarded headers count only from a configured proxy (TRUST_PROXY is a list of proxies)', async () => {
+    // The proxy is at 10.9.9.9; our requests come from 127.0.0.1, so they are not the proxy's.
+    const server = await startTestServer({ trustProxy: ['10.9.9.9', '192.0.2.0/24'] })
+    try {
+      const forwarded = { 'x-forwarded-for': '198.51.100.7', 'x-forwarded-proto': 'https' }
+      // A rebinding page that adds X-Forwarded-For still meets the Host check.
+      assert.equal((await requestAs(server, 'rebound.example', 'GET', '/', forwarded)).status, 421)
+      assert.equal(await upgradeAs(server, 'rebound.example', 'bof', forwarded), 421)
+      // Its X-Forwarded-Proto is not believed either: links keep the scheme the request came with.
+      const { port } = new URL(server.url)
+      const pad = await newPad(server)
+      const qr = await requestAs(server, `127.0.0.1:${port}`, 'GET', `/p/${pad}/qr`, forwarded)
+      assert.equal(qr.status, 200)
+      assert.match(qr.body, new RegExp(`http://127\\.0\\.0\\.1:${port}/p/${pad}`))
+      assert.doesNotMatch(qr.body, /https:\/\/127/)
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('TRUST_PROXY: 1 means this machine (loopback); lists of addresses and CIDR ranges; anything else refused', () => {
+    assert.equal(configFromEnv({ TRUST_PROXY: '1' }).trustProxy, true)
+    assert.equal(configFromEnv({}).trustProxy, false)
+    assert.deepEqual(configFromEnv({ TRUST_PROXY: '127.0.0.1, ::1 ,10.0.0.0/8' }).trustProxy, [
+      '127.0.0.1',
+      '::1',
+      '10.0.0.0/8',
+    ])
+    for (const bad of ['proxy.lan', '10.0.0.0/33', '::1/129', '1.2.3.4/8/9', '10.0.0.0/x'])
+      assert.throws(() => configFromEnv({ TRUST_PROXY: bad }), ConfigError, bad)
+    const loopback = proxyTrust(true)
+    for (const peer of ['127.0.0.1', '127.8.0.1', '::1', '::ffff:127.0.0.1'])
+      assert.equal(loopback(peer), true, peer)
+    for (const peer of ['10.0.0.1', '::2', undefined, 'junk'])
+      assert.equal(loopback(peer), false, String(peer))
+    const listed = proxyTrust(['10.0.0.0/8', 'fd00::/8'])
+    assert.equal(listed('10.200.3.4'), true)
+    assert.equal(listed('::ffff:10.1.1.1'), true)
+    assert.equal(listed('fd12::1'), true)
+    assert.equal(listed('11.0.0.1'), false)
+    assert.equal(listed('127.0.0.1'), false)
+    assert.equal(proxyTrust(false)('127.0.0.1'), false)
+  })
+
+  test('a Host value that is not a host name is refused, even from the proxy (it goes into links and QR codes)', async () => {
+    const server = await startTestServer({ trustProxy: true })
+    try {
+      const forwarded = { 'x-forwarded-for': '198.51.100.7' }
+      const qr = `/p/${await newPad(server)}/qr`
+      for (const host of [
+        'evil.com/.localhost',
+        'evil.com\\.localhost',
+        'a"b.localhost',
+        'x.localhost:80/y',
+        'localhost:1x',
+      ]) {
+        const direct = await requestAs(server, host, 'GET', qr)
+        assert.equal(direct.status, 421, host)
+        assert.doesNotMatch(direct.body, /evil\.com/, 'the bad name is not echoed')
+        assert.equal(
+          (await requestAs(server, host, 'GET', '/p/bof/qr', forwarded)).status,
+          421,
+          `${host} via proxy`,
+        )
+        assert.equal(await upgradeAs(server, host, 'bof'), 421, `${host} upgrade`)
+      }
+      for (const host of ['localhost', 'pads.localhost:1234', '[::1]:80', '127.0.0.1:8080']) {
+        assert.equal((await requestAs(server, host, 'GET', qr)).status, 200, host)
+      }
+    } finally {
+      await server.close()
     }
   })
 

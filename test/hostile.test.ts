@@ -14,10 +14,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { describe, test } from 'node:test'
+import zlib from 'node:zlib'
 import * as encoding from 'lib0/encoding'
 import ts from 'typescript'
 import * as Y from 'yjs'
 import type { Config } from '../server/config.ts'
+import { docFromStored } from '../server/pad-doc.ts'
 import { SERVER_ORIGIN } from '../server/peer.ts'
 import {
   decodeAwarenessUpdate,
@@ -25,11 +27,14 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.ts'
-import { checkStateVector, checkUpdate } from '../shared/update-check.ts'
+import { checkStateVector, checkUpdate, MAX_CLOCK } from '../shared/update-check.ts'
 import {
+  type ApiReply,
   apiCall,
   type Client,
   connectClient,
+  gapThenText,
+  okJson,
   prng,
   type RawSocket,
   rawSocket,
@@ -960,6 +965,268 @@ describe('budgets: event-wide views and new pads', () => {
       assert.equal(imported.status, 429, 'the import door counts too')
       assert.equal(server.meetings.pads({ event: 'kr-2026' }).length, 5)
     } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('clocks and lengths near 2^53 are refused whole', () => {
+  test('an update reaching past MAX_CLOCK closes its socket with 1007; nothing of it is stored or seen', async () => {
+    await withScene(async (scene) => {
+      const deleteFar = (() => {
+        const e = encoding.createEncoder()
+        for (const v of [0, 1, 777_020, 1, 2 ** 53 - 2, 3]) encoding.writeVarUint(e, v)
+        return encoding.toUint8Array(e)
+      })()
+      await eachClosesWith(
+        scene,
+        [
+          [
+            'text at clock 2^53 - 16',
+            encodeSyncUpdate(gapThenText(777_021, 2 ** 53 - 16, 'CLOCK-MARKER one')),
+          ],
+          ['text just past MAX_CLOCK', encodeSyncUpdate(gapThenText(777_022, MAX_CLOCK, 'CLOCK-MARKER two'))],
+          ['the same as sync step 2', encodeSyncStep2(gapThenText(777_023, 2 ** 50, 'CLOCK-MARKER three'))],
+          ['a deletion past 2^53', encodeSyncUpdate(deleteFar)],
+        ],
+        1007,
+      )
+      assertPadUnchanged(scene)
+      assert.equal(storeContains(scene.server, 'CLOCK-MARKER'), false)
+      await assertHonestStillWork(scene, 'far clocks')
+      assert.doesNotMatch(scene.a.text.toString(), /CLOCK-MARKER/)
+    })
+  })
+
+  test('a Yjs import reaching past MAX_CLOCK is refused with 400, in plain words', async () => {
+    const server = await startTestServer()
+    try {
+      const reply = await apiCall(
+        server,
+        'POST',
+        '/api/pads/import?title=Far',
+        gapThenText(777_025, 2 ** 53 - 16, 'far away\n'),
+        'application/octet-stream',
+      )
+      assert.equal(reply.status, 400)
+      assert.deepEqual(reply.json, {
+        error: { code: 'invalid_yjs', message: 'not a Yjs document state: clock out of range' },
+      })
+      assert.deepEqual(server.store.list(), [])
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('a pad stored before the bound, with a clock past it, still loads', async () => {
+    const first = await startTestServer()
+    const dataDir = first.dataDir
+    first.store.append([
+      {
+        padId: PAD,
+        at: Date.now(),
+        conn: 'old',
+        author: null,
+        data: gapThenText(777_024, 2 ** 45, 'stored long ago\n'),
+      },
+    ])
+    await first.close()
+    const server = await startTestServer({ dataDir })
+    const reader = connectClient(server.wsUrl, PAD)
+    try {
+      await reader.synced()
+      await waitFor('the stored text arrives', () => reader.text.toString() === 'stored long ago\n', 5000)
+      // Next to the old item (its id is past the bound) and deleting part of it: both go through.
+      reader.text.insert(0, 'and still edited\n')
+      reader.text.delete(reader.text.length - 5, 4)
+      await waitFor(
+        'the edit is stored',
+        () =>
+          docFromStored(server.store.load(PAD)).getText('notes').toString() ===
+          'and still edited\nstored long\n',
+        5000,
+      )
+    } finally {
+      reader.destroy()
+      await server.close()
+    }
+  })
+})
+
+describe('hostile requests over HTTP get bounded, plain answers', () => {
+  /** Every file under `dir`, recursively. */
+  const filesUnder = (dir: string): string[] =>
+    fs
+      .readdirSync(dir, { withFileTypes: true })
+      .flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]))
+
+  test('forget history leaves the deleted secret in no file of the data directory (WAL, free pages, search index)', async () => {
+    const SECRET = 'Hunter2CorrectHorseBatteryStaple'
+    const server = await startTestServer()
+    const ada = connectClient(server.wsUrl, PAD, { name: 'Ada' })
+    try {
+      await ada.synced()
+      ada.text.insert(0, `Agenda\npassword: ${SECRET}\nio_uring\n`)
+      await waitFor('secret stored', () => storeContains(server, SECRET), 5000)
+      // The search index learns it too (a search indexes stale pads first).
+      const found = okJson<{ hits: unknown[] }>(await apiCall(server, 'GET', `/api/search?q=${SECRET}`))
+      assert.equal(found.hits.length, 1)
+      const at = ada.text.toString().indexOf('password')
+      ada.text.delete(at, `password: ${SECRET}\n`.length)
+      await waitFor('deletion stored', () => (server.store.load(PAD)?.updates.length ?? 0) === 2, 5000)
+      const haystack = () =>
+        filesUnder(server.dataDir).filter((f) =>
+          fs.readFileSync(f).toString('latin1').toLowerCase().includes(SECRET.toLowerCase()),
+        )
+      assert.ok(haystack().length > 0, 'before forgetting, the secret is on disk')
+
+      okJson(await apiCall(server, 'POST', `/api/pads/${PAD}/forget-history`, {}))
+      assert.deepEqual(haystack(), [], 'files holding the forgotten secret')
+      const none = okJson<{ hits: unknown[] }>(await apiCall(server, 'GET', `/api/search?q=${SECRET}`))
+      assert.deepEqual(none.hits, [])
+      // The pad itself is intact and still edited.
+      assert.equal(ada.text.toString(), 'Agenda\nio_uring\n')
+      ada.text.insert(0, 'after\n')
+      await waitFor(
+        'edited after',
+        () => docFromStored(server.store.load(PAD)).getText('notes').toString().startsWith('after\n'),
+        5000,
+      )
+    } finally {
+      ada.destroy()
+      await server.close()
+    }
+  })
+
+  test('/ is sent with private, no-store in protected mode', async () => {
+    const server = await startTestServer({}, { adminToken: 'organiser-token-0123456789' })
+    try {
+      const visitor = await apiCall(server, 'GET', '/')
+      assert.equal(visitor.status, 200)
+      assert.equal(visitor.headers.get('cache-control'), 'private, no-store')
+      const organiser = await apiCall(server, 'GET', '/', undefined, undefined, {
+        authorization: 'Bearer organiser-token-0123456789',
+      })
+      assert.equal(organiser.headers.get('cache-control'), 'private, no-store')
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('the html export loads no image: no tracking pixel, the image is a link', async () => {
+    const server = await startTestServer()
+    const ada = connectClient(server.wsUrl, PAD)
+    try {
+      await ada.synced()
+      ada.text.insert(0, '# Notes\n![pixel](https://tracker.example/p.gif?reader=1)\n')
+      await waitFor('stored', () => storeContains(server, 'tracker.example'), 5000)
+      const page = await apiCall(server, 'GET', `/api/pads/${PAD}/export?format=html`)
+      assert.equal(page.status, 200)
+      const csp = page.headers.get('content-security-policy') ?? ''
+      assert.doesNotMatch(csp, /img-src[^;]*https/, csp)
+      assert.match(csp, /default-src 'none'/)
+      assert.doesNotMatch(page.text, /<img/i)
+      assert.match(
+        page.text,
+        /<a href="https:\/\/tracker\.example\/p\.gif\?reader=1"[^>]*>\[image: pixel\]<\/a>/,
+      )
+      assert.doesNotMatch(page.text, /img-src[^;"]*https/, 'nor in the page’s own CSP')
+    } finally {
+      ada.destroy()
+      await server.close()
+    }
+  })
+
+  test('parser errors answer in plain words, never with JavaScript’s (JSON.parse, zlib, URL decoding)', async () => {
+    const server = await startTestServer()
+    try {
+      const json = 'application/json'
+      const cases: [string, () => Promise<ApiReply>][] = [
+        ['bad JSON', () => apiCall(server, 'POST', '/api/events', '{"name":', json)],
+        [
+          'bad UTF-8 in JSON',
+          () => apiCall(server, 'POST', '/api/events', new Uint8Array([0x7b, 0xff, 0x7d]), json),
+        ],
+        [
+          'damaged gzip',
+          () => apiCall(server, 'POST', '/api/events', 'not gzip', json, { 'content-encoding': 'gzip' }),
+        ],
+        [
+          'damaged deflate',
+          () => apiCall(server, 'POST', '/api/events', 'xx', json, { 'content-encoding': 'deflate' }),
+        ],
+        [
+          'truncated gzip',
+          () =>
+            apiCall(server, 'POST', '/api/events', zlib.gzipSync('{"a":1}').subarray(0, 12), json, {
+              'content-encoding': 'gzip',
+            }),
+        ],
+        [
+          'unknown encoding',
+          () => apiCall(server, 'POST', '/api/events', '{}', json, { 'content-encoding': 'x-evil' }),
+        ],
+        [
+          'unknown charset',
+          () => apiCall(server, 'POST', '/api/events', '{}', 'application/json; charset=x-evil'),
+        ],
+        ['bad percent-encoding', () => apiCall(server, 'GET', '/api/pads/%E0%A4%A')],
+        [
+          'bad percent-encoding, page',
+          () => apiCall(server, 'GET', '/p/%ZZ', undefined, undefined, { accept: 'application/json' }),
+        ],
+        ['bad JSON, history', () => apiCall(server, 'POST', `/api/pads/${PAD}/checkpoints`, '{bad', json)],
+      ]
+      const internals =
+        /unexpected|token|position|header check|end of file|decode param|x-evil|%E0|%ZZ|syntaxerror|at \w+ \(/i
+      for (const [what, send] of cases) {
+        const r = await send()
+        assert.ok(r.status >= 400 && r.status < 500, `${what}: ${r.status}`)
+        const body = r.json as { error: { code: string; message: string } }
+        assert.equal(typeof body?.error?.message, 'string', `${what}: ${r.text}`)
+        assert.doesNotMatch(body.error.message, internals, what)
+      }
+      assert.equal((await apiCall(server, 'GET', '/healthz')).status, 200)
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('/diff between two revisions of a 2 MB pad is a bounded summary, not the whole texts', async () => {
+    const server = await startTestServer()
+    const ada = connectClient(server.wsUrl, PAD)
+    try {
+      await ada.synced()
+      const lines = 50_000
+      const version = (v: string) =>
+        Array.from({ length: lines }, (_, i) => `${v} line ${i} ${'x'.repeat(24)}`).join('\n')
+      ada.text.insert(0, version('first'))
+      await waitFor('first stored', () => server.store.lastSeq(PAD) >= 1, 20_000)
+      const first = server.store.lastSeq(PAD)
+      ada.doc.transact(() => {
+        ada.text.delete(0, ada.text.length)
+        ada.text.insert(0, version('second'))
+      })
+      await waitFor('second stored', () => server.store.lastSeq(PAD) > first, 20_000)
+      const second = server.store.lastSeq(PAD)
+      const reply = await apiCall(server, 'GET', `/api/pads/${PAD}/diff?from=${first}&to=${second}`)
+      const diff = okJson<{
+        lines: { op: string; text: string }[]
+        added: number
+        removed: number
+        truncated: boolean
+        from: { seq: number; text?: string }
+      }>(reply)
+      assert.ok(reply.bytes.length < 512 * 1024, `a diff answer of ${reply.bytes.length} bytes`)
+      assert.equal(diff.truncated, true)
+      assert.equal(diff.added, lines)
+      assert.equal(diff.removed, lines)
+      assert.ok(diff.lines.length <= 2000)
+      assert.equal(diff.lines[0]?.text, 'first line 0 xxxxxxxxxxxxxxxxxxxxxxxx')
+      assert.equal(diff.from.text, undefined, 'the revisions’ texts are not repeated')
+      assert.equal((await apiCall(server, 'GET', '/healthz')).status, 200)
+    } finally {
+      ada.destroy()
       await server.close()
     }
   })

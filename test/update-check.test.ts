@@ -11,8 +11,14 @@ import fc from 'fast-check'
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import { decodeAwarenessUpdate, decodeMessage } from '../shared/protocol.ts'
-import { checkStateVector, checkUpdate, lacksDependencies } from '../shared/update-check.ts'
-import { prng, seedFromEnv } from './helpers.ts'
+import {
+  checkStateVector,
+  checkUpdate,
+  lacksDependencies,
+  MAX_CLOCK,
+  withinClockBound,
+} from '../shared/update-check.ts'
+import { gapThenText as farText, prng, seedFromEnv } from './helpers.ts'
 
 const SEED = seedFromEnv('FUZZ_SEED')
 console.log(`update-check fuzz seed: FUZZ_SEED=${SEED}`)
@@ -1071,5 +1077,37 @@ describe('never throws on arbitrary bytes', () => {
       }),
       { seed: SEED, numRuns: 20_000 },
     )
+  })
+})
+
+describe('clocks are bounded well below 2^53', () => {
+  const gapThenText = (gap: number, text: string) => farText(9, gap, text)
+  const deleting = (clock: number, length: number) => {
+    const e = encoding.createEncoder()
+    for (const v of [0, 1, 9, 1, clock, length]) encoding.writeVarUint(e, v)
+    return encoding.toUint8Array(e)
+  }
+  const reachOf = (u: Uint8Array) => {
+    const shape = checkUpdate(u)
+    assert.ok(shape.ok)
+    return shape.value
+  }
+
+  test('the reach of structs and of deletions', () => {
+    assert.equal(reachOf(gapThenText(100, 'abc')).reach, 103)
+    assert.equal(reachOf(deleting(500, 7)).deleteReach, 507)
+    const doc = new Y.Doc()
+    doc.getText('notes').insert(0, 'hello')
+    assert.equal(reachOf(Y.encodeStateAsUpdate(doc)).reach, 5)
+  })
+
+  test('up to MAX_CLOCK is accepted; one clock past it, or 2^53, is refused whole', () => {
+    assert.equal(withinClockBound(reachOf(gapThenText(MAX_CLOCK - 3, 'abc'))), true)
+    assert.equal(withinClockBound(reachOf(gapThenText(MAX_CLOCK - 2, 'abc'))), false)
+    assert.equal(withinClockBound(reachOf(gapThenText(2 ** 53 - 2, 'abc'))), false)
+    // A deletion may name old items past MAX_CLOCK (pads stored before the bound), exactly.
+    assert.equal(withinClockBound(reachOf(deleting(2 ** 45, 1))), true)
+    assert.equal(withinClockBound(reachOf(deleting(2 ** 53 - 2, 4))), false)
+    assert.ok(MAX_CLOCK <= 2 ** 43, 'well below 2^53')
   })
 })
