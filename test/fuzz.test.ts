@@ -97,7 +97,7 @@ async function fuzz(seed: number, log: (message: string) => void): Promise<void>
         for (const c of clients) c.provider.disconnect()
         for (const c of clients) randomEdit(c, rand, step)
         offlineEdits += clients.length
-        await waitFor('pad to unload', () => !server.rooms.get(padId), 5_000)
+        await waitFor('pad to unload', () => !server.rooms.get(padId), 30_000)
         unloads++
         for (const c of clients) if (rand() < 0.7) c.provider.connect()
       } else if (roll < 0.06) {

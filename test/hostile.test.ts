@@ -79,7 +79,7 @@ async function converged(a: Client, b: Client, markers: string[]): Promise<void>
   await waitFor(
     `honest clients converge on ${markers.join(', ')}`,
     () => a.text.toString() === b.text.toString() && markers.every((m) => a.text.toString().includes(m)),
-    5000,
+    30_000,
   )
 }
 
@@ -127,8 +127,8 @@ async function assertHonestStillWork(scene: Scene, tag: string): Promise<void> {
   // A newcomer gets the same pad from the server.
   const late = connectClient(scene.server.wsUrl, PAD)
   try {
-    await waitFor('late joiner syncs', () => late.provider.synced, 5000)
-    await waitFor('late joiner has the pad', () => late.text.toString() === scene.a.text.toString(), 5000)
+    await waitFor('late joiner syncs', () => late.provider.synced, 30_000)
+    await waitFor('late joiner has the pad', () => late.text.toString() === scene.a.text.toString(), 30_000)
   } finally {
     late.destroy()
   }
@@ -157,7 +157,7 @@ async function withScene(
 /** A raw socket on PAD that has received the server's greeting (its sync step 1). */
 async function hostileSocket(server: TestServer): Promise<RawSocket> {
   const raw = await rawSocket(server.wsUrl, PAD)
-  await waitFor('server greeting', () => raw.received.length > 0, 5000)
+  await waitFor('server greeting', () => raw.received.length > 0, 30_000)
   assert.deepEqual([...raw.received[0]!.subarray(0, 2)], [0, 0], 'the server greets with sync step 1')
   return raw
 }
@@ -450,7 +450,7 @@ describe('updates that are valid but incomplete', () => {
       await waitFor(
         'sync step 1 in answer to the gap',
         () => raw.received.slice(greeted).some((m) => m[0] === 0 && m[1] === 0),
-        5000,
+        30_000,
       )
       assert.equal(raw.closed, null, 'a gap is not an attack: the socket stays open')
       assertPadUnchanged(scene)
@@ -482,7 +482,7 @@ describe('updates that are valid but incomplete', () => {
       await waitFor(
         'sync step 1 in answer to the missing dependency',
         () => raw.received.slice(greeted).some((m) => m[0] === 0 && m[1] === 0),
-        5000,
+        30_000,
       )
       const room = scene.server.rooms.get(PAD)!
       assert.equal(room.doc.store.pendingStructs, null, 'the server parked structs it cannot integrate')
@@ -514,7 +514,7 @@ describe('updates that are valid but incomplete', () => {
       await waitFor(
         'sync step 1 in answer to the unknown delete',
         () => raw.received.slice(greeted).some((m) => m[0] === 0 && m[1] === 0),
-        5000,
+        30_000,
       )
       const room = scene.server.rooms.get(PAD)!
       assert.equal(room.doc.store.pendingDs, null)
@@ -1035,7 +1035,7 @@ describe('clocks and lengths near 2^53 are refused whole', () => {
     const reader = connectClient(server.wsUrl, PAD)
     try {
       await reader.synced()
-      await waitFor('the stored text arrives', () => reader.text.toString() === 'stored long ago\n', 5000)
+      await waitFor('the stored text arrives', () => reader.text.toString() === 'stored long ago\n', 30_000)
       // Next to the old item (its id is past the bound) and deleting part of it: both go through.
       reader.text.insert(0, 'and still edited\n')
       reader.text.delete(reader.text.length - 5, 4)
@@ -1044,7 +1044,7 @@ describe('clocks and lengths near 2^53 are refused whole', () => {
         () =>
           docFromStored(server.store.load(PAD)).getText('notes').toString() ===
           'and still edited\nstored long\n',
-        5000,
+        30_000,
       )
     } finally {
       reader.destroy()
@@ -1067,13 +1067,13 @@ describe('hostile requests over HTTP get bounded, plain answers', () => {
     try {
       await ada.synced()
       ada.text.insert(0, `Agenda\npassword: ${SECRET}\nio_uring\n`)
-      await waitFor('secret stored', () => storeContains(server, SECRET), 5000)
+      await waitFor('secret stored', () => storeContains(server, SECRET), 30_000)
       // The search index learns it too (a search indexes stale pads first).
       const found = okJson<{ hits: unknown[] }>(await apiCall(server, 'GET', `/api/search?q=${SECRET}`))
       assert.equal(found.hits.length, 1)
       const at = ada.text.toString().indexOf('password')
       ada.text.delete(at, `password: ${SECRET}\n`.length)
-      await waitFor('deletion stored', () => (server.store.load(PAD)?.updates.length ?? 0) === 2, 5000)
+      await waitFor('deletion stored', () => (server.store.load(PAD)?.updates.length ?? 0) === 2, 30_000)
       const haystack = () =>
         filesUnder(server.dataDir).filter((f) =>
           fs.readFileSync(f).toString('latin1').toLowerCase().includes(SECRET.toLowerCase()),
@@ -1090,7 +1090,7 @@ describe('hostile requests over HTTP get bounded, plain answers', () => {
       await waitFor(
         'edited after',
         () => docFromStored(server.store.load(PAD)).getText('notes').toString().startsWith('after\n'),
-        5000,
+        30_000,
       )
     } finally {
       ada.destroy()
@@ -1119,7 +1119,7 @@ describe('hostile requests over HTTP get bounded, plain answers', () => {
     try {
       await ada.synced()
       ada.text.insert(0, '# Notes\n![pixel](https://tracker.example/p.gif?reader=1)\n')
-      await waitFor('stored', () => storeContains(server, 'tracker.example'), 5000)
+      await waitFor('stored', () => storeContains(server, 'tracker.example'), 30_000)
       const page = await apiCall(server, 'GET', `/api/pads/${PAD}/export?format=html`)
       assert.equal(page.status, 200)
       const csp = page.headers.get('content-security-policy') ?? ''

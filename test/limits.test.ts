@@ -405,7 +405,7 @@ describe('before authorisation', () => {
     const never = () => new Promise<{ ok: true }>(() => {})
     const server = await startTestServer({ authDeadlineMs: 300 }, { authorize: never })
     const raw = await rawSocket(server.wsUrl, 'stalled')
-    await waitFor('closed', () => raw.closed !== null, 5000)
+    await waitFor('closed', () => raw.closed !== null, 30_000)
     assert.equal(raw.closed?.code, 1013)
     assert.equal(server.rooms.get('stalled'), undefined)
     await server.close()

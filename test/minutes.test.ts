@@ -1305,7 +1305,7 @@ describe('forget history', () => {
     await eventually(
       'search to find the password',
       async () => (await searchHits(server, `q=${secret}`)).length === 1,
-      5000,
+      30_000,
     )
     deleteText(stephane, `The password is ${secret}\n`)
     const text = stephane.text.toString()
@@ -1314,7 +1314,7 @@ describe('forget history', () => {
     await eventually(
       'search to forget the password',
       async () => (await searchHits(server, `q=${secret}`)).length === 0,
-      5000,
+      30_000,
     )
     return { pad, stephane, zoe, text }
   }

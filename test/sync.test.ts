@@ -55,7 +55,7 @@ describe('sync with the stock y-websocket client', () => {
     // terminate(): the TCP connection dies with no close frame and no awareness removal from the client.
     ;(b.provider.ws as unknown as { terminate(): void }).terminate()
     b.provider.shouldConnect = false
-    await waitFor('Linus gone for Ada', () => names(a).length === 1, 5000)
+    await waitFor('Linus gone for Ada', () => names(a).length === 1, 30_000)
     assert.deepEqual(names(a), ['Ada'])
     a.destroy()
     b.destroy()
