@@ -373,6 +373,34 @@ export interface StormResult {
   rssBytes: number
 }
 
+/**
+ * `clients` stock clients open `pad`, spread evenly over `spreadMs` (as a room arrives), each told
+ * to `stocks`; `syncedAt` gets each one's time from its start to synced, as it happens. `t0` is when
+ * the first was started.
+ */
+async function joinSpread(
+  serverUrl: string,
+  pad: string,
+  clients: number,
+  spreadMs: number,
+  stocks: StockClient[],
+  onClient: (stock: StockClient) => void = () => {},
+): Promise<{ t0: number; syncedAt: number[] }> {
+  const syncedAt: number[] = []
+  const t0 = performance.now()
+  for (let i = 0; i < clients; i++) {
+    const started = performance.now()
+    const stock = new StockClient(serverUrl, pad, `person ${i}`)
+    stocks.push(stock)
+    onClient(stock)
+    stock.whenSynced().then(() => syncedAt.push(performance.now() - started))
+    const nextAt = t0 + ((i + 1) * spreadMs) / clients
+    const wait = nextAt - performance.now()
+    if (wait > 0) await sleep(wait)
+  }
+  return { t0, syncedAt }
+}
+
 /** `clients` stock clients open one pad within `spreadMs`; time until all are synced and see everyone. */
 export async function joinStorm(
   kind: ServerKind,
@@ -383,18 +411,8 @@ export async function joinStorm(
   const server = await startServer(kind, options)
   const stocks: StockClient[] = []
   try {
-    const syncedAt: number[] = []
     const window = new Window(server.pid)
-    const t0 = performance.now()
-    for (let i = 0; i < clients; i++) {
-      const started = performance.now()
-      const stock = new StockClient(server.serverUrl, 'join-storm', `person ${i}`)
-      stocks.push(stock)
-      stock.whenSynced().then(() => syncedAt.push(performance.now() - started))
-      const nextAt = t0 + ((i + 1) * spreadMs) / clients
-      const wait = nextAt - performance.now()
-      if (wait > 0) await sleep(wait)
-    }
+    const { t0, syncedAt } = await joinSpread(server.serverUrl, 'join-storm', clients, spreadMs, stocks)
     const synced = await waitUntil(() => syncedAt.length === clients, 60_000)
     const allSyncedMs = synced ? performance.now() - t0 : Number.NaN
     const seesEveryone = () => stocks.every((s) => s.provider.awareness.getStates().size >= clients)
@@ -437,22 +455,19 @@ export async function roomJoinsNewPad(
   const stocks: StockClient[] = []
   const LINE = 'Attendees: everyone in the room\n'
   try {
-    const syncedAt: number[] = []
     let refusals = 0
     const window = new Window(server.pid)
-    const t0 = performance.now()
-    for (let i = 0; i < clients; i++) {
-      const started = performance.now()
-      const stock = new StockClient(server.serverUrl, 'bof-on-the-projector', `person ${i}`)
-      stocks.push(stock)
-      stock.provider.on('connection-close', () => {
-        refusals++
-      })
-      stock.whenSynced().then(() => syncedAt.push(performance.now() - started))
-      const nextAt = t0 + ((i + 1) * spreadMs) / clients
-      const wait = nextAt - performance.now()
-      if (wait > 0) await sleep(wait)
-    }
+    const { t0, syncedAt } = await joinSpread(
+      server.serverUrl,
+      'bof-on-the-projector',
+      clients,
+      spreadMs,
+      stocks,
+      (stock) =>
+        stock.provider.on('connection-close', () => {
+          refusals++
+        }),
+    )
     const synced = await waitUntil(() => syncedAt.length >= clients && stocks.every((s) => s.synced), 60_000)
     const allSyncedMs = synced ? performance.now() - t0 : Number.NaN
     const typedAt = performance.now()
