@@ -90,6 +90,7 @@ export function openCore(options: CoreOptions): Core {
       search,
       snapshotEvery: options.snapshotEvery,
       log: options.log,
+      scrubWal: () => walCheckpointer.scrub(),
     })
     const history: History = new History(db, rooms)
     search.indexMissing()

@@ -93,15 +93,20 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex, newPa
     }, next)
   })
 
-  api.post('/pads/:id/forget-history', (req, res) => {
+  api.post('/pads/:id/forget-history', (req, res, next) => {
     minutes.forgetHistory(req.params.id)
-    if (!minutes.scrubForgotten())
-      throw new HttpError(
-        503,
-        'busy',
-        'the history is forgotten, but a backup in progress keeps its old copy in the write-ahead log: send this again in a minute',
-      )
-    res.json({ id: req.params.id, history: 'forgotten' })
+    minutes
+      .scrubForgotten()
+      .then((cut) => {
+        if (!cut)
+          throw new HttpError(
+            503,
+            'busy',
+            'the history is forgotten, but a backup in progress keeps its old copy in the write-ahead log: send this again in a minute',
+          )
+        res.json({ id: req.params.id, history: 'forgotten' })
+      })
+      .catch(next)
   })
 
   api.get('/events/:slug/export', (req, res, next) => {

@@ -67,6 +67,8 @@ export interface MinutesDeps {
   /** Log rows after which a snapshot is due (config SNAPSHOT_EVERY). */
   snapshotEvery: number
   log: Logger
+  /** Cuts the write-ahead log to nothing; false if a reader kept it (WalCheckpointer.scrub). */
+  scrubWal: () => Promise<boolean>
 }
 
 function fileSlug(text: string): string {
@@ -197,8 +199,8 @@ export class Minutes {
    * After `forgetHistory` has committed: the write-ahead log still holds the forgotten text;
    * checkpoint it and cut it. Returns false when a reader (a backup) kept it (try again later).
    */
-  scrubForgotten(): boolean {
-    return this.d.store.truncateWal()
+  scrubForgotten(): Promise<boolean> {
+    return this.d.scrubWal()
   }
 
   /**

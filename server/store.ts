@@ -66,9 +66,6 @@ interface WrittenPad {
   touchedAt: number
 }
 
-/** How long a WAL scrub waits for readers: it runs on the thread every keystroke goes through. */
-export const WAL_SCRUB_WAIT_MS = 200
-
 export class PadStore {
   private readonly upsertPad
   private readonly insertUpdate
@@ -304,23 +301,6 @@ export class PadStore {
       this.deleteSnapshotsOf.run(pad.pk)
       this.insertSnapshot.run(pad.pk, covered, at, asBuffer(state))
     })()
-  }
-
-  /**
-   * Empties the write-ahead log into the database and cuts it to nothing: after a forget, the
-   * WAL still holds the old pages (the forgotten text) until SQLite would reuse that space, which
-   * can be days. Waits at most WAL_SCRUB_WAIT_MS for readers (a backup being copied) to leave;
-   * returns false if one stayed.
-   */
-  truncateWal(): boolean {
-    const previous = this.db.pragma('busy_timeout', { simple: true }) as number
-    this.db.pragma(`busy_timeout = ${WAL_SCRUB_WAIT_MS}`)
-    try {
-      const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[]
-      return result?.busy === 0
-    } finally {
-      this.db.pragma(`busy_timeout = ${previous}`)
-    }
   }
 
   exists(padId: string): boolean {

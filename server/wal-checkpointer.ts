@@ -43,6 +43,9 @@ export const MAX_WAL_BYTES = 64 * 1024 * 1024
 /** A quiet server cuts a WAL file larger than this back to nothing (about what the automatic checkpoint kept). */
 export const IDLE_TRUNCATE_BYTES = 4 * 1024 * 1024
 
+/** How long a scrub waits for readers to leave the WAL: it runs on the thread every keystroke goes through. */
+export const WAL_SCRUB_WAIT_MS = 200
+
 // Plain CommonJS, run by the worker as it is: a worker thread does not inherit the TypeScript
 // loader when the CLI was started through tsx's register API (the same reason as backup.ts).
 const WORKER_SOURCE = `
@@ -103,6 +106,8 @@ export class WalCheckpointer {
   private timer: NodeJS.Timeout | null = null
   private worker: Worker | null = null
   private inFlight = false
+  /** Scrubs waiting for the round in flight to end (it holds SQLite's checkpoint lock). */
+  private roundEnded: (() => void)[] = []
   /** After a worker failure the rounds run on the main thread: slower commits beat an unbounded WAL. */
   private workerFailed = false
   private changesSeen = -1
@@ -141,6 +146,28 @@ export class WalCheckpointer {
     this.timer = null
     this.worker?.postMessage('close')
     this.worker = null
+  }
+
+  /**
+   * Copies the whole WAL into the database and cuts the file to nothing, now: after a forget the
+   * WAL still holds the old pages (the forgotten text) until SQLite would reuse that space, which
+   * can be days. A round of ours in flight holds SQLite's checkpoint lock, and a checkpoint that
+   * finds that lock taken fails at once, without waiting; so the round is let finish first. Then
+   * readers get at most WAL_SCRUB_WAIT_MS to leave; false if one stayed (a backup being copied).
+   */
+  async scrub(): Promise<boolean> {
+    while (this.inFlight) await new Promise<void>((resolve) => this.roundEnded.push(resolve))
+    // No await from here on: no round can start between the check above and the checkpoint.
+    const previous = this.db.pragma('busy_timeout', { simple: true }) as number
+    this.db.pragma(`busy_timeout = ${WAL_SCRUB_WAIT_MS}`)
+    try {
+      const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number }[]
+      const cut = result?.busy === 0
+      if (cut) this.stats.walFrames = 0
+      return cut
+    } finally {
+      this.db.pragma(`busy_timeout = ${previous}`)
+    }
   }
 
   private round(): void {
@@ -188,8 +215,13 @@ export class WalCheckpointer {
     return worker
   }
 
-  private finished(reply: WorkerReply): void {
+  private roundOver(): void {
     this.inFlight = false
+    for (const resolve of this.roundEnded.splice(0)) resolve()
+  }
+
+  private finished(reply: WorkerReply): void {
+    this.roundOver()
     if (!reply.ok) {
       this.log.warn(
         { err: reply.message },
@@ -207,7 +239,7 @@ export class WalCheckpointer {
   private failed(worker: Worker, err: Error): void {
     if (this.worker !== worker) return
     this.log.warn({ err }, 'WAL checkpoint worker stopped; checkpointing on the main thread')
-    this.inFlight = false
+    this.roundOver()
     this.workerFailed = true
     this.worker = null
   }

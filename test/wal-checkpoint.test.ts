@@ -138,4 +138,33 @@ describe('WAL checkpoints off the commit path', () => {
       await again.close()
     }
   })
+
+  test('a scrub (after forget-history) while background rounds run: each waits its turn and cuts the WAL to nothing', {
+    timeout: 60_000,
+  }, async () => {
+    const dataDir = tempDir()
+    const db = openDb(dataDir, 'normal')
+    const store = new PadStore(db)
+    // A round every millisecond while rows keep coming: most scrubs find a round of ours in flight,
+    // which holds SQLite's checkpoint lock (a scrub that did not wait for it failed at once: busy).
+    const checkpointer = new WalCheckpointer({ db, log: createLogger('silent'), intervalMs: 1 })
+    checkpointer.start()
+    try {
+      const refused: number[] = []
+      let metRound = 0
+      for (let i = 0; i < 200; i++) {
+        store.append([row('busy', i)])
+        await sleep(1)
+        if (checkpointer.stats.worker === 0) continue
+        if ((checkpointer as unknown as { inFlight: boolean }).inFlight) metRound++
+        if (!(await checkpointer.scrub())) refused.push(i)
+        else assert.equal(walSize(dataDir), 0, `scrub ${i} left the WAL`)
+      }
+      assert.deepEqual(refused, [], 'scrubs refused with no reader in the way')
+      assert.ok(metRound > 0, 'no scrub met a round in flight: the test proves nothing')
+    } finally {
+      checkpointer.stop()
+      db.close()
+    }
+  })
 })
