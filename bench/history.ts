@@ -8,12 +8,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import * as Y from 'yjs'
-import { DEFAULTS } from '../server/config.ts'
-import { openDb } from '../server/db.ts'
-import { History } from '../server/history.ts'
-import { createLogger } from '../server/logger.ts'
-import { Rooms } from '../server/rooms.ts'
-import { PadStore } from '../server/store.ts'
+import { History } from '../server/history/history.ts'
+import { DEFAULTS } from '../server/ops/config.ts'
+import { createLogger } from '../server/ops/logger.ts'
+import { openDb } from '../server/storage/db.ts'
+import { PadStore } from '../server/storage/store.ts'
+import { Rooms } from '../server/sync/rooms.ts'
 
 const arg = (name: string, fallback: number) =>
   Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback)

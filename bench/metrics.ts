@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { prng } from '../shared/prng.ts'
+import { prng } from '../test/prng.ts'
 
 const CLOCK_TICKS_PER_SECOND = (() => {
   try {

@@ -4,7 +4,7 @@
  * per keystroke. Seeded, so every run and every server loads the same bytes.
  */
 import * as Y from 'yjs'
-import { prng } from '../shared/prng.ts'
+import { prng } from '../test/prng.ts'
 import { TEXT_NAME } from './clients.ts'
 
 export interface PadLog {

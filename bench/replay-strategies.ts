@@ -5,7 +5,7 @@
  * left out: it takes minutes. Run: `node --import tsx bench/replay-strategies.ts`.
  */
 import * as Y from 'yjs'
-import { docFromStored } from '../server/pad-doc.ts'
+import { docFromStored } from '../server/sync/pad-doc.ts'
 import { TEXT_NAME } from './clients.ts'
 import { generatePadLog } from './pad-log.ts'
 

@@ -10,7 +10,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { buildProblem } from '../server/build-info.ts'
+import { buildProblem } from '../server/ops/build-info.ts'
 import { processCpuSeconds, processRssBytes } from './metrics.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')

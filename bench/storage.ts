@@ -7,8 +7,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { WebSocket } from 'ws'
 import { LeveldbPersistence } from 'y-leveldb'
-import { openDb } from '../server/db.ts'
-import { type LogRow, PadStore } from '../server/store.ts'
+import { openDb } from '../server/storage/db.ts'
+import { type LogRow, PadStore } from '../server/storage/store.ts'
 import {
   encodeUpdateFrame,
   Metronome,

@@ -6,10 +6,10 @@
  * around it (timer lateness: what a keystroke arriving then would wait), p50/p99/p99.9/max.
  */
 import fs from 'node:fs'
-import { openDb } from '../server/db.ts'
-import { createLogger } from '../server/logger.ts'
-import { PadStore } from '../server/store.ts'
-import { WalCheckpointer } from '../server/wal-checkpointer.ts'
+import { createLogger } from '../server/ops/logger.ts'
+import { openDb } from '../server/storage/db.ts'
+import { PadStore } from '../server/storage/store.ts'
+import { WalCheckpointer } from '../server/storage/wal-checkpointer.ts'
 import { summarize } from './metrics.ts'
 import { tempDir } from './servers.ts'
 

@@ -20,10 +20,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { buildSync, type Metafile } from 'esbuild'
-import { isBuildCurrent, writeBuildInfo } from '../server/build-info.ts'
-import { ASSET_MANIFEST, type AssetManifest } from '../server/client-assets.ts'
-import { DIST, ROOT } from '../server/paths.ts'
-import { WORKER_TASK_MODULES } from '../server/untrusted-files.ts'
+import { ASSET_MANIFEST, type AssetManifest } from '../server/http/client-assets.ts'
+import { isBuildCurrent, writeBuildInfo } from '../server/ops/build-info.ts'
+import { DIST, ROOT } from '../server/ops/paths.ts'
+import { WORKER_TASK_MODULES } from '../server/untrusted/untrusted-files.ts'
 
 const CLIENT_SRC = path.join(ROOT, 'client')
 /** Entry points: one bundle per page. */
@@ -32,11 +32,14 @@ const ENTRIES = ['home-page.ts', 'event-page.ts', 'editor.ts', 'history-page.ts'
 const WORKER = 'sw.ts'
 /** Copied as they are. */
 const STATIC = ['site.css', 'editor.css', 'favicon.svg']
-/** Read by the server at run time, beside its modules. */
-const SERVER_FILES = ['templates']
+/** Read by the server at run time, beside its modules: source folder → name in dist/server. */
+const SERVER_FILES = [['meetings/templates', 'templates']]
 
-/** Entry points of the server side: what `npm start` and bin/summitpad.js run, and what workers load. */
-const SERVER_ENTRIES = ['main.ts', 'cli.ts', ...WORKER_TASK_MODULES.map((m) => `${m}.ts`)]
+/**
+ * Entry points of the server side: what `npm start` and bin/summitpad.js run, and what workers load
+ * (found beside server/untrusted/untrusted-files.ts, which is why dist/server is one flat folder).
+ */
+const SERVER_ENTRIES = ['main.ts', 'cli.ts', ...WORKER_TASK_MODULES.map((m) => `untrusted/${m}.ts`)]
 /** Left to node_modules: a native module, and ws's optional native helpers. */
 const SERVER_EXTERNAL = ['better-sqlite3', 'bufferutil', 'utf-8-validate']
 
@@ -49,17 +52,18 @@ function buildServer(out: string): void {
     splitting: true,
     target: ['node20'],
     outdir: out,
+    entryNames: '[name]',
     external: SERVER_EXTERNAL,
     // iconv-lite's tables, for charsets nobody sends here, were an eighth of every start's code.
-    alias: { 'iconv-lite': path.join(ROOT, 'server', 'text-decoding.ts') },
+    alias: { 'iconv-lite': path.join(ROOT, 'server', 'untrusted', 'text-decoding.ts') },
     // The CommonJS dependencies (express and its kin) call require(), which an ES module lacks.
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
     logLevel: 'error',
   })
-  for (const name of SERVER_FILES) {
-    fs.cpSync(path.join(ROOT, 'server', name), path.join(out, name), { recursive: true })
+  for (const [from, name] of SERVER_FILES) {
+    fs.cpSync(path.join(ROOT, 'server', from!), path.join(out, name!), { recursive: true })
   }
 }
 

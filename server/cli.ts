@@ -2,9 +2,9 @@
  * `summitpad <command>`: the admin CLI's entry point (bin/summitpad.js, or
  * `node --import tsx server/cli.ts`). Reads argv and the environment, runs, sets the exit code.
  */
-import { buildProblem } from './build-info.ts'
-import { runCli } from './cli-run.ts'
-import { DIST, ROOT } from './paths.ts'
+import { buildProblem } from './ops/build-info.ts'
+import { runCli } from './ops/cli-run.ts'
+import { DIST, ROOT } from './ops/paths.ts'
 
 // Never run a build older than the sources (a `git pull` without `npm run build`).
 const stale = buildProblem(ROOT, DIST)

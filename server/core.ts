@@ -3,20 +3,21 @@
  * meetings, minutes, search. The server (app.ts) adds the sync endpoint and HTTP on top; the admin
  * CLI uses it as it is, against the same database, possibly while a server runs on it.
  */
-import { DEFAULTS, type Durability } from './config.ts'
-import { type Db, openDb } from './db.ts'
-import { History } from './history.ts'
-import type { Logger } from './logger.ts'
-import { Meetings } from './meetings.ts'
-import { MeetingsStore } from './meetings-store.ts'
-import { Minutes } from './minutes.ts'
-import type { Origin } from './peer.ts'
-import type { RoomLimits } from './room.ts'
-import { Rooms } from './rooms.ts'
-import { SearchIndex } from './search-index.ts'
-import { PadStore } from './store.ts'
-import { loadDefaultTemplates } from './templates.ts'
-import { WalCheckpointer } from './wal-checkpointer.ts'
+
+import { History } from './history/history.ts'
+import { Meetings } from './meetings/meetings.ts'
+import { loadDefaultTemplates } from './meetings/templates.ts'
+import { Minutes } from './minutes/minutes.ts'
+import { DEFAULTS, type Durability } from './ops/config.ts'
+import type { Logger } from './ops/logger.ts'
+import { type Db, openDb } from './storage/db.ts'
+import { MeetingsStore } from './storage/meetings-store.ts'
+import { SearchIndex } from './storage/search-index.ts'
+import { PadStore } from './storage/store.ts'
+import { WalCheckpointer } from './storage/wal-checkpointer.ts'
+import type { Origin } from './sync/peer.ts'
+import type { RoomLimits } from './sync/room.ts'
+import { Rooms } from './sync/rooms.ts'
 
 export interface CoreOptions {
   dataDir: string

@@ -2,12 +2,12 @@
  * `npm start`: read the environment, start the server, print where it listens, and shut down
  * gracefully on SIGTERM/SIGINT (snapshots written, clients told to reconnect, DB closed).
  */
-import { adminTokenProblem } from './access.ts'
+import { adminTokenProblem } from './access/access.ts'
 import { startSummitpad } from './app.ts'
-import { buildProblem } from './build-info.ts'
-import { ConfigError, configFromEnv } from './config.ts'
-import { createLogger } from './logger.ts'
-import { DIST, ROOT } from './paths.ts'
+import { buildProblem } from './ops/build-info.ts'
+import { ConfigError, configFromEnv } from './ops/config.ts'
+import { createLogger } from './ops/logger.ts'
+import { DIST, ROOT } from './ops/paths.ts'
 
 async function main(): Promise<void> {
   // Never serve a build older than the sources (a `git pull` without `npm run build`).

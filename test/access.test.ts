@@ -8,8 +8,8 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import * as Y from 'yjs'
-import { adminTokenProblem } from '../server/access.ts'
-import { matchRoute, ROUTES, type RouteClass } from '../server/route-classes.ts'
+import { adminTokenProblem } from '../server/access/access.ts'
+import { matchRoute, ROUTES, type RouteClass } from '../server/http/route-classes.ts'
 import { decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '../shared/protocol.ts'
 import {
   type Client,

@@ -21,10 +21,11 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
-import { type Config, DEFAULTS } from '../server/config.ts'
-import { sanitizeAwarenessState } from '../server/limits.ts'
-import { docFromStored } from '../server/pad-doc.ts'
-import type { Peer } from '../server/peer.ts'
+import { type Config, DEFAULTS } from '../server/ops/config.ts'
+import { sanitizeAwarenessState } from '../server/sync/limits.ts'
+import { docFromStored } from '../server/sync/pad-doc.ts'
+import type { Peer } from '../server/sync/peer.ts'
+import { checkStateVector, checkUpdate, MAX_CLOCK } from '../server/sync/update-check.ts'
 import {
   type AwarenessEntry,
   decodeAwarenessUpdate,
@@ -36,7 +37,6 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.ts'
-import { checkStateVector, checkUpdate, MAX_CLOCK } from '../shared/update-check.ts'
 import {
   apiCall,
   type Client,

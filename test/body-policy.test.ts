@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { sizeName } from '../server/body-policy.ts'
-import { ROUTES, SCHEDULE_IMPORT } from '../server/route-classes.ts'
-import { MAX_SCHEDULE_BYTES } from '../server/schedule.ts'
+import { sizeName } from '../server/http/body-policy.ts'
+import { ROUTES, SCHEDULE_IMPORT } from '../server/http/route-classes.ts'
+import { MAX_SCHEDULE_BYTES } from '../server/meetings/schedule.ts'
 import { apiCall, okJson, startTestServer, type TestServer } from './helpers.ts'
 
 const EVENT = 'venue'

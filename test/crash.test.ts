@@ -13,7 +13,7 @@ import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import { DB_FILE_NAME } from '../server/db.ts'
+import { DB_FILE_NAME } from '../server/storage/db.ts'
 import { type Client, connectClient, prng, seedFromEnv, sleep, tempDir, waitFor } from './helpers.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))

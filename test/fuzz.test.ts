@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import * as Y from 'yjs'
-import { docFromStored } from '../server/pad-doc.ts'
+import { docFromStored } from '../server/sync/pad-doc.ts'
 import {
   type Client,
   connectClient,

@@ -17,8 +17,8 @@ import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { type OpsOptions, type Summitpad, startSummitpad } from '../server/app.ts'
-import { type Config, DEFAULTS } from '../server/config.ts'
-import { createLogger } from '../server/logger.ts'
+import { type Config, DEFAULTS } from '../server/ops/config.ts'
+import { createLogger } from '../server/ops/logger.ts'
 
 export function tempDir(prefix = 'summitpad-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
@@ -158,7 +158,7 @@ export function upgradeStatus(
   })
 }
 
-export { prng } from '../shared/prng.ts'
+export { prng } from './prng.ts'
 
 export function seedFromEnv(name: string): number {
   const fromEnv = process.env[name]

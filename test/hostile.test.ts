@@ -18,16 +18,16 @@ import zlib from 'node:zlib'
 import * as encoding from 'lib0/encoding'
 import ts from 'typescript'
 import * as Y from 'yjs'
-import type { Config } from '../server/config.ts'
-import { docFromStored } from '../server/pad-doc.ts'
-import { SERVER_ORIGIN } from '../server/peer.ts'
+import type { Config } from '../server/ops/config.ts'
+import { docFromStored } from '../server/sync/pad-doc.ts'
+import { SERVER_ORIGIN } from '../server/sync/peer.ts'
+import { checkStateVector, checkUpdate, MAX_CLOCK } from '../server/sync/update-check.ts'
 import {
   decodeAwarenessUpdate,
   decodeMessage,
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.ts'
-import { checkStateVector, checkUpdate, MAX_CLOCK } from '../shared/update-check.ts'
 import {
   type ApiReply,
   apiCall,

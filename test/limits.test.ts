@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import * as Y from 'yjs'
-import { ConfigError, configFromEnv, DEFAULTS } from '../server/config.ts'
-import { docFromStored } from '../server/pad-doc.ts'
+import { ConfigError, configFromEnv, DEFAULTS } from '../server/ops/config.ts'
+import { docFromStored } from '../server/sync/pad-doc.ts'
 import {
   encodeAwareness,
   encodeAwarenessUpdate,

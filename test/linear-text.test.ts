@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { minutesPage } from '../server/export-html.ts'
-import { markdownToText } from '../server/export-text.ts'
-import { attendeesOf, findOutcomes } from '../shared/markers.ts'
+import { minutesPage } from '../server/minutes/export-html.ts'
+import { markdownToText } from '../server/minutes/export-text.ts'
+import { attendeesOf, findOutcomes } from '../server/minutes/markers.ts'
 import { checkLinear, fill } from './ratio.ts'
 
 /** Ordinary minutes: headings, bullets, links, outcome markers, a code block. */

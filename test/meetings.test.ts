@@ -10,10 +10,10 @@ import path from 'node:path'
 import { after, afterEach, before, describe, test } from 'node:test'
 import Database from 'better-sqlite3'
 import * as Y from 'yjs'
-import { DB_FILE_NAME, MIGRATIONS, migrate } from '../server/db.ts'
-import type { ImportReport, Presence } from '../server/meetings.ts'
-import { PadStore } from '../server/store.ts'
-import type { EventInfo, PadInfo } from '../shared/meetings.ts'
+import type { ImportReport, Presence } from '../server/meetings/meetings.ts'
+import type { EventInfo, PadInfo } from '../server/meetings/model.ts'
+import { DB_FILE_NAME, MIGRATIONS, migrate } from '../server/storage/db.ts'
+import { PadStore } from '../server/storage/store.ts'
 import {
   type ApiReply,
   apiCall,

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { strFromU8, unzipSync } from 'fflate'
-import type { PadInfo } from '../shared/meetings.ts'
+import type { PadInfo } from '../server/meetings/model.ts'
 import { apiCall, connectClient, okJson, startTestServer, type TestServer, waitFor } from './helpers.ts'
 
 let server: TestServer

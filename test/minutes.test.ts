@@ -12,8 +12,8 @@ import { after, before, describe, test } from 'node:test'
 import { strFromU8, unzipSync } from 'fflate'
 import { type DefaultTreeAdapterTypes, parse } from 'parse5'
 import * as Y from 'yjs'
-import { textWidth } from '../server/text-width.ts'
-import type { EventInfo, PadInfo } from '../shared/meetings.ts'
+import type { EventInfo, PadInfo } from '../server/meetings/model.ts'
+import { textWidth } from '../server/minutes/text-width.ts'
 import {
   type ApiReply,
   apiCall,

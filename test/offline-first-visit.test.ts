@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict'
 import { after, before, type TestContext, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
-import { readAssetManifest } from '../server/client-assets.ts'
-import { CLIENT_OUT } from '../server/paths.ts'
+import { readAssetManifest } from '../server/http/client-assets.ts'
+import { CLIENT_OUT } from '../server/ops/paths.ts'
 import { eventually, launchChromium, openPad, type PageGlobals, personInTest } from './browser-setup.ts'
 import { startTestServer, type TestServer } from './helpers.ts'
 

@@ -9,12 +9,12 @@ import { after, before, describe, test } from 'node:test'
 import { unzipSync } from 'fflate'
 import * as Y from 'yjs'
 import { type Summitpad, startSummitpad } from '../server/app.ts'
-import { runCli } from '../server/cli-run.ts'
-import { DEFAULTS } from '../server/config.ts'
-import { DB_FILE_NAME } from '../server/db.ts'
-import { isLocalDirect } from '../server/http-app.ts'
-import { createLogger } from '../server/logger.ts'
-import { frameRejectReason, MAX_REASON_LABELS, Metrics, wsErrorReason } from '../server/metrics.ts'
+import { isLocalDirect } from '../server/http/http-app.ts'
+import { runCli } from '../server/ops/cli-run.ts'
+import { DEFAULTS } from '../server/ops/config.ts'
+import { createLogger } from '../server/ops/logger.ts'
+import { frameRejectReason, MAX_REASON_LABELS, Metrics, wsErrorReason } from '../server/ops/metrics.ts'
+import { DB_FILE_NAME } from '../server/storage/db.ts'
 import {
   type Client,
   type CliResult,

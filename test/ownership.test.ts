@@ -9,9 +9,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import * as Y from 'yjs'
-import { DB_FILE_NAME } from '../server/db.ts'
-import { CLOSE_NOT_TEXT, CLOSE_NOT_YOUR_EDITS } from '../server/room.ts'
-import { CLOSE_BAD_WRITER_KEY } from '../server/sync-endpoint.ts'
+import { DB_FILE_NAME } from '../server/storage/db.ts'
+import { CLOSE_NOT_TEXT, CLOSE_NOT_YOUR_EDITS } from '../server/sync/room.ts'
+import { CLOSE_BAD_WRITER_KEY } from '../server/sync/sync-endpoint.ts'
 import {
   decodeAwarenessUpdate,
   decodeMessage,

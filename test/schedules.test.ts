@@ -11,13 +11,19 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import Database from 'better-sqlite3'
-import { DB_FILE_NAME, MIGRATIONS, migrate } from '../server/db.ts'
-import { HttpError } from '../server/http-errors.ts'
-import type { ImportReport } from '../server/meetings.ts'
-import { MAX_SCHEDULE_ENTRIES } from '../server/schedule.ts'
-import { readUntrusted } from '../server/untrusted-files.ts'
-import { BudgetExceeded, MAX_RUNNING, MAX_WAITING, runInWorker, workerTask } from '../server/worker-budget.ts'
-import type { PadInfo } from '../shared/meetings.ts'
+import { HttpError } from '../server/http/http-errors.ts'
+import type { ImportReport } from '../server/meetings/meetings.ts'
+import type { PadInfo } from '../server/meetings/model.ts'
+import { MAX_SCHEDULE_ENTRIES } from '../server/meetings/schedule.ts'
+import { DB_FILE_NAME, MIGRATIONS, migrate } from '../server/storage/db.ts'
+import { readUntrusted } from '../server/untrusted/untrusted-files.ts'
+import {
+  BudgetExceeded,
+  MAX_RUNNING,
+  MAX_WAITING,
+  runInWorker,
+  workerTask,
+} from '../server/untrusted/worker-budget.ts'
 import {
   assertApiError,
   assertNoInternals,

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { openDb } from '../server/db.ts'
-import { createLogger } from '../server/logger.ts'
-import { SearchIndex } from '../server/search-index.ts'
-import { PadStore } from '../server/store.ts'
+import { createLogger } from '../server/ops/logger.ts'
+import { openDb } from '../server/storage/db.ts'
+import { SearchIndex } from '../server/storage/search-index.ts'
+import { PadStore } from '../server/storage/store.ts'
 import { tempDir, waitFor } from './helpers.ts'
 
 /** A real database with stored pads, and pad texts the test can change, counting each re-index. */

@@ -8,7 +8,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
-import { ROOT } from '../server/paths.ts'
+import { ROOT } from '../server/ops/paths.ts'
 import { tempDir } from './helpers.ts'
 
 /** Every file under `root` (but .git) with its size and modification time. */
@@ -146,7 +146,7 @@ test('a start after a source change without a build says so plainly, and a build
   const fresh = await startServer(process.execPath, ['dist/server/main.js'], copy, dataDir)
   await stop(fresh.child)
 
-  fs.appendFileSync(path.join(copy, 'server', 'room.ts'), '\n// changed after the build\n')
+  fs.appendFileSync(path.join(copy, 'server', 'sync', 'room.ts'), '\n// changed after the build\n')
   const refused = runToEnd(process.execPath, ['dist/server/main.js'], copy, dataDir)
   assert.equal(refused.code, 2, refused.output)
   assert.match(refused.output, /older than the sources \(changed since: server\/room\.ts\)/)

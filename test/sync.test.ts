@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import * as Y from 'yjs'
-import { PadStore } from '../server/store.ts'
+import { PadStore } from '../server/storage/store.ts'
 import {
   decodeMessage,
   encodeAwareness,

@@ -10,14 +10,14 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
-import { decodeAwarenessUpdate, decodeMessage } from '../shared/protocol.ts'
 import {
   checkStateVector,
   checkUpdate,
   lacksDependencies,
   MAX_CLOCK,
   withinClockBound,
-} from '../shared/update-check.ts'
+} from '../server/sync/update-check.ts'
+import { decodeAwarenessUpdate, decodeMessage } from '../shared/protocol.ts'
 import { gapThenText as farText, prng, seedFromEnv } from './helpers.ts'
 
 const SEED = seedFromEnv('FUZZ_SEED')

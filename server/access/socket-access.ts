@@ -1,0 +1,35 @@
+/**
+ * Who may open `/sync/<padId>`: the Origin check (cross-site pages refused), then the same access
+ * policy as HTTP (access.ts), with the token from the stock client's `params` (query string), a
+ * bearer header or the links cookie. Decided before the pad is loaded or created.
+ *
+ * A refusal completes the upgrade and closes at once with 4401 (no or unknown token) or 4403
+ * (forbidden): y-websocket stops reconnecting on 4400-4499, whereas an HTTP 401/403 reaches a
+ * browser as close code 1006 and is retried forever.
+ */
+
+import type { Grant, SocketRequest } from '../sync/sync-endpoint.ts'
+import { type AccessControl, atLeast, tokensOf } from './access.ts'
+import { checkOrigin } from './origin-check.ts'
+
+export const CLOSE_UNAUTHORIZED = 4401
+export const CLOSE_FORBIDDEN = 4403
+
+export function socketAuthorizer(
+  access: AccessControl,
+  allowedOrigins: readonly string[],
+): (request: SocketRequest) => Grant {
+  return ({ padId, req }) => {
+    const origin = checkOrigin(req.headers.origin, req.headers.host, allowedOrigins)
+    if (origin === 'foreign') {
+      return { ok: false, code: CLOSE_FORBIDDEN, reason: 'cross-site socket refused (Origin does not match)' }
+    }
+    const tokens = tokensOf(req)
+    const decision = access.decide({ kind: 'pad', padId }, tokens)
+    if (atLeast(decision.role, 'edit')) return { ok: true, via: decision.via }
+    if (decision.role === 'read') return { ok: true, readOnly: true, via: decision.via }
+    return access.recognises(tokens)
+      ? { ok: false, code: CLOSE_FORBIDDEN, reason: 'your link does not give access to this pad' }
+      : { ok: false, code: CLOSE_UNAUTHORIZED, reason: 'this pad needs a link (token) from the organisers' }
+  }
+}

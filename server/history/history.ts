@@ -1,0 +1,347 @@
+/**
+ * A pad's history, from its update log and snapshots: a readable timeline, the text at any
+ * revision (nearest snapshot at or before it, then only the rows after: fast on 50,000-update
+ * pads), diffs, restore as a new change, named checkpoints, and closing a session (read-only).
+ */
+import * as Y from 'yjs'
+import type { Checkpoint, DiffLine, Revision, Timeline, TimelineStep } from '../../shared/history.ts'
+import { HttpError } from '../http/http-errors.ts'
+import { NOTES_TEXT } from '../meetings/templates.ts'
+import type { Db } from '../storage/db.ts'
+import { LOAD_ORIGIN } from '../sync/pad-doc.ts'
+import { SERVER_ORIGIN } from '../sync/peer.ts'
+import type { Rooms } from '../sync/rooms.ts'
+
+/** Edits of one author closer together than this are one step of the timeline. */
+export const STEP_GAP_MS = 60_000
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+export class History {
+  private readonly rooms: Rooms
+  private readonly s
+
+  constructor(db: Db, rooms: Rooms) {
+    this.rooms = rooms
+    this.s = {
+      pad: db.prepare<[string], { pk: number; closed_at: number | null }>(
+        'SELECT pk, closed_at FROM pads WHERE id = ?',
+      ),
+      rows: db.prepare<
+        [number],
+        { seq: number; at: number; conn: string; author: string | null; bytes: number }
+      >('SELECT seq, at, conn, author, length(data) AS bytes FROM updates WHERE pad = ? ORDER BY seq'),
+      rowAt: db.prepare<[number, number], { at: number }>('SELECT at FROM updates WHERE pad = ? AND seq = ?'),
+      seqAtTime: db.prepare<[number, number], { seq: number }>(
+        'SELECT max(seq) AS seq FROM updates WHERE pad = ? AND at <= ?',
+      ),
+      snapshotAtOrBefore: db.prepare<[number, number], { upto: number; data: Buffer }>(
+        'SELECT upto, data FROM snapshots WHERE pad = ? AND upto <= ? ORDER BY upto DESC, id DESC LIMIT 1',
+      ),
+      oldestSnapshot: db.prepare<[number], { upto: number }>(
+        'SELECT min(upto) AS upto FROM snapshots WHERE pad = ?',
+      ),
+      firstRow: db.prepare<[number], { seq: number | null }>(
+        'SELECT min(seq) AS seq FROM updates WHERE pad = ?',
+      ),
+      lastRow: db.prepare<[number], { seq: number | null }>(
+        'SELECT max(seq) AS seq FROM updates WHERE pad = ?',
+      ),
+      rowsBetween: db.prepare<[number, number, number], { data: Buffer }>(
+        'SELECT data FROM updates WHERE pad = ? AND seq > ? AND seq <= ? ORDER BY seq',
+      ),
+      checkpoints: db.prepare<[number], { seq: number; name: string; at: number }>(
+        'SELECT seq, name, at FROM checkpoints WHERE pad = ? ORDER BY seq, id',
+      ),
+      addCheckpoint: db.prepare<[number, number, string, number]>(
+        'INSERT INTO checkpoints (pad, seq, name, at) VALUES (?, ?, ?, ?)',
+      ),
+      setClosed: db.prepare<[number | null, number]>('UPDATE pads SET closed_at = ? WHERE pk = ?'),
+    }
+  }
+
+  timeline(padId: string): Timeline {
+    const pad = this.pad(padId)
+    const steps: TimelineStep[] = []
+    for (const row of this.s.rows.iterate(pad.pk)) {
+      const last = steps.at(-1)
+      // The server's own rows: templates, restores.
+      const who = row.author ?? (row.conn === 'server' ? 'Summitpad' : null)
+      if (last && last.author === who && row.at - Date.parse(last.endAt) < STEP_GAP_MS) {
+        last.seq = row.seq
+        last.endAt = iso(row.at)
+        last.edits++
+        last.bytes += row.bytes
+      } else {
+        steps.push({
+          seq: row.seq,
+          firstSeq: row.seq,
+          startAt: iso(row.at),
+          endAt: iso(row.at),
+          author: who,
+          edits: 1,
+          bytes: row.bytes,
+        })
+      }
+    }
+    const { first, last } = this.bounds(pad.pk)
+    return {
+      padId,
+      firstSeq: first,
+      lastSeq: last,
+      steps,
+      checkpoints: this.s.checkpoints.all(pad.pk).map((c) => ({ seq: c.seq, name: c.name, at: iso(c.at) })),
+      closedAt: pad.closed_at === null ? null : iso(pad.closed_at),
+    }
+  }
+
+  /** The pad's text just after log row `seq` (clamped to what history still holds). */
+  revision(padId: string, seq: number): Revision {
+    const pad = this.pad(padId)
+    const { first, last } = this.bounds(pad.pk)
+    const at = Math.min(Math.max(seq, first), last)
+    const doc = this.docAt(pad.pk, at)
+    const text = doc.getText(NOTES_TEXT).toString()
+    doc.destroy()
+    const row = this.s.rowAt.get(pad.pk, at)
+    return { seq: at, at: row ? iso(row.at) : null, text }
+  }
+
+  /** The revision current at a moment: the last row written at or before `ms`. */
+  seqAtTime(padId: string, ms: number): number {
+    const pad = this.pad(padId)
+    return this.s.seqAtTime.get(pad.pk, ms)?.seq ?? this.bounds(pad.pk).first
+  }
+
+  /** A line diff between two revisions, bounded (see MAX_DIFF_LINES), with who changed it. */
+  diff(
+    padId: string,
+    fromSeq: number,
+    toSeq: number,
+  ): { from: RevisionRef; to: RevisionRef; authors: string[] } & LineDiff {
+    const from = this.revision(padId, fromSeq)
+    const to = this.revision(padId, toSeq)
+    const pad = this.pad(padId)
+    const authors = new Set<string>()
+    for (const row of this.s.rows.iterate(pad.pk)) {
+      if (row.seq > Math.min(from.seq, to.seq) && row.seq <= Math.max(from.seq, to.seq)) {
+        authors.add(row.author ?? (row.conn === 'server' ? 'Summitpad' : 'someone without a name'))
+      }
+    }
+    // The two texts are not repeated here (GET /revisions/<seq> has them): the answer stays bounded.
+    const ref = (r: Revision): RevisionRef => ({ seq: r.seq, at: r.at })
+    return { from: ref(from), to: ref(to), authors: [...authors], ...lineDiff(from.text, to.text) }
+  }
+
+  /**
+   * Brings the text of revision `seq` back as a new change on top of the current one: nothing
+   * after it is lost from history, and everyone editing sees the result live.
+   */
+  restore(padId: string, seq: number): { seq: number; text: string } {
+    const old = this.revision(padId, seq)
+    const room = this.rooms.open(padId)
+    const ytext = room.doc.getText(NOTES_TEXT)
+    const current = ytext.toString()
+    // Edit only the middle that differs, so cursors and concurrent typing elsewhere survive.
+    let start = 0
+    while (start < current.length && start < old.text.length && current[start] === old.text[start]) start++
+    let endCur = current.length
+    let endOld = old.text.length
+    while (endCur > start && endOld > start && current[endCur - 1] === old.text[endOld - 1]) {
+      endCur--
+      endOld--
+    }
+    room.doc.transact(() => {
+      if (endCur > start) ytext.delete(start, endCur - start)
+      if (endOld > start) ytext.insert(start, old.text.slice(start, endOld))
+    }, SERVER_ORIGIN)
+    this.rooms.flush()
+    return { seq: old.seq, text: ytext.toString() }
+  }
+
+  addCheckpoint(padId: string, name: string): Checkpoint {
+    this.rooms.flush()
+    const pad = this.pad(padId)
+    const seq = this.bounds(pad.pk).last
+    const at = Date.now()
+    this.s.addCheckpoint.run(pad.pk, seq, name, at)
+    return { seq, name, at: iso(at) }
+  }
+
+  isClosed(padId: string): boolean {
+    return (this.s.pad.get(padId)?.closed_at ?? null) !== null
+  }
+
+  /** Ends the session: a checkpoint, then read-only for everyone until reopened. */
+  close(padId: string, name = 'end of session'): Checkpoint {
+    const checkpoint = this.addCheckpoint(padId, name)
+    this.s.setClosed.run(Date.now(), this.pad(padId).pk)
+    this.rooms.get(padId)?.setReadOnly(true)
+    return checkpoint
+  }
+
+  reopen(padId: string): void {
+    this.s.setClosed.run(null, this.pad(padId).pk)
+    this.rooms.get(padId)?.setReadOnly(false)
+  }
+
+  private pad(padId: string): { pk: number; closed_at: number | null } {
+    const pad = this.s.pad.get(padId)
+    if (!pad) throw new HttpError(404, 'not_found', `no stored pad "${padId}"`)
+    return pad
+  }
+
+  private bounds(pk: number): { first: number; last: number } {
+    const firstRow = this.s.firstRow.get(pk)?.seq ?? null
+    const lastRow = this.s.lastRow.get(pk)?.seq ?? null
+    const oldestSnapshot = this.s.oldestSnapshot.get(pk)?.upto ?? null
+    // After "forget history" the oldest thing left is a snapshot covering everything before it.
+    const first =
+      oldestSnapshot !== null && (firstRow === null || oldestSnapshot < firstRow)
+        ? oldestSnapshot
+        : (firstRow ?? 0)
+    return { first, last: Math.max(lastRow ?? 0, oldestSnapshot ?? 0) }
+  }
+
+  private docAt(pk: number, seq: number): Y.Doc {
+    const doc = new Y.Doc()
+    const snapshot = this.s.snapshotAtOrBefore.get(pk, seq)
+    Y.transact(
+      doc,
+      () => {
+        if (snapshot) Y.applyUpdate(doc, snapshot.data, LOAD_ORIGIN)
+        for (const row of this.s.rowsBetween.iterate(pk, snapshot?.upto ?? 0, seq))
+          Y.applyUpdate(doc, row.data, LOAD_ORIGIN)
+      },
+      LOAD_ORIGIN,
+    )
+    return doc
+  }
+}
+
+/** A revision named in a diff answer (its text is at GET /revisions/<seq>). */
+export interface RevisionRef {
+  seq: number
+  at: string | null
+}
+
+/**
+ * A diff answer is bounded whatever the pads hold: at most this many lines (changed lines with a
+ * few unchanged ones around them, as in a unified diff), each cut at MAX_DIFF_LINE_CHARS, then
+ * only the counts. A 2 MB pad rewritten would otherwise answer with every line of both texts
+ * (50 MB of JSON, 430 MiB of memory); the history page shows the first 200 changes anyway.
+ */
+export const MAX_DIFF_LINES = 2000
+export const MAX_DIFF_LINE_CHARS = 2000
+/** Unchanged lines kept before and after each change. */
+const DIFF_CONTEXT = 3
+/** Past this many cells the line-by-line alignment costs too much (memory n*m*4 bytes): shown as replaced. */
+const MAX_ALIGNMENT_CELLS = 4_000_000
+
+export interface LineDiff {
+  lines: DiffLine[]
+  added: number
+  removed: number
+  unchanged: number
+  /** Lines were left out (past MAX_DIFF_LINES); the counts still cover everything. */
+  truncated: boolean
+}
+
+/** Collects a diff's lines within the bounds above, counting everything. */
+class DiffCollector implements LineDiff {
+  lines: DiffLine[] = []
+  added = 0
+  removed = 0
+  unchanged = 0
+  truncated = false
+  /** The last unchanged lines, shown if a change follows. */
+  private before: string[] = []
+  /** Unchanged lines still to show after the last change. */
+  private after = 0
+
+  same(text: string): void {
+    this.unchanged++
+    if (this.after > 0) {
+      this.after--
+      this.emit('same', text)
+      return
+    }
+    this.before.push(text)
+    if (this.before.length > DIFF_CONTEXT) this.before.shift()
+  }
+
+  change(op: 'add' | 'del', text: string): void {
+    if (op === 'add') this.added++
+    else this.removed++
+    for (const line of this.before) this.emit('same', line)
+    this.before = []
+    this.emit(op, text)
+    this.after = DIFF_CONTEXT
+  }
+
+  private emit(op: DiffLine['op'], text: string): void {
+    if (this.lines.length >= MAX_DIFF_LINES) {
+      this.truncated = true
+      return
+    }
+    this.lines.push({
+      op,
+      text: text.length > MAX_DIFF_LINE_CHARS ? `${text.slice(0, MAX_DIFF_LINE_CHARS)}…` : text,
+    })
+  }
+
+  result(): LineDiff {
+    const { lines, added, removed, unchanged, truncated } = this
+    return { lines, added, removed, unchanged, truncated }
+  }
+}
+
+/** Line diff (longest common subsequence; minutes are hundreds of lines, not millions). */
+export function lineDiff(a: string, b: string): LineDiff {
+  const x = a.split('\n')
+  const y = b.split('\n')
+  // Trim the common head and tail first: most revisions change a few lines in the middle.
+  let head = 0
+  while (head < x.length && head < y.length && x[head] === y[head]) head++
+  let tail = 0
+  while (
+    tail < x.length - head &&
+    tail < y.length - head &&
+    x[x.length - 1 - tail] === y[y.length - 1 - tail]
+  )
+    tail++
+  const out = new DiffCollector()
+  for (let i = 0; i < head; i++) out.same(x[i]!)
+  const xs = x.slice(head, x.length - tail)
+  const ys = y.slice(head, y.length - tail)
+  const n = xs.length
+  const m = ys.length
+  if (n * m > MAX_ALIGNMENT_CELLS) {
+    for (const text of xs) out.change('del', text)
+    for (const text of ys) out.change('add', text)
+  } else {
+    const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1))
+    for (let i = n - 1; i >= 0; i--) {
+      for (let j = m - 1; j >= 0; j--) {
+        lcs[i]![j] = xs[i] === ys[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!)
+      }
+    }
+    let i = 0
+    let j = 0
+    while (i < n && j < m) {
+      if (xs[i] === ys[j]) {
+        out.same(xs[i]!)
+        i++
+        j++
+      } else if (lcs[i + 1]![j]! >= lcs[i]![j + 1]!) {
+        out.change('del', xs[i++]!)
+      } else {
+        out.change('add', ys[j++]!)
+      }
+    }
+    while (i < n) out.change('del', xs[i++]!)
+    while (j < m) out.change('add', ys[j++]!)
+  }
+  for (let i = x.length - tail; i < x.length; i++) out.same(x[i]!)
+  return out.result()
+}

@@ -1,0 +1,69 @@
+/**
+ * API routes for a pad's history: timeline, revisions (by seq or time), diffs, restore,
+ * checkpoints, and closing / reopening a session.
+ */
+import express, { type Router } from 'express'
+import { z } from 'zod'
+import type { History } from '../history/history.ts'
+import { HttpError } from './http-errors.ts'
+
+const seqParam = z.coerce.number().int().min(0)
+const restoreBody = z.strictObject({ seq: seqParam })
+const checkpointBody = z.strictObject({ name: z.string().trim().min(1).max(200) })
+const closeBody = z.strictObject({ name: z.string().trim().min(1).max(200).optional() })
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
+  const parsed = schema.safeParse(value ?? {})
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  throw new HttpError(400, 'invalid', `${issue.path.join('.') || what}: ${issue.message}`)
+}
+
+export function createHistoryRouter(history: History): Router {
+  const api = express.Router()
+
+  api.get('/pads/:id/history', (req, res) => {
+    res.json(history.timeline(req.params.id))
+  })
+
+  api.get('/pads/:id/revisions/:seq', (req, res) => {
+    res.json(history.revision(req.params.id, parse(seqParam, req.params.seq, 'seq')))
+  })
+
+  // ?at=2026-11-10T10:30:00Z: the revision current at that moment.
+  api.get('/pads/:id/revision', (req, res) => {
+    const at = typeof req.query.at === 'string' ? Date.parse(req.query.at) : Number.NaN
+    if (Number.isNaN(at)) throw new HttpError(400, 'invalid', 'at: must be an ISO 8601 time')
+    res.json(history.revision(req.params.id, history.seqAtTime(req.params.id, at)))
+  })
+
+  api.get('/pads/:id/diff', (req, res) => {
+    const from = parse(seqParam, req.query.from, 'from')
+    const to = parse(seqParam, req.query.to, 'to')
+    res.json(history.diff(req.params.id, from, to))
+  })
+
+  api.post('/pads/:id/restore', (req, res) => {
+    const { seq } = parse(restoreBody, req.body, 'body')
+    if (history.isClosed(req.params.id))
+      throw new HttpError(409, 'closed', 'the session is closed: reopen it to restore')
+    res.json(history.restore(req.params.id, seq))
+  })
+
+  api.post('/pads/:id/checkpoints', (req, res) => {
+    const { name } = parse(checkpointBody, req.body, 'body')
+    res.status(201).json(history.addCheckpoint(req.params.id, name))
+  })
+
+  api.post('/pads/:id/close', (req, res) => {
+    const { name } = parse(closeBody, req.body, 'body')
+    res.json({ closed: true, checkpoint: history.close(req.params.id, name) })
+  })
+
+  api.post('/pads/:id/reopen', (req, res) => {
+    history.reopen(req.params.id)
+    res.json({ closed: false })
+  })
+
+  return api
+}

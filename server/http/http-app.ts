@@ -1,0 +1,170 @@
+/**
+ * The HTTP side: health, metrics, the admin endpoints, the JSON API under /api, the pages and
+ * their assets, ending in the one 404 and the one error handler. Every request gets an id (sent
+ * back as X-Request-Id) and one log line at debug level; an unexpected error is logged once, at
+ * error level, with that id.
+ */
+import { randomBytes } from 'node:crypto'
+import express, { type Express, type NextFunction, type Request, type Response } from 'express'
+import type { AccessControl } from '../access/access.ts'
+import type { EventLinks, LinkKind } from '../access/event-links.ts'
+import { cameThroughProxy, type HostPolicy, hostGuard } from '../access/host-check.ts'
+import type { NewPadGate } from '../access/new-pad-gate.ts'
+import { crossSiteGuard } from '../access/origin-check.ts'
+import { proxyTrust, type TrustProxySetting } from '../access/trusted-proxies.ts'
+import type { History } from '../history/history.ts'
+import type { Meetings } from '../meetings/meetings.ts'
+import type { Minutes } from '../minutes/minutes.ts'
+import type { Logger } from '../ops/logger.ts'
+import type { Metrics } from '../ops/metrics.ts'
+import type { BackupResult } from '../storage/backup.ts'
+import type { SearchIndex } from '../storage/search-index.ts'
+import { createApiRouter } from './api-routes.ts'
+import { bodyPolicy } from './body-policy.ts'
+import type { AssetManifest } from './client-assets.ts'
+import { createHistoryRouter } from './history-routes.ts'
+import { errorHandler, notFound } from './http-errors.ts'
+import { createLinksRouter } from './links-routes.ts'
+import { createMinutesRouter } from './minutes-routes.ts'
+import { createPagesRouter } from './pages.ts'
+import { accessGuard } from './route-classes.ts'
+import { createScheduleRouter } from './schedule-routes.ts'
+import { securityHeaders } from './security-headers.ts'
+
+export interface ServerStatus {
+  padsLoaded: number
+  connections: number
+}
+
+export interface HttpAppOptions {
+  log: Logger
+  meetings: Meetings
+  minutes: Minutes
+  search: SearchIndex
+  history: History
+  status(): ServerStatus
+  startedAt: number
+  metrics: Metrics
+  /** Who may do what (open or protected mode). */
+  access: AccessControl
+  /** The events' edit and read-only links (admin: show, rotate). */
+  links: EventLinks
+  /** After a rotation: cut off the sockets that came in with the old link. */
+  linkRotated(eventPk: number, kind: LinkKind): void
+  /** A pad's event changed: cut off sockets that came in with the old event's links. */
+  padMoved(padId: string): void
+  /** ALLOWED_ORIGINS (besides the request's own Host), for the cross-site checks. */
+  allowedOrigins: readonly string[]
+  /** Which Host names are answered (DNS rebinding): checked before anything else. */
+  hosts: HostPolicy
+  /** The client build's files per page script (client-assets.ts). */
+  assets: AssetManifest
+  /** Takes an online backup into DATA_DIR/backups. */
+  backup(): Promise<BackupResult>
+  /** Behind a reverse proxy (TRUST_PROXY): believe its X-Forwarded-Proto/-For, one hop, from it only. */
+  trustProxy: TrustProxySetting
+  /** The per-address new-pad limit (server/new-pad-gate.ts). */
+  newPads: NewPadGate
+}
+
+/** An id a proxy assigned (nginx `$request_id`) is kept if it is this tame; otherwise we make one. */
+const INCOMING_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+/** A request from this machine that did not come through a reverse proxy (open mode's operator rule). */
+export function isLocalDirect(request: { remoteAddress: string | undefined; proxied: boolean }): boolean {
+  return isLoopback(request.remoteAddress) && !request.proxied
+}
+
+function isLoopback(address: string | undefined): boolean {
+  if (!address) return false
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
+}
+
+/** The request's logger, carrying its id. */
+function requestLog(res: Response): Logger {
+  return res.locals.log as Logger
+}
+
+export function createHttpApp(options: HttpAppOptions): Express {
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('etag', false)
+  // Behind a reverse proxy, take the scheme from its headers, so links and QR codes say https
+  // when nginx terminates TLS. Only the nearest hop is believed, and only when configured.
+  // Express asks hop by hop, from the socket outwards: only the socket's peer (hop 0) is checked.
+  const isProxy = proxyTrust(options.trustProxy)
+  app.set('trust proxy', (address: string, hop: number) => hop === 0 && isProxy(address))
+
+  app.use((req, res, next) => {
+    const incoming = req.get('x-request-id')
+    const id = incoming && INCOMING_REQUEST_ID.test(incoming) ? incoming : randomBytes(6).toString('hex')
+    const log = options.log.child({ reqId: id })
+    res.locals.log = log
+    res.set('X-Request-Id', id)
+    const started = process.hrtime.bigint()
+    res.once('close', () => {
+      if (!log.isLevelEnabled('debug')) return
+      log.debug(
+        {
+          method: req.method,
+          path: req.originalUrl.split('?', 1)[0],
+          status: res.statusCode,
+          ms: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
+          ...(res.writableFinished ? {} : { aborted: true }),
+        },
+        'request',
+      )
+    })
+    next()
+  })
+
+  app.use(securityHeaders())
+  app.use(hostGuard(options.hosts))
+  app.use(crossSiteGuard(options.allowedOrigins))
+  app.use(
+    accessGuard({
+      access: options.access,
+      isLocalRequest: (req) =>
+        isLocalDirect({ remoteAddress: req.socket.remoteAddress, proxied: cameThroughProxy(req.headers) }),
+    }),
+  )
+  // Every route's body, by the route table's rule: no router reads bodies itself.
+  app.use(bodyPolicy())
+
+  app.get('/healthz', (_req, res) => {
+    res.json({
+      status: 'ok',
+      uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
+      ...options.status(),
+    })
+  })
+
+  app.get('/metrics', (_req, res, next) => {
+    options.metrics.render().then((text) => {
+      // setHeader, not res.set: express would reorder the parameters of this exact media type.
+      res.setHeader('Content-Type', options.metrics.contentType)
+      res.end(text)
+    }, next)
+  })
+
+  app.post('/api/admin/backup', (_req, res, next) => {
+    options.backup().then((backup) => {
+      requestLog(res).info({ path: backup.path, bytes: backup.bytes, ms: backup.tookMs }, 'backup written')
+      res.status(201).json(backup)
+    }, next)
+  })
+
+  // First: the schedule import reads its own (raw, larger) body before any router parses JSON.
+  app.use('/api', createScheduleRouter(options.meetings))
+  app.use('/api', createLinksRouter(options.links, options.linkRotated))
+  app.use('/api', createHistoryRouter(options.history))
+  app.use('/api', createMinutesRouter(options.minutes, options.search, options.newPads))
+  app.use('/api', createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
+  app.use(createPagesRouter(options))
+  app.use(notFound)
+  // The one error handler, given the request's own logger so its line carries the request id.
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) =>
+    errorHandler(requestLog(res) ?? options.log)(err, req, res, next),
+  )
+  return app
+}

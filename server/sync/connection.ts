@@ -1,0 +1,375 @@
+/**
+ * One client's websocket, from the upgrade on: its frames wait until it is authorised, then it is
+ * attached to one room: decodes each frame into a typed message and hands it to the room, strictly
+ * in arrival order and synchronously. Any bad frame closes this socket —
+ * with a close code and a reason the client can read, and one log line — and affects no one else.
+ */
+import { randomBytes } from 'node:crypto'
+import { WebSocket } from 'ws'
+import { decodeMessage } from '../../shared/protocol.ts'
+import type { Logger } from '../ops/logger.ts'
+import { type CountedSocket, frameRejectReason, type SyncMetrics, wsErrorReason } from '../ops/metrics.ts'
+import type { TokenBucket } from './limits.ts'
+import { CLOSE, type Peer, type Refusal } from './peer.ts'
+import { CLOSE_POLICY, CLOSE_SLOW_READER, type Room } from './room.ts'
+import type { WriterHash } from './writer-key.ts'
+
+/** Close reasons are limited to 123 bytes by RFC 6455. */
+const MAX_REASON_BYTES = 123
+
+function clipReason(reason: string): string {
+  const buf = Buffer.from(reason)
+  if (buf.length <= MAX_REASON_BYTES) return reason
+  return (
+    buf
+      .subarray(0, MAX_REASON_BYTES - 3)
+      .toString('utf8')
+      .replace(/\uFFFD$/, '') + '...'
+  )
+}
+
+export interface RateLimit {
+  /** The per-socket token bucket's setting (messageRate per second, messageBurst). */
+  bucket: TokenBucket
+  throttleCloseMs: number
+}
+
+/**
+ * What every connection of one endpoint shares: one object, not a copy in each connection.
+ */
+export interface ConnectionHost {
+  readonly log: Logger
+  readonly metrics: SyncMetrics | undefined
+  readonly rate: RateLimit
+  /**
+   * Bytes a socket may have waiting to be sent (see `send`): more than one whole-pad frame, which
+   * a reconnecting reader is owed at once.
+   */
+  readonly maxSendBufferBytes: number
+  /** Frames a socket may send before it is authorised (the stock client sends two at once). */
+  readonly maxPreAuthMessages: number
+  /** The socket closed: give back what the endpoint holds for it. Called once per connection. */
+  closed(connection: Connection): void
+}
+
+/**
+ * The server's websocket class (ws' `WebSocket` option): two fields more, so that the listeners
+ * below can be one function for every socket, finding their connection here, instead of two to
+ * four closures per socket.
+ */
+export class SyncSocket extends WebSocket {
+  connection: Connection | null = null
+  /** Answered since the last ping: a pong proves the peer is there. */
+  alive = true
+}
+
+// The socket's listeners, called by ws with the socket as `this` (typed as a plain WebSocket by
+// @types/ws; ours are all SyncSockets). One listener per event: a second one turns the emitter's
+// function into an array.
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  ;(this as SyncSocket).connection?.admit(data, isBinary)
+}
+function onClose(this: WebSocket): void {
+  ;(this as SyncSocket).connection?.socketClosed()
+}
+// An unhandled 'error' event on a socket would crash the process (e.g. a frame over maxPayload).
+function onError(this: WebSocket, err: Error): void {
+  ;(this as SyncSocket).connection?.socketError(err)
+}
+function onPong(this: WebSocket): void {
+  ;(this as SyncSocket).alive = true
+}
+
+/**
+ * Frames already received while the socket is throttled wait here (we stop reading the socket,
+ * so only what was in flight arrives). More than this is a flood, not a burst.
+ */
+const MAX_BACKLOG = 5000
+
+export class Connection implements Peer {
+  readonly ip: string
+  readonly ws: SyncSocket
+  /** The TCP socket under `ws`, for the metrics' byte counts; null where there is none. */
+  readonly tcp: CountedSocket | null
+  readOnly = false
+  /** Its writer key's hash (from the URL at upgrade); 'invalid' is refused before it joins. */
+  readonly writer: WriterHash | null
+  private readonly host: ConnectionHost
+  /** The pad id until the socket is authorised, then its room (one field: sockets are many). */
+  private pad: string | Room
+  /** Made on first use: most sockets never write an update or a log line. */
+  private idOrNull: string | null = null
+  /** Its token bucket: see TokenBucket (0 = full). */
+  private due = 0
+  /**
+   * Frames waiting, in order: until the socket is authorised, or while it is throttled. Null when
+   * none (most of the time, for most sockets).
+   */
+  private backlog: [Buffer, boolean][] | null = null
+  /** Start of the current flood episode (sending above the rate), or null. */
+  private throttledSince: number | null = null
+  /** Whether we stopped reading the socket. */
+  private paused = false
+  private drainTimer: NodeJS.Timeout | null = null
+  private closed = false
+  /**
+   * The peer closed its socket while frames it sent were still waiting in the backlog: those are
+   * edits it believes sent, so they are still handled, at the same rate (closing must not be a
+   * way around the limit), before the connection lets go of its room and its address's slot.
+   */
+  private peerGone = false
+  /** Step 1 messages received: the first one is the handshake, later ones are save checks. */
+  private step1Count = 0
+
+  /** Takes over `ws` at once: frames that arrive before `join` wait (or close it, past the limit). */
+  constructor(
+    ws: SyncSocket,
+    tcp: CountedSocket | null,
+    ip: string,
+    padId: string,
+    writer: WriterHash | null,
+    host: ConnectionHost,
+  ) {
+    this.writer = writer
+    this.ws = ws
+    this.tcp = tcp
+    this.ip = ip
+    this.pad = padId
+    this.host = host
+    ws.connection = this
+    ws.on('message', onMessage)
+    ws.on('close', onClose)
+    ws.on('error', onError)
+    ws.on('pong', onPong)
+  }
+
+  get id(): string {
+    this.idOrNull ??= randomBytes(6).toString('hex')
+    return this.idOrNull
+  }
+
+  get padId(): string {
+    return typeof this.pad === 'string' ? this.pad : this.pad.padId
+  }
+
+  /** Authorised: joins `room` and handles the frames that arrived meanwhile, in order. */
+  join(room: Room, readOnly: boolean): void {
+    if (this.closed) return
+    this.pad = room
+    this.readOnly = readOnly
+    const early = this.backlog
+    this.backlog = null
+    room.join(this)
+    if (early) for (const [data, isBinary] of early) this.admit(data, isBinary)
+  }
+
+  /** Refuses the socket before it joins a room (authorisation said no, or took too long). */
+  refuseEntry(code: number, reason: string, metric: string): void {
+    if (this.closed) return
+    this.host.metrics?.connectionRefused(metric)
+    this.host.log.warn({ conn: this.id, pad: this.padId, code, reason }, 'refusing socket')
+    this.close(code, reason)
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  send(message: Uint8Array): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return
+    // A laptop on bad Wi-Fi in a busy pad reads slower than the pad is written: everything queued
+    // for it would sit in this process' memory until its ping fails. Past the bound it is dropped
+    // at once (a close frame would wait behind the same queue); it reconnects and catches up.
+    if (this.ws.bufferedAmount + message.byteLength > this.host.maxSendBufferBytes)
+      return this.dropSlowReader()
+    this.ws.send(message)
+  }
+
+  private dropSlowReader(): void {
+    this.host.metrics?.frameRejected(frameRejectReason(CLOSE_SLOW_READER))
+    this.host.log.warn(
+      { conn: this.id, pad: this.padId, buffered: this.ws.bufferedAmount },
+      'closing a client that reads too slowly',
+    )
+    this.close(CLOSE_SLOW_READER, 'too far behind: reconnect to catch up')
+    this.ws.terminate()
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    if (this.peerGone) {
+      // The room closes (shutdown, pad deleted) or the backlog holds a bad frame: the rest is dropped.
+      const dropped = this.backlog?.length ?? 0
+      if (dropped > 0)
+        this.host.log.warn(
+          { conn: this.id, pad: this.padId, dropped, reason },
+          'dropping frames of a closed socket',
+        )
+      return this.finish()
+    }
+    // A throttled socket is paused; it must read the peer's close reply for the handshake to end.
+    if (this.paused) this.ws.resume()
+    this.ws.close(code, clipReason(reason))
+    this.detach()
+  }
+
+  /** ws' 'close': the socket is gone (its backlog, if any, is still handled: see `peerGone`). */
+  socketClosed(): void {
+    if (!this.closed && typeof this.pad !== 'string' && this.backlog !== null && this.backlog.length > 0) {
+      this.peerGone = true
+      this.pad.forgetPresence(this)
+      return
+    }
+    this.finish()
+  }
+
+  /** Lets go of everything: the room, then what the endpoint holds for this socket. */
+  private finish(): void {
+    this.detach()
+    this.host.closed(this)
+  }
+
+  socketError(err: Error): void {
+    this.host.log.warn({ conn: this.id, pad: this.padId, err: err.message }, 'socket error')
+    this.host.metrics?.frameRejected(wsErrorReason(err))
+  }
+
+  private refuse(refusal: Refusal): void {
+    if (this.closed) return
+    this.host.metrics?.frameRejected(frameRejectReason(refusal.code))
+    this.host.log.warn(
+      { conn: this.id, pad: this.padId, code: refusal.code, reason: refusal.reason },
+      'closing client',
+    )
+    this.close(refusal.code, refusal.reason)
+  }
+
+  private detach(): void {
+    if (this.closed) return
+    this.closed = true
+    this.backlog = null
+    if (this.drainTimer) clearTimeout(this.drainTimer)
+    if (typeof this.pad !== 'string') this.pad.leave(this)
+  }
+
+  /**
+   * Rate limit: a frame within the token bucket is handled now; past it we stop reading the
+   * socket (TCP pushes back on the sender) and handle what already arrived, in order, as tokens
+   * refill. A socket throttled for too long without a break is closed. Before the socket joins
+   * its room, frames only wait: a few (the stock client sends its step 1 and awareness at once),
+   * not a flood.
+   */
+  admit(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return
+    if (typeof this.pad === 'string') {
+      this.backlog ??= []
+      this.backlog.push([data, isBinary])
+      if (this.backlog.length > this.host.maxPreAuthMessages)
+        this.refuseEntry(CLOSE_POLICY, 'too many messages before authorisation', 'preauth_flood')
+      return
+    }
+    const { bucket, throttleCloseMs } = this.host.rate
+    // A flood episode ends only once the sender has been quiet long enough to save up half a
+    // burst; a backlog that merely drained between two reads does not end it.
+    if (this.throttledSince !== null && bucket.level(this.due) >= bucket.burst / 2) this.throttledSince = null
+    if (this.throttledSince !== null && Date.now() - this.throttledSince > throttleCloseMs) {
+      return this.refuse({ code: 1008, reason: 'too many messages: slow down' })
+    }
+    if (this.backlog === null && this.takeToken()) return this.receive(data, isBinary)
+    this.backlog ??= []
+    this.backlog.push([data, isBinary])
+    if (this.backlog.length > MAX_BACKLOG) return this.refuse({ code: 1008, reason: 'too many messages' })
+    this.throttledSince ??= Date.now()
+    if (!this.paused) {
+      this.paused = true
+      this.ws.pause()
+    }
+    this.scheduleDrain()
+  }
+
+  private takeToken(): boolean {
+    const due = this.host.rate.bucket.take(this.due)
+    if (due === null) return false
+    this.due = due
+    return true
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainTimer || this.closed) return
+    this.drainTimer = setTimeout(() => this.drain(), Math.max(1, this.host.rate.bucket.waitMs(this.due)))
+  }
+
+  private drain(): void {
+    this.drainTimer = null
+    while (!this.closed && this.backlog !== null && this.backlog.length > 0 && this.takeToken()) {
+      const [data, isBinary] = this.backlog.shift()!
+      this.receive(data, isBinary)
+    }
+    if (this.closed) return
+    if (this.peerGone) {
+      // Nothing more can arrive: what is left is finite, so no flood rule, only the rate.
+      if (this.backlog === null || this.backlog.length === 0) return this.finish()
+      return this.scheduleDrain()
+    }
+    if (Date.now() - (this.throttledSince ?? Date.now()) > this.host.rate.throttleCloseMs) {
+      return this.refuse({ code: 1008, reason: 'too many messages: slow down' })
+    }
+    if (this.backlog === null || this.backlog.length === 0) {
+      this.backlog = null
+      this.paused = false
+      this.ws.resume()
+      return
+    }
+    this.scheduleDrain()
+  }
+
+  /** The room; only called once joined. */
+  private room(): Room {
+    if (typeof this.pad === 'string') throw new Error('connection has not joined a room')
+    return this.pad
+  }
+
+  private receive(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return
+    if (!isBinary) return this.refuse({ code: CLOSE.unsupportedData, reason: 'binary frames only' })
+    // A private copy: `data` may share its ArrayBuffer with other frames, and decoders that trust
+    // lengths (lib0, Yjs) would read past the frame into them instead of failing.
+    const frame = new Uint8Array(data)
+    const decoded = decodeMessage(frame)
+    if (!decoded.ok) return this.refuse({ code: CLOSE.protocolError, reason: decoded.error })
+    const message = decoded.value
+    // A gone peer's edits still count; nothing else it sent can matter (no one to answer, and its
+    // presence is removed when it leaves).
+    if (this.peerGone && message.type !== 'sync-step2' && message.type !== 'sync-update') return
+    let result: { ok: true } | ({ ok: false } & Refusal)
+    try {
+      switch (message.type) {
+        case 'sync-step1':
+          result = this.room().sendStateTo(this, message.stateVector, ++this.step1Count > 1)
+          break
+        case 'sync-step2':
+        case 'sync-update':
+          result = this.room().receiveUpdate(this, message.update, this, message.type === 'sync-update')
+          break
+        case 'awareness':
+          result = this.room().receiveAwareness(this, message.update)
+          break
+        case 'query-awareness':
+          this.room().sendPresenceTo(this)
+          result = { ok: true }
+          break
+        case 'auth-denied':
+          result = { ok: false, code: CLOSE.protocolError, reason: 'clients do not send auth messages' }
+          break
+        default: {
+          const unhandled: never = message
+          throw new Error(`unhandled message ${JSON.stringify(unhandled)}`)
+        }
+      }
+    } catch (err) {
+      this.host.log.error({ conn: this.id, pad: this.padId, err }, 'error handling frame')
+      return this.refuse({ code: CLOSE.internalError, reason: 'internal error' })
+    }
+    if (!result.ok) this.refuse(result)
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The registry of loaded pads: loads a pad (newest snapshot + log tail) the first time a peer
+ * opens it, before anyone is answered; unloads it a while after its last peer leaves, with a
+ * snapshot first.
+ */
+import type { Logger } from '../ops/logger.ts'
+import type { PadStore } from '../storage/store.ts'
+import { loadForRoom } from './pad-doc.ts'
+import type { Origin } from './peer.ts'
+import { Room, type RoomHost, type RoomLimits } from './room.ts'
+import { TickFlusher } from './tick-flusher.ts'
+
+export interface RoomsOptions {
+  store: PadStore
+  log: Logger
+  snapshotEvery: number
+  unloadDelayMs: number
+  /** Called after a pad's stored text changed. */
+  onPadChanged?: (padId: string) => void
+  limits: RoomLimits
+  /** Is the pad a closed session (read-only for everyone)? */
+  isClosed?: (padId: string) => boolean
+  /** May this origin create this pad now? (Per-address rate limit; always yes when absent.) */
+  mayCreatePad?: (origin: Origin, padId: string) => boolean
+}
+
+export class Rooms {
+  private readonly rooms = new Map<string, Room>()
+  private readonly unloadTimers = new Map<Room, NodeJS.Timeout>()
+  /** Pads whose snapshot passed the checks but did not rebuild: never served from the bytes again. */
+  private readonly unbuildable = new Set<string>()
+  private readonly flusher: TickFlusher
+  private readonly host: RoomHost
+  private readonly options: RoomsOptions
+
+  constructor(options: RoomsOptions) {
+    this.options = options
+    this.flusher = new TickFlusher(options.store)
+    this.host = {
+      store: options.store,
+      log: options.log,
+      snapshotEvery: options.snapshotEvery,
+      markDirty: (room) => this.flusher.markDirty(room),
+      flushNow: () => this.flusher.flush(),
+      discard: (room, reason) => this.discard(room, reason),
+      buildFailed: (room) => {
+        this.unbuildable.add(room.padId)
+        this.discard(room, 'pad could not be loaded')
+      },
+      emptied: (room) => this.scheduleUnload(room),
+      changed: (room) => options.onPadChanged?.(room.padId),
+      mayCreatePad: (origin, padId) => options.mayCreatePad?.(origin, padId) ?? true,
+      limits: options.limits,
+    }
+  }
+
+  get loadedCount(): number {
+    return this.rooms.size
+  }
+
+  get(padId: string): Room | undefined {
+    return this.rooms.get(padId)
+  }
+
+  /** The pad's room, loaded from the store if needed. Throws if the stored pad cannot be loaded. */
+  open(padId: string): Room {
+    let room = this.rooms.get(padId)
+    if (room) {
+      this.cancelUnload(room)
+      return room
+    }
+    const stored = this.options.store.load(padId)
+    const loaded = loadForRoom(stored, !this.unbuildable.has(padId))
+    const lastSeq = stored?.updates.at(-1)?.seq ?? stored?.snapshotUpto ?? 0
+    room = new Room(
+      padId,
+      loaded,
+      {
+        lastSeq,
+        snapshotSeq: stored?.snapshotUpto ?? 0,
+        rowsSinceSnapshot: stored?.updates.length ?? 0,
+        bytesSinceSnapshot: stored?.updates.reduce((n, u) => n + u.data.byteLength, 0) ?? 0,
+        snapshotBytes: stored?.snapshot?.byteLength ?? 0,
+        approxBytes:
+          (stored?.snapshot?.byteLength ?? 0) +
+          (stored?.updates.reduce((n, u) => n + u.data.byteLength, 0) ?? 0),
+      },
+      this.host,
+    )
+    // A long tail (e.g. rows written without snapshots) is replayed once, not on every load.
+    room.snapshotIfDue()
+    if (this.options.isClosed?.(padId)) room.setReadOnly(true)
+    this.rooms.set(padId, room)
+    // Opened by nobody (e.g. by a peer whose handshake then failed): unload like an emptied room.
+    this.scheduleUnload(room)
+    return room
+  }
+
+  /** Commits everything pending in every room now. */
+  flush(): void {
+    this.flusher.flush()
+  }
+
+  /** Snapshots and closes every room (shutdown). */
+  closeAll(code: number, reason: string): void {
+    this.flusher.flush()
+    for (const room of [...this.rooms.values()]) {
+      room.snapshotIfDue(true)
+      this.remove(room)
+      room.close(code, reason)
+    }
+  }
+
+  /** Unloads a pad now, closing its peers with `code` (e.g. after the pad was deleted). */
+  closePad(padId: string, code: number, reason: string): void {
+    const room = this.rooms.get(padId)
+    if (!room) return
+    this.remove(room)
+    room.close(code, reason)
+  }
+
+  private discard(room: Room, reason: string): void {
+    if (this.rooms.get(room.padId) !== room) return
+    this.remove(room)
+    room.close(1011, reason)
+  }
+
+  private remove(room: Room): void {
+    this.cancelUnload(room)
+    if (this.rooms.get(room.padId) === room) this.rooms.delete(room.padId)
+  }
+
+  private scheduleUnload(room: Room): void {
+    this.cancelUnload(room)
+    if (room.peerCount > 0) return
+    this.flusher.flush()
+    room.snapshotIfDue(true)
+    const timer = setTimeout(() => {
+      this.unloadTimers.delete(room)
+      if (room.peerCount > 0 || this.rooms.get(room.padId) !== room) return
+      room.snapshotIfDue(true)
+      this.remove(room)
+      room.close(1000, 'unloaded')
+    }, this.options.unloadDelayMs)
+    timer.unref()
+    this.unloadTimers.set(room, timer)
+  }
+
+  private cancelUnload(room: Room): void {
+    const timer = this.unloadTimers.get(room)
+    if (timer) {
+      clearTimeout(timer)
+      this.unloadTimers.delete(room)
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Whether bytes are a complete Yjs document state we can store as a new pad: well-formed (checked
+ * without trusting any claimed length), and standing alone (a state that depends on updates we do
+ * not have would load as nothing). Run in the parse worker (untrusted-files.ts): applying a
+ * 16 MiB state is real work, and it must never hold up the event loop.
+ */
+import * as Y from 'yjs'
+import { checkUpdate, withinClockBound } from '../sync/update-check.ts'
+import type { Outcome } from './worker-budget.ts'
+
+export function checkYjsState(state: Uint8Array): Outcome<null> {
+  const shape = checkUpdate(state)
+  if (!shape.ok) return { ok: false, error: `not a Yjs document state: ${shape.error}` }
+  // The same bound as a live update's (update-check.ts MAX_CLOCK): no door stores far clocks.
+  if (!withinClockBound(shape.value))
+    return { ok: false, error: 'not a Yjs document state: clock out of range' }
+  const probe = new Y.Doc()
+  try {
+    Y.applyUpdate(probe, state)
+    if (probe.store.pendingStructs || probe.store.pendingDs)
+      return { ok: false, error: 'the Yjs state is incomplete (it depends on missing updates)' }
+    return { ok: true, value: null }
+  } catch {
+    return { ok: false, error: 'not a Yjs document state' }
+  } finally {
+    probe.destroy()
+  }
+}
