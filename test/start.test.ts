@@ -149,12 +149,12 @@ test('a start after a source change without a build says so plainly, and a build
   fs.appendFileSync(path.join(copy, 'server', 'sync', 'room.ts'), '\n// changed after the build\n')
   const refused = runToEnd(process.execPath, ['dist/server/main.js'], copy, dataDir)
   assert.equal(refused.code, 2, refused.output)
-  assert.match(refused.output, /older than the sources \(changed since: server\/room\.ts\)/)
+  assert.match(refused.output, /older than the sources \(changed since: server\/sync\/room\.ts\)/)
   assert.match(refused.output, /Run `npm run build`/)
   // The admin CLI refuses the same way.
   const cli = runToEnd(process.execPath, ['bin/summitpad.js', 'list-pads'], copy, dataDir)
   assert.equal(cli.code, 2, cli.output)
-  assert.match(cli.output, /server\/room\.ts/)
+  assert.match(cli.output, /server\/sync\/room\.ts/)
 
   execFileSync('npm', ['run', 'build'], { cwd: copy, stdio: 'ignore', timeout: 5 * 60_000 })
   const rebuilt = await startServer(process.execPath, ['dist/server/main.js'], copy, dataDir)
