@@ -26,6 +26,7 @@ import {
 } from '../server/lib/domain-errors.ts'
 import { EXIT, EXIT_OF_KIND, runCli } from '../server/ops/cli-run.ts'
 import { createLogger } from '../server/ops/logger.ts'
+import * as closeCodes from '../server/sync/close-codes.ts'
 import { apiCall, assertApiError, tempDir } from './helpers.ts'
 
 /** Every .ts file under `dir`, as [path, parsed source]. */
@@ -168,5 +169,117 @@ describe('domain errors: the domain names them, HTTP and the CLI map them', () =
       out: '',
       err: 'summitpad list-pads: no event "nope"\n',
     })
+  })
+})
+
+/** The calls that take a close code, and which argument it is. */
+const CODE_ARGUMENT: Record<string, number> = {
+  close: 0,
+  closeAll: 0,
+  refuseEntry: 0,
+  closePad: 1,
+  closeWhere: 1,
+}
+/** Calls of those names that close something else (history.close ends a meeting session). */
+const NOT_A_SOCKET = new Set(['history.close'])
+
+/** Every close code of close-codes.ts: [name, value]. */
+const ALL_CODES: [string, number][] = Object.entries(closeCodes).flatMap(([name, value]) =>
+  typeof value === 'number'
+    ? [[name, value] as [string, number]]
+    : Object.entries(value).map(([key, code]) => [`${name}.${key}`, code] as [string, number]),
+)
+
+describe('close codes: one module names them all', () => {
+  test('every close in server/ takes its code from server/sync/close-codes.ts (or passes one on)', () => {
+    const home = path.join('server', 'sync', 'close-codes.ts')
+    const found: string[] = []
+    let checked = 0
+    for (const [file, source] of sources('server')) {
+      if (file === home) continue
+      // The names this file imports from close-codes.ts.
+      const imported = new Set<string>()
+      for (const statement of source.statements) {
+        if (
+          ts.isImportDeclaration(statement) &&
+          ts.isStringLiteral(statement.moduleSpecifier) &&
+          /(^|\/)close-codes\.ts$/.test(statement.moduleSpecifier.text)
+        ) {
+          const bindings = statement.importClause?.namedBindings
+          if (bindings && ts.isNamedImports(bindings))
+            for (const b of bindings.elements) imported.add(b.name.text)
+        }
+      }
+      const isParameter = (node: ts.Identifier): boolean => {
+        for (let at: ts.Node | undefined = node.parent; at; at = at.parent) {
+          if (
+            ts.isFunctionLike(at) &&
+            at.parameters.some((p) => ts.isIdentifier(p.name) && p.name.text === node.text)
+          )
+            return true
+        }
+        return false
+      }
+      const check = (code: ts.Expression, where: ts.Node) => {
+        checked++
+        const ok =
+          // CLOSE.protocolError
+          (ts.isPropertyAccessExpression(code) &&
+            ts.isIdentifier(code.expression) &&
+            imported.has(code.expression.text) &&
+            code.expression.text === 'CLOSE') ||
+          // CLOSE_PAD_FULL
+          (ts.isIdentifier(code) && code.text.startsWith('CLOSE_') && imported.has(code.text)) ||
+          // A code passed on: a parameter (`close(code, reason)`), or a refusal's (`refusal.code`).
+          (ts.isIdentifier(code) && isParameter(code)) ||
+          (ts.isPropertyAccessExpression(code) && code.name.text === 'code')
+        if (!ok) found.push(`${file}:${lineOf(source, where)}: ${where.getText().slice(0, 80)}`)
+      }
+      const visit = (node: ts.Node): void => {
+        if (ts.isCallExpression(node)) {
+          const callee = node.expression
+          const name = ts.isPropertyAccessExpression(callee)
+            ? callee.name.text
+            : ts.isIdentifier(callee)
+              ? callee.text
+              : ''
+          const index = CODE_ARGUMENT[name]
+          const code = index === undefined ? undefined : node.arguments[index]
+          // db.close(), server.close(callback): not a socket's close.
+          if (code && !ts.isFunctionLike(code) && !NOT_A_SOCKET.has(callee.getText())) check(code, node)
+        }
+        // A refusal, { code, reason }, closes the socket it is returned for.
+        if (ts.isObjectLiteralExpression(node)) {
+          const names = node.properties.map((p) => (p.name && ts.isIdentifier(p.name) ? p.name.text : ''))
+          const code = node.properties.find(
+            (p): p is ts.PropertyAssignment => ts.isPropertyAssignment(p) && p.name.getText() === 'code',
+          )
+          if (code && names.includes('reason')) check(code.initializer, node)
+        }
+        // No close code is declared anywhere else.
+        if (
+          ts.isVariableDeclaration(node) &&
+          ts.isIdentifier(node.name) &&
+          /^CLOSE(_|$)/.test(node.name.text)
+        )
+          found.push(`${file}:${lineOf(source, node)}: declares ${node.name.text}`)
+        ts.forEachChild(node, visit)
+      }
+      visit(source)
+    }
+    assert.ok(checked > 30, `found the close sites (${checked})`)
+    assert.deepEqual(found, [], 'name the code in server/sync/close-codes.ts and import it from there')
+  })
+
+  test('each code is distinct, documented in docs/protocol.md, and the editor agrees on 4410', () => {
+    const values = ALL_CODES.map(([, value]) => value)
+    assert.equal(new Set(values).size, values.length, JSON.stringify(ALL_CODES))
+    const doc = fs.readFileSync('docs/protocol.md', 'utf8')
+    const table = doc.slice(doc.indexOf('## Close codes'))
+    for (const [name, value] of ALL_CODES)
+      assert.match(table, new RegExp(`^\\| ${value} \\| \`${name.replace('.', '\\.')}\` \\|`, 'm'), name)
+    // The browser editor cannot import server code: its copy must be the same number.
+    const editor = fs.readFileSync('client/editor.ts', 'utf8')
+    assert.match(editor, new RegExp(`const CLOSE_PAD_DELETED = ${closeCodes.CLOSE_PAD_DELETED}\\b`))
   })
 })

@@ -9,6 +9,7 @@ import { Conflict, Invalid, NotFound } from '../lib/domain-errors.ts'
 import type { Db } from '../storage/db.ts'
 import type { EventFields, MeetingsStore, PadFields } from '../storage/meetings-store.ts'
 import type { PadStore } from '../storage/store.ts'
+import { CLOSE_PAD_DELETED } from '../sync/close-codes.ts'
 import { isValidPadId } from '../sync/pad-id.ts'
 import type { Rooms } from '../sync/rooms.ts'
 import type { EventInfo, PadInfo, PadKind, PadLink } from './model.ts'
@@ -16,9 +17,6 @@ import type { ScheduleEntry } from './schedule.ts'
 import { matchSchedule } from './schedule-match.ts'
 import { renderTemplate, type Templates, textUpdate } from './templates.ts'
 import { inZone } from './time.ts'
-
-/** Close code for sockets of a deleted pad: 44xx stops the stock client from reconnecting (and re-creating it). */
-export const CLOSE_PAD_DELETED = 4410
 
 export interface PadInput {
   id?: string
