@@ -7,12 +7,11 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { CLOSE_NOT_YOUR_EDITS, CLOSE_PAD_FULL } from '../server/sync/close-codes.ts'
 import { READ_ONLY_REASON } from '../server/sync/room.ts'
-import { openPad } from './sync-script.ts'
+import { onPad } from './sync-script.ts'
 
 describe('sync rules', () => {
   test('a typist’s keystrokes reach the others and the store', async () => {
-    const pad = openPad()
-    try {
+    await onPad({}, async (pad) => {
       const ann = pad.typist('ann')
       const bob = pad.typist('bob')
       await pad.settle()
@@ -22,14 +21,11 @@ describe('sync rules', () => {
       assert.equal(ann.text, bob.text)
       assert.equal(await pad.stored(), ann.text)
       assert.equal(ann.text.length, 'Agenda: minutes'.length)
-    } finally {
-      pad.close()
-    }
+    })
   })
 
   test('persist, then broadcast: nobody sees an edit before it is stored', async () => {
-    const pad = openPad()
-    try {
+    await onPad({}, async (pad) => {
       const ann = pad.typist('ann')
       const bob = pad.typist('bob')
       await pad.settle()
@@ -42,14 +38,11 @@ describe('sync rules', () => {
       await pad.settle()
       assert.equal(await pad.storedRows(), 3)
       assert.equal(bob.text, 'abc', 'in the order typed')
-    } finally {
-      pad.close()
-    }
+    })
   })
 
   test('a read-only link cannot write: its typing is told "read-only", never stored nor relayed', async () => {
-    const pad = openPad()
-    try {
+    await onPad({}, async (pad) => {
       const ann = pad.typist('ann')
       const viewer = pad.typist('viewer', { readOnly: true })
       ann.types('the notes')
@@ -61,14 +54,11 @@ describe('sync rules', () => {
       assert.equal(await pad.stored(), 'the notes')
       assert.deepEqual(viewer.told, [READ_ONLY_REASON])
       assert.equal(viewer.closedWith, null, 'kept connected')
-    } finally {
-      pad.close()
-    }
+    })
   })
 
   test('the size limit: an update that would pass MAX_PAD_BYTES closes its sender and is not stored', async () => {
-    const pad = openPad({ maxPadBytes: 1000 })
-    try {
+    await onPad({ maxPadBytes: 1000 }, async (pad) => {
       const ann = pad.typist('ann')
       const bob = pad.typist('bob')
       ann.types('short notes')
@@ -78,14 +68,11 @@ describe('sync rules', () => {
       assert.equal(bob.closedWith, CLOSE_PAD_FULL)
       assert.equal(ann.text, 'short notes')
       assert.equal(await pad.stored(), 'short notes')
-    } finally {
-      pad.close()
-    }
+    })
   })
 
   test('ownership: typing under another writer’s client id closes the squatter; the owner’s text stands', async () => {
-    const pad = openPad()
-    try {
+    await onPad({}, async (pad) => {
       const ann = pad.typist('ann')
       ann.types('Ann wrote this')
       await pad.settle()
@@ -102,8 +89,6 @@ describe('sync rules', () => {
       await pad.settle()
       assert.equal(annAgain.closedWith, null)
       assert.equal(await pad.stored(), 'Ann wrote this, twice')
-    } finally {
-      pad.close()
-    }
+    })
   })
 })

@@ -4,11 +4,12 @@
  * stock client's protocol over an in-memory socket instead of TCP. No port, no timers to wait on:
  * `settle()` lets the real tick flusher commit and then delivers every frame, until all is quiet.
  *
- *   const pad = await openPad({ maxPadBytes: 1000 })
- *   const ann = pad.typist('ann')
- *   ann.types('hello')
- *   await pad.settle()
- *   assert.equal(await pad.stored(), 'hello')
+ *   await onPad({ maxPadBytes: 1000 }, async (pad) => {
+ *     const ann = pad.typist('ann')
+ *     ann.types('hello')
+ *     await pad.settle()
+ *     assert.equal(await pad.stored(), 'hello')
+ *   })
  *
  * Frames go through `Connection` exactly as ws hands them over (decode, rate limit, room), so
  * what a rule asserts is what a socket would see; test/sync.test.ts and friends keep the sockets.
@@ -244,4 +245,14 @@ export function openPad(limits: Partial<RoomLimits> = {}, id = 'rules'): Pad {
     limits: all,
   })
   return new Pad(id, core, all)
+}
+
+/** Runs `script` on a fresh pad (openPad) and closes it, whatever the script does. */
+export async function onPad(limits: Partial<RoomLimits>, script: (pad: Pad) => Promise<void>): Promise<void> {
+  const pad = openPad(limits)
+  try {
+    await script(pad)
+  } finally {
+    pad.close()
+  }
 }

@@ -32,74 +32,39 @@ export abstract class DomainError extends Error {
   }
 }
 
-/** The thing asked for (event, pad, stored pad) does not exist. */
-export class NotFound extends DomainError {
-  readonly kind = 'not_found'
-  constructor(message: string, code = 'not_found') {
-    super(code, message)
+/** The class of one kind: `new NotFound(message)`, or `new Invalid(message, 'invalid_schedule')`. */
+function kindOf<K extends DomainErrorKind>(kind: K, defaultCode: string) {
+  return class extends DomainError {
+    readonly kind: K = kind
+    constructor(message: string, code = defaultCode) {
+      super(code, message)
+    }
   }
 }
+
+/** The thing asked for (event, pad, stored pad) does not exist. */
+export class NotFound extends kindOf('not_found', 'not_found') {}
 
 /** It would clash with what exists: a slug or pad name already taken. */
-export class Conflict extends DomainError {
-  readonly kind = 'conflict'
-  constructor(message: string, code = 'conflict') {
-    super(code, message)
-  }
-}
+export class Conflict extends kindOf('conflict', 'conflict') {}
 
 /** The input is wrong in a way its sender can fix (a backwards time range, an unreadable file). */
-export class Invalid extends DomainError {
-  readonly kind = 'invalid'
-  constructor(message: string, code = 'invalid') {
-    super(code, message)
-  }
-}
+export class Invalid extends kindOf('invalid', 'invalid') {}
 
 /** The input is over a size limit (bytes, or the memory reading it takes). */
-export class TooLarge extends DomainError {
-  readonly kind = 'too_large'
-  constructor(message: string, code = 'too_large') {
-    super(code, message)
-  }
-}
+export class TooLarge extends kindOf('too_large', 'too_large') {}
 
 /** The input is small enough but takes more work than a file is allowed (a reader's time budget). */
-export class TooCostly extends DomainError {
-  readonly kind = 'too_costly'
-  constructor(message: string, code = 'over_budget') {
-    super(code, message)
-  }
-}
+export class TooCostly extends kindOf('too_costly', 'over_budget') {}
 
 /** The sender (one address) did this too often lately; the same request later succeeds. */
-export class TooMany extends DomainError {
-  readonly kind = 'too_many'
-  constructor(message: string, code = 'too_many') {
-    super(code, message)
-  }
-}
+export class TooMany extends kindOf('too_many', 'too_many') {}
 
 /** The server cannot take this now (full queue, a backup holding the log); try again shortly. */
-export class Busy extends DomainError {
-  readonly kind = 'busy'
-  constructor(message: string, code = 'busy') {
-    super(code, message)
-  }
-}
+export class Busy extends kindOf('busy', 'busy') {}
 
 /** The sender is known but may not do this (a request from another site's page). */
-export class Forbidden extends DomainError {
-  readonly kind = 'forbidden'
-  constructor(message: string, code = 'forbidden') {
-    super(code, message)
-  }
-}
+export class Forbidden extends kindOf('forbidden', 'forbidden') {}
 
 /** The request named a host that is not this server (a DNS-rebinding page, a wrong vhost). */
-export class WrongHost extends DomainError {
-  readonly kind = 'wrong_host'
-  constructor(message: string, code = 'unknown_host') {
-    super(code, message)
-  }
-}
+export class WrongHost extends kindOf('wrong_host', 'unknown_host') {}
