@@ -12,8 +12,8 @@ import { after, before, type TestContext, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import * as Y from 'yjs'
+import { CLOSE_NOT_YOUR_EDITS } from '../server/sync/close-codes.ts'
 import { docFromStored } from '../server/sync/pad-doc.ts'
-import { CLOSE_NOT_YOUR_EDITS } from '../server/sync/room.ts'
 import { encodeSyncUpdate } from '../shared/protocol.ts'
 import {
   eventually,

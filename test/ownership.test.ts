@@ -10,8 +10,7 @@ import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import * as Y from 'yjs'
 import { DB_FILE_NAME } from '../server/storage/db.ts'
-import { CLOSE_NOT_TEXT, CLOSE_NOT_YOUR_EDITS } from '../server/sync/room.ts'
-import { CLOSE_BAD_WRITER_KEY } from '../server/sync/sync-endpoint.ts'
+import { CLOSE_BAD_WRITER_KEY, CLOSE_NOT_TEXT, CLOSE_NOT_YOUR_EDITS } from '../server/sync/close-codes.ts'
 import {
   decodeAwarenessUpdate,
   decodeMessage,

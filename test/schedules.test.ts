@@ -11,7 +11,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import Database from 'better-sqlite3'
-import { HttpError } from '../server/http/http-errors.ts'
+import { STATUS_OF_KIND } from '../server/http/http-errors.ts'
+import { Invalid } from '../server/lib/domain-errors.ts'
 import type { ImportReport } from '../server/meetings/meetings.ts'
 import type { PadInfo } from '../server/meetings/model.ts'
 import { MAX_SCHEDULE_ENTRIES } from '../server/meetings/schedule.ts'
@@ -168,8 +169,8 @@ describe('schedules', () => {
       await assert.rejects(
         readUntrusted(crash, { secret: 'propertyGroups' }, { code: 'invalid_schedule', what: 'schedule' }),
         (err: unknown) => {
-          assert.ok(err instanceof HttpError)
-          assert.equal(err.status, 400)
+          assert.ok(err instanceof Invalid)
+          assert.equal(STATUS_OF_KIND[err.kind], 400)
           assert.equal(err.code, 'invalid_schedule')
           assert.equal(err.message, 'schedule: the file could not be read')
           return true

@@ -17,7 +17,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import net from 'node:net'
 import type { RequestHandler } from 'express'
-import { HttpError } from '../http/http-errors.ts'
+import { WrongHost } from '../lib/domain-errors.ts'
 import { proxyTrust, type TrustProxySetting } from './trusted-proxies.ts'
 
 /**
@@ -103,6 +103,6 @@ export function hostPolicy(options: {
 export function hostGuard(policy: HostPolicy): RequestHandler {
   return (req, _res, next) => {
     const refusal = policy.refusal(req.headers, req.socket.remoteAddress)
-    next(refusal === null ? undefined : new HttpError(421, 'unknown_host', refusal))
+    next(refusal === null ? undefined : new WrongHost(refusal))
   }
 }

@@ -6,8 +6,8 @@
  * sessions is theirs to make. In open mode everyone is "admin", so everyone counts.
  */
 import type { Request, Response } from 'express'
-import { HttpError } from '../http/http-errors.ts'
 import { accessOf } from '../http/route-classes.ts'
+import { TooMany } from '../lib/domain-errors.ts'
 
 /** Counts one new pad for `ip`; false when that address has made its share this minute. */
 export type NewPadGate = (ip: string) => boolean
@@ -17,10 +17,6 @@ export function admitNewPad(req: Request, res: Response, gate: NewPadGate): void
   if (access.mode === 'protected' && access.role === 'admin') return
   if (!gate(req.ip ?? req.socket.remoteAddress ?? 'unknown')) {
     res.set('Retry-After', '60')
-    throw new HttpError(
-      429,
-      'too_many_new_pads',
-      'too many new pads from your address; try again in a minute',
-    )
+    throw new TooMany('too many new pads from your address; try again in a minute', 'too_many_new_pads')
   }
 }

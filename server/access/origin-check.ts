@@ -6,7 +6,7 @@
  * Origin come from scripts, bots and the Node y-websocket client: they rely on tokens.
  */
 import type { RequestHandler } from 'express'
-import { HttpError } from '../http/http-errors.ts'
+import { Forbidden } from '../lib/domain-errors.ts'
 
 export type OriginVerdict = 'absent' | 'same' | 'listed' | 'foreign'
 
@@ -69,11 +69,7 @@ export function crossSiteGuard(allowed: readonly string[]): RequestHandler {
     const fetchSite = req.get('sec-fetch-site')
     if (verdict === 'foreign' || (verdict === 'absent' && fetchSite === 'cross-site')) {
       return next(
-        new HttpError(
-          403,
-          'cross_site',
-          'refused: this request came from another site (Origin does not match)',
-        ),
+        new Forbidden('refused: this request came from another site (Origin does not match)', 'cross_site'),
       )
     }
     next()

@@ -8,12 +8,10 @@
  * browser as close code 1006 and is retried forever.
  */
 
+import { CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED } from '../sync/close-codes.ts'
 import type { Grant, SocketRequest } from '../sync/sync-endpoint.ts'
 import { type AccessControl, atLeast, tokensOf } from './access.ts'
 import { checkOrigin } from './origin-check.ts'
-
-export const CLOSE_UNAUTHORIZED = 4401
-export const CLOSE_FORBIDDEN = 4403
 
 export function socketAuthorizer(
   access: AccessControl,

@@ -5,7 +5,7 @@
  */
 import * as Y from 'yjs'
 import type { Checkpoint, DiffLine, Revision, Timeline, TimelineStep } from '../../shared/history.ts'
-import { HttpError } from '../http/http-errors.ts'
+import { NotFound } from '../lib/domain-errors.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
 import type { Db } from '../storage/db.ts'
 import { LOAD_ORIGIN } from '../sync/pad-doc.ts'
@@ -187,7 +187,7 @@ export class History {
 
   private pad(padId: string): { pk: number; closed_at: number | null } {
     const pad = this.s.pad.get(padId)
-    if (!pad) throw new HttpError(404, 'not_found', `no stored pad "${padId}"`)
+    if (!pad) throw new NotFound(`no stored pad "${padId}"`)
     return pad
   }
 

@@ -1,9 +1,11 @@
 /**
  * The one error shape of the HTTP API, `{ error: { code, message } }`, and the middleware that
  * produces it. A client's mistake is a 4xx with a message meant for them; anything else is a 500
- * that says nothing about the server's insides (no stack, no path).
+ * that says nothing about the server's insides (no stack, no path). The one place where the
+ * domain's errors (lib/domain-errors.ts) become statuses.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express'
+import { DomainError, type DomainErrorKind } from '../lib/domain-errors.ts'
 import type { Logger } from '../ops/logger.ts'
 import { html, page, siteHeader } from './html.ts'
 
@@ -16,6 +18,21 @@ export class HttpError extends Error {
     this.status = status
     this.code = code
   }
+}
+
+/** The status of each domain error kind, as the API has answered them since before they were kinds. */
+export const STATUS_OF_KIND: Readonly<Record<DomainErrorKind, number>> = {
+  not_found: 404,
+  conflict: 409,
+  invalid: 400,
+  too_large: 413,
+  // 422 Unprocessable: the bytes were acceptable, reading them was not.
+  too_costly: 422,
+  too_many: 429,
+  busy: 503,
+  forbidden: 403,
+  // 421 Misdirected Request: the request reached a server that does not answer to its Host.
+  wrong_host: 421,
 }
 
 /**
@@ -74,6 +91,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     let message = 'internal server error'
     if (err instanceof HttpError) {
       ;({ status, code, message } = err)
+    } else if (err instanceof DomainError) {
+      status = STATUS_OF_KIND[err.kind]
+      ;({ code, message } = err)
     } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       status = err.status
       ;({ code, message } = plainClientError(err))

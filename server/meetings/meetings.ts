@@ -5,10 +5,11 @@
  * sockets are closed for good.
  */
 import { randomBytes } from 'node:crypto'
-import { HttpError } from '../http/http-errors.ts'
+import { Conflict, Invalid, NotFound } from '../lib/domain-errors.ts'
 import type { Db } from '../storage/db.ts'
 import type { EventFields, MeetingsStore, PadFields } from '../storage/meetings-store.ts'
 import type { PadStore } from '../storage/store.ts'
+import { CLOSE_PAD_DELETED } from '../sync/close-codes.ts'
 import { isValidPadId } from '../sync/pad-id.ts'
 import type { Rooms } from '../sync/rooms.ts'
 import type { EventInfo, PadInfo, PadKind, PadLink } from './model.ts'
@@ -16,9 +17,6 @@ import type { ScheduleEntry } from './schedule.ts'
 import { matchSchedule } from './schedule-match.ts'
 import { renderTemplate, type Templates, textUpdate } from './templates.ts'
 import { inZone } from './time.ts'
-
-/** Close code for sockets of a deleted pad: 44xx stops the stock client from reconnecting (and re-creating it). */
-export const CLOSE_PAD_DELETED = 4410
 
 export interface PadInput {
   id?: string
@@ -89,7 +87,7 @@ export interface MeetingsDeps {
   onPadChanged?: (padId: string) => void
 }
 
-const notFound = (what: string) => new HttpError(404, 'not_found', what)
+const notFound = (what: string) => new NotFound(what)
 
 function slugify(title: string): string {
   const slug = title
@@ -124,8 +122,7 @@ export class Meetings {
 
   createEvent(fields: EventFields): EventInfo {
     checkDays(fields)
-    if (this.d.meetings.event(fields.slug))
-      throw new HttpError(409, 'conflict', `event "${fields.slug}" already exists`)
+    if (this.d.meetings.event(fields.slug)) throw new Conflict(`event "${fields.slug}" already exists`)
     return this.d.meetings.createEvent(fields)
   }
 
@@ -141,7 +138,7 @@ export class Meetings {
     }
     checkDays(next)
     if (next.slug !== slug && this.d.meetings.event(next.slug)) {
-      throw new HttpError(409, 'conflict', `event "${next.slug}" already exists`)
+      throw new Conflict(`event "${next.slug}" already exists`)
     }
     return this.d.meetings.updateEvent(slug, next)!
   }
@@ -201,8 +198,8 @@ export class Meetings {
     const eventPk = input.event ? this.eventPk(input.event) : null
     const event = input.event ? this.d.meetings.event(input.event) : null
     const id = input.id ?? this.freshId(input.title)
-    if (!isValidPadId(id)) throw new HttpError(400, 'invalid', 'pad id must be 1-100 of A-Z a-z 0-9 . _ -')
-    if (this.d.store.exists(id)) throw new HttpError(409, 'conflict', `pad "${id}" already exists`)
+    if (!isValidPadId(id)) throw new Invalid('pad id must be 1-100 of A-Z a-z 0-9 . _ -')
+    if (this.d.store.exists(id)) throw new Conflict(`pad "${id}" already exists`)
     const fields: PadFields = {
       title: input.title,
       kind: input.kind,
@@ -321,10 +318,9 @@ export class Meetings {
     // Refused before anything is written, and the same in a dry run.
     const backwards = entries.find((e) => e.startsAt !== null && e.endsAt !== null && e.endsAt < e.startsAt)
     if (backwards) {
-      throw new HttpError(
-        400,
-        'invalid_schedule',
+      throw new Invalid(
         `session "${backwards.title}" (id "${backwards.uid}") ends before it starts`,
+        'invalid_schedule',
       )
     }
     const createdPads: { id: string; update: Uint8Array; seq: number }[] = []
@@ -416,13 +412,13 @@ export class Meetings {
 
 function checkSlot(fields: { startsAt: number | null; endsAt: number | null }): void {
   if (fields.startsAt !== null && fields.endsAt !== null && fields.endsAt < fields.startsAt) {
-    throw new HttpError(400, 'invalid', 'The session ends before it starts: check the start and end times.')
+    throw new Invalid('The session ends before it starts: check the start and end times.')
   }
 }
 
 function checkDays(fields: { startsOn: string | null; endsOn: string | null }): void {
   if (fields.startsOn && fields.endsOn && fields.endsOn < fields.startsOn) {
-    throw new HttpError(400, 'invalid', 'The last day is before the first day.')
+    throw new Invalid('The last day is before the first day.')
   }
 }
 

@@ -6,8 +6,8 @@
  */
 import * as Y from 'yjs'
 import { escapeHtml } from '../http/html.ts'
-import { HttpError } from '../http/http-errors.ts'
 import { pushAll } from '../lib/arrays.ts'
+import { Invalid, NotFound, TooLarge } from '../lib/domain-errors.ts'
 import type { Meetings } from '../meetings/meetings.ts'
 import type { EventInfo, PadInfo, PadKind } from '../meetings/model.ts'
 import { scheduleFacts } from '../meetings/pad-facts.ts'
@@ -109,7 +109,7 @@ export class Minutes {
   exportPad(padId: string, format: ExportFormat): Exported {
     const pad = this.d.meetings.findPad(padId)
     const text = this.text(padId)
-    if (text === null) throw new HttpError(404, 'not_found', `no pad "${padId}"`)
+    if (text === null) throw new NotFound(`no pad "${padId}"`)
     const event = pad?.event ? this.d.meetings.event(pad.event) : null
     const base = this.fileBase(padId, pad, event)
     const title = pad?.title ?? padId
@@ -161,7 +161,7 @@ export class Minutes {
         return { filename: `${base}.yjs`, contentType: 'application/octet-stream', body: this.state(padId)! }
       default: {
         const unknown: never = format
-        throw new HttpError(400, 'invalid', `unknown format ${String(unknown)}`)
+        throw new Invalid(`unknown format ${String(unknown)}`)
       }
     }
   }
@@ -174,7 +174,7 @@ export class Minutes {
     state: Uint8Array,
     input: { title: string; kind: PadKind; event?: string | null; id?: string },
   ): Promise<PadInfo> {
-    if (state.byteLength > MAX_IMPORT_BYTES) throw new HttpError(413, 'too_large', 'Yjs state over 16 MiB')
+    if (state.byteLength > MAX_IMPORT_BYTES) throw new TooLarge('Yjs state over 16 MiB')
     await readUntrusted(yjsStateTask, state, { code: 'invalid_yjs', what: 'Yjs state' }, this.d.log)
     const pad = this.d.meetings.createPad({ ...input, event: input.event ?? null }, state)
     this.d.search.markDirty(pad.id)
@@ -184,7 +184,7 @@ export class Minutes {
   /** Keeps the pad's current text, drops its log and older snapshots (for a secret pasted by mistake). */
   forgetHistory(padId: string): void {
     this.d.rooms.flush()
-    if (!this.d.store.exists(padId)) throw new HttpError(404, 'not_found', `no stored pad "${padId}"`)
+    if (!this.d.store.exists(padId)) throw new NotFound(`no stored pad "${padId}"`)
     const room = this.d.rooms.get(padId)
     if (room) room.forgetHistory()
     else {

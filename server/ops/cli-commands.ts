@@ -2,13 +2,14 @@
  * The admin CLI's commands: each is its help, its options and a `run` over the shared core
  * (meetings, minutes, store) — the code the HTTP API calls, on the same database. A command
  * reports a bad invocation with UsageError (exit 2) and anything else that stops it with Failure
- * (exit 1); errors of the shared code ("no event ...") are failures too.
+ * (exit 1); the domain's errors ("no event ...") get theirs in cli-run.ts.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ParseArgsConfig } from 'node:util'
 import type { Core } from '../core.ts'
 import { maxOf } from '../lib/arrays.ts'
+import { DomainError } from '../lib/domain-errors.ts'
 import type { ImportReport } from '../meetings/meetings.ts'
 import { PAD_KINDS, type PadKind } from '../meetings/model.ts'
 import { MAX_SCHEDULE_BYTES } from '../meetings/schedule.ts'
@@ -200,8 +201,8 @@ JSON list: [{ "id", "title", "kind"?, "track"?, "room"?, "start"?, "end"?, "spea
         defaultMinutes,
       })
     } catch (err) {
-      if (err instanceof Error && 'status' in err && (err as { status: number }).status < 500)
-        throw new Failure(`${file}: ${err.message}`)
+      // A refusal of the file's content names the file; a busy server is not the file's fault.
+      if (err instanceof DomainError && err.kind !== 'busy') throw new Failure(`${file}: ${err.message}`)
       throw err
     }
     if (values.json) return context.out(json(report))

@@ -1,7 +1,8 @@
 /**
  * The admin CLI's front: arguments -> command -> exit code. Global options, `--help` for the
  * whole CLI and for each command, and the mapping of errors to exit codes (0 ok, 1 failure,
- * 2 usage error) with one clear line on stderr. The commands themselves are in cli-commands.ts.
+ * 2 usage error) with one clear line on stderr: the one place where the domain's errors
+ * (lib/domain-errors.ts) become exit codes. The commands themselves are in cli-commands.ts.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -9,12 +10,30 @@ import { parseArgs } from 'node:util'
 import { destination } from 'pino'
 import type { Core } from '../core.ts'
 import { maxOf } from '../lib/arrays.ts'
+import { DomainError, type DomainErrorKind } from '../lib/domain-errors.ts'
 import { DB_FILE_NAME } from '../storage/db.ts'
 import { COMMANDS, type Command, type CommandContext, Failure, UsageError } from './cli-commands.ts'
 import { ConfigError, configFromEnv } from './config.ts'
 import { createLogger } from './logger.ts'
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const
+
+/**
+ * The exit code of each domain error kind. All are "the command failed" (the documented codes are
+ * 0, 1 and 2, and scripts rely on them): the message says which. A kind a script should tell apart
+ * (e.g. busy: try again) would get its own code here, and in the help's list.
+ */
+export const EXIT_OF_KIND: Readonly<Record<DomainErrorKind, number>> = {
+  not_found: EXIT.failure,
+  conflict: EXIT.failure,
+  invalid: EXIT.failure,
+  too_large: EXIT.failure,
+  too_costly: EXIT.failure,
+  too_many: EXIT.failure,
+  busy: EXIT.failure,
+  forbidden: EXIT.failure,
+  wrong_host: EXIT.failure,
+}
 
 export interface CliIo {
   out(text: string): void
@@ -179,8 +198,8 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
       io.err(`${prefix}: ${err.message}\nRun "${hint}" for usage.\n`)
       return EXIT.usage
     }
-    // Failures, the shared code's HttpErrors ("no event ...") and SQLite's errors alike: one line.
+    // Failures, the domain's errors ("no event ...") and SQLite's errors alike: one line.
     io.err(`${prefix}: ${err instanceof Error ? err.message : String(err)}\n`)
-    return EXIT.failure
+    return err instanceof DomainError ? EXIT_OF_KIND[err.kind] : EXIT.failure
   }
 }

@@ -9,8 +9,8 @@ import path from 'node:path'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { DB_FILE_NAME } from '../storage/db.ts'
 import { PadStore } from '../storage/store.ts'
-import { CLOSE } from '../sync/peer.ts'
 import {
+  CLOSE,
   CLOSE_AWARENESS_TOO_LARGE,
   CLOSE_NOT_TEXT,
   CLOSE_NOT_YOUR_EDITS,
@@ -19,7 +19,7 @@ import {
   CLOSE_SLOW_READER,
   CLOSE_TOO_MANY_NEW_PADS,
   CLOSE_TRY_LATER,
-} from '../sync/room.ts'
+} from '../sync/close-codes.ts'
 
 /**
  * Distinct values a `reason` label may take; later ones are counted as "other". Reasons come

@@ -9,9 +9,10 @@ import { WebSocket } from 'ws'
 import { decodeMessage } from '../../shared/protocol.ts'
 import type { Logger } from '../ops/logger.ts'
 import { type CountedSocket, frameRejectReason, type SyncMetrics, wsErrorReason } from '../ops/metrics.ts'
+import { CLOSE, CLOSE_POLICY, CLOSE_SLOW_READER } from './close-codes.ts'
 import type { TokenBucket } from './limits.ts'
-import { CLOSE, type Peer, type Refusal } from './peer.ts'
-import { CLOSE_POLICY, CLOSE_SLOW_READER, type Room } from './room.ts'
+import type { Peer, Refusal } from './peer.ts'
+import type { Room } from './room.ts'
 import type { WriterHash } from './writer-key.ts'
 
 /** Close reasons are limited to 123 bytes by RFC 6455. */
@@ -273,12 +274,13 @@ export class Connection implements Peer {
     // burst; a backlog that merely drained between two reads does not end it.
     if (this.throttledSince !== null && bucket.level(this.due) >= bucket.burst / 2) this.throttledSince = null
     if (this.throttledSince !== null && Date.now() - this.throttledSince > throttleCloseMs) {
-      return this.refuse({ code: 1008, reason: 'too many messages: slow down' })
+      return this.refuse({ code: CLOSE_POLICY, reason: 'too many messages: slow down' })
     }
     if (this.backlog === null && this.takeToken()) return this.receive(data, isBinary)
     this.backlog ??= []
     this.backlog.push([data, isBinary])
-    if (this.backlog.length > MAX_BACKLOG) return this.refuse({ code: 1008, reason: 'too many messages' })
+    if (this.backlog.length > MAX_BACKLOG)
+      return this.refuse({ code: CLOSE_POLICY, reason: 'too many messages' })
     this.throttledSince ??= Date.now()
     if (!this.paused) {
       this.paused = true
@@ -312,7 +314,7 @@ export class Connection implements Peer {
       return this.scheduleDrain()
     }
     if (Date.now() - (this.throttledSince ?? Date.now()) > this.host.rate.throttleCloseMs) {
-      return this.refuse({ code: 1008, reason: 'too many messages: slow down' })
+      return this.refuse({ code: CLOSE_POLICY, reason: 'too many messages: slow down' })
     }
     if (this.backlog === null || this.backlog.length === 0) {
       this.backlog = null

@@ -26,15 +26,3 @@ export interface Refusal {
   code: number
   reason: string
 }
-
-/** WebSocket close codes we use (RFC 6455 section 7.4.1). */
-export const CLOSE = {
-  normal: 1000,
-  goingAway: 1001,
-  protocolError: 1002,
-  unsupportedData: 1003,
-  invalidPayload: 1007,
-  tooBig: 1009,
-  internalError: 1011,
-  serviceRestart: 1012,
-} as const

@@ -23,10 +23,21 @@ import {
 import type { Logger } from '../ops/logger.ts'
 import { snapshotDue } from '../storage/snapshot-policy.ts'
 import type { LogRow, PadStore } from '../storage/store.ts'
+import {
+  CLOSE,
+  CLOSE_AWARENESS_TOO_LARGE,
+  CLOSE_NOT_TEXT,
+  CLOSE_NOT_YOUR_EDITS,
+  CLOSE_PAD_FULL,
+  CLOSE_POLICY,
+  CLOSE_REOPENED,
+  CLOSE_TOO_MANY_NEW_PADS,
+  CLOSE_TRY_LATER,
+} from './close-codes.ts'
 import { sanitizeAwarenessState } from './limits.ts'
 import { notesTextRefusal } from './notes-text-check.ts'
 import { docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
-import { CLOSE, type Origin, type Peer, type Refusal } from './peer.ts'
+import type { Origin, Peer, Refusal } from './peer.ts'
 import { Presence } from './presence.ts'
 import { checkStateVector, checkUpdate, lacksDependencies, withinClockBound } from './update-check.ts'
 import { checkWriters, type WriterView, withoutClients } from './writer-check.ts'
@@ -75,48 +86,8 @@ export interface RoomLimits {
 /** Rows merged into one broadcast frame at most (see `committed`). */
 const MERGE_CHUNK_ROWS = 100
 
-/** Close code when a closed session is reopened: not 44xx, so the stock client reconnects at once. */
-export const CLOSE_REOPENED = 4100
-
 /** The auth message a read-only peer gets once: its edits are not stored. */
 export const READ_ONLY_REASON = 'read-only'
-
-/** Close code when the pad is full: 44xx, so the stock client stops re-sending what cannot fit. */
-export const CLOSE_PAD_FULL = 4413
-/**
- * Close code for a live update under another writer's client id: 44xx, so a client built to
- * squat stops, instead of retrying what would be refused again.
- */
-export const CLOSE_NOT_YOUR_EDITS = 4409
-/** Close code for an update putting something other than text into `notes` (44xx: never stored). */
-export const CLOSE_NOT_TEXT = 4415
-/**
- * Close code for a socket that reads too slowly to keep up (its send buffer passed its bound):
- * not 44xx, so the stock client reconnects and catches up with a normal sync.
- */
-export const CLOSE_SLOW_READER = 4001
-/**
- * Close code when a wait says "later" (authorisation too slow): retryable (1013 Try Again Later).
- * Only for refusals where the stock client's next attempt, a few seconds on, can succeed without
- * it changing what it sends; its backoff grows, since a refused socket never synced.
- */
-export const CLOSE_TRY_LATER = 1013
-/**
- * Close code when this address created too many pads in the last minute: 44xx, so the stock
- * client stops. It syncs (empty) before its first edit is refused, and a synced connection resets
- * its backoff: with a retryable code it would reconnect every ~200 ms until the minute is over,
- * re-sending the same refused edit each time. The browser shows the reason; the text stays in
- * its local copy and is sent when the page is reloaded.
- */
-export const CLOSE_TOO_MANY_NEW_PADS = 4429
-/** Close code for a client breaking a limit on purpose-shaped input (1008 Policy Violation). */
-export const CLOSE_POLICY = 1008
-/**
- * Close code when a presence state is over MAX_AWARENESS_STATE_BYTES: 44xx (as HTTP 431, fields
- * too large), so the stock client stops. It re-sends its own state on every connection, after
- * syncing (which resets its backoff): a retryable code would bring it back every ~200 ms.
- */
-export const CLOSE_AWARENESS_TOO_LARGE = 4431
 
 export interface StoredPosition {
   /** Seq of the newest stored log row of this pad (0 when none). */

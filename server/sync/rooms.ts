@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../ops/logger.ts'
 import type { PadStore } from '../storage/store.ts'
+import { CLOSE } from './close-codes.ts'
 import { loadForRoom } from './pad-doc.ts'
 import type { Origin } from './peer.ts'
 import { Room, type RoomHost, type RoomLimits } from './room.ts'
@@ -122,7 +123,7 @@ export class Rooms {
   private discard(room: Room, reason: string): void {
     if (this.rooms.get(room.padId) !== room) return
     this.remove(room)
-    room.close(1011, reason)
+    room.close(CLOSE.internalError, reason)
   }
 
   private remove(room: Room): void {
@@ -140,7 +141,7 @@ export class Rooms {
       if (room.peerCount > 0 || this.rooms.get(room.padId) !== room) return
       room.snapshotIfDue(true)
       this.remove(room)
-      room.close(1000, 'unloaded')
+      room.close(CLOSE.normal, 'unloaded')
     }, this.options.unloadDelayMs)
     timer.unref()
     this.unloadTimers.set(room, timer)

@@ -13,11 +13,10 @@ import { type ProxyTrust, proxyTrust } from '../access/trusted-proxies.ts'
 import { type Config, FRAME_MARGIN_BYTES } from '../ops/config.ts'
 import type { Logger } from '../ops/logger.ts'
 import type { SyncMetrics } from '../ops/metrics.ts'
+import { CLOSE, CLOSE_BAD_WRITER_KEY, CLOSE_TRY_LATER } from './close-codes.ts'
 import { Connection, type ConnectionHost, type RateLimit, SyncSocket } from './connection.ts'
 import { ConnectionCounter, TokenBucket } from './limits.ts'
 import { isValidPadId } from './pad-id.ts'
-import { CLOSE } from './peer.ts'
-import { CLOSE_TRY_LATER } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import { writerFromUrl } from './writer-key.ts'
 
@@ -26,9 +25,6 @@ import { writerFromUrl } from './writer-key.ts'
  * this much of live traffic behind it before the socket is dropped as too slow.
  */
 export const SEND_BUFFER_MARGIN_BYTES = FRAME_MARGIN_BYTES
-
-/** Close code for a malformed `writer` parameter (44xx: not retried). */
-export const CLOSE_BAD_WRITER_KEY = 4400
 
 export const SYNC_PATH_PREFIX = '/sync/'
 

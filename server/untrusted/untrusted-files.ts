@@ -1,10 +1,10 @@
 /**
  * The files users upload, each read by its task in a budgeted worker (worker-budget.ts), and what
- * a refusal looks like over HTTP and in the CLI: the reader's own message as a 400, an overrun
- * budget as a 413/422, a full queue as a 503. Never a JavaScript message: a crashed reader is
+ * a refusal means (domain-errors.ts): the reader's own message is Invalid, an overrun memory
+ * budget TooLarge, an overrun time budget TooCostly, a full queue Busy. Never a JavaScript message: a crashed reader is
  * logged for us and reported to the user as a file that could not be read.
  */
-import { HttpError } from '../http/http-errors.ts'
+import { Busy, Invalid, TooCostly, TooLarge } from '../lib/domain-errors.ts'
 import type { Logger } from '../ops/logger.ts'
 import type { ReadSchedule, ScheduleTaskInput } from './schedule-read.ts'
 import { type Budget, BudgetExceeded, runInWorker, type WorkerTask, workerTask } from './worker-budget.ts'
@@ -33,7 +33,7 @@ export interface UntrustedFile {
   what: string
 }
 
-/** The task's value, or an HttpError a person can act on. */
+/** The task's value, or a domain error a person can act on. */
 export async function readUntrusted<I, O>(
   task: WorkerTask<I, O>,
   input: I,
@@ -48,20 +48,20 @@ export async function readUntrusted<I, O>(
     if (!(err instanceof BudgetExceeded)) throw err
     switch (err.reason) {
       case 'time':
-        throw new HttpError(422, 'over_budget', `${file.what}: ${err.message}; nothing was imported`)
+        throw new TooCostly(`${file.what}: ${err.message}; nothing was imported`, 'over_budget')
       case 'memory':
-        throw new HttpError(413, 'over_budget', `${file.what}: ${err.message}; nothing was imported`)
+        throw new TooLarge(`${file.what}: ${err.message}; nothing was imported`, 'over_budget')
       case 'busy':
-        throw new HttpError(503, 'busy', `${err.message}; try again in a minute`)
+        throw new Busy(`${err.message}; try again in a minute`)
       case 'crash':
         log?.error({ task: task.name, detail: err.message }, 'file reader crashed')
-        throw new HttpError(400, file.code, `${file.what}: the file could not be read`)
+        throw new Invalid(`${file.what}: the file could not be read`, file.code)
       default: {
         const unknown: never = err.reason
         throw new Error(`unknown budget failure ${String(unknown)}`)
       }
     }
   }
-  if (!outcome.ok) throw new HttpError(400, file.code, outcome.error)
+  if (!outcome.ok) throw new Invalid(outcome.error, file.code)
   return outcome.value
 }
