@@ -7,9 +7,10 @@
  * `readUntrusted` (untrusted-files.ts), never on its own event loop.
  */
 import type { PadKind } from '../shared/meetings.ts'
-import { type ParseResult, parseJsonSchedule, type ScheduleEntry } from './schedule.ts'
+import type { ParseResult, ScheduleEntry } from './schedule.ts'
 import { FRAB_JSON, FRAB_XML, parseFrabJson, parseFrabXml } from './schedule-frab.ts'
 import { parseIcs } from './schedule-ics.ts'
+import { parseJsonSchedule } from './schedule-json.ts'
 import type { Outcome } from './worker-budget.ts'
 
 export const SCHEDULE_FORMATS = ['ics', 'frab-xml', 'frab-json', 'json-list'] as const
