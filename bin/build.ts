@@ -7,8 +7,9 @@
  *   dist/server                the server and the admin CLI, each bundled with its dependencies
  *                              (but the native better-sqlite3) into a few files: a start then reads
  *                              a handful of files instead of ~700 modules, which was most of its
- *                              time; code only some requests need (QR codes, zips, the HTML export)
- *                              is in chunks loaded on first use; templates/ beside them
+ *                              time; code only some requests need (the JSON API with its zod
+ *                              validation, the exports' Markdown renderer, zips, QR codes) is in
+ *                              chunks loaded on first use; templates/ beside them
  *   dist/client                one bundle per page, their chunks, the service worker, styles, and
  *                              manifest.json: every file each page script can load
  *   dist/build-info.json       what it was built from (server/build-info.ts), so a stale build is
@@ -41,28 +42,6 @@ const SERVER_ENTRIES = ['main.ts', 'cli.ts', ...WORKER_TASK_MODULES.map((m) => `
 const SERVER_EXTERNAL = ['better-sqlite3', 'bufferutil', 'utf-8-validate']
 
 /**
- * prom-client's index loads its cluster aggregator (which requires node's cluster, and with it
- * child_process, dgram and dns) and its Pushgateway (https, zlib) as soon as it is imported. The
- * server uses neither; compiling those node modules was ~25 ms of CPU in every start. They are
- * replaced by a function that says so if it is ever called.
- */
-const PROM_CLIENT_UNUSED = /^\.\/lib\/(cluster|pushgateway)$/
-const promClientUnused: Plugin = {
-  name: 'prom-client-unused',
-  setup(build) {
-    build.onResolve({ filter: PROM_CLIENT_UNUSED }, (args) =>
-      /[\\/]node_modules[\\/]prom-client[\\/]index\.js$/.test(args.importer)
-        ? { path: args.path, namespace: 'prom-client-unused' }
-        : undefined,
-    )
-    build.onLoad({ filter: /.*/, namespace: 'prom-client-unused' }, (args) => ({
-      contents: `module.exports = function unused() { throw new Error('prom-client ${args.path} is not in the Summitpad build (bin/build.ts)') }`,
-      loader: 'js',
-    }))
-  },
-}
-
-/**
  * mime-db's table (200 KB, read by express's content negotiation at load) as a JSON.parse of a
  * string rather than esbuild's object literal: V8 scans a string and parses JSON far faster than it
  * compiles a literal of that size (~10 ms of every start). The same object either way.
@@ -79,7 +58,7 @@ const jsonParsedAtRunTime: Plugin = {
 }
 
 async function buildServer(out: string): Promise<void> {
-  // Asynchronous: plugins (promClientUnused) need esbuild's build, not buildSync.
+  // Asynchronous: plugins (jsonParsedAtRunTime) need esbuild's build, not buildSync.
   await esbuild({
     entryPoints: SERVER_ENTRIES.map((e) => path.join(ROOT, 'server', e)),
     bundle: true,
@@ -95,7 +74,7 @@ async function buildServer(out: string): Promise<void> {
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
-    plugins: [promClientUnused, jsonParsedAtRunTime],
+    plugins: [jsonParsedAtRunTime],
     logLevel: 'error',
   })
   for (const name of SERVER_FILES) {

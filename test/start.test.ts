@@ -178,16 +178,9 @@ function loadedAtStart(): Map<string, string> {
 
 /**
  * Code a start does not need, by the module comments esbuild writes: the API's request validation
- * (zod, a quarter of the server's code), the exports' Markdown renderer and zip writer, and the
- * prom-client parts the server never uses (their node modules cost every start ~25 ms).
+ * (zod, a quarter of the server's code), and the exports' Markdown renderer and zip writer.
  */
-const NOT_AT_START = [
-  'zod/',
-  'markdown-it/',
-  'fflate/',
-  'prom-client/lib/cluster.js',
-  'prom-client/lib/pushgateway.js',
-]
+const NOT_AT_START = ['zod/', 'markdown-it/', 'fflate/']
 
 test('a start loads only what serving needs; the API, the exports and the zip load on first use and work', async () => {
   const atStart = loadedAtStart()
