@@ -5,7 +5,7 @@
  * `npm run typecheck`, part of `npm test`.)
  *
  *   dist/server                the server and the admin CLI, each bundled with its dependencies
- *                              (but the native better-sqlite3) into a few files: a start then reads
+ *                              (but better-sqlite3's compiled addon) into a few files: a start then reads
  *                              a handful of files instead of ~700 modules, which was most of its
  *                              time; code only some requests need (the JSON API with its zod
  *                              validation, the exports' Markdown renderer, zips, QR codes) is in
@@ -38,8 +38,11 @@ const SERVER_FILES = ['templates']
 
 /** Entry points of the server side: what `npm start` and bin/summitpad.js run, and what workers load. */
 const SERVER_ENTRIES = ['main.ts', 'cli.ts', ...WORKER_TASK_MODULES.map((m) => `${m}.ts`)]
-/** Left to node_modules: a native module, and ws's optional native helpers. */
-const SERVER_EXTERNAL = ['better-sqlite3', 'bufferutil', 'utf-8-validate']
+/**
+ * Left to node_modules: ws's optional native helpers, and `bindings`, which better-sqlite3 would use
+ * to find its addon (server/db.ts names the addon's path instead; the addon itself is never bundled).
+ */
+const SERVER_EXTERNAL = ['bindings', 'bufferutil', 'utf-8-validate']
 
 /**
  * mime-db's table (200 KB, read by express's content negotiation at load) as a JSON.parse of a
