@@ -5,10 +5,11 @@
  * `npm run typecheck`, part of `npm test`.)
  *
  *   dist/server                the server and the admin CLI, each bundled with its dependencies
- *                              (but the native better-sqlite3) into a few files: a start then reads
+ *                              (but better-sqlite3's compiled addon) into a few files: a start then reads
  *                              a handful of files instead of ~700 modules, which was most of its
- *                              time; code only some requests need (QR codes, zips, the HTML export)
- *                              is in chunks loaded on first use; templates/ beside them
+ *                              time; code only some requests need (the JSON API with its zod
+ *                              validation, the exports' Markdown renderer, zips, QR codes) is in
+ *                              chunks loaded on first use; templates/ beside them
  *   dist/client                one bundle per page, their chunks, the service worker, styles, and
  *                              manifest.json: every file each page script can load
  *   dist/build-info.json       what it was built from (server/build-info.ts), so a stale build is
@@ -19,7 +20,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { buildSync, type Metafile } from 'esbuild'
+import { buildSync, build as esbuild, type Metafile, type Plugin } from 'esbuild'
 import { ASSET_MANIFEST, type AssetManifest } from '../server/http/client-assets.ts'
 import { isBuildCurrent, writeBuildInfo } from '../server/ops/build-info.ts'
 import { DIST, ROOT } from '../server/ops/paths.ts'
@@ -40,11 +41,31 @@ const SERVER_FILES = [['meetings/templates', 'templates']]
  * (found beside server/untrusted/untrusted-files.ts, which is why dist/server is one flat folder).
  */
 const SERVER_ENTRIES = ['main.ts', 'cli.ts', ...WORKER_TASK_MODULES.map((m) => `untrusted/${m}.ts`)]
-/** Left to node_modules: a native module, and ws's optional native helpers. */
-const SERVER_EXTERNAL = ['better-sqlite3', 'bufferutil', 'utf-8-validate']
+/**
+ * Left to node_modules: ws's optional native helpers, and `bindings`, which better-sqlite3 would use
+ * to find its addon (server/storage/db.ts names the addon's path instead; the addon itself is never bundled).
+ */
+const SERVER_EXTERNAL = ['bindings', 'bufferutil', 'utf-8-validate']
 
-function buildServer(out: string): void {
-  buildSync({
+/**
+ * mime-db's table (200 KB, read by express's content negotiation at load) as a JSON.parse of a
+ * string rather than esbuild's object literal: V8 scans a string and parses JSON far faster than it
+ * compiles a literal of that size (~10 ms of every start). The same object either way.
+ */
+const MIME_DB = /[\\/]node_modules[\\/]mime-db[\\/]db\.json$/
+const jsonParsedAtRunTime: Plugin = {
+  name: 'json-parsed-at-run-time',
+  setup(build) {
+    build.onLoad({ filter: MIME_DB }, (args) => ({
+      contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(JSON.parse(fs.readFileSync(args.path, 'utf8'))))})`,
+      loader: 'js',
+    }))
+  },
+}
+
+async function buildServer(out: string): Promise<void> {
+  // Asynchronous: plugins (jsonParsedAtRunTime) need esbuild's build, not buildSync.
+  await esbuild({
     entryPoints: SERVER_ENTRIES.map((e) => path.join(ROOT, 'server', e)),
     bundle: true,
     platform: 'node',
@@ -60,6 +81,7 @@ function buildServer(out: string): void {
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
+    plugins: [jsonParsedAtRunTime],
     logLevel: 'error',
   })
   for (const [from, name] of SERVER_FILES) {
@@ -117,14 +139,14 @@ function assetManifest(metafile: Metafile, outdir: string): AssetManifest {
   return manifest
 }
 
-function build(): void {
+async function build(): Promise<void> {
   if (isBuildCurrent(ROOT, DIST)) {
     console.log('summitpad build: dist/ is current')
     return
   }
   const tmp = `${DIST}.tmp-${process.pid}`
   fs.rmSync(tmp, { recursive: true, force: true })
-  buildServer(path.join(tmp, 'server'))
+  await buildServer(path.join(tmp, 'server'))
   buildClient(path.join(tmp, 'client'))
   writeBuildInfo(ROOT, tmp)
   const old = `${DIST}.old-${process.pid}`
@@ -134,4 +156,4 @@ function build(): void {
   console.log('summitpad build: dist/ written')
 }
 
-build()
+await build()

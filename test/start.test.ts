@@ -1,7 +1,7 @@
 /**
  * `npm start` as a person types it: it runs the compiled build (no compiler or bundler loaded),
- * writes nothing into the checkout, and refuses a build older than the sources instead of serving
- * yesterday's code.
+ * writes nothing into the checkout, refuses a build older than the sources instead of serving
+ * yesterday's code, and loads at start only what serving needs (the rest on first use).
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { ROOT } from '../server/ops/paths.ts'
-import { tempDir } from './helpers.ts'
+import { apiCall, assertApiError, okJson, tempDir } from './helpers.ts'
 
 /** Every file under `root` (but .git) with its size and modification time. */
 function listFiles(root: string): Map<string, string> {
@@ -159,4 +159,60 @@ test('a start after a source change without a build says so plainly, and a build
   execFileSync('npm', ['run', 'build'], { cwd: copy, stdio: 'ignore', timeout: 5 * 60_000 })
   const rebuilt = await startServer(process.execPath, ['dist/server/main.js'], copy, dataDir)
   await stop(rebuilt.child)
+})
+
+/** The files of dist/server a start loads before it runs: main.js and what it imports statically. */
+function loadedAtStart(): Map<string, string> {
+  const dir = path.join(ROOT, 'dist', 'server')
+  const files = new Map<string, string>()
+  const visit = (file: string) => {
+    if (files.has(file)) return
+    const source = fs.readFileSync(path.join(dir, file), 'utf8')
+    files.set(file, source)
+    // esbuild's static imports of its own chunks; `import("./x.js")` (on first use) is not one.
+    for (const m of source.matchAll(/^import\s(?:[^;]*?\sfrom\s*)?"\.\/([^"]+)"/gm)) visit(m[1]!)
+  }
+  visit('main.js')
+  return files
+}
+
+/**
+ * Code a start does not need, by the module comments esbuild writes: the API's request validation
+ * (zod, a quarter of the server's code), and the exports' Markdown renderer and zip writer.
+ */
+const NOT_AT_START = ['zod/', 'markdown-it/', 'fflate/']
+
+test('a start loads only what serving needs; the API, the exports and the zip load on first use and work', async () => {
+  const atStart = loadedAtStart()
+  for (const module of NOT_AT_START) {
+    // "// node_modules/zod/v4/core/core.js" (or a longer path, when node_modules is a link).
+    const comment = new RegExp(`^// \\S*node_modules/${module.replace(/[./]/g, '\\$&')}`, 'm')
+    const holders = [...atStart].filter(([, source]) => comment.test(source)).map(([file]) => file)
+    assert.deepEqual(holders, [], `${module} is loaded by every start`)
+  }
+
+  const { child, url } = await startServer(process.execPath, ['dist/server/main.js'], ROOT, tempDir())
+  const server = { url }
+  try {
+    // Validation (zod) on the first API request after the start: a plain message, not internals.
+    const bad = await apiCall(server, 'POST', '/api/events', { slug: 'Not A Slug', name: 'x' })
+    assert.match(assertApiError(bad, 400, 'invalid'), /short name for the URL/)
+    okJson(await apiCall(server, 'POST', '/api/events', { slug: 'lazy-conf', name: 'Lazy Conf' }), 201)
+    const pad = okJson<{ id: string }>(
+      await apiCall(server, 'POST', '/api/events/lazy-conf/pads', { title: 'Opening', kind: 'talk' }),
+      201,
+    )
+    // The renderers (markdown-it) and the zip writer (fflate), loaded by the first export.
+    const txt = await apiCall(server, 'GET', `/api/pads/${pad.id}/export?format=txt`)
+    assert.equal(txt.status, 200, txt.text)
+    assert.match(txt.text, /Opening/)
+    const html = await apiCall(server, 'GET', `/api/pads/${pad.id}/export?format=html`)
+    assert.equal(html.status, 200, html.text)
+    assert.match(html.text, /<h1>Opening<\/h1>/)
+    const zip = await apiCall(server, 'GET', '/api/events/lazy-conf/export')
+    assert.equal(zip.status, 200, zip.text)
+    assert.deepEqual([...zip.bytes.subarray(0, 4)], [0x50, 0x4b, 0x03, 0x04], 'a zip archive')
+  } finally {
+    await stop(child)
+  }
 })

@@ -5,7 +5,14 @@
  * error level, with that id.
  */
 import { randomBytes } from 'node:crypto'
-import express, { type Express, type NextFunction, type Request, type Response } from 'express'
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express'
 import type { AccessControl } from '../access/access.ts'
 import type { EventLinks, LinkKind } from '../access/event-links.ts'
 import { cameThroughProxy, type HostPolicy, hostGuard } from '../access/host-check.ts'
@@ -19,16 +26,11 @@ import type { Logger } from '../ops/logger.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { BackupResult } from '../storage/backup.ts'
 import type { SearchIndex } from '../storage/search-index.ts'
-import { createApiRouter } from './api-routes.ts'
 import { bodyPolicy } from './body-policy.ts'
 import type { AssetManifest } from './client-assets.ts'
-import { createHistoryRouter } from './history-routes.ts'
 import { errorHandler, notFound } from './http-errors.ts'
-import { createLinksRouter } from './links-routes.ts'
-import { createMinutesRouter } from './minutes-routes.ts'
 import { createPagesRouter } from './pages.ts'
 import { accessGuard } from './route-classes.ts'
-import { createScheduleRouter } from './schedule-routes.ts'
 import { securityHeaders } from './security-headers.ts'
 
 export interface ServerStatus {
@@ -154,12 +156,10 @@ export function createHttpApp(options: HttpAppOptions): Express {
     }, next)
   })
 
-  // First: the schedule import reads its own (raw, larger) body before any router parses JSON.
-  app.use('/api', createScheduleRouter(options.meetings))
-  app.use('/api', createLinksRouter(options.links, options.linkRotated))
-  app.use('/api', createHistoryRouter(options.history))
-  app.use('/api', createMinutesRouter(options.minutes, options.search, options.newPads))
-  app.use('/api', createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
+  app.use(
+    '/api',
+    lazyRouter(() => apiRouter(options)),
+  )
   app.use(createPagesRouter(options))
   app.use(notFound)
   // The one error handler, given the request's own logger so its line carries the request id.
@@ -167,4 +167,42 @@ export function createHttpApp(options: HttpAppOptions): Express {
     errorHandler(requestLog(res) ?? options.log)(err, req, res, next),
   )
   return app
+}
+
+/**
+ * The JSON API's routers, with their request validation (zod: a quarter of the server's code, and
+ * the largest part of a start's module evaluation), are loaded by the first /api request rather
+ * than by the start: a restart listens sooner, while editors (websocket) and pages never need them.
+ * That first request waits once for the load (tens of ms); every later one finds them ready.
+ */
+async function apiRouter(options: HttpAppOptions): Promise<Router> {
+  const [schedule, links, history, minutes, api] = await Promise.all([
+    import('./schedule-routes.ts'),
+    import('./links-routes.ts'),
+    import('./history-routes.ts'),
+    import('./minutes-routes.ts'),
+    import('./api-routes.ts'),
+  ])
+  const router = express.Router()
+  // First: the schedule import reads its own (raw, larger) body before any router parses JSON.
+  router.use(schedule.createScheduleRouter(options.meetings))
+  router.use(links.createLinksRouter(options.links, options.linkRotated))
+  router.use(history.createHistoryRouter(options.history))
+  router.use(minutes.createMinutesRouter(options.minutes, options.search, options.newPads))
+  router.use(api.createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
+  return router
+}
+
+/** A router made on first use; requests meanwhile wait for it. A failed load is tried again. */
+function lazyRouter(load: () => Promise<Router>): RequestHandler {
+  let router: Promise<Router> | null = null
+  return (req, res, next) => {
+    if (!router) {
+      router = load()
+      router.catch(() => {
+        router = null
+      })
+    }
+    router.then((r) => r(req, res, next), next)
+  }
 }

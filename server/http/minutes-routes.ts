@@ -71,13 +71,14 @@ function query<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
 export function createMinutesRouter(minutes: Minutes, search: SearchIndex, newPads: NewPadGate): Router {
   const api = express.Router()
 
-  api.get('/pads/:id/export', (req, res) => {
+  api.get('/pads/:id/export', (req, res, next) => {
     const format = req.query.format ?? 'md'
     if (typeof format !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(format)) {
       throw new HttpError(400, 'invalid', `format must be one of ${EXPORT_FORMATS.join(', ')}`)
     }
-    const file = minutes.exportPad(req.params.id, format as (typeof EXPORT_FORMATS)[number])
-    sendExported(res, file, req.query.inline === '1' && format !== 'yjs')
+    minutes.exportPad(req.params.id, format as (typeof EXPORT_FORMATS)[number]).then((file) => {
+      sendExported(res, file, req.query.inline === '1' && format !== 'yjs')
+    }, next)
   })
 
   // The body is read by body-policy.ts (the route table's rule: Yjs bytes, up to MAX_IMPORT_BYTES).

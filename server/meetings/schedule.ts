@@ -1,12 +1,12 @@
 /**
  * What every schedule reader produces (entries carrying the schedule's own id: iCal UID, frab
- * guid, JSON `id`), the words that turn a session's type into a pad kind, and the simplest format,
- * Summitpad's own JSON list. Pure: values in, entries or an error out. Times are UTC milliseconds.
+ * guid, JSON `id`) and the words that turn a session's type into a pad kind; the formats are read
+ * by schedule-json.ts, schedule-frab.ts and schedule-ics.ts. Pure: values in, entries or an error
+ * out. Times are UTC milliseconds.
  */
-import { z } from 'zod'
 import { pushAll } from '../lib/arrays.ts'
-import { PAD_KINDS, type PadKind, type PadLink } from './model.ts'
-import { isValidIsoDateTime, zonedToUtc } from './time.ts'
+import type { PadKind, PadLink } from './model.ts'
+import { zonedToUtc } from './time.ts'
 
 export interface ScheduleEntry {
   /** The schedule's own id; several entries may share one (see schedule-match.ts). */
@@ -100,70 +100,6 @@ export function guessKind(types: string[], title: string, fallback: PadKind): Pa
 /** Only web links become pad links: a schedule is untrusted, a `javascript:` link is not a link. */
 export function isWebLink(url: string): boolean {
   return /^https?:\/\/[^\s]+$/i.test(url) && URL.canParse(url)
-}
-
-// ---------------------------------------------------------------- the JSON list
-
-const isoTime = z.string().refine(isValidIsoDateTime, {
-  message: 'must be an ISO 8601 date-time, e.g. 2026-11-10T09:00:00+01:00',
-})
-
-const webUrl = z.string().refine(isWebLink, { message: 'must be an http(s) URL' })
-
-const jsonEntry = z.strictObject({
-  id: z.union([z.string().min(1).max(200), z.number().int()]).transform(String),
-  title: z.string().trim().min(1).max(300),
-  kind: z.enum(PAD_KINDS).optional(),
-  track: z.string().max(200).nullish(),
-  room: z.string().max(200).nullish(),
-  start: isoTime.nullish(),
-  end: isoTime.nullish(),
-  speakers: z.array(z.string().max(200)).max(50).optional(),
-  links: z
-    .array(z.union([webUrl, z.strictObject({ title: z.string().max(300).nullish(), url: webUrl })]))
-    .max(50)
-    .optional(),
-  cancelled: z.boolean().optional(),
-})
-
-export const jsonSchedule = z.array(jsonEntry).max(MAX_SCHEDULE_ENTRIES)
-
-/**
- * A JSON list: `[{ "id", "title", "kind"?, "track"?, "room"?, "start"?, "end"?, "speakers"?, "links"?,
- * "cancelled"? }]`; times are ISO 8601 with an offset (a time without one is in the event's zone).
- */
-export function parseJsonSchedule(
-  value: unknown,
-  eventZone: string,
-  fallbackKind: PadKind = 'talk',
-): ParseResult {
-  const parsed = jsonSchedule.safeParse(value)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    const where = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')
-    return { ok: false, error: `${where.replace(/^\./, '') || 'the list'}: ${issue.message}` }
-  }
-  const entries: ScheduleEntry[] = []
-  for (const [i, e] of parsed.data.entries()) {
-    if (e.start && e.end && parseTime(e.end, eventZone) < parseTime(e.start, eventZone)) {
-      return { ok: false, error: `[${i}].end: before its start (id "${e.id}")` }
-    }
-    entries.push({
-      uid: e.id,
-      title: e.title,
-      kind: e.kind ?? guessKind([], e.title, fallbackKind),
-      track: e.track ?? null,
-      room: e.room ?? null,
-      startsAt: e.start ? parseTime(e.start, eventZone) : null,
-      endsAt: e.end ? parseTime(e.end, eventZone) : null,
-      speakers: e.speakers ?? [],
-      links: (e.links ?? []).map((l) =>
-        typeof l === 'string' ? { title: null, url: l } : { title: l.title ?? null, url: l.url },
-      ),
-      cancelled: e.cancelled ?? false,
-    })
-  }
-  return { ok: true, entries }
 }
 
 /** An ISO time; without an offset it is wall-clock time in `zone`. */

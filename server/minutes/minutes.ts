@@ -19,11 +19,21 @@ import type { AuthorSummary, PadStore } from '../storage/store.ts'
 import { docFromStored, encodeState, readStoredDoc } from '../sync/pad-doc.ts'
 import type { Rooms } from '../sync/rooms.ts'
 import { readUntrusted, yjsStateTask } from '../untrusted/untrusted-files.ts'
-import { EXPORT_CSP, MINUTES_STYLE, minutesPage } from './export-html.ts'
-import { markdownToText, type TextHeader } from './export-text.ts'
+import type { TextHeader } from './export-text.ts'
 import { attendeesOf, fenceTracker, findOutcomes, type Outcomes } from './markers.ts'
 import { looksLikeTemplate, writtenNotes } from './written-notes.ts'
-import { type DeferredEntry, type ZipSink, ZipStream } from './zip-stream.ts'
+import type { DeferredEntry, ZipSink } from './zip-stream.ts'
+
+/**
+ * The HTML and plain-text renderers (markdown-it and its kin, ~200 KB of code) and the zip writer
+ * (fflate, which builds its tables as it loads), loaded by the first export rather than by every
+ * start of the server: a restart listens sooner, and only the first export after it waits for the
+ * load (a few ms).
+ */
+async function renderers() {
+  const [html, text] = await Promise.all([import('./export-html.ts'), import('./export-text.ts')])
+  return { ...html, ...text }
+}
 
 export const EXPORT_FORMATS = ['md', 'html', 'txt', 'json', 'yjs'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
@@ -106,10 +116,11 @@ export class Minutes {
     return this.withDoc(padId, (doc) => encodeState(doc))
   }
 
-  exportPad(padId: string, format: ExportFormat): Exported {
+  async exportPad(padId: string, format: ExportFormat): Promise<Exported> {
     const pad = this.d.meetings.findPad(padId)
     const text = this.text(padId)
     if (text === null) throw new NotFound(`no pad "${padId}"`)
+    const { EXPORT_CSP, markdownToText, minutesPage } = await renderers()
     const event = pad?.event ? this.d.meetings.event(pad.event) : null
     const base = this.fileBase(padId, pad, event)
     const title = pad?.title ?? padId
@@ -221,6 +232,10 @@ export class Minutes {
   }
 
   private async writeEventZip(event: EventInfo, sink: ZipSink): Promise<void> {
+    const [{ MINUTES_STYLE, markdownToText, minutesPage }, { ZipStream }] = await Promise.all([
+      renderers(),
+      import('./zip-stream.ts'),
+    ])
     const zip = new ZipStream(sink)
     // Each combined file ends trimmed, as one string would be: its last piece is held back.
     const combinedMd = new TrimmedTail(zip.deferred('minutes.md'))

@@ -6,6 +6,7 @@
  * Later work appends to MIGRATIONS; it never edits a migration that has shipped.
  */
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import type { Durability } from '../ops/config.ts'
@@ -158,9 +159,19 @@ export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): voi
   }
 }
 
+/**
+ * better-sqlite3's compiled addon, named by its path: left to itself the package finds it through
+ * `bindings`, which looks up the caller's stack and tries a dozen paths, and which cannot find it
+ * from the bundled server (bin/build.ts bundles better-sqlite3's JavaScript, to spare every start
+ * node's resolving of its modules).
+ */
+const NATIVE_BINDING = createRequire(import.meta.url).resolve(
+  'better-sqlite3/build/Release/better_sqlite3.node',
+)
+
 export function openDb(dataDir: string, durability: Durability): Db {
   fs.mkdirSync(dataDir, { recursive: true })
-  const db = new Database(path.join(dataDir, DB_FILE_NAME))
+  const db = new Database(path.join(dataDir, DB_FILE_NAME), { nativeBinding: NATIVE_BINDING })
   try {
     // Refuse a newer database before touching it (even switching its journal mode).
     const version = db.pragma('user_version', { simple: true }) as number

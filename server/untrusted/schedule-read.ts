@@ -7,9 +7,10 @@
  * `readUntrusted` (untrusted-files.ts), never on its own event loop.
  */
 import type { PadKind } from '../meetings/model.ts'
-import { type ParseResult, parseJsonSchedule, type ScheduleEntry } from '../meetings/schedule.ts'
+import type { ParseResult, ScheduleEntry } from '../meetings/schedule.ts'
 import { FRAB_JSON, FRAB_XML, parseFrabJson, parseFrabXml } from '../meetings/schedule-frab.ts'
 import { parseIcs } from '../meetings/schedule-ics.ts'
+import { parseJsonSchedule } from '../meetings/schedule-json.ts'
 import type { Outcome } from './worker-budget.ts'
 
 export const SCHEDULE_FORMATS = ['ics', 'frab-xml', 'frab-json', 'json-list'] as const
