@@ -25,6 +25,7 @@ import { checkStateVector, checkUpdate, MAX_CLOCK } from '../server/sync/update-
 import {
   decodeAwarenessUpdate,
   decodeMessage,
+  encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.ts'
@@ -39,6 +40,7 @@ import {
   type RawSocket,
   rawSocket,
   seedFromEnv,
+  sleep,
   startTestServer,
   type TestServer,
   waitFor,
@@ -973,6 +975,108 @@ describe('budgets: event-wide views and new pads', () => {
       )
       assert.equal(imported.status, 429, 'the import door counts too')
       assert.equal(server.meetings.pads({ event: 'kr-2026' }).length, 5)
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: answers and readers that do not read', () => {
+  const ADMIN = 'organiser-token-0123456789'
+
+  /** A pad of `n` separate paragraphs typed at the top (one struct each: costly to encode). */
+  function manyStructs(n: number): Uint8Array {
+    const doc = new Y.Doc()
+    const notes = doc.getText('notes')
+    for (let i = 0; i < n; i++) notes.insert(0, `${paragraphs(90, 90)} ${i}\n`)
+    const update = Y.encodeStateAsUpdate(doc)
+    doc.destroy()
+    return update
+  }
+
+  /**
+   * CPU time of the process, and the most ArrayBuffer bytes it held above the start (answers
+   * waiting in a socket's queue are ArrayBuffers), while `run` runs.
+   */
+  async function spent(run: () => Promise<void>): Promise<{ cpuMs: number; peakBytes: number }> {
+    const base = process.memoryUsage().arrayBuffers
+    let peakBytes = 0
+    const sample = () => {
+      peakBytes = Math.max(peakBytes, process.memoryUsage().arrayBuffers - base)
+    }
+    const timer = setInterval(sample, 2)
+    const cpu = process.cpuUsage()
+    try {
+      await run()
+    } finally {
+      clearInterval(timer)
+      sample()
+    }
+    const used = process.cpuUsage(cpu)
+    return { cpuMs: (used.user + used.system) / 1000, peakBytes }
+  }
+
+  test('40 step 1s from a read link on a big pad, never read: one answer encoded and held, the socket closed', async () => {
+    const server = await startTestServer({ stalledReaderCloseMs: 2000 }, { adminToken: ADMIN })
+    const bearer = { authorization: `Bearer ${ADMIN}` }
+    try {
+      createEvent(server, 'big')
+      const links = okJson<{ read: string }>(
+        await apiCall(server, 'GET', '/api/events/big/links', undefined, 'application/json', bearer),
+      )
+      const read = new URL(links.read).searchParams.get('token')!
+      const update = manyStructs(10_000)
+      const padOf = (title: string) =>
+        server.meetings.createPad({ title, kind: 'meeting', event: 'big' }, update).id
+      const plainPad = padOf('Plain')
+      const bigPad = padOf('Big')
+      // Someone typing on another pad, whose keystrokes must keep arriving.
+      const other = 'lpc-2026-other'
+      const a = connectClient(server.wsUrl, other, { name: 'Ada', params: { token: ADMIN } })
+      const b = connectClient(server.wsUrl, other, { name: 'Linus', params: { token: ADMIN } })
+      await Promise.all([a.synced(), b.synced()])
+      const ask = encodeSyncStep1(new Uint8Array([0]))
+      /** A raw socket on `pad` with the read link that reads nothing after the greeting. */
+      const deaf = async (pad: string) => {
+        const raw = await rawSocket(server.wsUrl, pad, { query: `token=${read}` })
+        await waitFor('greeting', () => raw.received.length > 0, 30_000)
+        ;(raw.ws as unknown as { _socket: { pause(): void } })._socket.pause()
+        return raw
+      }
+      // The plain client: one step 1 (what every reader sends when it opens the pad).
+      const plainRaw = await deaf(plainPad)
+      const plain = await spent(async () => {
+        plainRaw.ws.send(ask)
+        await sleep(1000)
+      })
+      const hostileRaw = await deaf(bigPad)
+      const hostile = await spent(async () => {
+        for (let i = 0; i < 40; i++) hostileRaw.ws.send(ask)
+        await sleep(1000)
+      })
+      // Typing on the other pad still arrives.
+      a.text.insert(0, 'still typing\n')
+      await waitFor('the other pad converges', () => b.text.toString().includes('still typing'), 30_000)
+      const mib = (n: number) => (n / 1024 / 1024).toFixed(1)
+      console.log(
+        `BUDGET 40 step 1s: ${hostile.cpuMs.toFixed(0)} ms CPU, ${mib(hostile.peakBytes)} MiB held; one step 1: ${plain.cpuMs.toFixed(0)} ms, ${mib(plain.peakBytes)} MiB`,
+      )
+      assert.ok(
+        hostile.peakBytes <= 3 * plain.peakBytes + 1024 * 1024,
+        `40 step 1s held ${mib(hostile.peakBytes)} MiB, one ${mib(plain.peakBytes)} MiB`,
+      )
+      assert.ok(
+        hostile.cpuMs <= 3 * plain.cpuMs + 50,
+        `40 step 1s cost ${hostile.cpuMs.toFixed(0)} ms of CPU, one ${plain.cpuMs.toFixed(0)} ms`,
+      )
+      // It never reads: it is dropped once its unsent bytes have not shrunk for stalledReaderCloseMs.
+      await waitFor('the deaf reader dropped', () => (server.rooms.get(bigPad)?.peerCount ?? 0) === 0, 30_000)
+      const dropped = server.logLines.filter((l) => l.msg === 'closing a client that reads too slowly')
+      assert.ok(dropped.length >= 1, 'dropped as a slow reader (4001)')
+      a.destroy()
+      b.destroy()
+      plainRaw.ws.terminate()
+      hostileRaw.ws.terminate()
     } finally {
       await server.close()
     }

@@ -23,6 +23,7 @@ import {
 import type { Logger } from '../ops/logger.ts'
 import { snapshotDue } from '../storage/snapshot-policy.ts'
 import type { LogRow, PadStore } from '../storage/store.ts'
+import { AnswerCache, stateKey, WHOLE_PAD_KEY } from './answer-cache.ts'
 import { sanitizeAwarenessState } from './limits.ts'
 import { notesTextRefusal } from './notes-text-check.ts'
 import { docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
@@ -154,6 +155,8 @@ export class Room {
   private readonly host: RoomHost
   private readonly peers = new Set<Peer>()
   private readonly presence = new Presence<Peer>()
+  /** Step 1, step 2 and presence frames, encoded once per change (answer-cache.ts). */
+  private readonly answers = new AnswerCache()
   private pending: PendingRow[] = []
   private position: StoredPosition
   private discarded = false
@@ -204,14 +207,31 @@ export class Room {
     this.listen(doc)
     // Everyone here joined before the doc existed and is still owed our step 1 (see `join`).
     if (this.peers.size > 0) {
-      const step1 = encodeSyncStep1(Y.encodeStateVector(doc))
+      const step1 = this.step1Frame()
       for (const peer of this.peers) peer.send(step1)
     }
     return doc
   }
 
   private listen(doc: Y.Doc): void {
-    doc.on('update', (update: Uint8Array, origin: unknown) => this.queue(update, origin))
+    this.answers.docChanged()
+    doc.on('update', (update: Uint8Array, origin: unknown) => {
+      this.answers.docChanged()
+      this.queue(update, origin)
+    })
+  }
+
+  /** Our sync step 1, from the snapshot's bytes while the doc is not built (no rebuild for it). */
+  private step1Frame(): Uint8Array {
+    return this.answers.step1Frame(() =>
+      encodeSyncStep1(
+        this.current ? Y.encodeStateVector(this.current) : Y.encodeStateVectorFromUpdate(this.unbuilt!),
+      ),
+    )
+  }
+
+  private presenceFrame(): Uint8Array {
+    return this.answers.presenceFrame(() => encodeAwareness(encodeAwarenessUpdate(this.presence.all())))
   }
 
   /**
@@ -255,9 +275,8 @@ export class Room {
     // Our step 1 makes the client answer with everything we lack — the only way edits made
     // while it was offline reach us (the client drops updates while disconnected). Not built
     // yet: `build` sends it, once there is a state vector to send.
-    if (this.current) peer.send(encodeSyncStep1(Y.encodeStateVector(this.current)))
-    const everyone = this.presence.all()
-    if (everyone.length > 0) peer.send(encodeAwareness(encodeAwarenessUpdate(everyone)))
+    if (this.current) peer.send(this.step1Frame())
+    if (this.presence.size > 0) peer.send(this.presenceFrame())
     if (this.readOnly || peer.readOnly) this.tellReadOnly(peer)
   }
 
@@ -278,6 +297,7 @@ export class Room {
 
   private removePresence(peer: Peer): void {
     const removed = this.presence.removePeer(peer)
+    if (removed.length > 0) this.answers.presenceChanged()
     if (removed.length > 0) this.relayPresence(encodeAwareness(encodeAwarenessUpdate(removed)))
   }
 
@@ -292,13 +312,16 @@ export class Room {
     if (!sv.ok) return { ok: false, code: CLOSE.protocolError, reason: `invalid state vector: ${sv.error}` }
     if (this.pending.length > 0) this.host.flushNow()
     if (this.discarded) return OK
-    if (this.unbuilt && sv.value.size === 0 && !askBack) {
+    const unbuilt = this.unbuilt
+    if (unbuilt && sv.value.size === 0) {
       // Someone opening the pad afresh: the snapshot is exactly what it lacks.
-      peer.send(encodeSyncStep2(this.unbuilt))
-      return OK
+      peer.send(this.answers.stateFrame(WHOLE_PAD_KEY, () => encodeSyncStep2(unbuilt)))
+    } else {
+      const doc = this.doc
+      const key = stateKey(doc, sv.value)
+      peer.send(this.answers.stateFrame(key, () => encodeSyncStep2(Y.encodeStateAsUpdate(doc, stateVector))))
     }
-    peer.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)))
-    if (askBack) peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+    if (askBack) peer.send(this.step1Frame())
     return OK
   }
 
@@ -340,7 +363,7 @@ export class Room {
     if (lacksDependencies(shape.value, (client) => Y.getState(this.doc.store, client))) {
       // Something before this update never reached us (a lost frame, a restored server). Applying
       // would park it as pending; ask for everything we lack instead (the answer includes it).
-      replyTo?.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+      replyTo?.send(this.step1Frame())
       return OK
     }
     let claims: number[] = []
@@ -426,7 +449,7 @@ export class Room {
       // snapshot forever; drop them and ask the sender for everything we lack instead.
       store.pendingStructs = null
       store.pendingDs = null
-      if (!stripped) replyTo?.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+      if (!stripped) replyTo?.send(this.step1Frame())
     }
     return OK
   }
@@ -513,12 +536,15 @@ export class Room {
     }
     // The sender gets its own state back too: for a browser this echo is the only sign of life it
     // can see (it cannot see ws pings), and the stock client reconnects after 30 s of silence.
-    if (accepted.length > 0) this.relayPresence(encodeAwareness(encodeAwarenessUpdate(accepted)))
+    if (accepted.length > 0) {
+      this.answers.presenceChanged()
+      this.relayPresence(encodeAwareness(encodeAwarenessUpdate(accepted)))
+    }
     return OK
   }
 
   sendPresenceTo(peer: Peer): void {
-    peer.send(encodeAwareness(encodeAwarenessUpdate(this.presence.all())))
+    peer.send(this.presenceFrame())
   }
 
   /**
