@@ -25,6 +25,8 @@ import { checkStateVector, checkUpdate, MAX_CLOCK } from '../server/sync/update-
 import {
   decodeAwarenessUpdate,
   decodeMessage,
+  encodeAwareness,
+  encodeAwarenessUpdate,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
@@ -1078,6 +1080,111 @@ describe('budgets: answers and readers that do not read', () => {
       plainRaw.ws.terminate()
       hostileRaw.ws.terminate()
     } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: presence in a crowd', () => {
+  // Every stock client in node adds a process 'exit' listener; hundreds are expected here.
+  process.setMaxListeners(1100)
+
+  /**
+   * The shipped rate (300 messages a second), with a burst of one second and a close after 3 s
+   * over it instead of 5 s and 10 s: what would close an honest client closes it within the
+   * test's 12 s.
+   */
+  const SHORT_FLOOD_WINDOW = { messageBurst: 300, throttleCloseMs: 3000 }
+
+  /** Stock clients on `pad`, each recording the close codes its connections got. */
+  function crowd(server: TestServer, pad: string, n: number): { clients: Client[]; closes: number[] } {
+    const closes: number[] = []
+    const clients = Array.from({ length: n }, (_, i) => {
+      const c = connectClient(server.wsUrl, pad, { name: `Person ${i}` })
+      c.provider.on('connection-close', (event) => closes.push(event?.code ?? 0))
+      return c
+    })
+    return { clients, closes }
+  }
+
+  /** A cursor as y-codemirror sets it (relative positions are opaque here: any JSON object). */
+  const cursorAt = (i: number) => ({
+    anchor: { tname: 'notes', item: null, assoc: i },
+    head: { tname: 'notes', item: null, assoc: 0 },
+  })
+
+  const awarenessFrame = (clientId: number, clock: number, state: string) =>
+    encodeAwareness(encodeAwarenessUpdate([{ clientId, clock, state }]))
+
+  test('300 stock clients moving cursors in one room (360 moves a second) are never closed', async () => {
+    const server = await startTestServer(SHORT_FLOOD_WINDOW)
+    const pad = 'lpc-2026-keynote'
+    const { clients, closes } = crowd(server, pad, 300)
+    try {
+      await waitFor('all 300 synced', () => clients.every((c) => c.provider.synced), 200_000)
+      // 36 people move their cursor every 100 ms, each in turn: 360 moves a second, for 12 s.
+      const deadline = Date.now() + 60_000
+      for (let round = 0; round < 120 && Date.now() < deadline; round++) {
+        for (let k = 0; k < 36; k++) {
+          const who = (round * 36 + k) % clients.length
+          clients[who]!.provider.awareness.setLocalStateField('cursor', cursorAt(round))
+        }
+        await sleep(100)
+      }
+      // The last move reaches the others: presence still flows.
+      const mover = clients[0]!
+      mover.provider.awareness.setLocalStateField('cursor', cursorAt(999_999))
+      const seen = (c: Client) =>
+        (c.provider.awareness.getStates().get(mover.doc.clientID) as { cursor?: unknown } | undefined)?.cursor
+      await waitFor(
+        'the last move is seen',
+        () => JSON.stringify(seen(clients[299]!)).includes('999999'),
+        60_000,
+      )
+      assert.deepEqual(closes, [], `closed: ${closes.join(', ')}`)
+    } finally {
+      for (const c of clients) c.destroy()
+      await server.close()
+    }
+  })
+
+  test('two sockets changing their presence 250 times a second close no stock client', async () => {
+    const server = await startTestServer(SHORT_FLOOD_WINDOW)
+    const pad = 'lpc-2026-presence-storm'
+    const { clients, closes } = crowd(server, pad, 6)
+    const storm = await Promise.all([rawSocket(server.wsUrl, pad), rawSocket(server.wsUrl, pad)])
+    try {
+      await waitFor('all synced', () => clients.every((c) => c.provider.synced), 60_000)
+      // Each stock client hears 500 changes a second; counted against it, its echoes would keep
+      // it over its rate until it is closed (within 5 s with this burst and close delay). The
+      // storm keeps to 250 a second each by the clock, catching up after a slow turn.
+      const STORM_MS = 12_000
+      const started = Date.now()
+      let sent = 0
+      while (Date.now() - started < STORM_MS && sent < (STORM_MS / 1000) * 250) {
+        const due = Math.floor(((Date.now() - started) / 1000) * 250)
+        for (; sent < due; sent++) {
+          for (const [i, raw] of storm.entries()) {
+            const state = JSON.stringify({
+              user: { name: `storm ${i}`, color: '#aa0000' },
+              cursor: cursorAt(sent),
+            })
+            raw.ws.send(awarenessFrame(900_000 + i, sent + 1, state))
+          }
+        }
+        await sleep(10)
+      }
+      // Everyone still types and converges.
+      clients[0]!.text.insert(0, 'after the storm\n')
+      await waitFor(
+        'everyone has the line',
+        () => clients.every((c) => c.text.toString() === 'after the storm\n'),
+        60_000,
+      )
+      assert.deepEqual(closes, [], `stock clients closed: ${closes.join(', ')}`)
+    } finally {
+      for (const raw of storm) raw.ws.terminate()
+      for (const c of clients) c.destroy()
       await server.close()
     }
   })

@@ -323,6 +323,10 @@ export class Connection implements Peer {
         this.refuseEntry(CLOSE_POLICY, 'too many messages before authorisation', 'preauth_flood')
       return
     }
+    // The stock client re-sends every presence change it hears; those echoes change nothing and
+    // are dropped here, before a token is taken or a state decoded: in a room of 300 people moving
+    // cursors they are most of each socket's frames, and must not count against its rate.
+    if (isBinary && this.pad.isEcho(this, data)) return
     const { bucket, throttleCloseMs } = this.host.rate
     // A flood episode ends only once the sender has been quiet long enough to save up half a
     // burst; a backlog that merely drained between two reads does not end it.

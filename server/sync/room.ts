@@ -164,12 +164,12 @@ export class Room {
   private readOnly = false
   private readonly toldReadOnly = new WeakSet<Origin>()
   /**
-   * Presence frames that arrived while this tick's updates wait for their commit. A typist's
-   * keystroke comes with a cursor move; relayed at once, the cursor's 200 sends would go out
-   * before the keystroke's own 200 (which wait for the commit). Sent right after them instead,
-   * in arrival order.
+   * Presence changes of this tick, newest per client id, sent as one frame at its end (see
+   * `flushPresence`): 300 people moving cursors make each peer one frame per tick, not one per
+   * move (and the stock client echoes each frame it gets).
    */
-  private presenceAfterCommit: Uint8Array[] = []
+  private presenceOut = new Map<number, AwarenessEntry>()
+  private presenceTimer: NodeJS.Immediate | null = null
   /**
    * The writer key each Yjs client id was first written with (null: none), as far as looked up
    * in the store or claimed here: an id's key never changes once it holds structs.
@@ -298,7 +298,7 @@ export class Room {
   private removePresence(peer: Peer): void {
     const removed = this.presence.removePeer(peer)
     if (removed.length > 0) this.answers.presenceChanged()
-    if (removed.length > 0) this.relayPresence(encodeAwareness(encodeAwarenessUpdate(removed)))
+    this.relayPresence(removed)
   }
 
   /**
@@ -538,7 +538,7 @@ export class Room {
     // can see (it cannot see ws pings), and the stock client reconnects after 30 s of silence.
     if (accepted.length > 0) {
       this.answers.presenceChanged()
-      this.relayPresence(encodeAwareness(encodeAwarenessUpdate(accepted)))
+      this.relayPresence(accepted)
     }
     return OK
   }
@@ -583,9 +583,7 @@ export class Room {
   committed(rows: readonly PendingRow[], seqs: readonly number[]): void {
     if (this.discarded) return
     if (rows.length > 0) this.broadcastCommitted(rows, seqs)
-    const presence = this.presenceAfterCommit
-    this.presenceAfterCommit = []
-    for (const frame of presence) this.broadcast(frame)
+    this.flushPresence()
   }
 
   private broadcastCommitted(rows: readonly PendingRow[], seqs: readonly number[]): void {
@@ -657,6 +655,8 @@ export class Room {
   close(code: number, reason: string): void {
     this.discarded = true
     this.pending = []
+    if (this.presenceTimer) clearImmediate(this.presenceTimer)
+    this.presenceOut.clear()
     for (const peer of [...this.peers]) peer.close(code, reason)
     this.peers.clear()
     this.current?.destroy()
@@ -681,9 +681,27 @@ export class Room {
     for (const peer of this.peers) peer.send(message)
   }
 
-  /** A presence frame: now, or after the updates this tick is about to commit (see presenceAfterCommit). */
-  private relayPresence(message: Uint8Array): void {
-    if (this.pending.length > 0 || this.presenceAfterCommit.length > 0) this.presenceAfterCommit.push(message)
-    else this.broadcast(message)
+  /** Whether `frame` is a presence echo from `peer` that would change nothing (Presence.isEcho). */
+  isEcho(peer: Peer, frame: Uint8Array): boolean {
+    return this.presence.isEcho(peer, frame)
+  }
+
+  /** Presence changes go out at the end of the tick, one frame for all (see presenceOut). */
+  private relayPresence(entries: readonly AwarenessEntry[]): void {
+    if (entries.length === 0) return
+    for (const entry of entries) this.presenceOut.set(entry.clientId, entry)
+    this.presenceTimer ??= setImmediate(() => {
+      this.presenceTimer = null
+      // A typist's keystroke comes with a cursor move: the cursor waits for the keystroke, whose
+      // frame waits for its commit (`committed` sends both, in that order).
+      if (this.pending.length === 0) this.flushPresence()
+    })
+  }
+
+  private flushPresence(): void {
+    if (this.presenceOut.size === 0 || this.discarded) return
+    const entries = [...this.presenceOut.values()]
+    this.presenceOut.clear()
+    this.broadcast(encodeAwareness(encodeAwarenessUpdate(entries)))
   }
 }
