@@ -21,6 +21,7 @@ import * as Y from 'yjs'
 import type { Config } from '../server/ops/config.ts'
 import { docFromStored } from '../server/sync/pad-doc.ts'
 import { SERVER_ORIGIN } from '../server/sync/peer.ts'
+import { CLOSE_PAD_FULL } from '../server/sync/room.ts'
 import { checkStateVector, checkUpdate, MAX_CLOCK } from '../server/sync/update-check.ts'
 import {
   decodeAwarenessUpdate,
@@ -1185,6 +1186,100 @@ describe('budgets: presence in a crowd', () => {
     } finally {
       for (const raw of storm) raw.ws.terminate()
       for (const c of clients) c.destroy()
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: what a pad costs, at every door', () => {
+  /** 210,000 one-character items typed at the top, then all deleted: an empty text of 2 MB. */
+  function tombstones(): Uint8Array {
+    const doc = new Y.Doc()
+    const notes = doc.getText('notes')
+    doc.transact(() => {
+      for (let i = 0; i < 210_000; i++) notes.insert(0, 'x')
+    })
+    doc.transact(() => notes.delete(0, notes.length))
+    const update = Y.encodeStateAsUpdate(doc)
+    doc.destroy()
+    return update
+  }
+
+  /** CPU time of the process while `run` runs. */
+  async function cpuOf(run: () => Promise<void>): Promise<number> {
+    const start = process.cpuUsage()
+    await run()
+    const used = process.cpuUsage(start)
+    return (used.user + used.system) / 1000
+  }
+
+  test('210,000 items inserted and deleted: refused before the apply at the socket (4413) and the import (413), at the cost of a plain update', async () => {
+    const server = await startTestServer()
+    try {
+      const hostile = tombstones()
+      // The same size of ordinary text: one item.
+      const plainDoc = new Y.Doc()
+      plainDoc.getText('notes').insert(0, paragraphs(hostile.byteLength - 40, 300))
+      const plain = Y.encodeStateAsUpdate(plainDoc)
+      plainDoc.destroy()
+      const plainRaw = await rawSocket(server.wsUrl, 'lpc-2026-plain')
+      const plainMs = await cpuOf(async () => {
+        plainRaw.ws.send(encodeSyncUpdate(plain))
+        await waitFor('the plain update stored', () => server.store.lastSeq('lpc-2026-plain') > 0, 30_000)
+      })
+      const raw = await rawSocket(server.wsUrl, 'lpc-2026-tombstones')
+      const hostileMs = await cpuOf(async () => {
+        raw.ws.send(encodeSyncUpdate(hostile))
+        await waitFor('the socket closed', () => raw.closed !== null, 60_000)
+      })
+      console.log(
+        `BUDGET tombstones refused in ${hostileMs.toFixed(0)} ms CPU, plain update ${plainMs.toFixed(0)} ms`,
+      )
+      assert.equal(raw.closed?.code, CLOSE_PAD_FULL, raw.closed?.reason)
+      assert.match(raw.closed!.reason, /MAX_PAD_ITEMS/)
+      assert.equal(server.store.exists('lpc-2026-tombstones'), false, 'nothing stored')
+      assert.ok(
+        hostileMs <= 3 * plainMs + 100,
+        `refusing cost ${hostileMs.toFixed(0)} ms, a plain update ${plainMs.toFixed(0)} ms`,
+      )
+      // The import door: the same limit, named, and no pad.
+      const pads = server.meetings.pads({ unfiled: true }).length
+      const imported = await apiCall(
+        server,
+        'POST',
+        '/api/pads/import?title=Tombstones',
+        hostile,
+        'application/octet-stream',
+      )
+      assert.equal(imported.status, 413, imported.text)
+      assert.match((imported.json as { error: { message: string } }).error.message, /MAX_PAD_ITEMS/)
+      assert.equal(server.meetings.pads({ unfiled: true }).length, pads)
+      plainRaw.ws.terminate()
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('a restore goes through the room’s checks: one that would pass the size limit is refused with 413, the pad unchanged', async () => {
+    const maxPadBytes = 64 * 1024
+    const server = await startTestServer({ maxPadBytes, maxFrameBytes: maxPadBytes + 1024 * 1024 })
+    try {
+      const id = storedPad(server, 'Restore', paragraphs(40_000, 300))
+      const room = server.rooms.open(id)
+      const notes = room.doc.getText('notes')
+      room.doc.transact(() => {
+        notes.delete(0, notes.length)
+        notes.insert(0, paragraphs(40_000, 200))
+      }, SERVER_ORIGIN)
+      server.rooms.flush()
+      const before = notes.toString()
+      // Before: the restore edited the doc directly, and the pad passed its limit (about 80 KB).
+      const refused = await apiCall(server, 'POST', `/api/pads/${id}/restore`, { seq: 1 })
+      assert.equal(refused.status, 413, refused.text.slice(0, 200))
+      assert.match((refused.json as { error: { message: string } }).error.message, /pad is full/)
+      assert.equal(server.rooms.get(id)!.doc.getText('notes').toString(), before)
+      assert.equal(server.minutes.text(id), before)
+    } finally {
       await server.close()
     }
   })

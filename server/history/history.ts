@@ -10,6 +10,7 @@ import { NOTES_TEXT } from '../meetings/templates.ts'
 import type { Db } from '../storage/db.ts'
 import { LOAD_ORIGIN } from '../sync/pad-doc.ts'
 import { SERVER_ORIGIN } from '../sync/peer.ts'
+import { CLOSE_PAD_FULL } from '../sync/room.ts'
 import type { Rooms } from '../sync/rooms.ts'
 
 /** Edits of one author closer together than this are one step of the timeline. */
@@ -140,7 +141,15 @@ export class History {
   restore(padId: string, seq: number): { seq: number; text: string } {
     const old = this.revision(padId, seq)
     const room = this.rooms.open(padId)
-    const ytext = room.doc.getText(NOTES_TEXT)
+    const closed = room.serverWriteRefusal()
+    if (closed) throw new HttpError(409, 'closed', closed.reason)
+    // The change is made on a copy (as the server's own client id) and goes in through the room's
+    // checks, like anyone's edit: a restore may not pass the pad's size or item budget either.
+    const scratch = new Y.Doc()
+    scratch.clientID = room.doc.clientID
+    Y.applyUpdate(scratch, Y.encodeStateAsUpdate(room.doc), LOAD_ORIGIN)
+    const before = Y.encodeStateVector(scratch)
+    const ytext = scratch.getText(NOTES_TEXT)
     const current = ytext.toString()
     // Edit only the middle that differs, so cursors and concurrent typing elsewhere survive.
     let start = 0
@@ -151,12 +160,15 @@ export class History {
       endCur--
       endOld--
     }
-    room.doc.transact(() => {
+    scratch.transact(() => {
       if (endCur > start) ytext.delete(start, endCur - start)
       if (endOld > start) ytext.insert(start, old.text.slice(start, endOld))
     }, SERVER_ORIGIN)
-    this.rooms.flush()
-    return { seq: old.seq, text: ytext.toString() }
+    const change = Y.encodeStateAsUpdate(scratch, before)
+    scratch.destroy()
+    const result = room.applyServerUpdate(change)
+    if (!result.ok) throw new HttpError(result.code === CLOSE_PAD_FULL ? 413 : 409, 'refused', result.reason)
+    return { seq: old.seq, text: room.doc.getText(NOTES_TEXT).toString() }
   }
 
   addCheckpoint(padId: string, name: string): Checkpoint {

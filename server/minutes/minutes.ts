@@ -16,6 +16,7 @@ import { describeSlot, inZone } from '../meetings/time.ts'
 import type { Logger } from '../ops/logger.ts'
 import type { SearchIndex } from '../storage/search-index.ts'
 import type { AuthorSummary, PadStore } from '../storage/store.ts'
+import { MAX_PAD_ITEMS, tooManyItems } from '../sync/item-budget.ts'
 import { docFromStored, encodeState, readStoredDoc } from '../sync/pad-doc.ts'
 import type { Rooms } from '../sync/rooms.ts'
 import { readUntrusted, yjsStateTask } from '../untrusted/untrusted-files.ts'
@@ -175,7 +176,14 @@ export class Minutes {
     input: { title: string; kind: PadKind; event?: string | null; id?: string },
   ): Promise<PadInfo> {
     if (state.byteLength > MAX_IMPORT_BYTES) throw new HttpError(413, 'too_large', 'Yjs state over 16 MiB')
-    await readUntrusted(yjsStateTask, state, { code: 'invalid_yjs', what: 'Yjs state' }, this.d.log)
+    const facts = await readUntrusted(
+      yjsStateTask,
+      state,
+      { code: 'invalid_yjs', what: 'Yjs state' },
+      this.d.log,
+    )
+    if (facts.items > MAX_PAD_ITEMS)
+      throw new HttpError(413, 'too_large', `${tooManyItems('this Yjs state')}; nothing was imported`)
     const pad = this.d.meetings.createPad({ ...input, event: input.event ?? null }, state)
     this.d.search.markDirty(pad.id)
     return pad

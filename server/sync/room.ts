@@ -24,10 +24,11 @@ import type { Logger } from '../ops/logger.ts'
 import { snapshotDue } from '../storage/snapshot-policy.ts'
 import type { LogRow, PadStore } from '../storage/store.ts'
 import { AnswerCache, stateKey, WHOLE_PAD_KEY } from './answer-cache.ts'
+import { itemsOf, MAX_PAD_ITEMS, newStructsIn, tooManyItems } from './item-budget.ts'
 import { sanitizeAwarenessState } from './limits.ts'
 import { notesTextRefusal } from './notes-text-check.ts'
 import { docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
-import { CLOSE, type Origin, type Peer, type Refusal } from './peer.ts'
+import { CLOSE, type Origin, type Peer, type Refusal, SERVER_ORIGIN } from './peer.ts'
 import { Presence } from './presence.ts'
 import { checkStateVector, checkUpdate, lacksDependencies, withinClockBound } from './update-check.ts'
 import { checkWriters, type WriterView, withoutClients } from './writer-check.ts'
@@ -110,6 +111,11 @@ export const CLOSE_TRY_LATER = 1013
  * its local copy and is sent when the page is reloaded.
  */
 export const CLOSE_TOO_MANY_NEW_PADS = 4429
+/**
+ * Refusal code of a server write (a restore) into a closed session: never sent on a socket (peers
+ * of a closed pad are told "read-only" and kept); the HTTP door answers it with 409.
+ */
+export const REFUSED_SESSION_CLOSED = 4423
 /** Close code for a client breaking a limit on purpose-shaped input (1008 Policy Violation). */
 export const CLOSE_POLICY = 1008
 /**
@@ -361,11 +367,21 @@ export class Room {
     if (!withinClockBound(shape.value))
       return { ok: false, code: CLOSE.invalidPayload, reason: 'invalid update: clock out of range' }
     if (lacksDependencies(shape.value, (client) => Y.getState(this.doc.store, client))) {
+      // The server's own writes are made on this doc: one that lacks something is a bug, not a gap.
+      if (!replyTo)
+        return { ok: false, code: CLOSE.invalidPayload, reason: 'update depends on missing edits' }
       // Something before this update never reached us (a lost frame, a restored server). Applying
       // would park it as pending; ask for everything we lack instead (the answer includes it).
-      replyTo?.send(this.step1Frame())
+      replyTo.send(this.step1Frame())
       return OK
     }
+    // Counted from the walk, before anything decodes or applies it: those are what cost seconds.
+    const stateOf = (client: number) => Y.getState(this.doc.store, client)
+    if (
+      shape.value.deleteRangeCount > MAX_PAD_ITEMS ||
+      itemsOf(this.doc) + newStructsIn(shape.value, stateOf) > MAX_PAD_ITEMS
+    )
+      return { ok: false, code: CLOSE_PAD_FULL, reason: tooManyItems('the pad') }
     let claims: number[] = []
     /** The shape of what is kept of the update (all of it, unless another writer's part is dropped). */
     let kept = shape.value
@@ -440,6 +456,11 @@ export class Room {
         code: CLOSE_TOO_MANY_NEW_PADS,
         reason: 'too many new pads from your address in the last minute: reload the page in a minute',
       }
+    }
+    if (itemsOf(this.doc) > MAX_PAD_ITEMS) {
+      // Its deletions split more items than the count before the apply could see.
+      if (!this.rollBackTo(queuedBefore)) this.host.discard(this, 'pad reloading')
+      return { ok: false, code: CLOSE_PAD_FULL, reason: tooManyItems('the pad') }
     }
     this.position.approxBytes += update.byteLength
     if (replyTo) this.noteWriters(firstWritten, claims, replyTo.writer, queuedBefore)
@@ -545,6 +566,27 @@ export class Room {
 
   sendPresenceTo(peer: Peer): void {
     peer.send(this.presenceFrame())
+  }
+
+  /**
+   * A write by the server itself (a restore): the same checks as a peer's update — valid, within
+   * the size and item budgets, not into a closed session — then applied with the server as origin
+   * and committed. Nothing is applied when it is refused.
+   */
+  applyServerUpdate(update: Uint8Array): Result {
+    const refusal = this.serverWriteRefusal()
+    if (refusal) return refusal
+    const result = this.receiveUpdate(SERVER_ORIGIN, update)
+    if (result.ok) this.host.flushNow()
+    return result
+  }
+
+  /** Whether the server may write into this pad now (it is not a closed session). */
+  serverWriteRefusal(): ({ ok: false } & Refusal) | null {
+    if (this.discarded) return { ok: false, code: CLOSE.goingAway, reason: 'the pad is reloading: try again' }
+    if (this.readOnly)
+      return { ok: false, code: REFUSED_SESSION_CLOSED, reason: 'the session is closed: reopen it first' }
+    return null
   }
 
   /**
