@@ -1283,6 +1283,56 @@ describe('budgets: what a pad costs, at every door', () => {
       await server.close()
     }
   })
+
+  test('history reads of a pad stored before the item budget (450,000 deleted items) answer 413 at once', async () => {
+    const server = await startTestServer()
+    try {
+      // Items typed one before the other and deleted, written by hand: each names the one before
+      // as its right neighbour, so that none merges.
+      const N = 450_000
+      const e = encoding.createEncoder()
+      for (const v of [1, N, 7, 0]) encoding.writeVarUint(e, v)
+      encoding.writeUint8(e, 1) // ContentDeleted, parent named
+      encoding.writeVarUint(e, 1)
+      encoding.writeVarString(e, 'notes')
+      encoding.writeVarUint(e, 1)
+      for (let clock = 1; clock < N; clock++) {
+        encoding.writeUint8(e, 0b0100_0001) // right origin, ContentDeleted
+        encoding.writeVarUint(e, 7)
+        encoding.writeVarUint(e, clock - 1)
+        encoding.writeVarUint(e, 1)
+      }
+      encoding.writeVarUint(e, 0)
+      const old = encoding.toUint8Array(e)
+      const id = 'lpc-2026-stored-before'
+      server.store.append([{ padId: id, at: Date.now(), conn: 'server', author: null, data: old }])
+      const plain = storedPad(server, 'Plain', paragraphs(old.byteLength, 300))
+      const reads = (pad: string) => [
+        `/api/pads/${pad}/export?format=md`,
+        `/api/pads/${pad}/revisions/1`,
+        `/api/pads/${pad}/diff?from=1&to=1`,
+      ]
+      let plainMs = 0
+      for (const url of reads(plain)) plainMs += await cpuOf(async () => void (await ok200(server, url)))
+      let hostileMs = 0
+      for (const url of reads(id)) {
+        hostileMs += await cpuOf(async () => {
+          const reply = await apiCall(server, 'GET', url)
+          assert.equal(reply.status, 413, `${url}: ${reply.text.slice(0, 200)}`)
+          assert.match((reply.json as { error: { message: string } }).error.message, /MAX_READ_ITEMS/)
+        })
+      }
+      console.log(
+        `BUDGET reads of 450,000 items refused in ${hostileMs.toFixed(0)} ms CPU, plain ${plainMs.toFixed(0)} ms`,
+      )
+      assert.ok(
+        hostileMs <= 3 * plainMs + 100,
+        `refusing cost ${hostileMs.toFixed(0)} ms, plain reads ${plainMs.toFixed(0)} ms`,
+      )
+    } finally {
+      await server.close()
+    }
+  })
 })
 
 describe('clocks and lengths near 2^53 are refused whole', () => {

@@ -8,6 +8,7 @@ import type { Checkpoint, DiffLine, Revision, Timeline, TimelineStep } from '../
 import { HttpError } from '../http/http-errors.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
 import type { Db } from '../storage/db.ts'
+import { MAX_READ_ITEMS, storedItems, tooManyItemsToRead } from '../sync/item-budget.ts'
 import { LOAD_ORIGIN } from '../sync/pad-doc.ts'
 import { SERVER_ORIGIN } from '../sync/peer.ts'
 import { CLOSE_PAD_FULL } from '../sync/room.ts'
@@ -216,14 +217,18 @@ export class History {
   }
 
   private docAt(pk: number, seq: number): Y.Doc {
-    const doc = new Y.Doc()
     const snapshot = this.s.snapshotAtOrBefore.get(pk, seq)
+    const blobs: Uint8Array[] = []
+    if (snapshot) blobs.push(snapshot.data)
+    for (const row of this.s.rowsBetween.iterate(pk, snapshot?.upto ?? 0, seq)) blobs.push(row.data)
+    // Counted by the walk before anything is applied: the apply is what costs seconds.
+    if (storedItems(blobs) > MAX_READ_ITEMS)
+      throw new HttpError(413, 'too_large', tooManyItemsToRead('this revision'))
+    const doc = new Y.Doc()
     Y.transact(
       doc,
       () => {
-        if (snapshot) Y.applyUpdate(doc, snapshot.data, LOAD_ORIGIN)
-        for (const row of this.s.rowsBetween.iterate(pk, snapshot?.upto ?? 0, seq))
-          Y.applyUpdate(doc, row.data, LOAD_ORIGIN)
+        for (const blob of blobs) Y.applyUpdate(doc, blob, LOAD_ORIGIN)
       },
       LOAD_ORIGIN,
     )

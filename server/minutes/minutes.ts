@@ -15,8 +15,14 @@ import { NOTES_TEXT } from '../meetings/templates.ts'
 import { describeSlot, inZone } from '../meetings/time.ts'
 import type { Logger } from '../ops/logger.ts'
 import type { SearchIndex } from '../storage/search-index.ts'
-import type { AuthorSummary, PadStore } from '../storage/store.ts'
-import { MAX_PAD_ITEMS, tooManyItems } from '../sync/item-budget.ts'
+import type { AuthorSummary, PadStore, StoredPad } from '../storage/store.ts'
+import {
+  MAX_PAD_ITEMS,
+  MAX_READ_ITEMS,
+  storedItems,
+  tooManyItems,
+  tooManyItemsToRead,
+} from '../sync/item-budget.ts'
 import { docFromStored, encodeState, readStoredDoc } from '../sync/pad-doc.ts'
 import type { Rooms } from '../sync/rooms.ts'
 import { readUntrusted, yjsStateTask } from '../untrusted/untrusted-files.ts'
@@ -88,6 +94,14 @@ function fileSlug(text: string): string {
 
 /** Pads whose outcomes are kept (a few hundred bytes each): more than a large conference has. */
 const MAX_CACHED_OUTCOMES = 20_000
+
+/** A stored pad is rebuilt for a read only within MAX_READ_ITEMS (item-budget.ts). */
+function admitRead(stored: StoredPad): void {
+  const blobs = stored.snapshot ? [stored.snapshot] : []
+  for (const row of stored.updates) blobs.push(row.data)
+  if (storedItems(blobs) > MAX_READ_ITEMS)
+    throw new HttpError(413, 'too_large', tooManyItemsToRead('this pad'))
+}
 
 export class Minutes {
   private readonly d: MinutesDeps
@@ -380,8 +394,12 @@ ${index.join('\n')}
       this.d.rooms.flush()
       return read(room.doc)
     }
-    const doc = readStoredDoc(this.d.store, padId, this.d.snapshotEvery, (err) =>
-      this.d.log.warn({ pad: padId, err }, 'could not keep a snapshot of a replayed pad'),
+    const doc = readStoredDoc(
+      this.d.store,
+      padId,
+      this.d.snapshotEvery,
+      (err) => this.d.log.warn({ pad: padId, err }, 'could not keep a snapshot of a replayed pad'),
+      admitRead,
     )
     if (!doc) return null
     try {

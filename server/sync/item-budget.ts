@@ -6,7 +6,7 @@
  * ~1 GB of memory. Counted by update-check's walk, before anything is applied.
  */
 import type * as Y from 'yjs'
-import type { UpdateShape } from './update-check.ts'
+import { checkUpdate, type UpdateShape } from './update-check.ts'
 
 /**
  * Items (structs) plus delete-set ranges a pad may hold. The worst honest case we know: five
@@ -41,6 +41,29 @@ export function itemsOf(doc: Y.Doc): number {
   let n = 0
   for (const structs of doc.store.clients.values()) n += structs.length
   return n
+}
+
+/**
+ * Items a history read (a revision, a diff, an export of a pad not in memory) may rebuild: the
+ * stored blobs are counted one by one, so keystrokes a pad holds merged count once each here.
+ * Twice MAX_PAD_ITEMS: any pad written within the budget reads; a pad stored before it, holding
+ * millions of items, is refused in milliseconds instead of holding the server for seconds.
+ */
+export const MAX_READ_ITEMS = 2 * MAX_PAD_ITEMS
+
+/** Items and delete ranges in stored blobs (a snapshot and log rows), counted by the walk alone. */
+export function storedItems(blobs: Iterable<Uint8Array>): number {
+  let n = 0
+  for (const blob of blobs) {
+    const shape = checkUpdate(blob)
+    if (shape.ok) n += itemsIn(shape.value)
+  }
+  return n
+}
+
+/** The message of a refused history read, naming the limit. */
+export function tooManyItemsToRead(what: string): string {
+  return `${what} holds more than ${MAX_READ_ITEMS} edits (items and deletions: MAX_READ_ITEMS); rebuilding it would hold the server up for seconds`
 }
 
 /** The refusal, naming the limit. */
