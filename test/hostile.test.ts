@@ -19,9 +19,9 @@ import * as encoding from 'lib0/encoding'
 import ts from 'typescript'
 import * as Y from 'yjs'
 import type { Config } from '../server/ops/config.ts'
-import { docFromStored } from '../server/sync/pad-doc.ts'
+import { docFromStored, encodeState } from '../server/sync/pad-doc.ts'
 import { SERVER_ORIGIN } from '../server/sync/peer.ts'
-import { CLOSE_PAD_FULL } from '../server/sync/room.ts'
+import { CLOSE_PAD_FULL, REMEASURE_BYTES, type Room } from '../server/sync/room.ts'
 import { checkStateVector, checkUpdate, MAX_CLOCK } from '../server/sync/update-check.ts'
 import {
   decodeAwarenessUpdate,
@@ -1329,6 +1329,59 @@ describe('budgets: what a pad costs, at every door', () => {
         hostileMs <= 3 * plainMs + 100,
         `refusing cost ${hostileMs.toFixed(0)} ms, plain reads ${plainMs.toFixed(0)} ms`,
       )
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: a pad at its size limit', () => {
+  test('an edit on a pad at its size limit costs within 5× one on a small pad (no whole-pad measure per edit)', async () => {
+    // 20,000 lines typed at the top: a pad whose every measure is a real encode.
+    const doc = new Y.Doc()
+    const notes = doc.getText('notes')
+    for (let i = 0; i < 20_000; i++) notes.insert(0, `line ${i} of the minutes\n`)
+    const full = Y.encodeStateAsUpdate(doc)
+    doc.destroy()
+    // The limit 100 bytes above the pad: a few edits fit, then every one is at the limit.
+    const server = await startTestServer({ maxPadBytes: full.byteLength + 100 })
+    try {
+      const nearId = server.meetings.createPad({ title: 'Full', kind: 'meeting', event: null }, full).id
+      const smallId = storedPad(server, 'Small', 'Agenda\n')
+      /** One keystroke at the top of the pad by a writer of its own (each stands alone). */
+      const keystroke = (room: Room, client: number): Uint8Array => {
+        const first = (room.doc.getText('notes') as unknown as { _start: { id: Y.ID } })._start.id
+        const e = encoding.createEncoder()
+        for (const v of [1, 1, client, 0]) encoding.writeVarUint(e, v)
+        encoding.writeUint8(e, 0b0100_0100) // right origin, ContentString
+        encoding.writeVarUint(e, first.client)
+        encoding.writeVarUint(e, first.clock)
+        encoding.writeVarString(e, 'x')
+        encoding.writeVarUint(e, 0)
+        return encoding.toUint8Array(e)
+      }
+      /** CPU per edit of 200 edits on `id` (accepted or refused as full). */
+      const perEdit = (id: string, base: number): number => {
+        const room = server.rooms.open(id)
+        const edits = Array.from({ length: 200 }, (_, i) => keystroke(room, base + i))
+        const start = process.cpuUsage()
+        for (const edit of edits) {
+          room.receiveUpdate(SERVER_ORIGIN, edit)
+          server.rooms.flush()
+        }
+        const used = process.cpuUsage(start)
+        return (used.user + used.system) / 1000 / edits.length
+      }
+      const small = perEdit(smallId, 1_000_000)
+      const near = perEdit(nearId, 2_000_000)
+      console.log(`BUDGET per edit: at the limit ${near.toFixed(2)} ms, small pad ${small.toFixed(2)} ms`)
+      assert.ok(
+        near <= 5 * small + 0.5,
+        `an edit at the limit cost ${near.toFixed(2)} ms, on a small pad ${small.toFixed(2)} ms`,
+      )
+      // The limit still holds, within REMEASURE_BYTES.
+      const size = encodeState(server.rooms.get(nearId)!.doc).byteLength
+      assert.ok(size <= full.byteLength + 100 + REMEASURE_BYTES, `${size} bytes`)
     } finally {
       await server.close()
     }

@@ -74,6 +74,13 @@ export interface RoomLimits {
   maxAwarenessClientsPerSocket: number
 }
 
+/**
+ * Update bytes after which a pad near its size limit is measured again (see `fits`): 64 KiB, 0.4%
+ * of the 16 MiB limit, is what the pad may pass it by; ~2,600 keystrokes, so a pad at its limit
+ * costs one whole-pad encode per 2,600 edits instead of one per edit.
+ */
+export const REMEASURE_BYTES = 64 * 1024
+
 /** Rows merged into one broadcast frame at most (see `committed`). */
 const MERGE_CHUNK_ROWS = 100
 
@@ -181,6 +188,9 @@ export class Room {
    * in the store or claimed here: an id's key never changes once it holds structs.
    */
   private readonly writers = new Map<number, WriterHash | null>()
+  /** The pad's encoded size when last measured (see `fits`), and the update bytes since. */
+  private measured: number | null = null
+  private sinceMeasured = 0
 
   constructor(padId: string, loaded: LoadedPad, position: StoredPosition, host: RoomHost) {
     this.padId = padId
@@ -463,6 +473,7 @@ export class Room {
       return { ok: false, code: CLOSE_PAD_FULL, reason: tooManyItems('the pad') }
     }
     this.position.approxBytes += update.byteLength
+    this.sinceMeasured += update.byteLength
     if (replyTo) this.noteWriters(firstWritten, claims, replyTo.writer, queuedBefore)
     const store = this.doc.store
     if (store.pendingStructs || store.pendingDs) {
@@ -656,9 +667,16 @@ export class Room {
   private fits(update: Uint8Array): boolean {
     const max = this.host.limits.maxPadBytes
     if (this.position.approxBytes + update.byteLength <= max) return true
-    // The estimate counts deleted text until a snapshot; measure exactly before refusing.
-    this.position.approxBytes = encodeState(this.doc).byteLength
-    return this.position.approxBytes + update.byteLength <= max
+    // The estimate counts every update whole (a 25-byte keystroke grows the pad by a byte or two)
+    // and deleted text until a snapshot, so near the limit it is always over. Measuring is a
+    // whole-pad encode (~50 ms at 16 MiB): done at most once per REMEASURE_BYTES of updates; in
+    // between, the last measure decides, so the pad can pass the limit by that much at most.
+    if (this.measured === null || this.sinceMeasured >= REMEASURE_BYTES) {
+      this.measured = encodeState(this.doc).byteLength
+      this.sinceMeasured = 0
+      this.position.approxBytes = this.measured
+    }
+    return this.measured + update.byteLength <= max
   }
 
   /**
@@ -687,6 +705,8 @@ export class Room {
       this.position.bytesSinceSnapshot = 0
       this.position.snapshotBytes = state.byteLength
       this.position.approxBytes = state.byteLength
+      this.measured = state.byteLength
+      this.sinceMeasured = 0
     } catch (err) {
       // The log is complete without it; a snapshot only makes the next load faster.
       this.host.log.error({ pad: this.padId, err }, 'could not write snapshot')
