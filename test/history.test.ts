@@ -114,7 +114,7 @@ describe('history', () => {
     ada.text.insert(0, 'Decisions: none yet\n')
     await waitFor('stored', () => stored(server, 'restore') > 0)
     // Bob wipes what he sees: he must have seen Ada's line first (stored is not yet delivered).
-    await waitFor('Bob has Ada\'s line', () => bob.text.toString() === 'Decisions: none yet\n')
+    await waitFor("Bob has Ada's line", () => bob.text.toString() === 'Decisions: none yet\n')
     server.rooms.flush()
     const good = stored(server, 'restore')
     bob.text.delete(0, bob.text.length)

@@ -19,12 +19,17 @@ import * as encoding from 'lib0/encoding'
 import ts from 'typescript'
 import * as Y from 'yjs'
 import type { Config } from '../server/ops/config.ts'
-import { docFromStored } from '../server/sync/pad-doc.ts'
+import { CLOSE_PAD_FULL } from '../server/sync/close-codes.ts'
+import { docFromStored, encodeState } from '../server/sync/pad-doc.ts'
 import { SERVER_ORIGIN } from '../server/sync/peer.ts'
+import { REMEASURE_BYTES, type Room } from '../server/sync/room.ts'
 import { checkStateVector, checkUpdate, MAX_CLOCK } from '../server/sync/update-check.ts'
 import {
   decodeAwarenessUpdate,
   decodeMessage,
+  encodeAwareness,
+  encodeAwarenessUpdate,
+  encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.ts'
@@ -39,6 +44,7 @@ import {
   type RawSocket,
   rawSocket,
   seedFromEnv,
+  sleep,
   startTestServer,
   type TestServer,
   waitFor,
@@ -884,9 +890,9 @@ describe('budgets: snapshots', () => {
           c.text.insert(c.text.length, round % 12 === 11 ? '\n' : `${i}`)
         await waitFor('the round stored', () => server.store.lastSeq(id) >= (round + 1) * 5, 10_000)
         if (round % 30 === 29) {
-          await waitFor('clients converge', () =>
-            clients.every((c) => c.text.toString() === clients[0]!.text.toString()),
-          )
+          // On the server's text: each client's own newline alone makes five equal texts.
+          const serverText = () => server.rooms.get(id)!.doc.getText('notes').toString()
+          await waitFor('clients converge', () => clients.every((c) => c.text.toString() === serverText()))
           seen.set(server.store.lastSeq(id), clients[0]!.text.toString())
         }
       }
@@ -973,6 +979,410 @@ describe('budgets: event-wide views and new pads', () => {
       )
       assert.equal(imported.status, 429, 'the import door counts too')
       assert.equal(server.meetings.pads({ event: 'kr-2026' }).length, 5)
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: answers and readers that do not read', () => {
+  const ADMIN = 'organiser-token-0123456789'
+
+  /** A pad of `n` separate paragraphs typed at the top (one struct each: costly to encode). */
+  function manyStructs(n: number): Uint8Array {
+    const doc = new Y.Doc()
+    const notes = doc.getText('notes')
+    for (let i = 0; i < n; i++) notes.insert(0, `${paragraphs(90, 90)} ${i}\n`)
+    const update = Y.encodeStateAsUpdate(doc)
+    doc.destroy()
+    return update
+  }
+
+  /**
+   * CPU time of the process, and the most ArrayBuffer bytes it held above the start (answers
+   * waiting in a socket's queue are ArrayBuffers), while `run` runs.
+   */
+  async function spent(run: () => Promise<void>): Promise<{ cpuMs: number; peakBytes: number }> {
+    const base = process.memoryUsage().arrayBuffers
+    let peakBytes = 0
+    const sample = () => {
+      peakBytes = Math.max(peakBytes, process.memoryUsage().arrayBuffers - base)
+    }
+    const timer = setInterval(sample, 2)
+    const cpu = process.cpuUsage()
+    try {
+      await run()
+    } finally {
+      clearInterval(timer)
+      sample()
+    }
+    const used = process.cpuUsage(cpu)
+    return { cpuMs: (used.user + used.system) / 1000, peakBytes }
+  }
+
+  test('40 step 1s from a read link on a big pad, never read: one answer encoded and held, the socket closed', async () => {
+    const server = await startTestServer({ stalledReaderCloseMs: 2000 }, { adminToken: ADMIN })
+    const bearer = { authorization: `Bearer ${ADMIN}` }
+    try {
+      createEvent(server, 'big')
+      const links = okJson<{ read: string }>(
+        await apiCall(server, 'GET', '/api/events/big/links', undefined, 'application/json', bearer),
+      )
+      const read = new URL(links.read).searchParams.get('token')!
+      const update = manyStructs(10_000)
+      const padOf = (title: string) =>
+        server.meetings.createPad({ title, kind: 'meeting', event: 'big' }, update).id
+      const plainPad = padOf('Plain')
+      const bigPad = padOf('Big')
+      // Someone typing on another pad, whose keystrokes must keep arriving.
+      const other = 'lpc-2026-other'
+      const a = connectClient(server.wsUrl, other, { name: 'Ada', params: { token: ADMIN } })
+      const b = connectClient(server.wsUrl, other, { name: 'Linus', params: { token: ADMIN } })
+      await Promise.all([a.synced(), b.synced()])
+      const ask = encodeSyncStep1(new Uint8Array([0]))
+      /** A raw socket on `pad` with the read link that reads nothing after the greeting. */
+      const deaf = async (pad: string) => {
+        const raw = await rawSocket(server.wsUrl, pad, { query: `token=${read}` })
+        await waitFor('greeting', () => raw.received.length > 0, 30_000)
+        ;(raw.ws as unknown as { _socket: { pause(): void } })._socket.pause()
+        return raw
+      }
+      // The plain client: one step 1 (what every reader sends when it opens the pad).
+      const plainRaw = await deaf(plainPad)
+      const plain = await spent(async () => {
+        plainRaw.ws.send(ask)
+        await sleep(1000)
+      })
+      const hostileRaw = await deaf(bigPad)
+      const hostile = await spent(async () => {
+        for (let i = 0; i < 40; i++) hostileRaw.ws.send(ask)
+        await sleep(1000)
+      })
+      // Typing on the other pad still arrives.
+      a.text.insert(0, 'still typing\n')
+      await waitFor('the other pad converges', () => b.text.toString().includes('still typing'), 30_000)
+      const mib = (n: number) => (n / 1024 / 1024).toFixed(1)
+      console.log(
+        `BUDGET 40 step 1s: ${hostile.cpuMs.toFixed(0)} ms CPU, ${mib(hostile.peakBytes)} MiB held; one step 1: ${plain.cpuMs.toFixed(0)} ms, ${mib(plain.peakBytes)} MiB`,
+      )
+      assert.ok(
+        hostile.peakBytes <= 3 * plain.peakBytes + 1024 * 1024,
+        `40 step 1s held ${mib(hostile.peakBytes)} MiB, one ${mib(plain.peakBytes)} MiB`,
+      )
+      assert.ok(
+        hostile.cpuMs <= 3 * plain.cpuMs + 50,
+        `40 step 1s cost ${hostile.cpuMs.toFixed(0)} ms of CPU, one ${plain.cpuMs.toFixed(0)} ms`,
+      )
+      // It never reads: it is dropped once its unsent bytes have not shrunk for stalledReaderCloseMs.
+      await waitFor('the deaf reader dropped', () => (server.rooms.get(bigPad)?.peerCount ?? 0) === 0, 30_000)
+      const dropped = server.logLines.filter((l) => l.msg === 'closing a client that reads too slowly')
+      assert.ok(dropped.length >= 1, 'dropped as a slow reader (4001)')
+      a.destroy()
+      b.destroy()
+      plainRaw.ws.terminate()
+      hostileRaw.ws.terminate()
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: presence in a crowd', () => {
+  // Every stock client in node adds a process 'exit' listener; hundreds are expected here.
+  process.setMaxListeners(1100)
+
+  /**
+   * The shipped rate (300 messages a second), with a burst of one second and a close after 3 s
+   * over it instead of 5 s and 10 s: what would close an honest client closes it within the
+   * test's 12 s.
+   */
+  const SHORT_FLOOD_WINDOW = { messageBurst: 300, throttleCloseMs: 3000 }
+
+  /** Stock clients on `pad`, each recording the close codes its connections got. */
+  function crowd(server: TestServer, pad: string, n: number): { clients: Client[]; closes: number[] } {
+    const closes: number[] = []
+    const clients = Array.from({ length: n }, (_, i) => {
+      const c = connectClient(server.wsUrl, pad, { name: `Person ${i}` })
+      c.provider.on('connection-close', (event) => closes.push(event?.code ?? 0))
+      return c
+    })
+    return { clients, closes }
+  }
+
+  /** A cursor as y-codemirror sets it (relative positions are opaque here: any JSON object). */
+  const cursorAt = (i: number) => ({
+    anchor: { tname: 'notes', item: null, assoc: i },
+    head: { tname: 'notes', item: null, assoc: 0 },
+  })
+
+  const awarenessFrame = (clientId: number, clock: number, state: string) =>
+    encodeAwareness(encodeAwarenessUpdate([{ clientId, clock, state }]))
+
+  test('300 stock clients moving cursors in one room (360 moves a second) are never closed', async () => {
+    const server = await startTestServer(SHORT_FLOOD_WINDOW)
+    const pad = 'lpc-2026-keynote'
+    const { clients, closes } = crowd(server, pad, 300)
+    try {
+      await waitFor('all 300 synced', () => clients.every((c) => c.provider.synced), 200_000)
+      // 36 people move their cursor every 100 ms, each in turn: 360 moves a second, for 12 s.
+      const deadline = Date.now() + 60_000
+      for (let round = 0; round < 120 && Date.now() < deadline; round++) {
+        for (let k = 0; k < 36; k++) {
+          const who = (round * 36 + k) % clients.length
+          clients[who]!.provider.awareness.setLocalStateField('cursor', cursorAt(round))
+        }
+        await sleep(100)
+      }
+      // The last move reaches the others: presence still flows.
+      const mover = clients[0]!
+      mover.provider.awareness.setLocalStateField('cursor', cursorAt(999_999))
+      const seen = (c: Client) =>
+        (c.provider.awareness.getStates().get(mover.doc.clientID) as { cursor?: unknown } | undefined)?.cursor
+      await waitFor(
+        'the last move is seen',
+        () => JSON.stringify(seen(clients[299]!)).includes('999999'),
+        60_000,
+      )
+      assert.deepEqual(closes, [], `closed: ${closes.join(', ')}`)
+    } finally {
+      for (const c of clients) c.destroy()
+      await server.close()
+    }
+  })
+
+  test('two sockets changing their presence 250 times a second close no stock client', async () => {
+    const server = await startTestServer(SHORT_FLOOD_WINDOW)
+    const pad = 'lpc-2026-presence-storm'
+    const { clients, closes } = crowd(server, pad, 6)
+    const storm = await Promise.all([rawSocket(server.wsUrl, pad), rawSocket(server.wsUrl, pad)])
+    try {
+      await waitFor('all synced', () => clients.every((c) => c.provider.synced), 60_000)
+      // Each stock client hears 500 changes a second; counted against it, its echoes would keep
+      // it over its rate until it is closed (within 5 s with this burst and close delay). The
+      // storm keeps to 250 a second each by the clock, catching up after a slow turn.
+      const STORM_MS = 12_000
+      const started = Date.now()
+      let sent = 0
+      while (Date.now() - started < STORM_MS && sent < (STORM_MS / 1000) * 250) {
+        const due = Math.floor(((Date.now() - started) / 1000) * 250)
+        for (; sent < due; sent++) {
+          for (const [i, raw] of storm.entries()) {
+            const state = JSON.stringify({
+              user: { name: `storm ${i}`, color: '#aa0000' },
+              cursor: cursorAt(sent),
+            })
+            raw.ws.send(awarenessFrame(900_000 + i, sent + 1, state))
+          }
+        }
+        await sleep(10)
+      }
+      // Everyone still types and converges.
+      clients[0]!.text.insert(0, 'after the storm\n')
+      await waitFor(
+        'everyone has the line',
+        () => clients.every((c) => c.text.toString() === 'after the storm\n'),
+        60_000,
+      )
+      assert.deepEqual(closes, [], `stock clients closed: ${closes.join(', ')}`)
+    } finally {
+      for (const raw of storm) raw.ws.terminate()
+      for (const c of clients) c.destroy()
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: what a pad costs, at every door', () => {
+  /** 210,000 one-character items typed at the top, then all deleted: an empty text of 2 MB. */
+  function tombstones(): Uint8Array {
+    const doc = new Y.Doc()
+    const notes = doc.getText('notes')
+    doc.transact(() => {
+      for (let i = 0; i < 210_000; i++) notes.insert(0, 'x')
+    })
+    doc.transact(() => notes.delete(0, notes.length))
+    const update = Y.encodeStateAsUpdate(doc)
+    doc.destroy()
+    return update
+  }
+
+  /** CPU time of the process while `run` runs. */
+  async function cpuOf(run: () => Promise<void>): Promise<number> {
+    const start = process.cpuUsage()
+    await run()
+    const used = process.cpuUsage(start)
+    return (used.user + used.system) / 1000
+  }
+
+  test('210,000 items inserted and deleted: refused before the apply at the socket (4413) and the import (413), at the cost of a plain update', async () => {
+    const server = await startTestServer()
+    try {
+      const hostile = tombstones()
+      // The same size of ordinary text: one item.
+      const plainDoc = new Y.Doc()
+      plainDoc.getText('notes').insert(0, paragraphs(hostile.byteLength - 40, 300))
+      const plain = Y.encodeStateAsUpdate(plainDoc)
+      plainDoc.destroy()
+      const plainRaw = await rawSocket(server.wsUrl, 'lpc-2026-plain')
+      const plainMs = await cpuOf(async () => {
+        plainRaw.ws.send(encodeSyncUpdate(plain))
+        await waitFor('the plain update stored', () => server.store.lastSeq('lpc-2026-plain') > 0, 30_000)
+      })
+      const raw = await rawSocket(server.wsUrl, 'lpc-2026-tombstones')
+      const hostileMs = await cpuOf(async () => {
+        raw.ws.send(encodeSyncUpdate(hostile))
+        await waitFor('the socket closed', () => raw.closed !== null, 60_000)
+      })
+      console.log(
+        `BUDGET tombstones refused in ${hostileMs.toFixed(0)} ms CPU, plain update ${plainMs.toFixed(0)} ms`,
+      )
+      assert.equal(raw.closed?.code, CLOSE_PAD_FULL, raw.closed?.reason)
+      assert.match(raw.closed!.reason, /MAX_PAD_ITEMS/)
+      assert.equal(server.store.exists('lpc-2026-tombstones'), false, 'nothing stored')
+      assert.ok(
+        hostileMs <= 3 * plainMs + 100,
+        `refusing cost ${hostileMs.toFixed(0)} ms, a plain update ${plainMs.toFixed(0)} ms`,
+      )
+      // The import door: the same limit, named, and no pad.
+      const pads = server.meetings.pads({ unfiled: true }).length
+      const imported = await apiCall(
+        server,
+        'POST',
+        '/api/pads/import?title=Tombstones',
+        hostile,
+        'application/octet-stream',
+      )
+      assert.equal(imported.status, 413, imported.text)
+      assert.match((imported.json as { error: { message: string } }).error.message, /MAX_PAD_ITEMS/)
+      assert.equal(server.meetings.pads({ unfiled: true }).length, pads)
+      plainRaw.ws.terminate()
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('a restore goes through the room’s checks: one that would pass the size limit is refused with 413, the pad unchanged', async () => {
+    const maxPadBytes = 64 * 1024
+    const server = await startTestServer({ maxPadBytes, maxFrameBytes: maxPadBytes + 1024 * 1024 })
+    try {
+      const id = storedPad(server, 'Restore', paragraphs(40_000, 300))
+      const room = server.rooms.open(id)
+      const notes = room.doc.getText('notes')
+      room.doc.transact(() => {
+        notes.delete(0, notes.length)
+        notes.insert(0, paragraphs(40_000, 200))
+      }, SERVER_ORIGIN)
+      server.rooms.flush()
+      const before = notes.toString()
+      // Before: the restore edited the doc directly, and the pad passed its limit (about 80 KB).
+      const refused = await apiCall(server, 'POST', `/api/pads/${id}/restore`, { seq: 1 })
+      assert.equal(refused.status, 413, refused.text.slice(0, 200))
+      assert.match((refused.json as { error: { message: string } }).error.message, /pad is full/)
+      assert.equal(server.rooms.get(id)!.doc.getText('notes').toString(), before)
+      assert.equal(server.minutes.text(id), before)
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('history reads of a pad stored before the item budget (450,000 deleted items) answer 413 at once', async () => {
+    const server = await startTestServer()
+    try {
+      // Items typed one before the other and deleted, written by hand: each names the one before
+      // as its right neighbour, so that none merges.
+      const N = 450_000
+      const e = encoding.createEncoder()
+      for (const v of [1, N, 7, 0]) encoding.writeVarUint(e, v)
+      encoding.writeUint8(e, 1) // ContentDeleted, parent named
+      encoding.writeVarUint(e, 1)
+      encoding.writeVarString(e, 'notes')
+      encoding.writeVarUint(e, 1)
+      for (let clock = 1; clock < N; clock++) {
+        encoding.writeUint8(e, 0b0100_0001) // right origin, ContentDeleted
+        encoding.writeVarUint(e, 7)
+        encoding.writeVarUint(e, clock - 1)
+        encoding.writeVarUint(e, 1)
+      }
+      encoding.writeVarUint(e, 0)
+      const old = encoding.toUint8Array(e)
+      const id = 'lpc-2026-stored-before'
+      server.store.append([{ padId: id, at: Date.now(), conn: 'server', author: null, data: old }])
+      const plain = storedPad(server, 'Plain', paragraphs(old.byteLength, 300))
+      const reads = (pad: string) => [
+        `/api/pads/${pad}/export?format=md`,
+        `/api/pads/${pad}/revisions/1`,
+        `/api/pads/${pad}/diff?from=1&to=1`,
+      ]
+      let plainMs = 0
+      for (const url of reads(plain)) plainMs += await cpuOf(async () => void (await ok200(server, url)))
+      let hostileMs = 0
+      for (const url of reads(id)) {
+        hostileMs += await cpuOf(async () => {
+          const reply = await apiCall(server, 'GET', url)
+          assert.equal(reply.status, 413, `${url}: ${reply.text.slice(0, 200)}`)
+          assert.match((reply.json as { error: { message: string } }).error.message, /MAX_READ_ITEMS/)
+        })
+      }
+      console.log(
+        `BUDGET reads of 450,000 items refused in ${hostileMs.toFixed(0)} ms CPU, plain ${plainMs.toFixed(0)} ms`,
+      )
+      assert.ok(
+        hostileMs <= 3 * plainMs + 100,
+        `refusing cost ${hostileMs.toFixed(0)} ms, plain reads ${plainMs.toFixed(0)} ms`,
+      )
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('budgets: a pad at its size limit', () => {
+  test('an edit on a pad at its size limit costs within 5× one on a small pad (no whole-pad measure per edit)', async () => {
+    // 20,000 lines typed at the top: a pad whose every measure is a real encode.
+    const doc = new Y.Doc()
+    const notes = doc.getText('notes')
+    for (let i = 0; i < 20_000; i++) notes.insert(0, `line ${i} of the minutes\n`)
+    const full = Y.encodeStateAsUpdate(doc)
+    doc.destroy()
+    // The limit 100 bytes above the pad: a few edits fit, then every one is at the limit.
+    const server = await startTestServer({ maxPadBytes: full.byteLength + 100 })
+    try {
+      const nearId = server.meetings.createPad({ title: 'Full', kind: 'meeting', event: null }, full).id
+      const smallId = storedPad(server, 'Small', 'Agenda\n')
+      /** One keystroke at the top of the pad by a writer of its own (each stands alone). */
+      const keystroke = (room: Room, client: number): Uint8Array => {
+        const first = (room.doc.getText('notes') as unknown as { _start: { id: Y.ID } })._start.id
+        const e = encoding.createEncoder()
+        for (const v of [1, 1, client, 0]) encoding.writeVarUint(e, v)
+        encoding.writeUint8(e, 0b0100_0100) // right origin, ContentString
+        encoding.writeVarUint(e, first.client)
+        encoding.writeVarUint(e, first.clock)
+        encoding.writeVarString(e, 'x')
+        encoding.writeVarUint(e, 0)
+        return encoding.toUint8Array(e)
+      }
+      /** CPU per edit of 200 edits on `id` (accepted or refused as full). */
+      const perEdit = (id: string, base: number): number => {
+        const room = server.rooms.open(id)
+        const edits = Array.from({ length: 200 }, (_, i) => keystroke(room, base + i))
+        const start = process.cpuUsage()
+        for (const edit of edits) {
+          room.receiveUpdate(SERVER_ORIGIN, edit)
+          server.rooms.flush()
+        }
+        const used = process.cpuUsage(start)
+        return (used.user + used.system) / 1000 / edits.length
+      }
+      const small = perEdit(smallId, 1_000_000)
+      const near = perEdit(nearId, 2_000_000)
+      console.log(`BUDGET per edit: at the limit ${near.toFixed(2)} ms, small pad ${small.toFixed(2)} ms`)
+      assert.ok(
+        near <= 5 * small + 0.5,
+        `an edit at the limit cost ${near.toFixed(2)} ms, on a small pad ${small.toFixed(2)} ms`,
+      )
+      // The limit still holds, within REMEASURE_BYTES.
+      const size = encodeState(server.rooms.get(nearId)!.doc).byteLength
+      assert.ok(size <= full.byteLength + 100 + REMEASURE_BYTES, `${size} bytes`)
     } finally {
       await server.close()
     }

@@ -183,6 +183,7 @@ export class Pad {
       },
       maxSendBufferBytes: limits.maxPadBytes + SEND_BUFFER_MARGIN_BYTES,
       maxPreAuthMessages: DEFAULTS.maxPreAuthMessages,
+      stalledReaderCloseMs: DEFAULTS.stalledReaderCloseMs,
       closed: () => {},
     }
   }

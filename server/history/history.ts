@@ -5,17 +5,26 @@
  */
 import * as Y from 'yjs'
 import type { Checkpoint, DiffLine, Revision, Timeline, TimelineStep } from '../../shared/history.ts'
-import { NotFound } from '../lib/domain-errors.ts'
+import { Busy, Conflict, NotFound, TooLarge } from '../lib/domain-errors.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
 import type { Db } from '../storage/db.ts'
+import { CLOSE, CLOSE_PAD_FULL, REFUSED_SESSION_CLOSED } from '../sync/close-codes.ts'
+import { MAX_READ_ITEMS, storedItems, tooManyItemsToRead } from '../sync/item-budget.ts'
 import { LOAD_ORIGIN } from '../sync/pad-doc.ts'
-import { SERVER_ORIGIN } from '../sync/peer.ts'
+import { type Refusal, SERVER_ORIGIN } from '../sync/peer.ts'
 import type { Rooms } from '../sync/rooms.ts'
 
 /** Edits of one author closer together than this are one step of the timeline. */
 export const STEP_GAP_MS = 60_000
 
 const iso = (ms: number) => new Date(ms).toISOString()
+
+/** A restore the room refused, as the domain error a person can act on. */
+function refusedWrite(refusal: Refusal): Error {
+  if (refusal.code === CLOSE_PAD_FULL) return new TooLarge(refusal.reason, 'refused')
+  if (refusal.code === CLOSE.goingAway) return new Busy(refusal.reason)
+  return new Conflict(refusal.reason, refusal.code === REFUSED_SESSION_CLOSED ? 'closed' : 'refused')
+}
 
 export class History {
   private readonly rooms: Rooms
@@ -140,7 +149,15 @@ export class History {
   restore(padId: string, seq: number): { seq: number; text: string } {
     const old = this.revision(padId, seq)
     const room = this.rooms.open(padId)
-    const ytext = room.doc.getText(NOTES_TEXT)
+    const closed = room.serverWriteRefusal()
+    if (closed) throw refusedWrite(closed)
+    // The change is made on a copy (as the server's own client id) and goes in through the room's
+    // checks, like anyone's edit: a restore may not pass the pad's size or item budget either.
+    const scratch = new Y.Doc()
+    scratch.clientID = room.doc.clientID
+    Y.applyUpdate(scratch, Y.encodeStateAsUpdate(room.doc), LOAD_ORIGIN)
+    const before = Y.encodeStateVector(scratch)
+    const ytext = scratch.getText(NOTES_TEXT)
     const current = ytext.toString()
     // Edit only the middle that differs, so cursors and concurrent typing elsewhere survive.
     let start = 0
@@ -151,12 +168,15 @@ export class History {
       endCur--
       endOld--
     }
-    room.doc.transact(() => {
+    scratch.transact(() => {
       if (endCur > start) ytext.delete(start, endCur - start)
       if (endOld > start) ytext.insert(start, old.text.slice(start, endOld))
     }, SERVER_ORIGIN)
-    this.rooms.flush()
-    return { seq: old.seq, text: ytext.toString() }
+    const change = Y.encodeStateAsUpdate(scratch, before)
+    scratch.destroy()
+    const result = room.applyServerUpdate(change)
+    if (!result.ok) throw refusedWrite(result)
+    return { seq: old.seq, text: room.doc.getText(NOTES_TEXT).toString() }
   }
 
   addCheckpoint(padId: string, name: string): Checkpoint {
@@ -204,14 +224,17 @@ export class History {
   }
 
   private docAt(pk: number, seq: number): Y.Doc {
-    const doc = new Y.Doc()
     const snapshot = this.s.snapshotAtOrBefore.get(pk, seq)
+    const blobs: Uint8Array[] = []
+    if (snapshot) blobs.push(snapshot.data)
+    for (const row of this.s.rowsBetween.iterate(pk, snapshot?.upto ?? 0, seq)) blobs.push(row.data)
+    // Counted by the walk before anything is applied: the apply is what costs seconds.
+    if (storedItems(blobs) > MAX_READ_ITEMS) throw new TooLarge(tooManyItemsToRead('this revision'))
+    const doc = new Y.Doc()
     Y.transact(
       doc,
       () => {
-        if (snapshot) Y.applyUpdate(doc, snapshot.data, LOAD_ORIGIN)
-        for (const row of this.s.rowsBetween.iterate(pk, snapshot?.upto ?? 0, seq))
-          Y.applyUpdate(doc, row.data, LOAD_ORIGIN)
+        for (const blob of blobs) Y.applyUpdate(doc, blob, LOAD_ORIGIN)
       },
       LOAD_ORIGIN,
     )

@@ -15,7 +15,14 @@ import { NOTES_TEXT } from '../meetings/templates.ts'
 import { describeSlot, inZone } from '../meetings/time.ts'
 import type { Logger } from '../ops/logger.ts'
 import type { SearchIndex } from '../storage/search-index.ts'
-import type { AuthorSummary, PadStore } from '../storage/store.ts'
+import type { AuthorSummary, PadStore, StoredPad } from '../storage/store.ts'
+import {
+  MAX_PAD_ITEMS,
+  MAX_READ_ITEMS,
+  storedItems,
+  tooManyItems,
+  tooManyItemsToRead,
+} from '../sync/item-budget.ts'
 import { docFromStored, encodeState, readStoredDoc } from '../sync/pad-doc.ts'
 import type { Rooms } from '../sync/rooms.ts'
 import { readUntrusted, yjsStateTask } from '../untrusted/untrusted-files.ts'
@@ -97,6 +104,13 @@ function fileSlug(text: string): string {
 
 /** Pads whose outcomes are kept (a few hundred bytes each): more than a large conference has. */
 const MAX_CACHED_OUTCOMES = 20_000
+
+/** A stored pad is rebuilt for a read only within MAX_READ_ITEMS (item-budget.ts). */
+function admitRead(stored: StoredPad): void {
+  const blobs = stored.snapshot ? [stored.snapshot] : []
+  for (const row of stored.updates) blobs.push(row.data)
+  if (storedItems(blobs) > MAX_READ_ITEMS) throw new TooLarge(tooManyItemsToRead('this pad'))
+}
 
 export class Minutes {
   private readonly d: MinutesDeps
@@ -186,7 +200,14 @@ export class Minutes {
     input: { title: string; kind: PadKind; event?: string | null; id?: string },
   ): Promise<PadInfo> {
     if (state.byteLength > MAX_IMPORT_BYTES) throw new TooLarge('Yjs state over 16 MiB')
-    await readUntrusted(yjsStateTask, state, { code: 'invalid_yjs', what: 'Yjs state' }, this.d.log)
+    const facts = await readUntrusted(
+      yjsStateTask,
+      state,
+      { code: 'invalid_yjs', what: 'Yjs state' },
+      this.d.log,
+    )
+    if (facts.items > MAX_PAD_ITEMS)
+      throw new TooLarge(`${tooManyItems('this Yjs state')}; nothing was imported`)
     const pad = this.d.meetings.createPad({ ...input, event: input.event ?? null }, state)
     this.d.search.markDirty(pad.id)
     return pad
@@ -387,8 +408,12 @@ ${index.join('\n')}
       this.d.rooms.flush()
       return read(room.doc)
     }
-    const doc = readStoredDoc(this.d.store, padId, this.d.snapshotEvery, (err) =>
-      this.d.log.warn({ pad: padId, err }, 'could not keep a snapshot of a replayed pad'),
+    const doc = readStoredDoc(
+      this.d.store,
+      padId,
+      this.d.snapshotEvery,
+      (err) => this.d.log.warn({ pad: padId, err }, 'could not keep a snapshot of a replayed pad'),
+      admitRead,
     )
     if (!doc) return null
     try {

@@ -48,6 +48,13 @@ export interface Config {
   /** A socket kept throttled this long without pause is flooding, not typing: it is closed. */
   throttleCloseMs: number
   /**
+   * A socket with more than 1 MiB unsent (connection.ts, UNSENT_PAUSE_BYTES) is not served until
+   * it reads; one whose unsent bytes have not shrunk for this long is closed (4001, the stock
+   * client reconnects). 15 s: a laptop on bad Wi-Fi still takes some bytes in that time; one that
+   * takes none is gone (the ping would find it only after 30-60 s) or never reads.
+   */
+  stalledReaderCloseMs: number
+  /**
    * Open sockets per client address. A venue's Wi-Fi puts everyone behind one NAT address: 1,000
    * people × 2 devices (laptop, phone) × 1.5 pads open each (the session's, and the last one's
    * tab left open) = 3,000, + a third for sockets of people who roamed or closed a lid, kept
@@ -108,6 +115,7 @@ export const DEFAULTS: Config = {
   messageRate: 300,
   messageBurst: 1500,
   throttleCloseMs: 10_000,
+  stalledReaderCloseMs: 15_000,
   maxConnectionsPerIp: 4000,
   maxNewPadsPerIpPerMinute: 60,
   trustProxy: false,
@@ -177,6 +185,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     messageRate: intFrom(env, 'MESSAGE_RATE', DEFAULTS.messageRate, 1, 1_000_000),
     messageBurst: intFrom(env, 'MESSAGE_BURST', DEFAULTS.messageBurst, 1, 10_000_000),
     throttleCloseMs: intFrom(env, 'THROTTLE_CLOSE_MS', DEFAULTS.throttleCloseMs, 100, 3_600_000),
+    stalledReaderCloseMs: intFrom(
+      env,
+      'STALLED_READER_CLOSE_MS',
+      DEFAULTS.stalledReaderCloseMs,
+      100,
+      3_600_000,
+    ),
     maxConnectionsPerIp: intFrom(env, 'MAX_CONNECTIONS_PER_IP', DEFAULTS.maxConnectionsPerIp, 1, 1_000_000),
     maxNewPadsPerIpPerMinute: intFrom(
       env,

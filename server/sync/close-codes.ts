@@ -12,6 +12,11 @@
 export const CLOSE = {
   /** A pad unloaded: only when no socket is on it, so in practice nobody reads this one. */
   normal: 1000,
+  /**
+   * Never sent on a socket: the refusal of a server write (a restore) that found the pad being
+   * unloaded; the HTTP door answers 503 (send it again).
+   */
+  goingAway: 1001,
   /** A malformed message (a bug or a script: the stock client never sends one); it reconnects. */
   protocolError: 1002,
   /** A text frame: the protocol is binary only. */
@@ -75,6 +80,12 @@ export const CLOSE_PAD_DELETED = 4410
 
 /** The pad is full, MAX_PAD_BYTES (as HTTP 413): 44xx, so the client stops re-sending what cannot fit. */
 export const CLOSE_PAD_FULL = 4413
+
+/**
+ * A server write (a restore) into a closed session: a refusal code, never sent on a socket (peers
+ * of a closed pad are told "read-only" and kept); the HTTP door answers it with 409.
+ */
+export const REFUSED_SESSION_CLOSED = 4423
 
 /** An update putting something other than text into `notes` (as HTTP 415): never stored, the client stops. */
 export const CLOSE_NOT_TEXT = 4415

@@ -47,6 +47,11 @@ export interface ConnectionHost {
    * a reconnecting reader is owed at once.
    */
   readonly maxSendBufferBytes: number
+  /**
+   * A socket with more than UNSENT_PAUSE_BYTES unsent whose buffer has not shrunk for this long is
+   * not reading at all: it is closed with CLOSE_SLOW_READER.
+   */
+  readonly stalledReaderCloseMs: number
   /** Frames a socket may send before it is authorised (the stock client sends two at once). */
   readonly maxPreAuthMessages: number
   /** The socket closed: give back what the endpoint holds for it. Called once per connection. */
@@ -87,6 +92,27 @@ function onPong(this: WebSocket): void {
  */
 const MAX_BACKLOG = 5000
 
+/**
+ * Past this many bytes unsent, a socket's own frames wait until it has read what it was sent.
+ * Hours of minutes are a few hundred KiB, so a reader holding more than 1 MiB it has not taken is
+ * either loading a big pad (and has nothing to ask meanwhile) or asking without reading: each
+ * answer would only queue here, in this process' memory. Other people's edits are still sent to
+ * it, up to `maxSendBufferBytes`.
+ */
+export const UNSENT_PAUSE_BYTES = 1024 * 1024
+
+/** How often a socket waiting for its reader looks again (no event says its buffer shrank). */
+const BEHIND_POLL_MS = 100
+
+/**
+ * Answers a socket asks for again — a repeated sync step 1, a query-awareness — cost it one
+ * message token per this many bytes, beyond the token of the frame: asking for a 114 KB pad 290
+ * times a second empties the socket's bucket (and the socket is slowed, then closed) instead of
+ * making the server send 33 MB/s. An editor's save check (a step 1 answered with the little it
+ * lacks) costs one or two.
+ */
+export const ANSWER_BYTES_PER_TOKEN = 1024
+
 export class Connection implements Peer {
   readonly ip: string
   readonly ws: SyncSocket
@@ -121,6 +147,11 @@ export class Connection implements Peer {
   private peerGone = false
   /** Step 1 messages received: the first one is the handshake, later ones are save checks. */
   private step1Count = 0
+  /** Bytes handed to the socket so far (what an answer cost is the difference). */
+  private sentBytes = 0
+  /** Since when its unsent bytes have not shrunk while over UNSENT_PAUSE_BYTES, or null. */
+  private stalledSince: number | null = null
+  private lastBuffered = 0
 
   /** Takes over `ws` at once: frames that arrive before `join` wait (or close it, past the limit). */
   constructor(
@@ -183,7 +214,31 @@ export class Connection implements Peer {
     // at once (a close frame would wait behind the same queue); it reconnects and catches up.
     if (this.ws.bufferedAmount + message.byteLength > this.host.maxSendBufferBytes)
       return this.dropSlowReader()
+    this.sentBytes += message.byteLength
     this.ws.send(message)
+  }
+
+  /** More unsent than UNSENT_PAUSE_BYTES: its own frames wait (see `waitForReader`). */
+  private behind(): boolean {
+    return !this.peerGone && this.ws.bufferedAmount > UNSENT_PAUSE_BYTES
+  }
+
+  /**
+   * Stops serving the socket until it has read what it was sent: looks again shortly, and closes
+   * it once its buffer has not shrunk for `stalledReaderCloseMs` (a reader that reads at all,
+   * however slowly, is bounded by `maxSendBufferBytes` instead).
+   */
+  private waitForReader(): void {
+    const buffered = this.ws.bufferedAmount
+    const now = Date.now()
+    if (this.stalledSince === null || buffered < this.lastBuffered) this.stalledSince = now
+    this.lastBuffered = buffered
+    if (now - this.stalledSince > this.host.stalledReaderCloseMs) return this.dropSlowReader()
+    if (!this.paused) {
+      this.paused = true
+      this.ws.pause()
+    }
+    this.drainTimer ??= setTimeout(() => this.drain(), BEHIND_POLL_MS)
   }
 
   private dropSlowReader(): void {
@@ -269,6 +324,10 @@ export class Connection implements Peer {
         this.refuseEntry(CLOSE_POLICY, 'too many messages before authorisation', 'preauth_flood')
       return
     }
+    // The stock client re-sends every presence change it hears; those echoes change nothing and
+    // are dropped here, before a token is taken or a state decoded: in a room of 300 people moving
+    // cursors they are most of each socket's frames, and must not count against its rate.
+    if (isBinary && this.pad.isEcho(this, data)) return
     const { bucket, throttleCloseMs } = this.host.rate
     // A flood episode ends only once the sender has been quiet long enough to save up half a
     // burst; a backlog that merely drained between two reads does not end it.
@@ -276,17 +335,25 @@ export class Connection implements Peer {
     if (this.throttledSince !== null && Date.now() - this.throttledSince > throttleCloseMs) {
       return this.refuse({ code: CLOSE_POLICY, reason: 'too many messages: slow down' })
     }
-    if (this.backlog === null && this.takeToken()) return this.receive(data, isBinary)
+    const behind = this.behind()
+    if (this.backlog === null && !behind && this.takeToken()) return this.receive(data, isBinary)
     this.backlog ??= []
     this.backlog.push([data, isBinary])
     if (this.backlog.length > MAX_BACKLOG)
       return this.refuse({ code: CLOSE_POLICY, reason: 'too many messages' })
+    if (behind) return this.waitForReader()
     this.throttledSince ??= Date.now()
     if (!this.paused) {
       this.paused = true
       this.ws.pause()
     }
     this.scheduleDrain()
+  }
+
+  /** An answer it asked for again costs the socket tokens by its size (ANSWER_BYTES_PER_TOKEN). */
+  private charge(bytes: number): void {
+    const tokens = Math.floor(bytes / ANSWER_BYTES_PER_TOKEN)
+    if (tokens > 0) this.due = this.host.rate.bucket.charge(this.due, tokens)
   }
 
   private takeToken(): boolean {
@@ -298,16 +365,26 @@ export class Connection implements Peer {
 
   private scheduleDrain(): void {
     if (this.drainTimer || this.closed) return
+    if (this.behind()) return this.waitForReader()
     this.drainTimer = setTimeout(() => this.drain(), Math.max(1, this.host.rate.bucket.waitMs(this.due)))
   }
 
   private drain(): void {
     this.drainTimer = null
-    while (!this.closed && this.backlog !== null && this.backlog.length > 0 && this.takeToken()) {
+    while (
+      !this.closed &&
+      this.backlog !== null &&
+      this.backlog.length > 0 &&
+      !this.behind() &&
+      this.takeToken()
+    ) {
+      this.stalledSince = null
       const [data, isBinary] = this.backlog.shift()!
       this.receive(data, isBinary)
     }
     if (this.closed) return
+    if (this.behind()) return this.waitForReader()
+    this.stalledSince = null
     if (this.peerGone) {
       // Nothing more can arrive: what is left is finite, so no flood rule, only the rate.
       if (this.backlog === null || this.backlog.length === 0) return this.finish()
@@ -346,9 +423,13 @@ export class Connection implements Peer {
     let result: { ok: true } | ({ ok: false } & Refusal)
     try {
       switch (message.type) {
-        case 'sync-step1':
-          result = this.room().sendStateTo(this, message.stateVector, ++this.step1Count > 1)
+        case 'sync-step1': {
+          const again = ++this.step1Count > 1
+          const sent = this.sentBytes
+          result = this.room().sendStateTo(this, message.stateVector, again)
+          if (again) this.charge(this.sentBytes - sent)
           break
+        }
         case 'sync-step2':
         case 'sync-update':
           result = this.room().receiveUpdate(this, message.update, this, message.type === 'sync-update')
@@ -356,10 +437,13 @@ export class Connection implements Peer {
         case 'awareness':
           result = this.room().receiveAwareness(this, message.update)
           break
-        case 'query-awareness':
+        case 'query-awareness': {
+          const sent = this.sentBytes
           this.room().sendPresenceTo(this)
+          this.charge(this.sentBytes - sent)
           result = { ok: true }
           break
+        }
         case 'auth-denied':
           result = { ok: false, code: CLOSE.protocolError, reason: 'clients do not send auth messages' }
           break

@@ -35,6 +35,11 @@ export class TokenBucket {
     return Math.max(due, clock) + 1
   }
 
+  /** The socket's new `due` after spending `tokens` it may not have: a debt it waits out. */
+  charge(due: number, tokens: number, now = Date.now()): number {
+    return Math.max(due, this.inTokens(now)) + tokens
+  }
+
   /** Milliseconds until a token is available. */
   waitMs(due: number, now = Date.now()): number {
     const missing = 1 - this.level(due, now)

@@ -73,9 +73,12 @@ export function readStoredDoc(
   padId: string,
   snapshotEvery: number,
   snapshotFailed: (err: unknown) => void,
+  /** Looks at what would be rebuilt first, and may refuse it by throwing (a read budget). */
+  admit?: (stored: StoredPad) => void,
 ): Y.Doc | null {
   const stored = store.load(padId)
   if (!stored) return null
+  admit?.(stored)
   const doc = docFromStored(stored)
   const last = stored.updates.at(-1)
   const debt = {

@@ -10,7 +10,19 @@
  * included, and must never be closed for it), and when that peer's socket closes its ids are
  * removed and the removal is broadcast. State JSON is kept as text; it is parsed once on accept.
  */
+import { BoundedReader } from '../../shared/bounded-reader.ts'
 import type { AwarenessEntry } from '../../shared/protocol.ts'
+
+/** The message type of an awareness frame (y-protocols). */
+const MESSAGE_AWARENESS = 1
+/** The bytes of the JSON state `null` (a removal). */
+const NULL_STATE = [0x6e, 0x75, 0x6c, 0x6c]
+
+/**
+ * An echo may name every state the room holds, and a few more (removals of states that just
+ * left): a frame claiming more entries than that is not an echo, and goes through the normal path.
+ */
+const ECHO_SLACK_ENTRIES = 16
 
 interface Held<P> {
   clock: number
@@ -65,6 +77,42 @@ export class Presence<P> {
       accepted.push(entry)
     }
     return accepted
+  }
+
+  /**
+   * Whether `frame` (a whole websocket message) is an awareness update that `apply` would drop
+   * entirely: every entry is someone else's state, one of `peer`'s own at a clock it already has,
+   * or the removal of a state nobody holds. The stock client re-sends every presence change it
+   * hears: in a room of 300 these are most of its frames, and they are answered by nothing.
+   * Decided from the ids and clocks alone, before any state is decoded; false for anything else
+   * (including a malformed frame, which the normal path refuses).
+   */
+  isEcho(peer: P, frame: Uint8Array): boolean {
+    try {
+      const outer = new BoundedReader(frame)
+      if (outer.varUint('message type') !== MESSAGE_AWARENESS) return false
+      const update = outer.varBytes('awareness update')
+      const reader = new BoundedReader(update)
+      const n = reader.count('awareness entry count', 3)
+      if (n === 0 || n > this.states.size + ECHO_SLACK_ENTRIES) return false
+      for (let i = 0; i < n; i++) {
+        const clientId = reader.varUint('awareness client id')
+        const clock = reader.varUint('awareness clock')
+        const length = reader.varUint('awareness state length')
+        const start = reader.offset
+        reader.skip(length, 'awareness state')
+        const removal = length === 4 && NULL_STATE.every((byte, k) => update[start + k] === byte)
+        const held = this.states.get(clientId)
+        if (!held) {
+          if (!removal) return false
+        } else if (held.owner === peer) {
+          if (clock > held.clock || (clock === held.clock && removal)) return false
+        }
+      }
+      return reader.remaining === 0 && outer.remaining === 0
+    } catch {
+      return false
+    }
   }
 
   /** Drops every id `peer` introduced; returns the removals to broadcast. */

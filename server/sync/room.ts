@@ -23,6 +23,7 @@ import {
 import type { Logger } from '../ops/logger.ts'
 import { snapshotDue } from '../storage/snapshot-policy.ts'
 import type { LogRow, PadStore } from '../storage/store.ts'
+import { AnswerCache, stateKey, WHOLE_PAD_KEY } from './answer-cache.ts'
 import {
   CLOSE,
   CLOSE_AWARENESS_TOO_LARGE,
@@ -33,11 +34,13 @@ import {
   CLOSE_REOPENED,
   CLOSE_TOO_MANY_NEW_PADS,
   CLOSE_TRY_LATER,
+  REFUSED_SESSION_CLOSED,
 } from './close-codes.ts'
+import { itemsOf, MAX_PAD_ITEMS, newStructsIn, tooManyItems } from './item-budget.ts'
 import { sanitizeAwarenessState } from './limits.ts'
 import { notesTextRefusal } from './notes-text-check.ts'
 import { docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
-import type { Origin, Peer, Refusal } from './peer.ts'
+import { type Origin, type Peer, type Refusal, SERVER_ORIGIN } from './peer.ts'
 import { Presence } from './presence.ts'
 import { checkStateVector, checkUpdate, lacksDependencies, withinClockBound } from './update-check.ts'
 import { checkWriters, type WriterView, withoutClients } from './writer-check.ts'
@@ -83,6 +86,13 @@ export interface RoomLimits {
   maxAwarenessClientsPerSocket: number
 }
 
+/**
+ * Update bytes after which a pad near its size limit is measured again (see `fits`): 64 KiB, 0.4%
+ * of the 16 MiB limit, is what the pad may pass it by; ~2,600 keystrokes, so a pad at its limit
+ * costs one whole-pad encode per 2,600 edits instead of one per edit.
+ */
+export const REMEASURE_BYTES = 64 * 1024
+
 /** Rows merged into one broadcast frame at most (see `committed`). */
 const MERGE_CHUNK_ROWS = 100
 
@@ -125,6 +135,8 @@ export class Room {
   private readonly host: RoomHost
   private readonly peers = new Set<Peer>()
   private readonly presence = new Presence<Peer>()
+  /** Step 1, step 2 and presence frames, encoded once per change (answer-cache.ts). */
+  private readonly answers = new AnswerCache()
   private pending: PendingRow[] = []
   private position: StoredPosition
   private discarded = false
@@ -132,17 +144,20 @@ export class Room {
   private readOnly = false
   private readonly toldReadOnly = new WeakSet<Origin>()
   /**
-   * Presence frames that arrived while this tick's updates wait for their commit. A typist's
-   * keystroke comes with a cursor move; relayed at once, the cursor's 200 sends would go out
-   * before the keystroke's own 200 (which wait for the commit). Sent right after them instead,
-   * in arrival order.
+   * Presence changes of this tick, newest per client id, sent as one frame at its end (see
+   * `flushPresence`): 300 people moving cursors make each peer one frame per tick, not one per
+   * move (and the stock client echoes each frame it gets).
    */
-  private presenceAfterCommit: Uint8Array[] = []
+  private presenceOut = new Map<number, AwarenessEntry>()
+  private presenceTimer: NodeJS.Immediate | null = null
   /**
    * The writer key each Yjs client id was first written with (null: none), as far as looked up
    * in the store or claimed here: an id's key never changes once it holds structs.
    */
   private readonly writers = new Map<number, WriterHash | null>()
+  /** The pad's encoded size when last measured (see `fits`), and the update bytes since. */
+  private measured: number | null = null
+  private sinceMeasured = 0
 
   constructor(padId: string, loaded: LoadedPad, position: StoredPosition, host: RoomHost) {
     this.padId = padId
@@ -175,14 +190,31 @@ export class Room {
     this.listen(doc)
     // Everyone here joined before the doc existed and is still owed our step 1 (see `join`).
     if (this.peers.size > 0) {
-      const step1 = encodeSyncStep1(Y.encodeStateVector(doc))
+      const step1 = this.step1Frame()
       for (const peer of this.peers) peer.send(step1)
     }
     return doc
   }
 
   private listen(doc: Y.Doc): void {
-    doc.on('update', (update: Uint8Array, origin: unknown) => this.queue(update, origin))
+    this.answers.docChanged()
+    doc.on('update', (update: Uint8Array, origin: unknown) => {
+      this.answers.docChanged()
+      this.queue(update, origin)
+    })
+  }
+
+  /** Our sync step 1, from the snapshot's bytes while the doc is not built (no rebuild for it). */
+  private step1Frame(): Uint8Array {
+    return this.answers.step1Frame(() =>
+      encodeSyncStep1(
+        this.current ? Y.encodeStateVector(this.current) : Y.encodeStateVectorFromUpdate(this.unbuilt!),
+      ),
+    )
+  }
+
+  private presenceFrame(): Uint8Array {
+    return this.answers.presenceFrame(() => encodeAwareness(encodeAwarenessUpdate(this.presence.all())))
   }
 
   /**
@@ -226,9 +258,8 @@ export class Room {
     // Our step 1 makes the client answer with everything we lack — the only way edits made
     // while it was offline reach us (the client drops updates while disconnected). Not built
     // yet: `build` sends it, once there is a state vector to send.
-    if (this.current) peer.send(encodeSyncStep1(Y.encodeStateVector(this.current)))
-    const everyone = this.presence.all()
-    if (everyone.length > 0) peer.send(encodeAwareness(encodeAwarenessUpdate(everyone)))
+    if (this.current) peer.send(this.step1Frame())
+    if (this.presence.size > 0) peer.send(this.presenceFrame())
     if (this.readOnly || peer.readOnly) this.tellReadOnly(peer)
   }
 
@@ -249,7 +280,8 @@ export class Room {
 
   private removePresence(peer: Peer): void {
     const removed = this.presence.removePeer(peer)
-    if (removed.length > 0) this.relayPresence(encodeAwareness(encodeAwarenessUpdate(removed)))
+    if (removed.length > 0) this.answers.presenceChanged()
+    this.relayPresence(removed)
   }
 
   /**
@@ -263,13 +295,16 @@ export class Room {
     if (!sv.ok) return { ok: false, code: CLOSE.protocolError, reason: `invalid state vector: ${sv.error}` }
     if (this.pending.length > 0) this.host.flushNow()
     if (this.discarded) return OK
-    if (this.unbuilt && sv.value.size === 0 && !askBack) {
+    const unbuilt = this.unbuilt
+    if (unbuilt && sv.value.size === 0) {
       // Someone opening the pad afresh: the snapshot is exactly what it lacks.
-      peer.send(encodeSyncStep2(this.unbuilt))
-      return OK
+      peer.send(this.answers.stateFrame(WHOLE_PAD_KEY, () => encodeSyncStep2(unbuilt)))
+    } else {
+      const doc = this.doc
+      const key = stateKey(doc, sv.value)
+      peer.send(this.answers.stateFrame(key, () => encodeSyncStep2(Y.encodeStateAsUpdate(doc, stateVector))))
     }
-    peer.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)))
-    if (askBack) peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+    if (askBack) peer.send(this.step1Frame())
     return OK
   }
 
@@ -309,11 +344,21 @@ export class Room {
     if (!withinClockBound(shape.value))
       return { ok: false, code: CLOSE.invalidPayload, reason: 'invalid update: clock out of range' }
     if (lacksDependencies(shape.value, (client) => Y.getState(this.doc.store, client))) {
+      // The server's own writes are made on this doc: one that lacks something is a bug, not a gap.
+      if (!replyTo)
+        return { ok: false, code: CLOSE.invalidPayload, reason: 'update depends on missing edits' }
       // Something before this update never reached us (a lost frame, a restored server). Applying
       // would park it as pending; ask for everything we lack instead (the answer includes it).
-      replyTo?.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+      replyTo.send(this.step1Frame())
       return OK
     }
+    // Counted from the walk, before anything decodes or applies it: those are what cost seconds.
+    const stateOf = (client: number) => Y.getState(this.doc.store, client)
+    if (
+      shape.value.deleteRangeCount > MAX_PAD_ITEMS ||
+      itemsOf(this.doc) + newStructsIn(shape.value, stateOf) > MAX_PAD_ITEMS
+    )
+      return { ok: false, code: CLOSE_PAD_FULL, reason: tooManyItems('the pad') }
     let claims: number[] = []
     /** The shape of what is kept of the update (all of it, unless another writer's part is dropped). */
     let kept = shape.value
@@ -389,7 +434,13 @@ export class Room {
         reason: 'too many new pads from your address in the last minute: reload the page in a minute',
       }
     }
+    if (itemsOf(this.doc) > MAX_PAD_ITEMS) {
+      // Its deletions split more items than the count before the apply could see.
+      if (!this.rollBackTo(queuedBefore)) this.host.discard(this, 'pad reloading')
+      return { ok: false, code: CLOSE_PAD_FULL, reason: tooManyItems('the pad') }
+    }
     this.position.approxBytes += update.byteLength
+    this.sinceMeasured += update.byteLength
     if (replyTo) this.noteWriters(firstWritten, claims, replyTo.writer, queuedBefore)
     const store = this.doc.store
     if (store.pendingStructs || store.pendingDs) {
@@ -397,7 +448,7 @@ export class Room {
       // snapshot forever; drop them and ask the sender for everything we lack instead.
       store.pendingStructs = null
       store.pendingDs = null
-      if (!stripped) replyTo?.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+      if (!stripped) replyTo?.send(this.step1Frame())
     }
     return OK
   }
@@ -484,12 +535,36 @@ export class Room {
     }
     // The sender gets its own state back too: for a browser this echo is the only sign of life it
     // can see (it cannot see ws pings), and the stock client reconnects after 30 s of silence.
-    if (accepted.length > 0) this.relayPresence(encodeAwareness(encodeAwarenessUpdate(accepted)))
+    if (accepted.length > 0) {
+      this.answers.presenceChanged()
+      this.relayPresence(accepted)
+    }
     return OK
   }
 
   sendPresenceTo(peer: Peer): void {
-    peer.send(encodeAwareness(encodeAwarenessUpdate(this.presence.all())))
+    peer.send(this.presenceFrame())
+  }
+
+  /**
+   * A write by the server itself (a restore): the same checks as a peer's update — valid, within
+   * the size and item budgets, not into a closed session — then applied with the server as origin
+   * and committed. Nothing is applied when it is refused.
+   */
+  applyServerUpdate(update: Uint8Array): Result {
+    const refusal = this.serverWriteRefusal()
+    if (refusal) return refusal
+    const result = this.receiveUpdate(SERVER_ORIGIN, update)
+    if (result.ok) this.host.flushNow()
+    return result
+  }
+
+  /** Whether the server may write into this pad now (it is not a closed session). */
+  serverWriteRefusal(): ({ ok: false } & Refusal) | null {
+    if (this.discarded) return { ok: false, code: CLOSE.goingAway, reason: 'the pad is reloading: try again' }
+    if (this.readOnly)
+      return { ok: false, code: REFUSED_SESSION_CLOSED, reason: 'the session is closed: reopen it first' }
+    return null
   }
 
   /**
@@ -528,9 +603,7 @@ export class Room {
   committed(rows: readonly PendingRow[], seqs: readonly number[]): void {
     if (this.discarded) return
     if (rows.length > 0) this.broadcastCommitted(rows, seqs)
-    const presence = this.presenceAfterCommit
-    this.presenceAfterCommit = []
-    for (const frame of presence) this.broadcast(frame)
+    this.flushPresence()
   }
 
   private broadcastCommitted(rows: readonly PendingRow[], seqs: readonly number[]): void {
@@ -561,9 +634,16 @@ export class Room {
   private fits(update: Uint8Array): boolean {
     const max = this.host.limits.maxPadBytes
     if (this.position.approxBytes + update.byteLength <= max) return true
-    // The estimate counts deleted text until a snapshot; measure exactly before refusing.
-    this.position.approxBytes = encodeState(this.doc).byteLength
-    return this.position.approxBytes + update.byteLength <= max
+    // The estimate counts every update whole (a 25-byte keystroke grows the pad by a byte or two)
+    // and deleted text until a snapshot, so near the limit it is always over. Measuring is a
+    // whole-pad encode (~50 ms at 16 MiB): done at most once per REMEASURE_BYTES of updates; in
+    // between, the last measure decides, so the pad can pass the limit by that much at most.
+    if (this.measured === null || this.sinceMeasured >= REMEASURE_BYTES) {
+      this.measured = encodeState(this.doc).byteLength
+      this.sinceMeasured = 0
+      this.position.approxBytes = this.measured
+    }
+    return this.measured + update.byteLength <= max
   }
 
   /**
@@ -592,6 +672,8 @@ export class Room {
       this.position.bytesSinceSnapshot = 0
       this.position.snapshotBytes = state.byteLength
       this.position.approxBytes = state.byteLength
+      this.measured = state.byteLength
+      this.sinceMeasured = 0
     } catch (err) {
       // The log is complete without it; a snapshot only makes the next load faster.
       this.host.log.error({ pad: this.padId, err }, 'could not write snapshot')
@@ -602,6 +684,8 @@ export class Room {
   close(code: number, reason: string): void {
     this.discarded = true
     this.pending = []
+    if (this.presenceTimer) clearImmediate(this.presenceTimer)
+    this.presenceOut.clear()
     for (const peer of [...this.peers]) peer.close(code, reason)
     this.peers.clear()
     this.current?.destroy()
@@ -626,9 +710,27 @@ export class Room {
     for (const peer of this.peers) peer.send(message)
   }
 
-  /** A presence frame: now, or after the updates this tick is about to commit (see presenceAfterCommit). */
-  private relayPresence(message: Uint8Array): void {
-    if (this.pending.length > 0 || this.presenceAfterCommit.length > 0) this.presenceAfterCommit.push(message)
-    else this.broadcast(message)
+  /** Whether `frame` is a presence echo from `peer` that would change nothing (Presence.isEcho). */
+  isEcho(peer: Peer, frame: Uint8Array): boolean {
+    return this.presence.isEcho(peer, frame)
+  }
+
+  /** Presence changes go out at the end of the tick, one frame for all (see presenceOut). */
+  private relayPresence(entries: readonly AwarenessEntry[]): void {
+    if (entries.length === 0) return
+    for (const entry of entries) this.presenceOut.set(entry.clientId, entry)
+    this.presenceTimer ??= setImmediate(() => {
+      this.presenceTimer = null
+      // A typist's keystroke comes with a cursor move: the cursor waits for the keystroke, whose
+      // frame waits for its commit (`committed` sends both, in that order).
+      if (this.pending.length === 0) this.flushPresence()
+    })
+  }
+
+  private flushPresence(): void {
+    if (this.presenceOut.size === 0 || this.discarded) return
+    const entries = [...this.presenceOut.values()]
+    this.presenceOut.clear()
+    this.broadcast(encodeAwareness(encodeAwarenessUpdate(entries)))
   }
 }

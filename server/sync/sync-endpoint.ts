@@ -73,6 +73,7 @@ export interface SyncEndpointOptions {
     | 'messageRate'
     | 'messageBurst'
     | 'throttleCloseMs'
+    | 'stalledReaderCloseMs'
     | 'maxPreAuthMessages'
     | 'authDeadlineMs'
   >
@@ -134,6 +135,7 @@ export class SyncEndpoint implements ConnectionHost {
   readonly rate: RateLimit
   readonly maxPreAuthMessages: number
   readonly maxSendBufferBytes: number
+  readonly stalledReaderCloseMs: number
   private readonly wss: WebSocketServer
   private readonly options: SyncEndpointOptions
   /** Open sockets: ours, not ws' client tracking, which adds a closure and a listener per socket. */
@@ -159,6 +161,7 @@ export class SyncEndpoint implements ConnectionHost {
     }
     this.maxPreAuthMessages = config.maxPreAuthMessages
     this.maxSendBufferBytes = config.maxPadBytes + SEND_BUFFER_MARGIN_BYTES
+    this.stalledReaderCloseMs = config.stalledReaderCloseMs
     const metrics = options.metrics
     this.countRefused = function (this: Socket) {
       metrics?.socketClosed(this)

@@ -8,6 +8,7 @@ import { Busy, Invalid, TooCostly, TooLarge } from '../lib/domain-errors.ts'
 import type { Logger } from '../ops/logger.ts'
 import type { ReadSchedule, ScheduleTaskInput } from './schedule-read.ts'
 import { type Budget, BudgetExceeded, runInWorker, type WorkerTask, workerTask } from './worker-budget.ts'
+import type { YjsStateFacts } from './yjs-state-check.ts'
 
 /**
  * A task module beside this one: its source when the server runs from sources, its own bundle when
@@ -24,7 +25,10 @@ export const scheduleTask = workerTask<ScheduleTaskInput, ReadSchedule>(
   'readScheduleTask',
 )
 
-export const yjsStateTask = workerTask<Uint8Array, null>(taskModule('yjs-state-check'), 'checkYjsState')
+export const yjsStateTask = workerTask<Uint8Array, YjsStateFacts>(
+  taskModule('yjs-state-check'),
+  'checkYjsState',
+)
 
 export interface UntrustedFile {
   /** The error code of a file the reader refuses, e.g. "invalid_schedule". */
