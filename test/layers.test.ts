@@ -228,8 +228,8 @@ describe('close codes: one module names them all', () => {
             ts.isIdentifier(code.expression) &&
             imported.has(code.expression.text) &&
             code.expression.text === 'CLOSE') ||
-          // CLOSE_PAD_FULL
-          (ts.isIdentifier(code) && code.text.startsWith('CLOSE_') && imported.has(code.text)) ||
+          // CLOSE_PAD_FULL, or REFUSED_SESSION_CLOSED (a refusal never sent on a socket)
+          (ts.isIdentifier(code) && /^(CLOSE|REFUSED)_/.test(code.text) && imported.has(code.text)) ||
           // A code passed on: a parameter (`close(code, reason)`), or a refusal's (`refusal.code`).
           (ts.isIdentifier(code) && isParameter(code)) ||
           (ts.isPropertyAccessExpression(code) && code.name.text === 'code')
