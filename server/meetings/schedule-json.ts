@@ -1,6 +1,6 @@
 /**
- * Summitpad's own schedule format, the JSON list, validated with zod. Apart from schedule.ts so
- * that the server's start does not load zod: the routes using it say why (http-app.ts, lazy API).
+ * Summitpad's own schedule format, the JSON list, validated with zod. Apart from schedule.ts,
+ * whose constants every start needs, so that a start does not load zod (apiRouter in http-app.ts).
  */
 import { z } from 'zod'
 import { PAD_KINDS, type PadKind } from './model.ts'

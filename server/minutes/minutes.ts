@@ -35,7 +35,7 @@ import type { DeferredEntry, ZipSink } from './zip-stream.ts'
  * The HTML and plain-text renderers (markdown-it and its kin, ~200 KB of code) and the zip writer
  * (fflate, which builds its tables as it loads), loaded by the first export rather than by every
  * start of the server: a restart listens sooner, and only the first export after it waits for the
- * load (a few ms).
+ * load (tens of ms, once).
  */
 async function renderers() {
   const [html, text] = await Promise.all([import('./export-html.ts'), import('./export-text.ts')])
