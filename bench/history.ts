@@ -12,6 +12,7 @@ import { History } from '../server/history/history.ts'
 import { DEFAULTS } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { openDb } from '../server/storage/db.ts'
+import { SqlitePadLog } from '../server/storage/sqlite-pad-log.ts'
 import { PadStore } from '../server/storage/store.ts'
 import { Rooms } from '../server/sync/rooms.ts'
 
@@ -25,7 +26,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'summitpad-bench-history-'))
 const db = openDb(dir, 'normal')
 const store = new PadStore(db)
 const rooms = new Rooms({
-  store,
+  store: new SqlitePadLog(store),
   log: createLogger('silent'),
   snapshotEvery: SNAPSHOT_EVERY,
   unloadDelayMs: 1000,

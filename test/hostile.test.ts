@@ -107,7 +107,7 @@ function storeContains(server: TestServer, marker: string): boolean {
 
 /** The stored pad is byte-identical to before the attack, and the live doc holds the same text. */
 function assertPadUnchanged(scene: Scene): void {
-  scene.server.rooms.flush()
+  void scene.server.rooms.flush()
   assert.deepEqual(storedRows(scene.server), scene.before, 'stored rows changed during the attack')
   assert.equal(scene.server.rooms.get(PAD)?.doc.getText('notes').toString(), scene.textBefore)
   assert.equal(scene.a.text.toString(), scene.textBefore)
@@ -770,13 +770,13 @@ describe('budgets: exports and diffs', () => {
     try {
       const lines = (tag: string) => Array.from({ length: 70_000 }, (_, i) => `${tag}${i}`).join('\n')
       const id = storedPad(server, 'Long', lines('a'))
-      const room = server.rooms.open(id)
+      const room = await server.rooms.open(id)
       const ytext = room.doc.getText('notes')
       room.doc.transact(() => {
         ytext.delete(0, ytext.length)
         ytext.insert(0, lines('b'))
       }, SERVER_ORIGIN)
-      server.rooms.flush()
+      await server.rooms.flush()
       const diff = JSON.parse(
         new TextDecoder().decode(await ok200(server, `/api/pads/${id}/diff?from=1&to=2`)),
       )
@@ -936,7 +936,7 @@ describe('budgets: event-wide views and new pads', () => {
         warm.ms <= cold.ms,
         `three repeated views took ${warm.ms.toFixed(0)} ms, the first ${cold.ms.toFixed(0)} ms`,
       )
-      const room = server.rooms.open(ids[7]!)
+      const room = await server.rooms.open(ids[7]!)
       room.doc.transact(() => room.doc.getText('notes').insert(0, 'ACTION(bo): a new one\n'), SERVER_ORIGIN)
       const items = (await view()).actionsByOwner.flatMap((g) => g.items.map((it) => it.text))
       assert.ok(items.includes('a new one'), 'the edit is in the next view')

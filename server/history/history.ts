@@ -137,9 +137,9 @@ export class History {
    * Brings the text of revision `seq` back as a new change on top of the current one: nothing
    * after it is lost from history, and everyone editing sees the result live.
    */
-  restore(padId: string, seq: number): { seq: number; text: string } {
+  async restore(padId: string, seq: number): Promise<{ seq: number; text: string }> {
     const old = this.revision(padId, seq)
-    const room = this.rooms.open(padId)
+    const room = await this.rooms.open(padId)
     const ytext = room.doc.getText(NOTES_TEXT)
     const current = ytext.toString()
     // Edit only the middle that differs, so cursors and concurrent typing elsewhere survive.
@@ -155,8 +155,9 @@ export class History {
       if (endCur > start) ytext.delete(start, endCur - start)
       if (endOld > start) ytext.insert(start, old.text.slice(start, endOld))
     }, SERVER_ORIGIN)
-    this.rooms.flush()
-    return { seq: old.seq, text: ytext.toString() }
+    const text = ytext.toString()
+    await this.rooms.flush()
+    return { seq: old.seq, text }
   }
 
   addCheckpoint(padId: string, name: string): Checkpoint {

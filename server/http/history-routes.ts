@@ -43,11 +43,11 @@ export function createHistoryRouter(history: History): Router {
     res.json(history.diff(req.params.id, from, to))
   })
 
-  api.post('/pads/:id/restore', (req, res) => {
+  api.post('/pads/:id/restore', (req, res, next) => {
     const { seq } = parse(restoreBody, req.body, 'body')
     if (history.isClosed(req.params.id))
       throw new HttpError(409, 'closed', 'the session is closed: reopen it to restore')
-    res.json(history.restore(req.params.id, seq))
+    history.restore(req.params.id, seq).then((restored) => res.json(restored), next)
   })
 
   api.post('/pads/:id/checkpoints', (req, res) => {

@@ -182,16 +182,23 @@ export class Minutes {
   }
 
   /** Keeps the pad's current text, drops its log and older snapshots (for a secret pasted by mistake). */
-  forgetHistory(padId: string): void {
-    this.d.rooms.flush()
+  async forgetHistory(padId: string): Promise<void> {
+    await this.d.rooms.flush()
     if (!this.d.store.exists(padId)) throw new HttpError(404, 'not_found', `no stored pad "${padId}"`)
     const room = this.d.rooms.get(padId)
-    if (room) room.forgetHistory()
-    else {
-      const doc = docFromStored(this.d.store.load(padId))
-      this.d.store.forgetHistory(padId, encodeState(doc))
-      doc.destroy()
-    }
+    if (!room) return this.forgetStored(padId)
+    await room.forgetHistory()
+    this.d.search.purge(padId)
+  }
+
+  /**
+   * `forgetHistory` for a pad no room holds, synchronously (the CLI runs it inside its IMMEDIATE
+   * transaction, so that no update a server commits meanwhile is dropped unseen).
+   */
+  forgetStored(padId: string): void {
+    const doc = docFromStored(this.d.store.load(padId))
+    this.d.store.forgetHistory(padId, encodeState(doc))
+    doc.destroy()
     this.d.search.purge(padId)
   }
 
