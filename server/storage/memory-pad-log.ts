@@ -66,6 +66,9 @@ export class MemoryPadLog implements PadLog {
   }
 
   appendBatch(rows: readonly LogRow[]): Promise<number[]> {
+    // Refused whole, as a database refuses a row breaking its schema (and the batch with it).
+    const bad = rows.find((row) => !isLogRow(row))
+    if (bad) return Promise.reject(new Error(`invalid log row for pad ${JSON.stringify(bad.padId)}`))
     // The caller's rows as they were when it called, as an engine sending them would have them.
     const batch = rows.map((row) => ({ ...row, data: copy(row.data), claims: row.claims && [...row.claims] }))
     return this.later(() => {
@@ -183,6 +186,17 @@ export class MemoryPadLog implements PadLog {
         .sort((a, b) => b.updatedAt - a.updatedAt),
     )
   }
+}
+
+/** What a database's columns would accept (NOT NULL, types). */
+function isLogRow(row: LogRow): boolean {
+  return (
+    typeof row.padId === 'string' &&
+    Number.isFinite(row.at) &&
+    typeof row.conn === 'string' &&
+    (row.author === null || typeof row.author === 'string') &&
+    row.data instanceof Uint8Array
+  )
 }
 
 /** The snapshot covering the most rows (the newest written among equals), as SQLite orders them. */
