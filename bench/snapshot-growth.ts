@@ -16,6 +16,7 @@ import { History } from '../server/history/history.ts'
 import { DEFAULTS } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { DB_FILE_NAME, openDb } from '../server/storage/db.ts'
+import { SqliteHistoryLog } from '../server/storage/history-log.ts'
 import { SqlitePadLog } from '../server/storage/sqlite-pad-log.ts'
 import { PadStore } from '../server/storage/store.ts'
 import { Rooms } from '../server/sync/rooms.ts'
@@ -42,7 +43,7 @@ const rooms = new Rooms({
   unloadDelayMs: 1000,
   limits: DEFAULTS,
 })
-const history = new History(db, rooms)
+const history = new History(new SqliteHistoryLog(db), rooms)
 
 // Each typist writes in its own section, as people taking notes on different talks of a session.
 const docs = Array.from({ length: TYPISTS }, (_, i) => {
@@ -108,7 +109,7 @@ db.exec('VACUUM')
 const file = fs.statSync(path.join(dir, DB_FILE_NAME)).size
 
 const readStarted = performance.now()
-for (const seq of revisionsAt) history.revision(PAD, seq)
+for (const seq of revisionsAt) await history.revision(PAD, seq)
 const perRevisionMs = (performance.now() - readStarted) / revisionsAt.length
 
 const per = (bytes: number) => (bytes / KEYSTROKES).toFixed(1)

@@ -11,6 +11,7 @@ import { Minutes } from './minutes/minutes.ts'
 import { DEFAULTS, type Durability } from './ops/config.ts'
 import type { Logger } from './ops/logger.ts'
 import { type Db, openDb } from './storage/db.ts'
+import { SqliteHistoryLog } from './storage/history-log.ts'
 import { MeetingsStore } from './storage/meetings-store.ts'
 import type { PadLog } from './storage/pad-log.ts'
 import { SearchIndex } from './storage/search-index.ts'
@@ -103,7 +104,7 @@ export function openCore(options: CoreOptions): Core {
       log: options.log,
       scrubWal: () => walCheckpointer.scrub(),
     })
-    const history: History = new History(db, rooms)
+    const history: History = new History(new SqliteHistoryLog(db), rooms)
     search.indexMissing()
     return { db, store, padLog, rooms, meetingsStore, meetings, minutes, search, history, walCheckpointer }
   } catch (err) {

@@ -7,8 +7,8 @@ import * as Y from 'yjs'
 import type { Checkpoint, DiffLine, Revision, Timeline, TimelineStep } from '../../shared/history.ts'
 import { HttpError } from '../http/http-errors.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
-import type { Db } from '../storage/db.ts'
-import { LOAD_ORIGIN } from '../sync/pad-doc.ts'
+import type { HistoryLog } from '../storage/history-log.ts'
+import { docFromStored } from '../sync/pad-doc.ts'
 import { SERVER_ORIGIN } from '../sync/peer.ts'
 import type { Rooms } from '../sync/rooms.ts'
 
@@ -19,51 +19,17 @@ const iso = (ms: number) => new Date(ms).toISOString()
 
 export class History {
   private readonly rooms: Rooms
-  private readonly s
+  private readonly log: HistoryLog
 
-  constructor(db: Db, rooms: Rooms) {
+  constructor(log: HistoryLog, rooms: Rooms) {
     this.rooms = rooms
-    this.s = {
-      pad: db.prepare<[string], { pk: number; closed_at: number | null }>(
-        'SELECT pk, closed_at FROM pads WHERE id = ?',
-      ),
-      rows: db.prepare<
-        [number],
-        { seq: number; at: number; conn: string; author: string | null; bytes: number }
-      >('SELECT seq, at, conn, author, length(data) AS bytes FROM updates WHERE pad = ? ORDER BY seq'),
-      rowAt: db.prepare<[number, number], { at: number }>('SELECT at FROM updates WHERE pad = ? AND seq = ?'),
-      seqAtTime: db.prepare<[number, number], { seq: number }>(
-        'SELECT max(seq) AS seq FROM updates WHERE pad = ? AND at <= ?',
-      ),
-      snapshotAtOrBefore: db.prepare<[number, number], { upto: number; data: Buffer }>(
-        'SELECT upto, data FROM snapshots WHERE pad = ? AND upto <= ? ORDER BY upto DESC, id DESC LIMIT 1',
-      ),
-      oldestSnapshot: db.prepare<[number], { upto: number }>(
-        'SELECT min(upto) AS upto FROM snapshots WHERE pad = ?',
-      ),
-      firstRow: db.prepare<[number], { seq: number | null }>(
-        'SELECT min(seq) AS seq FROM updates WHERE pad = ?',
-      ),
-      lastRow: db.prepare<[number], { seq: number | null }>(
-        'SELECT max(seq) AS seq FROM updates WHERE pad = ?',
-      ),
-      rowsBetween: db.prepare<[number, number, number], { data: Buffer }>(
-        'SELECT data FROM updates WHERE pad = ? AND seq > ? AND seq <= ? ORDER BY seq',
-      ),
-      checkpoints: db.prepare<[number], { seq: number; name: string; at: number }>(
-        'SELECT seq, name, at FROM checkpoints WHERE pad = ? ORDER BY seq, id',
-      ),
-      addCheckpoint: db.prepare<[number, number, string, number]>(
-        'INSERT INTO checkpoints (pad, seq, name, at) VALUES (?, ?, ?, ?)',
-      ),
-      setClosed: db.prepare<[number | null, number]>('UPDATE pads SET closed_at = ? WHERE pk = ?'),
-    }
+    this.log = log
   }
 
-  timeline(padId: string): Timeline {
-    const pad = this.pad(padId)
+  async timeline(padId: string): Promise<Timeline> {
+    const pad = await this.pad(padId)
     const steps: TimelineStep[] = []
-    for (const row of this.s.rows.iterate(pad.pk)) {
+    for (const row of await this.log.rows(padId)) {
       const last = steps.at(-1)
       // The server's own rows: templates, restores.
       const who = row.author ?? (row.conn === 'server' ? 'Summitpad' : null)
@@ -84,46 +50,50 @@ export class History {
         })
       }
     }
-    const { first, last } = this.bounds(pad.pk)
+    const { first, last } = await this.log.bounds(padId)
     return {
       padId,
       firstSeq: first,
       lastSeq: last,
       steps,
-      checkpoints: this.s.checkpoints.all(pad.pk).map((c) => ({ seq: c.seq, name: c.name, at: iso(c.at) })),
-      closedAt: pad.closed_at === null ? null : iso(pad.closed_at),
+      checkpoints: (await this.log.checkpoints(padId)).map((c) => ({
+        seq: c.seq,
+        name: c.name,
+        at: iso(c.at),
+      })),
+      closedAt: pad.closedAt === null ? null : iso(pad.closedAt),
     }
   }
 
   /** The pad's text just after log row `seq` (clamped to what history still holds). */
-  revision(padId: string, seq: number): Revision {
-    const pad = this.pad(padId)
-    const { first, last } = this.bounds(pad.pk)
+  async revision(padId: string, seq: number): Promise<Revision> {
+    await this.pad(padId)
+    const { first, last } = await this.log.bounds(padId)
     const at = Math.min(Math.max(seq, first), last)
-    const doc = this.docAt(pad.pk, at)
+    // The one rebuild path (pad-doc.ts): a stored state with missing dependencies is refused.
+    const doc = docFromStored(await this.log.stateAt(padId, at))
     const text = doc.getText(NOTES_TEXT).toString()
     doc.destroy()
-    const row = this.s.rowAt.get(pad.pk, at)
-    return { seq: at, at: row ? iso(row.at) : null, text }
+    const rowAt = await this.log.rowTime(padId, at)
+    return { seq: at, at: rowAt === null ? null : iso(rowAt), text }
   }
 
   /** The revision current at a moment: the last row written at or before `ms`. */
-  seqAtTime(padId: string, ms: number): number {
-    const pad = this.pad(padId)
-    return this.s.seqAtTime.get(pad.pk, ms)?.seq ?? this.bounds(pad.pk).first
+  async seqAtTime(padId: string, ms: number): Promise<number> {
+    await this.pad(padId)
+    return (await this.log.seqAtTime(padId, ms)) ?? (await this.log.bounds(padId)).first
   }
 
   /** A line diff between two revisions, bounded (see MAX_DIFF_LINES), with who changed it. */
-  diff(
+  async diff(
     padId: string,
     fromSeq: number,
     toSeq: number,
-  ): { from: RevisionRef; to: RevisionRef; authors: string[] } & LineDiff {
-    const from = this.revision(padId, fromSeq)
-    const to = this.revision(padId, toSeq)
-    const pad = this.pad(padId)
+  ): Promise<{ from: RevisionRef; to: RevisionRef; authors: string[] } & LineDiff> {
+    const from = await this.revision(padId, fromSeq)
+    const to = await this.revision(padId, toSeq)
     const authors = new Set<string>()
-    for (const row of this.s.rows.iterate(pad.pk)) {
+    for (const row of await this.log.rows(padId)) {
       if (row.seq > Math.min(from.seq, to.seq) && row.seq <= Math.max(from.seq, to.seq)) {
         authors.add(row.author ?? (row.conn === 'server' ? 'Summitpad' : 'someone without a name'))
       }
@@ -138,7 +108,7 @@ export class History {
    * after it is lost from history, and everyone editing sees the result live.
    */
   async restore(padId: string, seq: number): Promise<{ seq: number; text: string }> {
-    const old = this.revision(padId, seq)
+    const old = await this.revision(padId, seq)
     const room = await this.rooms.open(padId)
     const ytext = room.doc.getText(NOTES_TEXT)
     const current = ytext.toString()
@@ -160,63 +130,36 @@ export class History {
     return { seq: old.seq, text }
   }
 
-  addCheckpoint(padId: string, name: string): Checkpoint {
-    this.rooms.flush()
-    const pad = this.pad(padId)
-    const seq = this.bounds(pad.pk).last
+  async addCheckpoint(padId: string, name: string): Promise<Checkpoint> {
+    await this.rooms.flush()
+    await this.pad(padId)
     const at = Date.now()
-    this.s.addCheckpoint.run(pad.pk, seq, name, at)
+    const seq = await this.log.addCheckpoint(padId, name, at)
     return { seq, name, at: iso(at) }
   }
 
-  isClosed(padId: string): boolean {
-    return (this.s.pad.get(padId)?.closed_at ?? null) !== null
+  async isClosed(padId: string): Promise<boolean> {
+    return ((await this.log.padState(padId))?.closedAt ?? null) !== null
   }
 
   /** Ends the session: a checkpoint, then read-only for everyone until reopened. */
-  close(padId: string, name = 'end of session'): Checkpoint {
-    const checkpoint = this.addCheckpoint(padId, name)
-    this.s.setClosed.run(Date.now(), this.pad(padId).pk)
+  async close(padId: string, name = 'end of session'): Promise<Checkpoint> {
+    const checkpoint = await this.addCheckpoint(padId, name)
+    await this.log.setClosed(padId, Date.now())
     this.rooms.get(padId)?.setReadOnly(true)
     return checkpoint
   }
 
-  reopen(padId: string): void {
-    this.s.setClosed.run(null, this.pad(padId).pk)
+  async reopen(padId: string): Promise<void> {
+    await this.pad(padId)
+    await this.log.setClosed(padId, null)
     this.rooms.get(padId)?.setReadOnly(false)
   }
 
-  private pad(padId: string): { pk: number; closed_at: number | null } {
-    const pad = this.s.pad.get(padId)
+  private async pad(padId: string): Promise<{ closedAt: number | null }> {
+    const pad = await this.log.padState(padId)
     if (!pad) throw new HttpError(404, 'not_found', `no stored pad "${padId}"`)
     return pad
-  }
-
-  private bounds(pk: number): { first: number; last: number } {
-    const firstRow = this.s.firstRow.get(pk)?.seq ?? null
-    const lastRow = this.s.lastRow.get(pk)?.seq ?? null
-    const oldestSnapshot = this.s.oldestSnapshot.get(pk)?.upto ?? null
-    // After "forget history" the oldest thing left is a snapshot covering everything before it.
-    const first =
-      oldestSnapshot !== null && (firstRow === null || oldestSnapshot < firstRow)
-        ? oldestSnapshot
-        : (firstRow ?? 0)
-    return { first, last: Math.max(lastRow ?? 0, oldestSnapshot ?? 0) }
-  }
-
-  private docAt(pk: number, seq: number): Y.Doc {
-    const doc = new Y.Doc()
-    const snapshot = this.s.snapshotAtOrBefore.get(pk, seq)
-    Y.transact(
-      doc,
-      () => {
-        if (snapshot) Y.applyUpdate(doc, snapshot.data, LOAD_ORIGIN)
-        for (const row of this.s.rowsBetween.iterate(pk, snapshot?.upto ?? 0, seq))
-          Y.applyUpdate(doc, row.data, LOAD_ORIGIN)
-      },
-      LOAD_ORIGIN,
-    )
-    return doc
   }
 }
 

@@ -5,16 +5,8 @@
  * they must for a networked engine.
  */
 import type { LoadedLog, LogRow, PadLog } from './pad-log.ts'
+import { settled } from './settled.ts'
 import type { PadStore } from './store.ts'
-
-/** Runs `work` now; its result or its error as a settled promise. */
-function settled<T>(work: () => T): Promise<T> {
-  try {
-    return Promise.resolve(work())
-  } catch (err) {
-    return Promise.reject(err)
-  }
-}
 
 export class SqlitePadLog implements PadLog {
   private readonly store: PadStore
