@@ -1,9 +1,3 @@
-/**
- * A pad's history, from its update log and snapshots: a readable timeline, the text at any
- * revision (nearest snapshot at or before it, then only the rows after: fast on 50,000-update
- * pads), diffs, restore as a new change, named checkpoints, and closing a session (read-only).
- */
-import * as Y from 'yjs'
 import type { Checkpoint, DiffLine, Revision, Timeline, TimelineStep } from '../../shared/history.ts'
 import { HttpError } from '../http/http-errors.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
