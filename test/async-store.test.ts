@@ -8,8 +8,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import * as Y from 'yjs'
+import { DEFAULTS } from '../server/ops/config.ts'
+import { createLogger } from '../server/ops/logger.ts'
 import type { LogRow, PadLog } from '../server/storage/pad-log.ts'
 import { docFromStored } from '../server/sync/pad-doc.ts'
+import { Rooms } from '../server/sync/rooms.ts'
 import {
   decodeMessage,
   encodeQueryAwareness,
@@ -29,8 +32,8 @@ import {
 } from './helpers.ts'
 
 const SEED = seedFromEnv('ASYNC_STORE_SEED')
-/** How long the failing commit takes: longer than a few keystrokes' commits would. */
-const FAILING_COMMIT_MS = 100
+/** How long the failing commit (or the slow forget) takes: longer than a few keystrokes take. */
+const SLOW_WRITE_MS = 100
 console.log(`# async store: ASYNC_STORE_SEED=${SEED}`)
 
 /**
@@ -225,7 +228,7 @@ describe('an asynchronous store', () => {
         if (failures > 0 || !rows.some((r) => Buffer.from(r.data).includes(marker)))
           return inner.appendBatch(rows)
         failures++
-        await new Promise((resolve) => setTimeout(resolve, FAILING_COMMIT_MS))
+        await new Promise((resolve) => setTimeout(resolve, SLOW_WRITE_MS))
         throw new Error('disk on fire')
       },
     })
@@ -238,7 +241,7 @@ describe('an asynchronous store', () => {
       client.text.insert(0, 'FAILS-ONCE')
       // Typed while that commit is in flight: depends on it, so must never be stored without it.
       for (let i = 0; i < 5; i++) {
-        await new Promise((resolve) => setTimeout(resolve, FAILING_COMMIT_MS / 10))
+        await new Promise((resolve) => setTimeout(resolve, SLOW_WRITE_MS / 10))
         client.text.insert(client.text.length, ` then ${i}`)
       }
       // The room is dropped; the stock client reconnects and sends everything again.
@@ -254,5 +257,40 @@ describe('an asynchronous store', () => {
     } finally {
       await server.close()
     }
+  })
+
+  test('forget-history while someone types keeps every edit in the stored state', async () => {
+    const inner = slowMemoryPadLog(SEED + 5)
+    // A slow forget: appends that ran beside it would land first, and be dropped with the log.
+    const log: PadLog = Object.assign(Object.create(inner) as PadLog, {
+      forgetHistory: async (padId: string, state: Uint8Array) => {
+        await new Promise((resolve) => setTimeout(resolve, SLOW_WRITE_MS))
+        return inner.forgetHistory(padId, state)
+      },
+    })
+    const rooms = new Rooms({
+      store: log,
+      log: createLogger('silent'),
+      snapshotEvery: DEFAULTS.snapshotEvery,
+      unloadDelayMs: 60_000,
+      limits: DEFAULTS,
+    })
+    const room = await rooms.open('forget')
+    const typist = new Y.Doc()
+    const text = typist.getText('notes')
+    typist.on('update', (update: Uint8Array) => void room.receiveUpdate({ id: 'typist' }, update))
+    const typeFor = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        text.insert(text.length, `${i} `)
+        await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+    }
+    await typeFor(20)
+    // Typing goes on while the forget runs: those rows are committed around it.
+    await Promise.all([room.forgetHistory(), typeFor(30)])
+    await rooms.flush()
+    const stored = docFromStored(await log.load('forget'))
+    assert.equal(stored.getText('notes').toString(), text.toString())
+    await rooms.closeAll(1000, 'done')
   })
 })

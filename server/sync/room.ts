@@ -50,6 +50,8 @@ export interface RoomHost {
    * stored or failed. Never rejects.
    */
   flush(): Promise<void>
+  /** Runs `op` with no commit in flight and none starting until it is done (see TickFlusher). */
+  exclusive<T>(op: () => Promise<T>): Promise<T>
   /** The room can no longer be trusted to match its store: close its peers and drop it. */
   discard(room: Room, reason: string): void
   /**
@@ -583,15 +585,18 @@ export class Room {
   async forgetHistory(): Promise<void> {
     await this.host.flush()
     if (this.gate) await this.gate
-    if (this.discarded) throw new Error(`pad ${this.padId} was closed`)
-    const state = encodeState(this.doc)
-    const rowsBefore = this.position.rowsSinceSnapshot
-    const bytesBefore = this.position.bytesSinceSnapshot
-    await this.host.store.forgetHistory(this.padId, state)
-    this.position.snapshotSeq = this.position.lastSeq
-    this.position.rowsSinceSnapshot -= rowsBefore
-    this.position.bytesSinceSnapshot -= bytesBefore
-    this.position.snapshotBytes = state.byteLength
+    // No commit runs meanwhile: the state, encoded with nothing in flight, covers every row the
+    // store drops. Rows applied but not yet committed are in it too; stored after, they replay
+    // on top of it (which changes nothing).
+    await this.host.exclusive(async () => {
+      if (this.discarded) throw new Error(`pad ${this.padId} was closed`)
+      const state = encodeState(this.doc)
+      await this.host.store.forgetHistory(this.padId, state)
+      this.position.snapshotSeq = this.position.lastSeq
+      this.position.rowsSinceSnapshot = 0
+      this.position.bytesSinceSnapshot = 0
+      this.position.snapshotBytes = state.byteLength
+    })
   }
 
   /** Hands the rows queued this tick to the flusher. */

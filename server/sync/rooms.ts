@@ -44,6 +44,7 @@ export class Rooms {
       snapshotEvery: options.snapshotEvery,
       markDirty: (room) => this.flusher.markDirty(room),
       flush: () => this.flusher.flush(),
+      exclusive: (op) => this.flusher.exclusive(op),
       discard: (room, reason) => this.discard(room, reason),
       buildFailed: (room) => {
         this.unbuildable.add(room.padId)

@@ -41,9 +41,29 @@ export class TickFlusher {
     if (this.inFlight === null) return this.commitDirty()
     this.next ??= this.inFlight.then(() => {
       this.next = null
-      return this.commitDirty()
+      // Through flush again: an exclusive write may have taken the slot first.
+      return this.flush()
     })
     return this.next
+  }
+
+  /**
+   * Runs `op` (a write that must not interleave with appends, e.g. "forget history": rows stored
+   * while it runs would be dropped with the log) once no append is in flight, and starts none
+   * until it is done. Rows queued meanwhile wait, as behind an append.
+   */
+  async exclusive<T>(op: () => Promise<T>): Promise<T> {
+    while (this.inFlight !== null) await this.inFlight
+    const running = op()
+    const settled: Promise<void> = running.then(
+      () => {},
+      () => {},
+    )
+    const slot = settled.finally(() => {
+      if (this.inFlight === slot) this.inFlight = null
+    })
+    this.inFlight = slot
+    return running
   }
 
   private commitDirty(): Promise<void> {
