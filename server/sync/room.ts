@@ -667,14 +667,16 @@ export class Room {
   }
 
   /**
-   * Writes a compacted snapshot if anything was logged since the last one. It covers the rows
-   * stored so far (the doc may hold more: they are replayed after it, which changes nothing), and
-   * is kept only if still current (PadLog.snapshotIfCurrent): a "forget history" or a delete that
-   * completes while it is written wins. Resolves once written or given up; never rejects.
+   * Writes a compacted snapshot if anything was logged since the last one. It must hold exactly
+   * the rows up to the one it names (history opens revisions from it), so it waits for a moment
+   * when every row the doc holds is stored: it is tried again after the next commit. Kept only if
+   * still current (PadLog.snapshotIfCurrent): a "forget history" or a delete that completes while
+   * it is written wins. Resolves once written or given up; never rejects.
    */
   async snapshot(): Promise<void> {
     const p = this.position
     if (this.discarded || this.gate || this.snapshotting || p.lastSeq <= p.snapshotSeq) return
+    if (this.pending.length > 0 || this.inFlight.length > 0) return
     if (this.current === null && this.unbuilt !== null) return // the snapshot already is the pad
     this.snapshotting = true
     try {
