@@ -12,6 +12,8 @@ import { History } from '../server/history/history.ts'
 import { DEFAULTS } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { openDb } from '../server/storage/db.ts'
+import { SqliteHistoryLog } from '../server/storage/history-log.ts'
+import { SqlitePadLog } from '../server/storage/sqlite-pad-log.ts'
 import { PadStore } from '../server/storage/store.ts'
 import { Rooms } from '../server/sync/rooms.ts'
 
@@ -25,13 +27,13 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'summitpad-bench-history-'))
 const db = openDb(dir, 'normal')
 const store = new PadStore(db)
 const rooms = new Rooms({
-  store,
+  store: new SqlitePadLog(store),
   log: createLogger('silent'),
   snapshotEvery: SNAPSHOT_EVERY,
   unloadDelayMs: 1000,
   limits: DEFAULTS,
 })
-const history = new History(db, rooms)
+const history = new History(new SqliteHistoryLog(db), rooms)
 
 // A meeting typed key by key: mostly appends, some inserts near the top, some deletions.
 const doc = new Y.Doc()
@@ -82,12 +84,12 @@ function percentile(values: number[], p: number): number {
 }
 
 // Warm up, then open random revisions.
-for (let i = 0; i < 10; i++) history.revision('big', first + Math.floor(rand() * rows.length))
+for (let i = 0; i < 10; i++) await history.revision('big', first + Math.floor(rand() * rows.length))
 const times: number[] = []
 for (let i = 0; i < SAMPLES; i++) {
   const seq = first + Math.floor(rand() * rows.length)
   const t0 = performance.now()
-  history.revision('big', seq)
+  await history.revision('big', seq)
   times.push(performance.now() - t0)
 }
 // The naive way: replay the whole log into a fresh doc.
@@ -102,7 +104,7 @@ for (let i = 0; i < 5; i++) {
   fullTimes.push(performance.now() - t0)
 }
 const t0 = performance.now()
-history.timeline('big')
+await history.timeline('big')
 const timelineMs = performance.now() - t0
 
 const fmt = (n: number) => n.toFixed(1)

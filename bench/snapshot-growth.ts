@@ -16,6 +16,8 @@ import { History } from '../server/history/history.ts'
 import { DEFAULTS } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { DB_FILE_NAME, openDb } from '../server/storage/db.ts'
+import { SqliteHistoryLog } from '../server/storage/history-log.ts'
+import { SqlitePadLog } from '../server/storage/sqlite-pad-log.ts'
 import { PadStore } from '../server/storage/store.ts'
 import { Rooms } from '../server/sync/rooms.ts'
 
@@ -35,13 +37,13 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'summitpad-bench-snapshots-'))
 const db = openDb(dir, 'normal')
 const store = new PadStore(db)
 const rooms = new Rooms({
-  store,
+  store: new SqlitePadLog(store),
   log: createLogger('silent'),
   snapshotEvery: DEFAULTS.snapshotEvery,
   unloadDelayMs: 1000,
   limits: DEFAULTS,
 })
-const history = new History(db, rooms)
+const history = new History(new SqliteHistoryLog(db), rooms)
 
 // Each typist writes in its own section, as people taking notes on different talks of a session.
 const docs = Array.from({ length: TYPISTS }, (_, i) => {
@@ -50,7 +52,7 @@ const docs = Array.from({ length: TYPISTS }, (_, i) => {
   return doc
 })
 const origins = docs.map((_, i) => ({ id: `typist-${i}` }))
-const room = rooms.open(PAD)
+const room = await rooms.open(PAD)
 const headings = docs.map((_, i) => `## Typist ${i}\n\n`)
 const sections = headings.map((h) => h.length)
 const typed = headings.map(() => 0)
@@ -59,7 +61,7 @@ seed.getText('notes').insert(0, headings.join(''))
 const seedUpdate = Y.encodeStateAsUpdate(seed)
 room.receiveUpdate({ id: 'server' }, seedUpdate)
 for (const doc of docs) Y.applyUpdate(doc, seedUpdate)
-rooms.flush()
+await rooms.flush()
 
 let random = 42
 const rand = () => {
@@ -93,7 +95,7 @@ for (let k = 0; k < KEYSTROKES; k++) {
   if (!update) continue
   room.receiveUpdate(origins[i]!, update)
   for (const [j, other] of docs.entries()) if (j !== i) Y.applyUpdate(other, update)
-  rooms.flush()
+  await rooms.flush()
   if (k % Math.floor(KEYSTROKES / 12) === 0) revisionsAt.push(store.lastSeq(PAD))
 }
 const typedMs = performance.now() - started
@@ -107,7 +109,7 @@ db.exec('VACUUM')
 const file = fs.statSync(path.join(dir, DB_FILE_NAME)).size
 
 const readStarted = performance.now()
-for (const seq of revisionsAt) history.revision(PAD, seq)
+for (const seq of revisionsAt) await history.revision(PAD, seq)
 const perRevisionMs = (performance.now() - readStarted) / revisionsAt.length
 
 const per = (bytes: number) => (bytes / KEYSTROKES).toFixed(1)

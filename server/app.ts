@@ -18,10 +18,11 @@ import type { Meetings } from './meetings/meetings.ts'
 import type { Minutes } from './minutes/minutes.ts'
 import type { Config } from './ops/config.ts'
 import type { Logger } from './ops/logger.ts'
-import { MeteredPadStore, Metrics } from './ops/metrics.ts'
+import { Metrics, meteredPadLog } from './ops/metrics.ts'
 import { CLIENT_OUT } from './ops/paths.ts'
 import { OnlineBackups } from './storage/backup.ts'
 import type { Db } from './storage/db.ts'
+import type { PadLog } from './storage/pad-log.ts'
 import type { SearchIndex } from './storage/search-index.ts'
 import type { PadStore } from './storage/store.ts'
 import { CLOSE, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED } from './sync/close-codes.ts'
@@ -47,6 +48,11 @@ export interface OpsOptions {
   adminToken?: string | null
   /** Replaces the socket access check (tests of the authorisation seam); access.ts when absent. */
   authorize?: SyncEndpointOptions['authorize']
+  /**
+   * The pad log the rooms persist to, given the SQLite one (tests of the sync path on another
+   * engine, e.g. MemoryPadLog); SQLite's when absent.
+   */
+  padLog?: (sqlite: PadLog) => PadLog
 }
 
 export interface Summitpad {
@@ -82,7 +88,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     unloadDelayMs: config.unloadDelayMs,
     limits: config,
     mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.tryHit(String(origin.ip), padId),
-    createStore: (db) => new MeteredPadStore(db, metrics),
+    padLog: (sqlite) => meteredPadLog(ops.padLog?.(sqlite) ?? sqlite, metrics),
   })
   const links = new EventLinks(db)
   const access = new AccessControl({ adminToken: ops.adminToken || null, links })
@@ -160,7 +166,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   const close = (): Promise<void> => {
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
-      rooms.closeAll(CLOSE.serviceRestart, 'server restart')
+      await rooms.closeAll(CLOSE.serviceRestart, 'server restart')
       search.flush()
       endpoint.close(CLOSE.serviceRestart, 'server restart')
       server.closeIdleConnections()

@@ -11,8 +11,11 @@ import { Minutes } from './minutes/minutes.ts'
 import { DEFAULTS, type Durability } from './ops/config.ts'
 import type { Logger } from './ops/logger.ts'
 import { type Db, openDb } from './storage/db.ts'
+import { SqliteHistoryLog } from './storage/history-log.ts'
 import { MeetingsStore } from './storage/meetings-store.ts'
+import type { PadLog } from './storage/pad-log.ts'
 import { SearchIndex } from './storage/search-index.ts'
+import { SqlitePadLog } from './storage/sqlite-pad-log.ts'
 import { PadStore } from './storage/store.ts'
 import { WalCheckpointer } from './storage/wal-checkpointer.ts'
 import type { Origin } from './sync/peer.ts'
@@ -29,13 +32,19 @@ export interface CoreOptions {
   limits?: RoomLimits
   /** Per-address rate limit on new pads (none when absent, e.g. in the CLI). */
   mayCreatePad?: (origin: Origin, padId: string) => boolean
-  /** Builds the pad store; the server's counts its commits for /metrics. */
-  createStore?: (db: Db) => PadStore
+  /**
+   * The pad log the rooms persist to, given the SQLite one: the server's counts its commits for
+   * /metrics; tests of the sync path may return another engine (MemoryPadLog). SQLite's when absent.
+   */
+  padLog?: (sqlite: PadLog) => PadLog
 }
 
 export interface Core {
   readonly db: Db
+  /** The SQLite pad store, for what still reads it synchronously (exports, meetings, the CLI). */
   readonly store: PadStore
+  /** The pad log the rooms persist to. */
+  readonly padLog: PadLog
   readonly rooms: Rooms
   readonly meetingsStore: MeetingsStore
   readonly meetings: Meetings
@@ -52,9 +61,11 @@ export function openCore(options: CoreOptions): Core {
   const walCheckpointer = new WalCheckpointer({ db, log: options.log })
   try {
     walCheckpointer.start()
-    const store = options.createStore ? options.createStore(db) : new PadStore(db)
+    const store = new PadStore(db)
+    const sqlitePadLog = new SqlitePadLog(store)
+    const padLog = options.padLog ? options.padLog(sqlitePadLog) : sqlitePadLog
     const rooms = new Rooms({
-      store,
+      store: padLog,
       log: options.log,
       snapshotEvery: options.snapshotEvery,
       unloadDelayMs: options.unloadDelayMs,
@@ -93,9 +104,9 @@ export function openCore(options: CoreOptions): Core {
       log: options.log,
       scrubWal: () => walCheckpointer.scrub(),
     })
-    const history: History = new History(db, rooms)
+    const history: History = new History(new SqliteHistoryLog(db), rooms)
     search.indexMissing()
-    return { db, store, rooms, meetingsStore, meetings, minutes, search, history, walCheckpointer }
+    return { db, store, padLog, rooms, meetingsStore, meetings, minutes, search, history, walCheckpointer }
   } catch (err) {
     walCheckpointer.stop()
     db.close()

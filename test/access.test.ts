@@ -437,7 +437,7 @@ describe('websocket access', () => {
       'stored',
       () => server.rooms.get(pads.a)?.doc.getText('notes').toString().includes('Notes so far') === true,
     )
-    server.rooms.flush()
+    await server.rooms.flush()
     const stored = () => {
       const rows = server.db
         .prepare(
@@ -471,7 +471,7 @@ describe('websocket access', () => {
     // Live changes still reach it.
     editor.text.insert(0, 'LIVE ')
     await waitFor('the live update', () => frames().some((m) => m.type === 'sync-update'))
-    server.rooms.flush()
+    await server.rooms.flush()
     assert.equal(raw.closed, null, 'a viewer is not thrown out, only ignored')
     const told = frames().filter((m) => m.type === 'auth-denied')
     assert.equal(told.length, 1, 'told once')
@@ -510,7 +510,7 @@ describe('websocket access', () => {
       // Editors are never marked, whatever they claim.
       editor.provider.awareness.setLocalStateField('user', { name: 'Ana', viewer: true })
       await new Promise((r) => setTimeout(r, 300))
-      server.rooms.flush()
+      await server.rooms.flush()
       assert.equal(server.rooms.get(pads.a2)!.doc.getText('notes').toString(), agreed)
       assert.equal(editor.text.toString(), agreed, 'the editor never received the viewer’s text')
       assert.ok(viewer.text.toString().startsWith('graffiti '), 'the viewer keeps its own copy')
@@ -564,7 +564,7 @@ describe('websocket access', () => {
     doc.getText('notes').insert(0, 'AFTER-ROTATION ')
     for (const update of updates) raw.ws.send(encodeSyncUpdate(update))
     await new Promise((r) => setTimeout(r, 500))
-    server.rooms.flush()
+    await server.rooms.flush()
     assert.ok(!(server.rooms.get(pads.b)?.doc.getText('notes').toString() ?? '').includes('AFTER-ROTATION'))
     assert.ok(
       !server.store.load(pads.b)!.updates.some((row) => Buffer.from(row.data).includes('AFTER-ROTATION')),

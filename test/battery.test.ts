@@ -361,7 +361,7 @@ async function runCase(name: string, options: CaseOptions): Promise<void> {
     result.after?.(text)
 
     // Stored: directly, then after a restart through a fresh stock client.
-    live.rooms.flush()
+    await live.rooms.flush()
     assert.equal(docFromStored(live.store.load(PAD)).getText('notes').toString(), text, 'stored text')
     assert.deepEqual(
       live.store.list().map((p) => p.id),
@@ -1239,7 +1239,7 @@ describe('battery: floods and crowds', () => {
           // sender stopped (even a TCP reset does not stop it: it is not reading). So the rest of
           // the case can check what it accepted, close that connection the way the server should
           // have: through the room's peer whose id the stored flood rows carry.
-          ctx.server.rooms.flush()
+          await ctx.server.rooms.flush()
           const conns = ctx.server.db
             .prepare('SELECT DISTINCT conn FROM updates WHERE instr(data, ?) > 0')
             .all(Buffer.from('{f0}')) as { conn: string }[]
@@ -1254,7 +1254,7 @@ describe('battery: floods and crowds', () => {
         }
         await waitFor('the flooder is gone', () => raw.closed !== null, SETTLE_MS)
         await sleep(100)
-        ctx.server.rooms.flush()
+        await ctx.server.rooms.flush()
         const accepted = [...roomText(ctx.server).matchAll(/\{f\d+\}/g)].map((m) => m[0])
         assert.ok(accepted.length > 0, 'the server accepted some of the flood')
         const expectedCloseBy = SECONDS + throttleCloseMs / 1000

@@ -19,6 +19,8 @@ import * as Y from 'yjs'
 import { type OpsOptions, type Summitpad, startSummitpad } from '../server/app.ts'
 import { type Config, DEFAULTS } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
+import { MemoryPadLog, type MemoryPadLogOptions } from '../server/storage/memory-pad-log.ts'
+import { prng } from './prng.ts'
 
 export function tempDir(prefix = 'summitpad-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
@@ -31,10 +33,32 @@ export interface TestServer extends Summitpad {
   logLines: Record<string, unknown>[]
 }
 
+/**
+ * The pad log the rooms of test servers persist to: SQLite's, unless SUMMITPAD_TEST_PAD_LOG=memory
+ * (then a MemoryPadLog answering after random delays, seeded by SUMMITPAD_TEST_PAD_LOG_SEED or at
+ * random, printed), so that any suite can run its sync tests against an asynchronous store.
+ */
+function padLogFromEnv(): OpsOptions['padLog'] {
+  if (process.env.SUMMITPAD_TEST_PAD_LOG !== 'memory') return undefined
+  const seed = seedFromEnv('SUMMITPAD_TEST_PAD_LOG_SEED')
+  console.log(`# pad log in memory: SUMMITPAD_TEST_PAD_LOG_SEED=${seed}`)
+  return () => slowMemoryPadLog(seed)
+}
+
+/** Longest random wait of `slowMemoryPadLog`: a few ticks of the event loop, as a networked store. */
+export const MEMORY_PAD_LOG_MAX_DELAY_MS = 15
+
+/** A MemoryPadLog whose every call waits 0–MEMORY_PAD_LOG_MAX_DELAY_MS ms, drawn from `seed`. */
+export function slowMemoryPadLog(seed: number, options: MemoryPadLogOptions = {}): MemoryPadLog {
+  const random = prng(seed)
+  return new MemoryPadLog({ delayMs: () => random() * MEMORY_PAD_LOG_MAX_DELAY_MS, ...options })
+}
+
 export async function startTestServer(
   overrides: Partial<Config> = {},
-  ops: OpsOptions = {},
+  options: OpsOptions = {},
 ): Promise<TestServer> {
+  const ops: OpsOptions = { padLog: padLogFromEnv(), ...options }
   const dataDir = overrides.dataDir ?? tempDir()
   const logLines: Record<string, unknown>[] = []
   const sink = new Writable({
@@ -158,7 +182,7 @@ export function upgradeStatus(
   })
 }
 
-export { prng } from './prng.ts'
+export { prng }
 
 export function seedFromEnv(name: string): number {
   const fromEnv = process.env[name]

@@ -54,7 +54,7 @@ describe('history', () => {
         'stored',
         () => server.rooms.get('moments')!.doc.getText('notes').toString() === ada.text.toString(),
       )
-      server.rooms.flush()
+      await server.rooms.flush()
       seen.push({ seq: stored(server, 'moments'), text: ada.text.toString() })
     }
     for (const moment of seen) {
@@ -81,7 +81,7 @@ describe('history', () => {
     await waitFor('name', () => (server.rooms.get('diff')?.people().length ?? 0) === 1)
     ada.text.insert(0, 'Agenda\nold line\nkeep\n')
     await waitFor('stored 1', () => stored(server, 'diff') > 0)
-    server.rooms.flush()
+    await server.rooms.flush()
     const first = stored(server, 'diff')
     const start = ada.text.toString().indexOf('old line')
     ada.text.delete(start, 'old line'.length)
@@ -89,7 +89,7 @@ describe('history', () => {
     await waitFor('stored 2', () =>
       server.rooms.get('diff')!.doc.getText('notes').toString().includes('new line'),
     )
-    server.rooms.flush()
+    await server.rooms.flush()
     const second = stored(server, 'diff')
     const diff = await api<{ lines: { op: string; text: string }[]; authors: string[] }>(
       server,
@@ -115,7 +115,7 @@ describe('history', () => {
     await waitFor('stored', () => stored(server, 'restore') > 0)
     // Bob wipes what he sees: he must have seen Ada's line first (stored is not yet delivered).
     await waitFor("Bob has Ada's line", () => bob.text.toString() === 'Decisions: none yet\n')
-    server.rooms.flush()
+    await server.rooms.flush()
     const good = stored(server, 'restore')
     bob.text.delete(0, bob.text.length)
     bob.text.insert(0, 'oops, wiped\n')
@@ -123,7 +123,7 @@ describe('history', () => {
       'wipe stored',
       () => server.rooms.get('restore')!.doc.getText('notes').toString() === 'oops, wiped\n',
     )
-    server.rooms.flush()
+    await server.rooms.flush()
     const wiped = stored(server, 'restore')
     const res = await api<{ text: string }>(server, 'POST', '/api/pads/restore/restore', { seq: good })
     assert.equal(res.status, 200)

@@ -113,7 +113,7 @@ function storeContains(server: TestServer, marker: string): boolean {
 
 /** The stored pad is byte-identical to before the attack, and the live doc holds the same text. */
 function assertPadUnchanged(scene: Scene): void {
-  scene.server.rooms.flush()
+  void scene.server.rooms.flush()
   assert.deepEqual(storedRows(scene.server), scene.before, 'stored rows changed during the attack')
   assert.equal(scene.server.rooms.get(PAD)?.doc.getText('notes').toString(), scene.textBefore)
   assert.equal(scene.a.text.toString(), scene.textBefore)
@@ -776,13 +776,13 @@ describe('budgets: exports and diffs', () => {
     try {
       const lines = (tag: string) => Array.from({ length: 70_000 }, (_, i) => `${tag}${i}`).join('\n')
       const id = storedPad(server, 'Long', lines('a'))
-      const room = server.rooms.open(id)
+      const room = await server.rooms.open(id)
       const ytext = room.doc.getText('notes')
       room.doc.transact(() => {
         ytext.delete(0, ytext.length)
         ytext.insert(0, lines('b'))
       }, SERVER_ORIGIN)
-      server.rooms.flush()
+      await server.rooms.flush()
       const diff = JSON.parse(
         new TextDecoder().decode(await ok200(server, `/api/pads/${id}/diff?from=1&to=2`)),
       )
@@ -942,7 +942,7 @@ describe('budgets: event-wide views and new pads', () => {
         warm.ms <= cold.ms,
         `three repeated views took ${warm.ms.toFixed(0)} ms, the first ${cold.ms.toFixed(0)} ms`,
       )
-      const room = server.rooms.open(ids[7]!)
+      const room = await server.rooms.open(ids[7]!)
       room.doc.transact(() => room.doc.getText('notes').insert(0, 'ACTION(bo): a new one\n'), SERVER_ORIGIN)
       const items = (await view()).actionsByOwner.flatMap((g) => g.items.map((it) => it.text))
       assert.ok(items.includes('a new one'), 'the edit is in the next view')
@@ -1266,13 +1266,13 @@ describe('budgets: what a pad costs, at every door', () => {
     const server = await startTestServer({ maxPadBytes, maxFrameBytes: maxPadBytes + 1024 * 1024 })
     try {
       const id = storedPad(server, 'Restore', paragraphs(40_000, 300))
-      const room = server.rooms.open(id)
+      const room = await server.rooms.open(id)
       const notes = room.doc.getText('notes')
       room.doc.transact(() => {
         notes.delete(0, notes.length)
         notes.insert(0, paragraphs(40_000, 200))
       }, SERVER_ORIGIN)
-      server.rooms.flush()
+      await server.rooms.flush()
       const before = notes.toString()
       // Before: the restore edited the doc directly, and the pad passed its limit (about 80 KB).
       const refused = await apiCall(server, 'POST', `/api/pads/${id}/restore`, { seq: 1 })
@@ -1362,19 +1362,19 @@ describe('budgets: a pad at its size limit', () => {
         return encoding.toUint8Array(e)
       }
       /** CPU per edit of 200 edits on `id` (accepted or refused as full). */
-      const perEdit = (id: string, base: number): number => {
-        const room = server.rooms.open(id)
+      const perEdit = async (id: string, base: number): Promise<number> => {
+        const room = await server.rooms.open(id)
         const edits = Array.from({ length: 200 }, (_, i) => keystroke(room, base + i))
         const start = process.cpuUsage()
         for (const edit of edits) {
-          room.receiveUpdate(SERVER_ORIGIN, edit)
-          server.rooms.flush()
+          await room.receiveUpdate(SERVER_ORIGIN, edit)
+          await server.rooms.flush()
         }
         const used = process.cpuUsage(start)
         return (used.user + used.system) / 1000 / edits.length
       }
-      const small = perEdit(smallId, 1_000_000)
-      const near = perEdit(nearId, 2_000_000)
+      const small = await perEdit(smallId, 1_000_000)
+      const near = await perEdit(nearId, 2_000_000)
       console.log(`BUDGET per edit: at the limit ${near.toFixed(2)} ms, small pad ${small.toFixed(2)} ms`)
       assert.ok(
         near <= 5 * small + 0.5,

@@ -122,7 +122,7 @@ describe('message rate', () => {
     // At 200 frames/s the 600 take about 3 s; all of them arrive, none is dropped with the socket.
     await waitFor('every keystroke stored', () => reader.text.length === 600, 20_000)
     // Stored, not only applied: a restart-proof read of the log.
-    server.rooms.flush()
+    await server.rooms.flush()
     assert.equal(docFromStored(server.store.load('burst-close')).getText('notes').length, 600)
     // Drained: the sender's address slot is free again (2 allowed: the reader holds one).
     assert.equal(await upgradeStatus(server.url, '/sync/burst-close'), 101)

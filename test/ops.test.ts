@@ -422,7 +422,7 @@ describe('online backup while five clients type, then restore', () => {
       const typing = await typists(server, padId)
       try {
         await waitFor('some typing', () => tokensOf(typing.serverText()).size >= 100)
-        server.rooms.flush()
+        await server.rooms.flush()
         before = tokensOf(typing.serverText())
         const result = await cli(['backup', backupFile, '--data-dir', server.dataDir])
         assert.equal(result.code, 0, result.stderr)

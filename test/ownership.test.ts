@@ -94,7 +94,7 @@ const roomText = (server: TestServer, pad: string) =>
   server.rooms.get(pad)?.doc.getText('notes').toString() ?? ''
 
 function storedText(server: TestServer, pad: string): string {
-  server.rooms.flush()
+  void server.rooms.flush()
   const doc = new Y.Doc()
   const stored = server.store.load(pad)
   if (stored?.snapshot) Y.applyUpdate(doc, stored.snapshot)
@@ -341,7 +341,7 @@ describe('edits belong to their writer', () => {
       'both lines',
       () => a.text.length === 8 && b.text.length === 8 && roomText(server, pad).length === 8,
     )
-    server.rooms.flush()
+    await server.rooms.flush()
     const backup = path.join(tempDir(), 'backup.sqlite')
     server.db.exec(`VACUUM INTO '${backup}'`)
     a.text.insert(a.text.length, '[a2]')

@@ -504,6 +504,12 @@ describe('integrity', () => {
     assert.equal(socket.closed!.code, 1011)
     assert.deepEqual(server.db.prepare('SELECT seq, data FROM updates ORDER BY seq').all(), rowsBefore)
     assert.equal(count(server.db, 'SELECT count(*) AS n FROM snapshots'), 0)
+    // Its history refuses it too (the same rebuild path), instead of showing a text with holes.
+    const revision = await fetch(
+      `${server.url}/api/pads/damaged/revisions/${server.store.lastSeq('damaged')}`,
+    )
+    assert.equal(revision.status, 500)
+    assert.equal(((await revision.json()) as { error: { code: string } }).error.code, 'internal')
 
     // With the missing row restored, the pad loads with everything.
     server.store.append([row('damaged', dependency)])

@@ -80,6 +80,8 @@ export interface TypistOptions {
 }
 
 export class Typist {
+  /** Resolves once its connection has joined the pad's room. */
+  readonly joined: Promise<void>
   readonly name: string
   readonly doc = new Y.Doc()
   readonly socket = new MemorySocket()
@@ -102,7 +104,10 @@ export class Typist {
       writer,
       pad.host,
     )
-    this.connection.join(pad.core.rooms.open(pad.id), options.readOnly ?? false)
+    // Rooms open asynchronously (the store may answer late): settle() waits for every join.
+    this.joined = pad.core.rooms
+      .open(pad.id)
+      .then((room) => this.connection.join(room, options.readOnly ?? false))
     // The stock client: its own edits go out as sync updates; it opens with a step 1.
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin !== this) this.sendFrame(encodeSyncUpdate(update))
@@ -197,6 +202,7 @@ export class Pad {
 
   /** Lets the server commit what it received, then delivers its answers; until nothing moves. */
   async settle(): Promise<void> {
+    await Promise.all(this.typists.map((typist) => typist.joined))
     for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
       // The real flusher runs on setImmediate; sockets report 'close' in a microtask.
       await new Promise((resolve) => setImmediate(resolve))

@@ -1,16 +1,11 @@
-/**
- * A pad's history, from its update log and snapshots: a readable timeline, the text at any
- * revision (nearest snapshot at or before it, then only the rows after: fast on 50,000-update
- * pads), diffs, restore as a new change, named checkpoints, and closing a session (read-only).
- */
 import * as Y from 'yjs'
 import type { Checkpoint, DiffLine, Revision, Timeline, TimelineStep } from '../../shared/history.ts'
 import { Busy, Conflict, NotFound, TooLarge } from '../lib/domain-errors.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
-import type { Db } from '../storage/db.ts'
+import type { HistoryLog } from '../storage/history-log.ts'
 import { CLOSE, CLOSE_PAD_FULL, REFUSED_SESSION_CLOSED } from '../sync/close-codes.ts'
-import { MAX_READ_ITEMS, storedItems, tooManyItemsToRead } from '../sync/item-budget.ts'
-import { LOAD_ORIGIN } from '../sync/pad-doc.ts'
+import { admitStoredRead } from '../sync/item-budget.ts'
+import { docFromStored, LOAD_ORIGIN } from '../sync/pad-doc.ts'
 import { type Refusal, SERVER_ORIGIN } from '../sync/peer.ts'
 import type { Rooms } from '../sync/rooms.ts'
 
@@ -28,51 +23,17 @@ function refusedWrite(refusal: Refusal): Error {
 
 export class History {
   private readonly rooms: Rooms
-  private readonly s
+  private readonly log: HistoryLog
 
-  constructor(db: Db, rooms: Rooms) {
+  constructor(log: HistoryLog, rooms: Rooms) {
     this.rooms = rooms
-    this.s = {
-      pad: db.prepare<[string], { pk: number; closed_at: number | null }>(
-        'SELECT pk, closed_at FROM pads WHERE id = ?',
-      ),
-      rows: db.prepare<
-        [number],
-        { seq: number; at: number; conn: string; author: string | null; bytes: number }
-      >('SELECT seq, at, conn, author, length(data) AS bytes FROM updates WHERE pad = ? ORDER BY seq'),
-      rowAt: db.prepare<[number, number], { at: number }>('SELECT at FROM updates WHERE pad = ? AND seq = ?'),
-      seqAtTime: db.prepare<[number, number], { seq: number }>(
-        'SELECT max(seq) AS seq FROM updates WHERE pad = ? AND at <= ?',
-      ),
-      snapshotAtOrBefore: db.prepare<[number, number], { upto: number; data: Buffer }>(
-        'SELECT upto, data FROM snapshots WHERE pad = ? AND upto <= ? ORDER BY upto DESC, id DESC LIMIT 1',
-      ),
-      oldestSnapshot: db.prepare<[number], { upto: number }>(
-        'SELECT min(upto) AS upto FROM snapshots WHERE pad = ?',
-      ),
-      firstRow: db.prepare<[number], { seq: number | null }>(
-        'SELECT min(seq) AS seq FROM updates WHERE pad = ?',
-      ),
-      lastRow: db.prepare<[number], { seq: number | null }>(
-        'SELECT max(seq) AS seq FROM updates WHERE pad = ?',
-      ),
-      rowsBetween: db.prepare<[number, number, number], { data: Buffer }>(
-        'SELECT data FROM updates WHERE pad = ? AND seq > ? AND seq <= ? ORDER BY seq',
-      ),
-      checkpoints: db.prepare<[number], { seq: number; name: string; at: number }>(
-        'SELECT seq, name, at FROM checkpoints WHERE pad = ? ORDER BY seq, id',
-      ),
-      addCheckpoint: db.prepare<[number, number, string, number]>(
-        'INSERT INTO checkpoints (pad, seq, name, at) VALUES (?, ?, ?, ?)',
-      ),
-      setClosed: db.prepare<[number | null, number]>('UPDATE pads SET closed_at = ? WHERE pk = ?'),
-    }
+    this.log = log
   }
 
-  timeline(padId: string): Timeline {
-    const pad = this.pad(padId)
+  async timeline(padId: string): Promise<Timeline> {
+    const pad = await this.pad(padId)
     const steps: TimelineStep[] = []
-    for (const row of this.s.rows.iterate(pad.pk)) {
+    for (const row of await this.log.rows(padId)) {
       const last = steps.at(-1)
       // The server's own rows: templates, restores.
       const who = row.author ?? (row.conn === 'server' ? 'Summitpad' : null)
@@ -93,46 +54,53 @@ export class History {
         })
       }
     }
-    const { first, last } = this.bounds(pad.pk)
+    const { first, last } = await this.log.bounds(padId)
     return {
       padId,
       firstSeq: first,
       lastSeq: last,
       steps,
-      checkpoints: this.s.checkpoints.all(pad.pk).map((c) => ({ seq: c.seq, name: c.name, at: iso(c.at) })),
-      closedAt: pad.closed_at === null ? null : iso(pad.closed_at),
+      checkpoints: (await this.log.checkpoints(padId)).map((c) => ({
+        seq: c.seq,
+        name: c.name,
+        at: iso(c.at),
+      })),
+      closedAt: pad.closedAt === null ? null : iso(pad.closedAt),
     }
   }
 
   /** The pad's text just after log row `seq` (clamped to what history still holds). */
-  revision(padId: string, seq: number): Revision {
-    const pad = this.pad(padId)
-    const { first, last } = this.bounds(pad.pk)
+  async revision(padId: string, seq: number): Promise<Revision> {
+    await this.pad(padId)
+    const { first, last } = await this.log.bounds(padId)
     const at = Math.min(Math.max(seq, first), last)
-    const doc = this.docAt(pad.pk, at)
+    // The one rebuild path (pad-doc.ts): a stored state with missing dependencies is refused.
+    const stored = await this.log.stateAt(padId, at)
+    // Counted by the walk before anything is applied: the apply is what costs seconds.
+    admitStoredRead(stored, 'this revision')
+    const doc = docFromStored(stored)
     const text = doc.getText(NOTES_TEXT).toString()
     doc.destroy()
-    const row = this.s.rowAt.get(pad.pk, at)
-    return { seq: at, at: row ? iso(row.at) : null, text }
+    const rowAt = await this.log.rowTime(padId, at)
+    return { seq: at, at: rowAt === null ? null : iso(rowAt), text }
   }
 
   /** The revision current at a moment: the last row written at or before `ms`. */
-  seqAtTime(padId: string, ms: number): number {
-    const pad = this.pad(padId)
-    return this.s.seqAtTime.get(pad.pk, ms)?.seq ?? this.bounds(pad.pk).first
+  async seqAtTime(padId: string, ms: number): Promise<number> {
+    await this.pad(padId)
+    return (await this.log.seqAtTime(padId, ms)) ?? (await this.log.bounds(padId)).first
   }
 
   /** A line diff between two revisions, bounded (see MAX_DIFF_LINES), with who changed it. */
-  diff(
+  async diff(
     padId: string,
     fromSeq: number,
     toSeq: number,
-  ): { from: RevisionRef; to: RevisionRef; authors: string[] } & LineDiff {
-    const from = this.revision(padId, fromSeq)
-    const to = this.revision(padId, toSeq)
-    const pad = this.pad(padId)
+  ): Promise<{ from: RevisionRef; to: RevisionRef; authors: string[] } & LineDiff> {
+    const from = await this.revision(padId, fromSeq)
+    const to = await this.revision(padId, toSeq)
     const authors = new Set<string>()
-    for (const row of this.s.rows.iterate(pad.pk)) {
+    for (const row of await this.log.rows(padId)) {
       if (row.seq > Math.min(from.seq, to.seq) && row.seq <= Math.max(from.seq, to.seq)) {
         authors.add(row.author ?? (row.conn === 'server' ? 'Summitpad' : 'someone without a name'))
       }
@@ -146,9 +114,9 @@ export class History {
    * Brings the text of revision `seq` back as a new change on top of the current one: nothing
    * after it is lost from history, and everyone editing sees the result live.
    */
-  restore(padId: string, seq: number): { seq: number; text: string } {
-    const old = this.revision(padId, seq)
-    const room = this.rooms.open(padId)
+  async restore(padId: string, seq: number): Promise<{ seq: number; text: string }> {
+    const old = await this.revision(padId, seq)
+    const room = await this.rooms.open(padId)
     const closed = room.serverWriteRefusal()
     if (closed) throw refusedWrite(closed)
     // The change is made on a copy (as the server's own client id) and goes in through the room's
@@ -174,71 +142,41 @@ export class History {
     }, SERVER_ORIGIN)
     const change = Y.encodeStateAsUpdate(scratch, before)
     scratch.destroy()
-    const result = room.applyServerUpdate(change)
+    const result = await room.applyServerUpdate(change)
     if (!result.ok) throw refusedWrite(result)
     return { seq: old.seq, text: room.doc.getText(NOTES_TEXT).toString() }
   }
 
-  addCheckpoint(padId: string, name: string): Checkpoint {
-    this.rooms.flush()
-    const pad = this.pad(padId)
-    const seq = this.bounds(pad.pk).last
+  async addCheckpoint(padId: string, name: string): Promise<Checkpoint> {
+    await this.rooms.flush()
+    await this.pad(padId)
     const at = Date.now()
-    this.s.addCheckpoint.run(pad.pk, seq, name, at)
+    const seq = await this.log.addCheckpoint(padId, name, at)
     return { seq, name, at: iso(at) }
   }
 
-  isClosed(padId: string): boolean {
-    return (this.s.pad.get(padId)?.closed_at ?? null) !== null
+  async isClosed(padId: string): Promise<boolean> {
+    return ((await this.log.padState(padId))?.closedAt ?? null) !== null
   }
 
   /** Ends the session: a checkpoint, then read-only for everyone until reopened. */
-  close(padId: string, name = 'end of session'): Checkpoint {
-    const checkpoint = this.addCheckpoint(padId, name)
-    this.s.setClosed.run(Date.now(), this.pad(padId).pk)
+  async close(padId: string, name = 'end of session'): Promise<Checkpoint> {
+    const checkpoint = await this.addCheckpoint(padId, name)
+    await this.log.setClosed(padId, Date.now())
     this.rooms.get(padId)?.setReadOnly(true)
     return checkpoint
   }
 
-  reopen(padId: string): void {
-    this.s.setClosed.run(null, this.pad(padId).pk)
+  async reopen(padId: string): Promise<void> {
+    await this.pad(padId)
+    await this.log.setClosed(padId, null)
     this.rooms.get(padId)?.setReadOnly(false)
   }
 
-  private pad(padId: string): { pk: number; closed_at: number | null } {
-    const pad = this.s.pad.get(padId)
+  private async pad(padId: string): Promise<{ closedAt: number | null }> {
+    const pad = await this.log.padState(padId)
     if (!pad) throw new NotFound(`no stored pad "${padId}"`)
     return pad
-  }
-
-  private bounds(pk: number): { first: number; last: number } {
-    const firstRow = this.s.firstRow.get(pk)?.seq ?? null
-    const lastRow = this.s.lastRow.get(pk)?.seq ?? null
-    const oldestSnapshot = this.s.oldestSnapshot.get(pk)?.upto ?? null
-    // After "forget history" the oldest thing left is a snapshot covering everything before it.
-    const first =
-      oldestSnapshot !== null && (firstRow === null || oldestSnapshot < firstRow)
-        ? oldestSnapshot
-        : (firstRow ?? 0)
-    return { first, last: Math.max(lastRow ?? 0, oldestSnapshot ?? 0) }
-  }
-
-  private docAt(pk: number, seq: number): Y.Doc {
-    const snapshot = this.s.snapshotAtOrBefore.get(pk, seq)
-    const blobs: Uint8Array[] = []
-    if (snapshot) blobs.push(snapshot.data)
-    for (const row of this.s.rowsBetween.iterate(pk, snapshot?.upto ?? 0, seq)) blobs.push(row.data)
-    // Counted by the walk before anything is applied: the apply is what costs seconds.
-    if (storedItems(blobs) > MAX_READ_ITEMS) throw new TooLarge(tooManyItemsToRead('this revision'))
-    const doc = new Y.Doc()
-    Y.transact(
-      doc,
-      () => {
-        for (const blob of blobs) Y.applyUpdate(doc, blob, LOAD_ORIGIN)
-      },
-      LOAD_ORIGIN,
-    )
-    return doc
   }
 }
 

@@ -22,47 +22,54 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.
 export function createHistoryRouter(history: History): Router {
   const api = express.Router()
 
-  api.get('/pads/:id/history', (req, res) => {
-    res.json(history.timeline(req.params.id))
+  api.get('/pads/:id/history', (req, res, next) => {
+    history.timeline(req.params.id).then((timeline) => res.json(timeline), next)
   })
 
-  api.get('/pads/:id/revisions/:seq', (req, res) => {
-    res.json(history.revision(req.params.id, parse(seqParam, req.params.seq, 'seq')))
+  api.get('/pads/:id/revisions/:seq', (req, res, next) => {
+    const seq = parse(seqParam, req.params.seq, 'seq')
+    history.revision(req.params.id, seq).then((revision) => res.json(revision), next)
   })
 
   // ?at=2026-11-10T10:30:00Z: the revision current at that moment.
-  api.get('/pads/:id/revision', (req, res) => {
+  api.get('/pads/:id/revision', (req, res, next) => {
     const at = typeof req.query.at === 'string' ? Date.parse(req.query.at) : Number.NaN
     if (Number.isNaN(at)) throw new HttpError(400, 'invalid', 'at: must be an ISO 8601 time')
-    res.json(history.revision(req.params.id, history.seqAtTime(req.params.id, at)))
+    history
+      .seqAtTime(req.params.id, at)
+      .then((seq) => history.revision(req.params.id, seq))
+      .then((revision) => res.json(revision), next)
   })
 
-  api.get('/pads/:id/diff', (req, res) => {
+  api.get('/pads/:id/diff', (req, res, next) => {
     const from = parse(seqParam, req.query.from, 'from')
     const to = parse(seqParam, req.query.to, 'to')
-    res.json(history.diff(req.params.id, from, to))
+    history.diff(req.params.id, from, to).then((diff) => res.json(diff), next)
   })
 
-  api.post('/pads/:id/restore', (req, res) => {
+  api.post('/pads/:id/restore', (req, res, next) => {
     const { seq } = parse(restoreBody, req.body, 'body')
-    if (history.isClosed(req.params.id))
-      throw new HttpError(409, 'closed', 'the session is closed: reopen it to restore')
-    res.json(history.restore(req.params.id, seq))
+    history
+      .isClosed(req.params.id)
+      .then((closed) => {
+        if (closed) throw new HttpError(409, 'closed', 'the session is closed: reopen it to restore')
+        return history.restore(req.params.id, seq)
+      })
+      .then((restored) => res.json(restored), next)
   })
 
-  api.post('/pads/:id/checkpoints', (req, res) => {
+  api.post('/pads/:id/checkpoints', (req, res, next) => {
     const { name } = parse(checkpointBody, req.body, 'body')
-    res.status(201).json(history.addCheckpoint(req.params.id, name))
+    history.addCheckpoint(req.params.id, name).then((checkpoint) => res.status(201).json(checkpoint), next)
   })
 
-  api.post('/pads/:id/close', (req, res) => {
+  api.post('/pads/:id/close', (req, res, next) => {
     const { name } = parse(closeBody, req.body, 'body')
-    res.json({ closed: true, checkpoint: history.close(req.params.id, name) })
+    history.close(req.params.id, name).then((checkpoint) => res.json({ closed: true, checkpoint }), next)
   })
 
-  api.post('/pads/:id/reopen', (req, res) => {
-    history.reopen(req.params.id)
-    res.json({ closed: false })
+  api.post('/pads/:id/reopen', (req, res, next) => {
+    history.reopen(req.params.id).then(() => res.json({ closed: false }), next)
   })
 
   return api

@@ -95,9 +95,9 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex, newPa
   })
 
   api.post('/pads/:id/forget-history', (req, res, next) => {
-    minutes.forgetHistory(req.params.id)
     minutes
-      .scrubForgotten()
+      .forgetHistory(req.params.id)
+      .then(() => minutes.scrubForgotten())
       .then((cut) => {
         if (!cut)
           throw new HttpError(

@@ -16,13 +16,7 @@ import { describeSlot, inZone } from '../meetings/time.ts'
 import type { Logger } from '../ops/logger.ts'
 import type { SearchIndex } from '../storage/search-index.ts'
 import type { AuthorSummary, PadStore, StoredPad } from '../storage/store.ts'
-import {
-  MAX_PAD_ITEMS,
-  MAX_READ_ITEMS,
-  storedItems,
-  tooManyItems,
-  tooManyItemsToRead,
-} from '../sync/item-budget.ts'
+import { admitStoredRead, MAX_PAD_ITEMS, tooManyItems } from '../sync/item-budget.ts'
 import { docFromStored, encodeState, readStoredDoc } from '../sync/pad-doc.ts'
 import type { Rooms } from '../sync/rooms.ts'
 import { readUntrusted, yjsStateTask } from '../untrusted/untrusted-files.ts'
@@ -106,11 +100,7 @@ function fileSlug(text: string): string {
 const MAX_CACHED_OUTCOMES = 20_000
 
 /** A stored pad is rebuilt for a read only within MAX_READ_ITEMS (item-budget.ts). */
-function admitRead(stored: StoredPad): void {
-  const blobs = stored.snapshot ? [stored.snapshot] : []
-  for (const row of stored.updates) blobs.push(row.data)
-  if (storedItems(blobs) > MAX_READ_ITEMS) throw new TooLarge(tooManyItemsToRead('this pad'))
-}
+const admitRead = (stored: StoredPad): void => admitStoredRead(stored, 'this pad')
 
 export class Minutes {
   private readonly d: MinutesDeps
@@ -214,16 +204,23 @@ export class Minutes {
   }
 
   /** Keeps the pad's current text, drops its log and older snapshots (for a secret pasted by mistake). */
-  forgetHistory(padId: string): void {
-    this.d.rooms.flush()
+  async forgetHistory(padId: string): Promise<void> {
+    await this.d.rooms.flush()
     if (!this.d.store.exists(padId)) throw new NotFound(`no stored pad "${padId}"`)
     const room = this.d.rooms.get(padId)
-    if (room) room.forgetHistory()
-    else {
-      const doc = docFromStored(this.d.store.load(padId))
-      this.d.store.forgetHistory(padId, encodeState(doc))
-      doc.destroy()
-    }
+    if (!room) return this.forgetStored(padId)
+    await room.forgetHistory()
+    this.d.search.purge(padId)
+  }
+
+  /**
+   * `forgetHistory` for a pad no room holds, synchronously (the CLI runs it inside its IMMEDIATE
+   * transaction, so that no update a server commits meanwhile is dropped unseen).
+   */
+  forgetStored(padId: string): void {
+    const doc = docFromStored(this.d.store.load(padId))
+    this.d.store.forgetHistory(padId, encodeState(doc))
+    doc.destroy()
     this.d.search.purge(padId)
   }
 

@@ -359,7 +359,7 @@ ${OPEN_PAD_NOTE}`,
     const before = core.store.list().find((p) => p.id === padId)
     if (!before) throw new Failure(`no stored pad "${padId}"`)
     // IMMEDIATE, as in compact: no update the server commits meanwhile is dropped unseen.
-    core.db.transaction(() => core.minutes.forgetHistory(padId!)).immediate()
+    core.db.transaction(() => core.minutes.forgetStored(padId!)).immediate()
     if (!(await core.minutes.scrubForgotten()))
       throw new Failure(
         'the history is forgotten, but a reader keeps its old copy in the write-ahead log: run this again',

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { DB_FILE_NAME } from '../storage/db.ts'
-import { PadStore } from '../storage/store.ts'
+import type { PadLog } from '../storage/pad-log.ts'
 import {
   CLOSE,
   CLOSE_AWARENESS_TOO_LARGE,
@@ -266,23 +266,27 @@ export class Metrics implements SyncMetrics {
 }
 
 /**
- * The pad store, timing each commit for `summitpad_persist_seconds`. Every update the server
- * stores goes through `append` (one call per tick, one transaction), so no hook inside the sync
- * path is needed for updates/s and persistence latency.
+ * The pad log, timing each commit for `summitpad_persist_seconds`. Every update the rooms store
+ * goes through `appendBatch` (one call per tick, one transaction), so no hook inside the sync
+ * path is needed for updates/s and persistence latency. Everything else passes through.
  */
-export class MeteredPadStore extends PadStore {
-  private readonly metrics: Metrics
-
-  constructor(db: ConstructorParameters<typeof PadStore>[0], metrics: Metrics) {
-    super(db)
-    this.metrics = metrics
-  }
-
-  override append(rows: Parameters<PadStore['append']>[0]): ReturnType<PadStore['append']> {
-    const started = process.hrtime.bigint()
-    const seqs = super.append(rows)
-    if (seqs.length > 0)
-      this.metrics.updatesPersisted(seqs.length, Number(process.hrtime.bigint() - started) / 1e9)
-    return seqs
+export function meteredPadLog(log: PadLog, metrics: Metrics): PadLog {
+  return {
+    appendBatch: async (rows) => {
+      const started = process.hrtime.bigint()
+      const seqs = await log.appendBatch(rows)
+      if (seqs.length > 0)
+        metrics.updatesPersisted(seqs.length, Number(process.hrtime.bigint() - started) / 1e9)
+      return seqs
+    },
+    load: (padId) => log.load(padId),
+    writeSnapshot: (padId, upto, state, at) => log.writeSnapshot(padId, upto, state, at),
+    snapshotIfCurrent: (padId, upto, state, at) => log.snapshotIfCurrent(padId, upto, state, at),
+    forgetHistory: (padId, state, at) => log.forgetHistory(padId, state, at),
+    lastSeq: (padId) => log.lastSeq(padId),
+    authors: (padId) => log.authors(padId),
+    exists: (padId) => log.exists(padId),
+    delete: (padId) => log.delete(padId),
+    list: () => log.list(),
   }
 }

@@ -1,6 +1,8 @@
 /**
  * The pad store: a pad's update log and its snapshots in SQLite. Bytes in, bytes out; it knows
  * nothing of Yjs. Statements are prepared once; every write is one synchronous transaction.
+ * The server reaches it through the PadLog interface (sqlite-pad-log.ts); this synchronous class
+ * is the SQLite engine's own (the CLI, tests and benchmarks of the file use it directly).
  *
  * A pad row exists only once its first update is stored, so an idle connection to a random name
  * leaves nothing behind. Loading = the newest snapshot + the log rows after it.
@@ -9,48 +11,10 @@ import type Database from 'better-sqlite3'
 import type { Statement } from 'better-sqlite3'
 import type { WriterHash } from '../sync/writer-key.ts'
 import type { Db } from './db.ts'
+import type { AuthorSummary, LoadedLog, LogRow, PadSummary, StoredPad } from './pad-log.ts'
 import { NEWEST_KEPT, type SnapshotMeta, thinned } from './snapshot-policy.ts'
 
-export interface LogRow {
-  padId: string
-  at: number
-  /** The connection the update came from ("server" for updates the server writes itself). */
-  conn: string
-  /** That connection's user name from awareness, when known. */
-  author: string | null
-  data: Uint8Array
-  /**
-   * Yjs client ids this update writes first, claimed for `writer` (a writer key's hash) in the
-   * same transaction (see writer-check.ts).
-   */
-  claims?: readonly number[]
-  writer?: WriterHash | null
-}
-
-export interface StoredPad {
-  /** Newest snapshot, or null when the pad has none yet. */
-  snapshot: Uint8Array | null
-  /** Seq of the last log row the snapshot includes (0 when none). */
-  snapshotUpto: number
-  /** Log rows after the snapshot, oldest first. */
-  updates: { seq: number; data: Uint8Array }[]
-}
-
-export interface AuthorSummary {
-  /** Null for edits of connections that never announced a name (and for the server's own). */
-  name: string | null
-  edits: number
-  firstAt: number
-  lastAt: number
-}
-
-export interface PadSummary {
-  id: string
-  createdAt: number
-  updatedAt: number
-  updateCount: number
-  bytes: number
-}
+export type { AuthorSummary, LogRow, PadSummary, StoredPad } from './pad-log.ts'
 
 const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
@@ -86,6 +50,7 @@ export class PadStore {
   private writerStatements: {
     insert: Database.Statement<[number, number, Buffer]>
     select: Database.Statement<[string, number], { key: Buffer }>
+    all: Database.Statement<[string], { client: number; key: Buffer }>
   } | null = null
   private readonly selectSnapshotMetas
   /** Prepared on first use: checkpoints came with schema 4, and a store may open an older file. */
@@ -219,6 +184,17 @@ export class PadStore {
     })()
   }
 
+  /** `load` plus the pad's writer claims, read in one transaction (what a room starts from). */
+  loadWithWriters(padId: string): LoadedLog | null {
+    return this.db.transaction((): LoadedLog | null => {
+      const stored = this.load(padId)
+      if (!stored) return null
+      const writers = new Map<number, WriterHash>()
+      for (const row of this.writers().all.all(padId)) writers.set(row.client, row.key.toString('hex'))
+      return { ...stored, writers }
+    })()
+  }
+
   /** Stores a snapshot holding the pad's state up to and including log row `upto`. */
   writeSnapshot(padId: string, upto: number, state: Uint8Array, at = Date.now()): void {
     const pad = this.selectPadPk.get(padId)
@@ -270,6 +246,9 @@ export class PadStore {
       ),
       select: this.db.prepare<[string, number], { key: Buffer }>(
         'SELECT w.key_hash AS key FROM writers w JOIN pads p ON p.pk = w.pad WHERE p.id = ? AND w.client = ?',
+      ),
+      all: this.db.prepare<[string], { client: number; key: Buffer }>(
+        'SELECT w.client, w.key_hash AS key FROM writers w JOIN pads p ON p.pk = w.pad WHERE p.id = ?',
       ),
     }
     return this.writerStatements

@@ -1,7 +1,8 @@
 /**
  * One client's websocket, from the upgrade on: its frames wait until it is authorised, then it is
  * attached to one room: decodes each frame into a typed message and hands it to the room, strictly
- * in arrival order and synchronously. Any bad frame closes this socket —
+ * in arrival order: while the room's answer to a frame waits (a step 2 for the commit of what it
+ * holds), later frames wait behind it. Any bad frame closes this socket —
  * with a close code and a reason the client can read, and one log line — and affects no one else.
  */
 import { randomBytes } from 'node:crypto'
@@ -12,7 +13,7 @@ import { type CountedSocket, frameRejectReason, type SyncMetrics, wsErrorReason 
 import { CLOSE, CLOSE_POLICY, CLOSE_SLOW_READER } from './close-codes.ts'
 import type { TokenBucket } from './limits.ts'
 import type { Peer, Refusal } from './peer.ts'
-import type { Room } from './room.ts'
+import type { Answer, Room } from './room.ts'
 import type { WriterHash } from './writer-key.ts'
 
 /** Close reasons are limited to 123 bytes by RFC 6455. */
@@ -152,6 +153,8 @@ export class Connection implements Peer {
   /** Since when its unsent bytes have not shrunk while over UNSENT_PAUSE_BYTES, or null. */
   private stalledSince: number | null = null
   private lastBuffered = 0
+  /** The room's answer to a frame is pending: later frames wait in the backlog, in order. */
+  private waiting = false
 
   /** Takes over `ws` at once: frames that arrive before `join` wait (or close it, past the limit). */
   constructor(
@@ -271,7 +274,8 @@ export class Connection implements Peer {
 
   /** ws' 'close': the socket is gone (its backlog, if any, is still handled: see `peerGone`). */
   socketClosed(): void {
-    if (!this.closed && typeof this.pad !== 'string' && this.backlog !== null && this.backlog.length > 0) {
+    const unhandled = this.waiting || (this.backlog !== null && this.backlog.length > 0)
+    if (!this.closed && typeof this.pad !== 'string' && unhandled) {
       this.peerGone = true
       this.pad.forgetPresence(this)
       return
@@ -328,6 +332,13 @@ export class Connection implements Peer {
     // are dropped here, before a token is taken or a state decoded: in a room of 300 people moving
     // cursors they are most of each socket's frames, and must not count against its rate.
     if (isBinary && this.pad.isEcho(this, data)) return
+    if (this.waiting) {
+      // Not a flood: the room is slow to answer. Only the backlog's bound applies.
+      this.backlog ??= []
+      this.backlog.push([data, isBinary])
+      if (this.backlog.length > MAX_BACKLOG) this.refuse({ code: CLOSE_POLICY, reason: 'too many messages' })
+      return
+    }
     const { bucket, throttleCloseMs } = this.host.rate
     // A flood episode ends only once the sender has been quiet long enough to save up half a
     // burst; a backlog that merely drained between two reads does not end it.
@@ -373,6 +384,7 @@ export class Connection implements Peer {
     this.drainTimer = null
     while (
       !this.closed &&
+      !this.waiting &&
       this.backlog !== null &&
       this.backlog.length > 0 &&
       !this.behind() &&
@@ -382,7 +394,7 @@ export class Connection implements Peer {
       const [data, isBinary] = this.backlog.shift()!
       this.receive(data, isBinary)
     }
-    if (this.closed) return
+    if (this.closed || this.waiting) return
     if (this.behind()) return this.waitForReader()
     this.stalledSince = null
     if (this.peerGone) {
@@ -420,7 +432,7 @@ export class Connection implements Peer {
     // A gone peer's edits still count; nothing else it sent can matter (no one to answer, and its
     // presence is removed when it leaves).
     if (this.peerGone && message.type !== 'sync-step2' && message.type !== 'sync-update') return
-    let result: { ok: true } | ({ ok: false } & Refusal)
+    let result: Answer
     try {
       switch (message.type) {
         case 'sync-step1': {
@@ -453,9 +465,42 @@ export class Connection implements Peer {
         }
       }
     } catch (err) {
-      this.host.log.error({ conn: this.id, pad: this.padId, err }, 'error handling frame')
-      return this.refuse({ code: CLOSE.internalError, reason: 'internal error' })
+      return this.failed(err)
     }
+    if (result instanceof Promise) return this.await(result)
     if (!result.ok) this.refuse(result)
+  }
+
+  private failed(err: unknown): void {
+    this.host.log.error({ conn: this.id, pad: this.padId, err }, 'error handling frame')
+    this.refuse({ code: CLOSE.internalError, reason: 'internal error' })
+  }
+
+  /** Holds later frames until the room has answered this one, then goes on with them. */
+  private await(answer: Promise<{ ok: true } | ({ ok: false } & Refusal)>): void {
+    this.waiting = true
+    answer.then(
+      (result) => {
+        this.waiting = false
+        if (!result.ok) this.refuse(result)
+        this.resume()
+      },
+      (err: unknown) => {
+        this.waiting = false
+        this.failed(err)
+        this.resume()
+      },
+    )
+  }
+
+  private resume(): void {
+    if (this.closed) return
+    if (this.backlog !== null && this.backlog.length > 0) return this.scheduleDrain()
+    this.backlog = null
+    if (this.peerGone) return this.finish()
+    if (this.paused) {
+      this.paused = false
+      this.ws.resume()
+    }
   }
 }

@@ -6,6 +6,8 @@
  * ~1 GB of memory. Counted by update-check's walk, before anything is applied.
  */
 import type * as Y from 'yjs'
+import { TooLarge } from '../lib/domain-errors.ts'
+import type { StoredPad } from '../storage/pad-log.ts'
 import { checkUpdate, type UpdateShape } from './update-check.ts'
 
 /**
@@ -59,6 +61,13 @@ export function storedItems(blobs: Iterable<Uint8Array>): number {
     if (shape.ok) n += itemsIn(shape.value)
   }
   return n
+}
+
+/** Refuses (TooLarge) to rebuild a stored pad past MAX_READ_ITEMS: counted before anything is applied. */
+export function admitStoredRead(stored: StoredPad, what: string): void {
+  const blobs = stored.snapshot ? [stored.snapshot] : []
+  for (const row of stored.updates) blobs.push(row.data)
+  if (storedItems(blobs) > MAX_READ_ITEMS) throw new TooLarge(tooManyItemsToRead(what))
 }
 
 /** The message of a refused history read, naming the limit. */

@@ -3,11 +3,12 @@
  *
  * The path of an update: `receiveUpdate` validates it completely (shared/update-check), applies
  * it with the peer as the transaction origin, and the doc's `update` event queues the delta that
- * was actually integrated. The tick flusher commits the queued rows of every room in one SQLite
- * transaction and then calls `committed`, which broadcasts them. Nothing that carries document
- * content leaves the room before the commit of everything it contains: a sync step 2 flushes
- * first. Frames of one peer are handled in order and synchronously, so the step 2 answering a
- * peer's step 1 acknowledges every update that peer sent before it.
+ * was actually integrated. The tick flusher commits the queued rows of every room in one atomic
+ * append and then calls `committed`, which broadcasts them. Nothing that carries document
+ * content leaves the room before the commit of everything it contains: a sync step 2 is encoded
+ * when asked and sent once every row applied before it is stored (at once when none waits).
+ * Frames of one peer are handled in order (its connection holds later frames while an answer
+ * waits), so the step 2 answering a peer's step 1 acknowledges every update that peer sent before it.
  */
 import * as Y from 'yjs'
 import {
@@ -21,8 +22,8 @@ import {
   encodeSyncUpdate,
 } from '../../shared/protocol.ts'
 import type { Logger } from '../ops/logger.ts'
+import type { LogRow, PadLog } from '../storage/pad-log.ts'
 import { snapshotDue } from '../storage/snapshot-policy.ts'
-import type { LogRow, PadStore } from '../storage/store.ts'
 import { AnswerCache, stateKey, WHOLE_PAD_KEY } from './answer-cache.ts'
 import {
   CLOSE,
@@ -52,14 +53,19 @@ export interface PendingRow extends LogRow {
 
 /** What a room needs from the rest of the server. */
 export interface RoomHost {
-  store: PadStore
+  store: PadLog
   log: Logger
   /** Log rows after which a compacted snapshot is written. */
   snapshotEvery: number
   /** Queue this room's pending rows for the commit at the end of the tick. */
   markDirty(room: Room): void
-  /** Commit every room's pending rows now (before sending content that includes them). */
-  flushNow(): void
+  /**
+   * Commit every room's pending rows now; resolves once they (and any commit in flight) are
+   * stored or failed. Never rejects.
+   */
+  flush(): Promise<void>
+  /** Runs `op` with no commit in flight and none starting until it is done (see TickFlusher). */
+  exclusive<T>(op: () => Promise<T>): Promise<T>
   /** The room can no longer be trusted to match its store: close its peers and drop it. */
   discard(room: Room, reason: string): void
   /**
@@ -119,6 +125,8 @@ export interface StoredPosition {
 
 type Result = { ok: true } | ({ ok: false } & Refusal)
 const OK: Result = { ok: true }
+/** An answer now, or once what it waits for (a commit, a rebuild) is done. */
+export type Answer = Result | Promise<Result>
 
 export class Room {
   readonly padId: string
@@ -138,6 +146,15 @@ export class Room {
   /** Step 1, step 2 and presence frames, encoded once per change (answer-cache.ts). */
   private readonly answers = new AnswerCache()
   private pending: PendingRow[] = []
+  /** Rows handed to the flusher and not yet stored (or failed): applied, so not yet sendable. */
+  private inFlight: PendingRow[] = []
+  /**
+   * Set while the doc is rebuilt after a failed apply: every frame waits for it (each connection
+   * holds its later frames meanwhile).
+   */
+  private gate: Promise<void> | null = null
+  /** A snapshot write is in flight: no second one starts. */
+  private snapshotting = false
   private position: StoredPosition
   private discarded = false
   /** Closed session: everyone's updates are dropped, never stored (a read-only link: one peer's). */
@@ -154,13 +171,21 @@ export class Room {
    * The writer key each Yjs client id was first written with (null: none), as far as looked up
    * in the store or claimed here: an id's key never changes once it holds structs.
    */
-  private readonly writers = new Map<number, WriterHash | null>()
+  private readonly writers: Map<number, WriterHash | null>
   /** The pad's encoded size when last measured (see `fits`), and the update bytes since. */
   private measured: number | null = null
   private sinceMeasured = 0
 
-  constructor(padId: string, loaded: LoadedPad, position: StoredPosition, host: RoomHost) {
+  constructor(
+    padId: string,
+    loaded: LoadedPad,
+    position: StoredPosition,
+    host: RoomHost,
+    writers: ReadonlyMap<number, WriterHash> = new Map(),
+  ) {
     this.padId = padId
+    // Every claim of the pad, read with it: the store is not asked again while an update waits.
+    this.writers = new Map(writers)
     this.current = loaded.doc
     this.unbuilt = loaded.state
     this.position = position
@@ -218,25 +243,38 @@ export class Room {
   }
 
   /**
-   * Undoes a failed apply: rebuilds the doc from the store plus the rows this tick queued before
-   * it (none of which was sent yet), so the half-applied update vanishes and nobody else notices.
-   * Returns false when even that fails (then the room must be dropped).
+   * Undoes a failed apply: rebuilds the doc from the store plus the rows applied before it that
+   * are not stored yet (none of which was sent), so the half-applied update vanishes and nobody
+   * else notices. Every frame waits meanwhile (`gate`). If even that fails, the room is dropped.
    */
-  private rollBackTo(keepRows: number): boolean {
+  private rollBackTo(keepRows: number): void {
+    this.pending = this.pending.slice(0, keepRows)
+    // Rows in flight now may be stored before the load reads, or after: both are applied again
+    // (applying an update twice changes nothing).
+    const unsettled = [...this.inFlight]
+    this.current?.destroy()
+    this.current = null
+    this.gate = this.rebuild(unsettled).then((ok) => {
+      this.gate = null
+      if (!ok) this.host.discard(this, 'pad reloading')
+    })
+  }
+
+  private async rebuild(unsettled: readonly PendingRow[]): Promise<boolean> {
     try {
-      const kept = this.pending.slice(0, keepRows)
-      const doc = docFromStored(this.host.store.load(this.padId))
+      const stored = await this.host.store.load(this.padId)
+      if (this.discarded) return true
+      const doc = docFromStored(stored)
       Y.transact(
         doc,
         () => {
-          for (const row of kept) Y.applyUpdate(doc, row.data, LOAD_ORIGIN)
+          for (const row of [...unsettled, ...this.inFlight, ...this.pending])
+            Y.applyUpdate(doc, row.data, LOAD_ORIGIN)
         },
         LOAD_ORIGIN,
       )
-      this.current?.destroy()
       this.current = doc
       this.listen(doc)
-      this.pending = kept
       return true
     } catch (err) {
       this.host.log.error({ pad: this.padId, err }, 'could not rebuild the pad after a failed update')
@@ -290,22 +328,32 @@ export class Room {
    * own step 1, so the peer sends back whatever we still lack — including updates whose frames
    * were lost on the way — and its next step 1 then acknowledges them.
    */
-  sendStateTo(peer: Peer, stateVector: Uint8Array, askBack: boolean): Result {
+  sendStateTo(peer: Peer, stateVector: Uint8Array, askBack: boolean): Answer {
+    if (this.gate) return this.gate.then(() => this.sendStateTo(peer, stateVector, askBack))
     const sv = checkStateVector(stateVector)
     if (!sv.ok) return { ok: false, code: CLOSE.protocolError, reason: `invalid state vector: ${sv.error}` }
-    if (this.pending.length > 0) this.host.flushNow()
     if (this.discarded) return OK
     const unbuilt = this.unbuilt
+    let answer: Uint8Array
     if (unbuilt && sv.value.size === 0) {
       // Someone opening the pad afresh: the snapshot is exactly what it lacks.
-      peer.send(this.answers.stateFrame(WHOLE_PAD_KEY, () => encodeSyncStep2(unbuilt)))
+      answer = this.answers.stateFrame(WHOLE_PAD_KEY, () => encodeSyncStep2(unbuilt))
     } else {
       const doc = this.doc
       const key = stateKey(doc, sv.value)
-      peer.send(this.answers.stateFrame(key, () => encodeSyncStep2(Y.encodeStateAsUpdate(doc, stateVector))))
+      answer = this.answers.stateFrame(key, () => encodeSyncStep2(Y.encodeStateAsUpdate(doc, stateVector)))
     }
-    if (askBack) peer.send(this.step1Frame())
-    return OK
+    // Encoded now (or the cached frame of this very state): it holds exactly what was applied
+    // before this step 1, so it acknowledges all the peer sent before. Sent once all of that is stored.
+    const frames = [answer]
+    if (askBack) frames.push(this.step1Frame())
+    const send = (): Result => {
+      // A failed commit discarded the room (and closed the peer): what it holds was never stored.
+      if (!this.discarded) for (const frame of frames) peer.send(frame)
+      return OK
+    }
+    if (this.pending.length === 0 && this.inFlight.length === 0) return send()
+    return this.host.flush().then(send)
   }
 
   get isReadOnly(): boolean {
@@ -332,7 +380,9 @@ export class Room {
    * sync update (a peer's own typing) rather than a step 2 (everything the server lacks, which
    * after a restore or a failover honestly includes other people's edits).
    */
-  receiveUpdate(origin: Origin, input: Uint8Array, replyTo?: Peer, live = false): Result {
+  receiveUpdate(origin: Origin, input: Uint8Array, replyTo?: Peer, live = false): Answer {
+    if (this.gate) return this.gate.then(() => this.receiveUpdate(origin, input, replyTo, live))
+    if (this.discarded) return OK
     let update = input
     if (replyTo && (this.readOnly || replyTo.readOnly)) {
       // Still served, never changed: the stock client keeps its copy; we keep ours.
@@ -422,12 +472,12 @@ export class Room {
         { pad: this.padId, conn: origin.id, err: String(err) },
         'update threw while applying; rolled back',
       )
-      if (!this.rollBackTo(queuedBefore)) this.host.discard(this, 'pad reloading')
+      this.rollBackTo(queuedBefore)
       return { ok: false, code: CLOSE.invalidPayload, reason: 'update could not be applied' }
     }
     if (creating && this.pending.length > 0 && !this.host.mayCreatePad(origin, this.padId)) {
       // Nothing was stored or sent: the pad goes back to empty, as if the update never came.
-      if (!this.rollBackTo(0)) this.host.discard(this, 'pad reloading')
+      this.rollBackTo(0)
       return {
         ok: false,
         code: CLOSE_TOO_MANY_NEW_PADS,
@@ -436,7 +486,7 @@ export class Room {
     }
     if (itemsOf(this.doc) > MAX_PAD_ITEMS) {
       // Its deletions split more items than the count before the apply could see.
-      if (!this.rollBackTo(queuedBefore)) this.host.discard(this, 'pad reloading')
+      this.rollBackTo(queuedBefore)
       return { ok: false, code: CLOSE_PAD_FULL, reason: tooManyItems('the pad') }
     }
     this.position.approxBytes += update.byteLength
@@ -457,12 +507,7 @@ export class Room {
   private writerView(peer: Peer): WriterView {
     return {
       stateOf: (client) => Y.getState(this.doc.store, client),
-      keyOf: (client) => {
-        if (this.writers.has(client)) return this.writers.get(client)!
-        const key = this.host.store.writerOf(this.padId, client)
-        this.writers.set(client, key)
-        return key
-      },
+      keyOf: (client) => this.writers.get(client) ?? null,
       presenceOf: (client) => {
         const owner = this.presence.ownerOf(client)
         if (owner === undefined) return undefined
@@ -489,7 +534,8 @@ export class Room {
     for (const client of claims) this.writers.set(client, writer)
   }
 
-  receiveAwareness(peer: Peer, update: Uint8Array): Result {
+  receiveAwareness(peer: Peer, update: Uint8Array): Answer {
+    if (this.gate) return this.gate.then(() => this.receiveAwareness(peer, update))
     const decoded = decodeAwarenessUpdate(update)
     if (!decoded.ok)
       return { ok: false, code: CLOSE.protocolError, reason: `invalid awareness: ${decoded.error}` }
@@ -551,11 +597,11 @@ export class Room {
    * the size and item budgets, not into a closed session — then applied with the server as origin
    * and committed. Nothing is applied when it is refused.
    */
-  applyServerUpdate(update: Uint8Array): Result {
+  async applyServerUpdate(update: Uint8Array): Promise<Result> {
     const refusal = this.serverWriteRefusal()
     if (refusal) return refusal
-    const result = this.receiveUpdate(SERVER_ORIGIN, update)
-    if (result.ok) this.host.flushNow()
+    const result = await this.receiveUpdate(SERVER_ORIGIN, update)
+    if (result.ok) await this.host.flush()
     return result
   }
 
@@ -572,7 +618,6 @@ export class Room {
    * transaction that created the pad) and sends it to the peers: it is not logged again.
    */
   applyStored(update: Uint8Array, seq: number): void {
-    if (this.pending.length > 0) this.host.flushNow()
     Y.applyUpdate(this.doc, update, LOAD_ORIGIN)
     this.position.lastSeq = Math.max(this.position.lastSeq, seq)
     this.position.rowsSinceSnapshot++
@@ -581,26 +626,38 @@ export class Room {
     this.host.changed(this)
   }
 
-  /** Replaces the pad's stored history with its current state (see PadStore.forgetHistory). */
-  forgetHistory(): void {
-    if (this.pending.length > 0) this.host.flushNow()
-    const state = encodeState(this.doc)
-    this.host.store.forgetHistory(this.padId, state)
-    this.position.snapshotSeq = this.position.lastSeq
-    this.position.rowsSinceSnapshot = 0
-    this.position.bytesSinceSnapshot = 0
-    this.position.snapshotBytes = state.byteLength
+  /**
+   * Replaces the pad's stored history with its current state (see PadLog.forgetHistory), once
+   * every row applied so far is stored: the state then covers all the rows it drops.
+   */
+  async forgetHistory(): Promise<void> {
+    await this.host.flush()
+    if (this.gate) await this.gate
+    // No commit runs meanwhile: the state, encoded with nothing in flight, covers every row the
+    // store drops. Rows applied but not yet committed are in it too; stored after, they replay
+    // on top of it (which changes nothing).
+    await this.host.exclusive(async () => {
+      if (this.discarded) throw new Error(`pad ${this.padId} was closed`)
+      const state = encodeState(this.doc)
+      await this.host.store.forgetHistory(this.padId, state)
+      this.position.snapshotSeq = this.position.lastSeq
+      this.position.rowsSinceSnapshot = 0
+      this.position.bytesSinceSnapshot = 0
+      this.position.snapshotBytes = state.byteLength
+    })
   }
 
   /** Hands the rows queued this tick to the flusher. */
   takePending(): PendingRow[] {
     const rows = this.pending
     this.pending = []
+    this.inFlight = rows
     return rows
   }
 
   /** Called after `rows` are durable, with their seqs: now they may be sent. */
   committed(rows: readonly PendingRow[], seqs: readonly number[]): void {
+    this.inFlight = []
     if (this.discarded) return
     if (rows.length > 0) this.broadcastCommitted(rows, seqs)
     this.flushPresence()
@@ -620,12 +677,14 @@ export class Room {
       const message = encodeSyncUpdate(merged)
       for (const peer of this.peers) if (peer !== soleOrigin) peer.send(message)
     }
-    this.snapshotIfDue()
+    void this.snapshotIfDue()
     this.host.changed(this)
   }
 
   /** The commit of this tick failed: what the doc holds no longer matches the store. */
   persistFailed(err: unknown): void {
+    this.inFlight = []
+    if (this.discarded) return
     this.host.log.error({ pad: this.padId, err }, 'could not store updates; reloading pad')
     this.host.discard(this, 'storage error, reconnect')
   }
@@ -650,33 +709,49 @@ export class Room {
    * Writes a snapshot when enough was logged since the last to be worth one (snapshot-policy.ts).
    * `leaving`: the last person left, so a snapshot covering the whole log serves the next reader.
    */
-  snapshotIfDue(leaving = false): void {
+  snapshotIfDue(leaving = false): Promise<void> {
     const p = this.position
     const debt = {
       rowsSince: p.rowsSinceSnapshot,
       bytesSince: p.bytesSinceSnapshot,
       snapshotBytes: p.snapshotBytes,
     }
-    if (snapshotDue(debt, this.host.snapshotEvery, leaving)) this.snapshot()
+    return snapshotDue(debt, this.host.snapshotEvery, leaving) ? this.snapshot() : Promise.resolve()
   }
 
-  /** Writes a compacted snapshot now if anything was logged since the last one. */
-  snapshot(): void {
-    if (this.discarded || this.position.lastSeq <= this.position.snapshotSeq) return
-    if (this.pending.length > 0) this.host.flushNow()
+  /**
+   * Writes a compacted snapshot if anything was logged since the last one. It must hold exactly
+   * the rows up to the one it names (history opens revisions from it), so it waits for a moment
+   * when every row the doc holds is stored: it is tried again after the next commit. Kept only if
+   * still current (PadLog.snapshotIfCurrent): a "forget history" or a delete that completes while
+   * it is written wins. Resolves once written or given up; never rejects.
+   */
+  async snapshot(): Promise<void> {
+    const p = this.position
+    if (this.discarded || this.gate || this.snapshotting || p.lastSeq <= p.snapshotSeq) return
+    if (this.pending.length > 0 || this.inFlight.length > 0) return
+    if (this.current === null && this.unbuilt !== null) return // the snapshot already is the pad
+    this.snapshotting = true
     try {
+      const upto = p.lastSeq
+      const rows = p.rowsSinceSnapshot
+      const bytes = p.bytesSinceSnapshot
       const state = encodeState(this.doc)
-      this.host.store.writeSnapshot(this.padId, this.position.lastSeq, state)
-      this.position.snapshotSeq = this.position.lastSeq
-      this.position.rowsSinceSnapshot = 0
-      this.position.bytesSinceSnapshot = 0
-      this.position.snapshotBytes = state.byteLength
-      this.position.approxBytes = state.byteLength
+      // The exact size is known now; updates applied while it is written count on top of it.
       this.measured = state.byteLength
       this.sinceMeasured = 0
+      if (await this.host.store.snapshotIfCurrent(this.padId, upto, state)) {
+        p.snapshotSeq = Math.max(p.snapshotSeq, upto)
+        p.rowsSinceSnapshot -= rows
+        p.bytesSinceSnapshot -= bytes
+        p.snapshotBytes = state.byteLength
+        p.approxBytes = state.byteLength + p.bytesSinceSnapshot
+      }
     } catch (err) {
       // The log is complete without it; a snapshot only makes the next load faster.
       this.host.log.error({ pad: this.padId, err }, 'could not write snapshot')
+    } finally {
+      this.snapshotting = false
     }
   }
 
@@ -686,6 +761,7 @@ export class Room {
     this.pending = []
     if (this.presenceTimer) clearImmediate(this.presenceTimer)
     this.presenceOut.clear()
+    this.gate = null
     for (const peer of [...this.peers]) peer.close(code, reason)
     this.peers.clear()
     this.current?.destroy()

@@ -17,6 +17,7 @@ import { CLOSE, CLOSE_BAD_WRITER_KEY, CLOSE_TRY_LATER } from './close-codes.ts'
 import { Connection, type ConnectionHost, type RateLimit, SyncSocket } from './connection.ts'
 import { ConnectionCounter, TokenBucket } from './limits.ts'
 import { isValidPadId } from './pad-id.ts'
+import type { Room } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import { writerFromUrl } from './writer-key.ts'
 
@@ -291,10 +292,10 @@ export class SyncEndpoint implements ConnectionHost {
           if (connection.isClosed) return
           if (connection.ws.readyState !== connection.ws.OPEN) return
           if (!grant.ok) return connection.refuseEntry(grant.code, grant.reason, `auth_${grant.code}`)
-          if (!this.join(connection, grant.readOnly ?? false)) return
           // Only a link can be revoked (rotated, or the pad moved): the admin token and open mode
-          // need no entry.
+          // need no entry. Entered before the room loads, so a rotation meanwhile reaches it too.
           if (grant.via) this.grants.set(connection.ws, { padId, via: grant.via, connection })
+          return this.join(connection, grant.readOnly ?? false)
         },
         (err) => {
           clearTimeout(deadline)
@@ -305,19 +306,20 @@ export class SyncEndpoint implements ConnectionHost {
       )
   }
 
-  private join(connection: Connection, readOnly: boolean): boolean {
-    let room: ReturnType<Rooms['open']>
+  private async join(connection: Connection, readOnly: boolean): Promise<void> {
+    let room: Room
     try {
-      room = this.options.rooms.open(connection.padId)
+      room = await this.options.rooms.open(connection.padId)
     } catch (err) {
       // Never serve an empty doc in place of a pad we failed to read; the stored bytes stay as they are.
       this.log.error({ conn: connection.id, pad: connection.padId, err }, 'could not load pad')
       this.metrics?.connectionRefused('load_failed')
       connection.close(CLOSE.internalError, 'could not load pad')
-      return false
+      return
     }
+    // Gone while the pad loaded (or refused: a rotated link, a pre-auth flood).
+    if (connection.isClosed || connection.ws.readyState !== connection.ws.OPEN) return
     connection.join(room, readOnly)
-    return true
   }
 
   private pingAll(): void {

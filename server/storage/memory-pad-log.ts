@@ -1,0 +1,208 @@
+/**
+ * The PadLog interface in memory, answering each call after a delay the caller chooses (e.g.
+ * random, from a seeded PRNG): a stand-in for a networked engine, so that the sync path's
+ * ordering is tested with the waits PostgreSQL will have, and a second engine for the storage
+ * contract suite. A call takes effect when it resolves, all at once; calls may resolve in
+ * another order than they were made. Nothing survives the process.
+ */
+import type { WriterHash } from '../sync/writer-key.ts'
+import type { AuthorSummary, LoadedLog, LogRow, PadLog, PadSummary } from './pad-log.ts'
+import { NEWEST_KEPT, thinned } from './snapshot-policy.ts'
+
+interface MemoryRow {
+  seq: number
+  at: number
+  conn: string
+  author: string | null
+  data: Uint8Array
+}
+
+interface MemorySnapshot {
+  id: number
+  upto: number
+  at: number
+  data: Uint8Array
+}
+
+interface MemoryPad {
+  createdAt: number
+  updatedAt: number
+  rows: MemoryRow[]
+  snapshots: MemorySnapshot[]
+  writers: Map<number, WriterHash>
+}
+
+export interface MemoryPadLogOptions {
+  /** Milliseconds before each call takes effect and resolves (0 when absent). */
+  delayMs?: () => number
+}
+
+/** A private copy: the caller may reuse its buffer, and a stored blob must come back byte-exact. */
+const copy = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes)
+
+export class MemoryPadLog implements PadLog {
+  private readonly pads = new Map<string, MemoryPad>()
+  private readonly options: MemoryPadLogOptions
+  /** Like SQLite's AUTOINCREMENT: shared by every pad, never reused. */
+  private nextSeq = 1
+  private nextSnapshotId = 1
+
+  constructor(options: MemoryPadLogOptions = {}) {
+    this.options = options
+  }
+
+  /** Runs `effect` after the delay; its result or its error as the promise's. */
+  private later<T>(effect: () => T): Promise<T> {
+    const ms = this.options.delayMs?.() ?? 0
+    return new Promise<T>((resolve, reject) => {
+      setTimeout(() => {
+        try {
+          resolve(effect())
+        } catch (err) {
+          reject(err)
+        }
+      }, ms)
+    })
+  }
+
+  appendBatch(rows: readonly LogRow[]): Promise<number[]> {
+    // Refused whole, as a database refuses a row breaking its schema (and the batch with it).
+    const bad = rows.find((row) => !isLogRow(row))
+    if (bad) return Promise.reject(new Error(`invalid log row for pad ${JSON.stringify(bad.padId)}`))
+    // The caller's rows as they were when it called, as an engine sending them would have them.
+    const batch = rows.map((row) => ({ ...row, data: copy(row.data), claims: row.claims && [...row.claims] }))
+    return this.later(() => {
+      const seqs: number[] = []
+      for (const row of batch) {
+        let pad = this.pads.get(row.padId)
+        if (!pad) {
+          pad = { createdAt: row.at, updatedAt: row.at, rows: [], snapshots: [], writers: new Map() }
+          this.pads.set(row.padId, pad)
+        }
+        const seq = this.nextSeq++
+        pad.rows.push({ seq, at: row.at, conn: row.conn, author: row.author, data: row.data })
+        pad.updatedAt = Math.max(pad.updatedAt, row.at)
+        if (row.claims && row.writer)
+          for (const client of row.claims) if (!pad.writers.has(client)) pad.writers.set(client, row.writer)
+        seqs.push(seq)
+      }
+      return seqs
+    })
+  }
+
+  load(padId: string): Promise<LoadedLog | null> {
+    return this.later(() => {
+      const pad = this.pads.get(padId)
+      if (!pad) return null
+      const snapshot = newest(pad)
+      const upto = snapshot?.upto ?? 0
+      return {
+        snapshot: snapshot ? copy(snapshot.data) : null,
+        snapshotUpto: upto,
+        updates: pad.rows.filter((r) => r.seq > upto).map((r) => ({ seq: r.seq, data: copy(r.data) })),
+        writers: new Map(pad.writers),
+      }
+    })
+  }
+
+  writeSnapshot(padId: string, upto: number, state: Uint8Array, at = Date.now()): Promise<void> {
+    const data = copy(state)
+    return this.later(() => {
+      const pad = this.pads.get(padId)
+      if (!pad) throw new Error(`cannot snapshot pad "${padId}": it has no stored updates`)
+      this.addSnapshot(pad, upto, at, data)
+    })
+  }
+
+  snapshotIfCurrent(padId: string, upto: number, state: Uint8Array, at = Date.now()): Promise<boolean> {
+    const data = copy(state)
+    return this.later(() => {
+      const pad = this.pads.get(padId)
+      if (!pad?.rows.some((r) => r.seq === upto) || pad.snapshots.some((s) => s.upto >= upto)) return false
+      this.addSnapshot(pad, upto, at, data)
+      return true
+    })
+  }
+
+  private addSnapshot(pad: MemoryPad, upto: number, at: number, data: Uint8Array): void {
+    pad.snapshots.push({ id: this.nextSnapshotId++, upto, at, data })
+    if (pad.snapshots.length <= NEWEST_KEPT + 1) return
+    const doomed = new Set(thinned(pad.snapshots, [], at))
+    pad.snapshots = pad.snapshots.filter((s) => !doomed.has(s.id))
+  }
+
+  forgetHistory(padId: string, state: Uint8Array, at = Date.now()): Promise<void> {
+    const data = copy(state)
+    return this.later(() => {
+      const pad = this.pads.get(padId)
+      if (!pad) throw new Error(`pad "${padId}" has no stored data`)
+      const covered = Math.max(pad.rows.at(-1)?.seq ?? 0, newest(pad)?.upto ?? 0)
+      pad.rows = []
+      pad.snapshots = [{ id: this.nextSnapshotId++, upto: covered, at, data }]
+    })
+  }
+
+  lastSeq(padId: string): Promise<number> {
+    return this.later(() => this.pads.get(padId)?.rows.at(-1)?.seq ?? 0)
+  }
+
+  authors(padId: string): Promise<AuthorSummary[]> {
+    return this.later(() => {
+      const byName = new Map<string | null, AuthorSummary>()
+      for (const row of this.pads.get(padId)?.rows ?? []) {
+        if (row.conn === 'server') continue
+        const seen = byName.get(row.author)
+        if (!seen) byName.set(row.author, { name: row.author, edits: 1, firstAt: row.at, lastAt: row.at })
+        else {
+          seen.edits++
+          seen.firstAt = Math.min(seen.firstAt, row.at)
+          seen.lastAt = Math.max(seen.lastAt, row.at)
+        }
+      }
+      return [...byName.values()].sort((a, b) => a.firstAt - b.firstAt)
+    })
+  }
+
+  exists(padId: string): Promise<boolean> {
+    return this.later(() => this.pads.has(padId))
+  }
+
+  delete(padId: string): Promise<boolean> {
+    return this.later(() => this.pads.delete(padId))
+  }
+
+  list(): Promise<PadSummary[]> {
+    return this.later(() =>
+      [...this.pads.entries()]
+        .map(([id, pad]) => ({
+          id,
+          createdAt: pad.createdAt,
+          updatedAt: pad.updatedAt,
+          updateCount: pad.rows.length,
+          bytes:
+            pad.rows.reduce((n, r) => n + r.data.byteLength, 0) +
+            pad.snapshots.reduce((n, s) => n + s.data.byteLength, 0),
+        }))
+        .sort((a, b) => b.updatedAt - a.updatedAt),
+    )
+  }
+}
+
+/** What a database's columns would accept (NOT NULL, types). */
+function isLogRow(row: LogRow): boolean {
+  return (
+    typeof row.padId === 'string' &&
+    Number.isFinite(row.at) &&
+    typeof row.conn === 'string' &&
+    (row.author === null || typeof row.author === 'string') &&
+    row.data instanceof Uint8Array
+  )
+}
+
+/** The snapshot covering the most rows (the newest written among equals), as SQLite orders them. */
+function newest(pad: MemoryPad): MemorySnapshot | undefined {
+  let best: MemorySnapshot | undefined
+  for (const s of pad.snapshots)
+    if (!best || s.upto > best.upto || (s.upto === best.upto && s.id > best.id)) best = s
+  return best
+}
