@@ -34,7 +34,7 @@ import { askName, storedIdentity } from './identity.ts'
 import { keepPageForOffline } from './offline-copy.ts'
 import { attachPeopleList } from './people.ts'
 import { attachPreview } from './preview.ts'
-import { describeStatus, SaveTracker } from './save-state.ts'
+import { describeDetail, describeStatus, SaveTracker } from './save-state.ts'
 
 /** Close code of a deleted pad (server/meetings.ts). */
 const CLOSE_PAD_DELETED = 4410
@@ -80,6 +80,7 @@ const tracker = new SaveTracker({
   },
   onChange: (status) => {
     stateEl.textContent = viewer && status.kind === 'read-only' ? 'Following live' : describeStatus(status)
+    stateEl.title = describeDetail(status)
     stateEl.dataset.state = status.kind
     setEditable(!viewer && status.kind !== 'read-only' && status.kind !== 'refused')
     document.title = `${status.kind === 'saved' ? '' : '● '}${root.dataset.title} · Summitpad`

@@ -328,11 +328,13 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
   <h1 title="${title}">${title}</h1>
   ${viewer ? html`<span class="badge" title="You opened a read-only link: you see every change live; nothing you type is kept.">View only</span>` : ''}
   <span id="save-state" role="status" aria-live="polite" data-state="reconnecting">Connecting…</span>
+  <div class="pad-tools">
   <button id="preview-toggle" class="secondary" type="button" aria-pressed="false" aria-controls="preview">Preview</button>
   ${downloadMenu(id)}
   ${pad ? html`<a href="/p/${id}/history">History</a>` : ''}
-  <a href="/p/${id}/qr">QR code</a>
+  <a href="/p/${id}/qr">QR<span class="wide"> code</span></a>
   <button id="name-button" class="secondary" type="button" title="Change your name">Your name</button>
+  </div>
 </header>
 ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
 <div class="pad-main">
