@@ -34,6 +34,7 @@ import { askName, storedIdentity } from './identity.ts'
 import { keepPageForOffline } from './offline-copy.ts'
 import { attachPeopleList } from './people.ts'
 import { attachPreview } from './preview.ts'
+import { attachRestoreNotice } from './restore-notice.ts'
 import { describeDetail, describeStatus, SaveTracker } from './save-state.ts'
 
 /** Close code of a deleted pad (server/meetings.ts). */
@@ -108,6 +109,16 @@ local.whenSynced
     () => {},
   )
   .then(() => provider?.connect())
+
+// Whether this page had the pad before the server's latest sync: from the browser's copy, or a sync.
+let knewPad = false
+local.whenSynced.then(() => {
+  knewPad ||= ytext.length > 0
+})
+provider.on('sync', (synced: boolean) => {
+  knewPad ||= synced
+})
+attachRestoreNotice(doc, $('#notice'), () => knewPad)
 
 doc.on('update', (_update: Uint8Array, origin: unknown) => {
   if (origin !== provider) tracker.localChange()

@@ -4,6 +4,8 @@
  */
 import type { DiffLine, Timeline } from '../shared/history.ts'
 import { api } from './api.ts'
+import { clockTime } from './clock-time.ts'
+import { storedIdentity } from './identity.ts'
 
 const root = document.querySelector<HTMLElement>('[data-history]')!
 const padId = root.dataset.history!
@@ -17,8 +19,7 @@ const status = $('#history-status')
 /** Wait this long after the slider stops before fetching: dragging stays smooth. */
 const FETCH_DELAY_MS = 60
 
-const time = (iso: string) =>
-  new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+const time = (iso: string) => clockTime(iso, root, true)
 let timeline: Timeline
 let timer: ReturnType<typeof setTimeout> | null = null
 let shown = -1
@@ -49,7 +50,12 @@ async function show(index: number): Promise<void> {
   const step = timeline.steps[index]
   if (!step || index === shown) return
   shown = index
-  label.textContent = `Step ${index + 1} of ${timeline.steps.length}: ${step.author ?? 'someone without a name'} · ${step.edits} ${step.edits === 1 ? 'edit' : 'edits'} · ${time(step.startAt)}`
+  const who = step.author ?? 'someone without a name'
+  const what =
+    step.restoredSeq === undefined
+      ? `${who} · ${step.edits} ${step.edits === 1 ? 'edit' : 'edits'}`
+      : `${who} restored ${versionName(step.restoredSeq)}`
+  label.textContent = `Step ${index + 1} of ${timeline.steps.length}: ${what} · ${time(step.startAt)}`
   const [rev, diff] = await Promise.all([
     api<{ text: string }>('GET', `/api/pads/${padId}/revisions/${step.seq}`),
     api<{ lines: DiffLine[] }>(
@@ -60,6 +66,12 @@ async function show(index: number): Promise<void> {
   if (shown !== index) return
   textView.textContent = rev.text
   renderDiff(diff.lines)
+}
+
+/** "the version of 10:32": the time of the step that ended at or after revision `seq`. */
+function versionName(seq: number): string {
+  const step = timeline.steps.find((s) => s.seq >= seq)
+  return step ? `the version of ${time(step.endAt)}` : 'an earlier version'
 }
 
 function jumpToSeq(seq: number): void {
@@ -109,8 +121,16 @@ $('#restore').addEventListener('click', async () => {
   if (!step) return
   if (!confirm('Bring this version back? It becomes a new change; nothing in the history is lost.')) return
   try {
-    await api('POST', `/api/pads/${padId}/restore`, { seq: step.seq })
-    say('Restored. Everyone editing sees it now.')
+    const name = storedIdentity()?.name
+    const done = await api<{ changed: boolean }>('POST', `/api/pads/${padId}/restore`, {
+      seq: step.seq,
+      ...(name ? { name } : {}),
+    })
+    say(
+      done.changed
+        ? 'Restored. Everyone editing sees it now, and is told who restored which version.'
+        : 'This version is the same as the current text: nothing to restore.',
+    )
     await load()
   } catch (err) {
     say((err as Error).message, true)
@@ -134,6 +154,7 @@ $('#close-session').addEventListener('click', async () => {
       await api('POST', `/api/pads/${padId}/reopen`, {})
       say('Reopened: everyone can edit again.')
     } else {
+      if (!confirm('Close the session? The notes become read-only for everyone until reopened.')) return
       await api('POST', `/api/pads/${padId}/close`, {})
       say(
         'Closed: the notes are read-only now, with an "end of session" checkpoint. Download the minutes below.',

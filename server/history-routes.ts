@@ -6,9 +6,11 @@ import express, { type Router } from 'express'
 import { z } from 'zod'
 import type { History } from './history.ts'
 import { HttpError } from './http-errors.ts'
+import { plainName } from './limits.ts'
 
 const seqParam = z.coerce.number().int().min(0)
-const restoreBody = z.strictObject({ seq: seqParam })
+/** `name`: who restores, as they gave it in the editor; the log and open editors credit them. */
+const restoreBody = z.strictObject({ seq: seqParam, name: z.string().max(1000).optional() })
 const checkpointBody = z.strictObject({ name: z.string().trim().min(1).max(200) })
 const closeBody = z.strictObject({ name: z.string().trim().min(1).max(200).optional() })
 
@@ -44,10 +46,10 @@ export function createHistoryRouter(history: History): Router {
   })
 
   api.post('/pads/:id/restore', (req, res) => {
-    const { seq } = parse(restoreBody, req.body, 'body')
+    const { seq, name } = parse(restoreBody, req.body, 'body')
     if (history.isClosed(req.params.id))
       throw new HttpError(409, 'closed', 'the session is closed: reopen it to restore')
-    res.json(history.restore(req.params.id, seq))
+    res.json(history.restore(req.params.id, seq, plainName(name ?? '').trim() || null))
   })
 
   api.post('/pads/:id/checkpoints', (req, res) => {

@@ -4,11 +4,21 @@
  * pads), diffs, restore as a new change, named checkpoints, and closing a session (read-only).
  */
 import * as Y from 'yjs'
-import type { Checkpoint, DiffLine, Revision, Timeline, TimelineStep } from '../shared/history.ts'
+import {
+  type Checkpoint,
+  type DiffLine,
+  RESTORE_CONN_PREFIX,
+  RESTORE_KEY,
+  type RestoreNotice,
+  type Revision,
+  restoreConn,
+  SERVER_MAP,
+  type Timeline,
+  type TimelineStep,
+} from '../shared/history.ts'
 import type { Db } from './db.ts'
 import { HttpError } from './http-errors.ts'
 import { LOAD_ORIGIN } from './pad-doc.ts'
-import { SERVER_ORIGIN } from './peer.ts'
 import type { Rooms } from './rooms.ts'
 import { NOTES_TEXT } from './templates.ts'
 
@@ -16,6 +26,10 @@ import { NOTES_TEXT } from './templates.ts'
 export const STEP_GAP_MS = 60_000
 
 const iso = (ms: number) => new Date(ms).toISOString()
+
+/** Who a log row is credited to: its author; the server's own rows (templates) are "Summitpad". */
+const authorOf = (row: { author: string | null; conn: string }) =>
+  row.author ?? (row.conn === 'server' ? 'Summitpad' : null)
 
 export class History {
   private readonly rooms: Rooms
@@ -65,9 +79,18 @@ export class History {
     const steps: TimelineStep[] = []
     for (const row of this.s.rows.iterate(pad.pk)) {
       const last = steps.at(-1)
-      // The server's own rows: templates, restores.
-      const who = row.author ?? (row.conn === 'server' ? 'Summitpad' : null)
-      if (last && last.author === who && row.at - Date.parse(last.endAt) < STEP_GAP_MS) {
+      // A restore is a step of its own, credited to whoever asked for it.
+      const restoredSeq = row.conn.startsWith(RESTORE_CONN_PREFIX)
+        ? Number(row.conn.slice(RESTORE_CONN_PREFIX.length))
+        : undefined
+      const who = authorOf(row)
+      if (
+        last &&
+        restoredSeq === undefined &&
+        last.restoredSeq === undefined &&
+        last.author === who &&
+        row.at - Date.parse(last.endAt) < STEP_GAP_MS
+      ) {
         last.seq = row.seq
         last.endAt = iso(row.at)
         last.edits++
@@ -81,6 +104,7 @@ export class History {
           author: who,
           edits: 1,
           bytes: row.bytes,
+          ...(restoredSeq === undefined ? {} : { restoredSeq }),
         })
       }
     }
@@ -125,7 +149,7 @@ export class History {
     const authors = new Set<string>()
     for (const row of this.s.rows.iterate(pad.pk)) {
       if (row.seq > Math.min(from.seq, to.seq) && row.seq <= Math.max(from.seq, to.seq)) {
-        authors.add(row.author ?? (row.conn === 'server' ? 'Summitpad' : 'someone without a name'))
+        authors.add(authorOf(row) ?? 'someone without a name')
       }
     }
     // The two texts are not repeated here (GET /revisions/<seq> has them): the answer stays bounded.
@@ -135,9 +159,10 @@ export class History {
 
   /**
    * Brings the text of revision `seq` back as a new change on top of the current one: nothing
-   * after it is lost from history, and everyone editing sees the result live.
+   * after it is lost from history, and everyone editing sees the result live, with who restored
+   * which version (SERVER_MAP). `changed` is false when that version is the current text.
    */
-  restore(padId: string, seq: number): { seq: number; text: string } {
+  restore(padId: string, seq: number, by: string | null): { seq: number; text: string; changed: boolean } {
     const old = this.revision(padId, seq)
     const room = this.rooms.open(padId)
     const ytext = room.doc.getText(NOTES_TEXT)
@@ -151,12 +176,19 @@ export class History {
       endCur--
       endOld--
     }
-    room.doc.transact(() => {
-      if (endCur > start) ytext.delete(start, endCur - start)
-      if (endOld > start) ytext.insert(start, old.text.slice(start, endOld))
-    }, SERVER_ORIGIN)
+    if (endCur === start && endOld === start) return { seq: old.seq, text: current, changed: false }
+    const notice: RestoreNotice = { by, seq: old.seq, versionAt: old.at, at: iso(Date.now()) }
+    // One transaction, so one log row: the text and the notice arrive together everywhere.
+    room.doc.transact(
+      () => {
+        if (endCur > start) ytext.delete(start, endCur - start)
+        if (endOld > start) ytext.insert(start, old.text.slice(start, endOld))
+        room.doc.getMap(SERVER_MAP).set(RESTORE_KEY, notice)
+      },
+      { id: restoreConn(old.seq), author: by },
+    )
     this.rooms.flush()
-    return { seq: old.seq, text: ytext.toString() }
+    return { seq: old.seq, text: ytext.toString(), changed: true }
   }
 
   addCheckpoint(padId: string, name: string): Checkpoint {

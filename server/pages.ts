@@ -321,7 +321,8 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
     const pad = meetings.findPad(id)
     const title = pad ? padTitle(pad) : id
     const viewer = accessOf(res).role === 'read'
-    const body = html`<div class="pad-root" data-pad="${id}" data-title="${title}"${viewer ? html` data-viewer="true"` : ''}>
+    const zone = pad?.event ? meetings.event(pad.event).timezone : null
+    const body = html`<div class="pad-root" data-pad="${id}" data-title="${title}"${zone ? html` data-zone="${zone}"` : ''}${viewer ? html` data-viewer="true"` : ''}>
 <header class="pad-bar">
   <a class="brand" href="/">Summitpad</a>
   ${pad?.event ? html`<a class="crumb" href="/e/${pad.event}">${meetings.event(pad.event).name}</a>` : ''}
@@ -342,6 +343,7 @@ ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
   <article id="preview" aria-label="Preview"></article>
   <aside class="people" aria-label="People here"><h2>Here now (<span id="people-count">0</span>)</h2><ul id="people-list"></ul></aside>
 </div>
+<div id="notice" class="notice" role="alert" hidden><span data-notice-text></span> ${pad ? html`<a href="/p/${id}/history">History</a>` : ''} <button type="button" class="secondary small">Dismiss</button></div>
 <dialog id="name-dialog" aria-labelledby="name-title">
   <form method="dialog" class="stack">
     <h2 id="name-title">Your name</h2>
@@ -361,7 +363,7 @@ ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
     if (!pad) throw new HttpError(404, 'not_found', `no stored pad "${req.params.id}"`)
     const title = padTitle(pad)
     const body = html`${siteHeader(html`${pad.event ? html`<a href="/e/${pad.event}">${meetings.event(pad.event).name}</a> / ` : ''}<a href="/p/${pad.id}">${title}</a> / History`)}
-<main class="history" data-history="${pad.id}">
+<main class="history" data-history="${pad.id}"${pad.event ? html` data-zone="${meetings.event(pad.event).timezone}"` : ''}>
   <h1>History of ${title}</h1>
   <p id="closed-note" class="message" hidden>This session is closed: the notes are read-only.</p>
   <p id="history-status" class="message" role="status" hidden></p>

@@ -644,7 +644,7 @@ export class Room {
       padId: this.padId,
       at: Date.now(),
       conn: from.id,
-      author: this.presence.nameOf(from as Peer),
+      author: from.author !== undefined ? from.author : this.presence.nameOf(from as Peer),
       data: update,
       origin: from,
     })

@@ -767,3 +767,66 @@ test('on a phone the toolbar takes two rows and a long address wraps in the prev
   )
   assert.ok((await barLayout(ada.page)).rows <= 2, 'with the preview, the toolbar takes more than two rows')
 })
+
+test('a restore tells the open editor who brought back which version, is credited to them, and closing asks first', async (t: TestContext) => {
+  const slug = `restore-${process.pid}`
+  await api('POST', '/api/events', { slug, name: 'DemoCon', timezone: 'UTC' })
+  const pad = await api<{ id: string }>('POST', `/api/events/${slug}/pads`, {
+    title: 'Tracing BoF',
+    kind: 'bof',
+  })
+  const ada = await person(t, 'Ada')
+  const bob = await person(t, 'Bob')
+  await openPad(ada.page, server.url, pad.id)
+  await typeAtEnd(ada.page, 'Ada: my notes on tracing\n')
+  await saved(ada)
+
+  const answers: boolean[] = []
+  const asked: string[] = []
+  bob.page.on('dialog', (dialog) => {
+    asked.push(dialog.message())
+    void (answers.shift() ? dialog.accept() : dialog.dismiss())
+  })
+  const history = bob.page
+  await history.goto(`${server.url}/p/${pad.id}/history`)
+  const label = history.locator('#step-label')
+  await eventually('the history to show Ada', async () => /Ada/.test((await label.textContent()) ?? ''))
+  // Back to the template, before Ada wrote.
+  await history.locator('#slider').focus()
+  await history.keyboard.press('Home')
+  await eventually('the first step', async () => /^Step 1 of/.test((await label.textContent()) ?? ''))
+  answers.push(true)
+  await history.getByRole('button', { name: 'Restore this version' }).click()
+  await history.getByText('Restored.', { exact: false }).waitFor()
+
+  // Ada is told, in her editor, who did it and which version came back.
+  const notice = ada.page.getByRole('alert')
+  await notice.waitFor()
+  assert.match((await notice.textContent()) ?? '', /Bob restored the version of \d/)
+  assert.ok(!(await editorText(ada.page)).includes('my notes on tracing'))
+
+  // The step is Bob's, and a second restore right after is a step of its own.
+  const lastLabel = async () => (await label.textContent()) ?? ''
+  await eventually('the restore step', async () => /Bob restored the version of/.test(await lastLabel()))
+  const steps = Number(/of (\d+)/.exec(await lastLabel())![1])
+  await history.locator('#slider').focus()
+  await history.keyboard.press('ArrowLeft')
+  await eventually("Ada's step", async () => /Ada/.test(await lastLabel()))
+  answers.push(true)
+  await history.getByRole('button', { name: 'Restore this version' }).click()
+  await eventually('the second restore step', async () =>
+    new RegExp(`^Step ${steps + 1} of ${steps + 1}: Bob restored`).test(await lastLabel()),
+  )
+  await eventually('Ada to have her notes back', async () =>
+    (await editorText(ada.page)).includes('my notes on tracing'),
+  )
+
+  // Closing asks first; "no" leaves it open.
+  answers.push(false)
+  await history.getByRole('button', { name: 'Close the session' }).click()
+  await eventually('the question', async () => asked.some((q) => /Close the session\?/.test(q)))
+  assert.equal(await history.locator('#closed-note').isVisible(), false)
+  answers.push(true)
+  await history.getByRole('button', { name: 'Close the session' }).click()
+  await history.locator('#closed-note').waitFor()
+})
