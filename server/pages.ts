@@ -368,7 +368,9 @@ ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
   <p id="closed-note" class="message" hidden>This session is closed: the notes are read-only.</p>
   <p id="history-status" class="message" role="status" hidden></p>
   <label class="slider">Drag through the meeting <input id="slider" type="range" min="0" max="0" value="0"></label>
+  <div id="time-axis" class="time-axis" aria-hidden="true"></div>
   <p id="step-label" class="muted" aria-live="polite"></p>
+  <div class="row-buttons"><button id="prev-change" type="button" class="secondary small">← One change</button><button id="next-change" type="button" class="secondary small">One change →</button></div>
   <div class="row-buttons" id="checkpoints" aria-label="Checkpoints"></div>
   <div class="history-panes">
     <section><h2>The notes at this point</h2><pre id="revision-text" class="revision"></pre></section>

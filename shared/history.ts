@@ -28,7 +28,8 @@ export interface TimelineStep {
   firstSeq: number
   startAt: string
   endAt: string
-  author: string | null
+  /** Who wrote in this step, in the order they started; nameless typists as "someone without a name". */
+  authors: string[]
   edits: number
   bytes: number
   /** Set on a restore's step: the revision it brought back. */
@@ -55,6 +56,9 @@ export interface Revision {
   seq: number
   at: string | null
   text: string
+  /** The pad's log rows just before and after this one: the time slider's "one change" buttons. */
+  prevSeq: number | null
+  nextSeq: number | null
 }
 
 export interface DiffLine {

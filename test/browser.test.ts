@@ -830,3 +830,61 @@ test('a restore tells the open editor who brought back which version, is credite
   await history.getByRole('button', { name: 'Close the session' }).click()
   await history.locator('#closed-note').waitFor()
 })
+
+test("the time slider: two minutes of two people typing are a few steps, with times in the event's zone; one change is one click away", async (t: TestContext) => {
+  const slug = `slider-${process.pid}`
+  await api('POST', '/api/events', { slug, name: 'Tokyo Summit', timezone: 'Asia/Tokyo' })
+  const pad = await api<{ id: string }>('POST', `/api/events/${slug}/pads`, {
+    title: 'Scheduler BoF',
+    kind: 'bof',
+  })
+  // 800 keystrokes in two minutes, Ada and Bob taking turns every few words, stored as the server
+  // stores them (a row per update, with its author and time); the meeting starts on the next hour.
+  const start = Math.ceil((Date.now() + 3_600_000) / 3_600_000) * 3_600_000
+  const ada = docFromStored(server.store.load(pad.id))
+  const bob = docFromStored(server.store.load(pad.id))
+  const rows: { padId: string; at: number; conn: string; author: string; data: Uint8Array }[] = []
+  const words = 'the scheduler kicks a stalled task when it '
+  for (let i = 0; i < 800; i++) {
+    const [writer, other, author] = Math.floor(i / 12) % 2 === 0 ? [ada, bob, 'Ada'] : [bob, ada, 'Bob']
+    const before = Y.encodeStateVector(writer)
+    const text = writer.getText('notes')
+    text.insert(text.length, words[i % words.length]!)
+    const data = Y.encodeStateAsUpdate(writer, before)
+    Y.applyUpdate(other, data)
+    rows.push({ padId: pad.id, at: start + i * 150, conn: `c-${author}`, author, data })
+  }
+  server.store.append(rows)
+  const timeline = await api<{ steps: { authors: string[] }[] }>('GET', `/api/pads/${pad.id}/history`)
+  assert.ok(timeline.steps.length <= 4, `${timeline.steps.length} steps for two minutes`)
+
+  // In New York, for a meeting in Tokyo: the times are Tokyo's.
+  const carol = await person(t, 'Carol', { timezoneId: 'America/New_York' })
+  const page = carol.page
+  await page.goto(`${server.url}/p/${pad.id}/history`)
+  const label = page.locator('#step-label')
+  await eventually('the last step', async () => /(Ada and Bob|Bob and Ada) · \d+ edits/.test((await label.textContent()) ?? ''))
+  assert.equal(Number(await page.locator('#slider').getAttribute('max')) + 1, timeline.steps.length)
+  const spaces = (s: string) => s.replace(/\s/g, ' ')
+  const tokyo = spaces(
+    new Date(start).toLocaleString('en-US', { timeStyle: 'short', timeZone: 'Asia/Tokyo' }),
+  )
+  const newYork = spaces(
+    new Date(start).toLocaleString('en-US', { timeStyle: 'short', timeZone: 'America/New_York' }),
+  )
+  const axis = spaces((await page.locator('#time-axis').textContent()) ?? '')
+  assert.ok(axis.includes(tokyo) && !axis.includes(newYork), `axis "${axis}": want ${tokyo}, not ${newYork}`)
+  assert.ok(spaces((await label.textContent()) ?? '').includes(tokyo.replace(/:00.*/, '')))
+
+  // One keystroke back, then forward again: the precision of the log.
+  const notes = page.locator('#revision-text')
+  const whole = (await notes.textContent()) ?? ''
+  await page.getByRole('button', { name: '← One change' }).click()
+  await eventually('one change back', async () => /^One change: /.test((await label.textContent()) ?? ''))
+  await eventually(
+    'one character less',
+    async () => ((await notes.textContent()) ?? '').length === whole.length - 1,
+  )
+  await page.getByRole('button', { name: 'One change →' }).click()
+  await eventually('forward again', async () => (await notes.textContent()) === whole)
+})
