@@ -191,12 +191,17 @@ const useIdentity = (identity: { name: string; color: string }) => {
   nameButton.textContent = identity.name
 }
 const nameDialog = $<HTMLDialogElement>('#name-dialog')
+// Back to the notes once the name is given (or kept): the dialog would return focus to the button.
+const askAndType = (current: string | null) =>
+  askName(nameDialog, current).then((identity) => {
+    if (identity) useIdentity(identity)
+    editorView?.focus()
+  })
 const known = storedIdentity()
 if (known) useIdentity(known)
-else askName(nameDialog, null).then((identity) => identity && useIdentity(identity))
+else void askAndType(null)
 nameButton.addEventListener('click', () => {
-  if (nameDialog.open) return
-  askName(nameDialog, storedIdentity()?.name ?? null).then((identity) => identity && useIdentity(identity))
+  if (!nameDialog.open) void askAndType(storedIdentity()?.name ?? null)
 })
 
 // ---- preview: beside the editor on a wide screen, instead of it on a phone; shown at first only

@@ -371,7 +371,7 @@ ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
   <div id="time-axis" class="time-axis" aria-hidden="true"></div>
   <p id="step-label" class="muted" aria-live="polite"></p>
   <div class="row-buttons"><button id="prev-change" type="button" class="secondary small">← One change</button><button id="next-change" type="button" class="secondary small">One change →</button></div>
-  <div class="row-buttons" id="checkpoints" aria-label="Checkpoints"></div>
+  <div class="row-buttons" id="checkpoints" role="group" aria-label="Checkpoints"></div>
   <div class="history-panes">
     <section><h2>The notes at this point</h2><pre id="revision-text" class="revision"></pre></section>
     <section><h2>What this step changed</h2><div id="step-changes" class="diff"></div></section>

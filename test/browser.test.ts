@@ -863,7 +863,9 @@ test("the time slider: two minutes of two people typing are a few steps, with ti
   const page = carol.page
   await page.goto(`${server.url}/p/${pad.id}/history`)
   const label = page.locator('#step-label')
-  await eventually('the last step', async () => /(Ada and Bob|Bob and Ada) · \d+ edits/.test((await label.textContent()) ?? ''))
+  await eventually('the last step', async () =>
+    /(Ada and Bob|Bob and Ada) · \d+ edits/.test((await label.textContent()) ?? ''),
+  )
   assert.equal(Number(await page.locator('#slider').getAttribute('max')) + 1, timeline.steps.length)
   const spaces = (s: string) => s.replace(/\s/g, ' ')
   const tokyo = spaces(
