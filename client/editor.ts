@@ -144,7 +144,28 @@ window.addEventListener('beforeunload', (e) => {
 
 // ---- editor
 const undoManager = new Y.UndoManager(ytext)
-const refreshPreview = attachPreview($('#preview'), () => ytext.toString())
+const preview = attachPreview(
+  $('#preview'),
+  () => ytext.toString(),
+  () => {
+    // The editor's top visible line, and how far into it (the preview follows it, HedgeDoc-like).
+    if (!editorView) return 0
+    const scroller = editorView.scrollDOM
+    const top = scroller.scrollTop
+    // On a phone the preview replaces the hidden editor: follow the caret's line instead.
+    if (scroller.clientHeight === 0) {
+      const { state } = editorView
+      return state.doc.lineAt(state.selection.main.head).number - 1
+    }
+    // Within a line of either end: that end (CodeMirror keeps a margin around the caret).
+    if (top + scroller.clientHeight >= scroller.scrollHeight - 20) return Number.POSITIVE_INFINITY
+    if (top < 20) return 0
+    const block = editorView.lineBlockAtHeight(top)
+    const into = block.height > 0 ? (top - block.top) / block.height : 0
+    return editorView.state.doc.lineAt(block.from).number - 1 + into
+  },
+)
+const refreshPreview = preview.refresh
 ytext.observe(() => refreshPreview())
 
 const view: EditorView = new EditorView({
@@ -176,6 +197,7 @@ const view: EditorView = new EditorView({
   }),
 })
 editorView = view
+view.scrollDOM.addEventListener('scroll', preview.followEditor, { passive: true })
 
 // ---- presence
 attachPeopleList($('#people-list'), $('#people-count'), provider.awareness)

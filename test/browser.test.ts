@@ -890,3 +890,34 @@ test("the time slider: two minutes of two people typing are a few steps, with ti
   await page.getByRole('button', { name: 'One change →' }).click()
   await eventually('forward again', async () => (await notes.textContent()) === whole)
 })
+
+test('the preview follows the editor: typing at the bottom of a long pad shows the bottom of the preview', async (t: TestContext) => {
+  const padId = newPadId('follow')
+  const ada = await person(t, 'Ada')
+  await openPad(ada.page, server.url, padId)
+  // A long pad, pasted in one go (typing it would take minutes).
+  const long = Array.from({ length: 120 }, (_, i) => `## Topic ${i + 1}\n\nNotes on topic ${i + 1}.\n`).join(
+    '\n',
+  )
+  await ada.page.evaluate((text) => {
+    const g = globalThis as unknown as {
+      summitpad: { doc: { getText(n: string): { insert(i: number, s: string): void } } }
+    }
+    g.summitpad.doc.getText('notes').insert(0, text)
+  }, long)
+  await typeAtEnd(ada.page, '\n## The last topic\n\nTyped at the bottom')
+  const preview = ada.page.locator('#preview')
+  assert.ok(await preview.isVisible(), 'the preview is shown beside the notes at 1280 px')
+  const last = preview.locator('h2', { hasText: 'The last topic' })
+  await last.waitFor()
+  const inView = async (heading: typeof last) => {
+    const [box, area] = await Promise.all([heading.boundingBox(), preview.boundingBox()])
+    return !!box && !!area && box.y >= area.y && box.y + box.height <= area.y + area.height
+  }
+  await eventually('the preview to show the last topic', () => inView(last))
+  // And back up: the preview goes with the editor.
+  await ada.page.keyboard.press('Control+Home')
+  await eventually('the preview to show the first topic', () =>
+    inView(preview.locator('h2', { hasText: /^Topic 1$/ })),
+  )
+})
