@@ -197,6 +197,24 @@ const view: EditorView = new EditorView({
   }),
 })
 editorView = view
+
+// An outcome's link (/p/<pad>#L12, from the event's action items): put the caret on that line once
+// the pad's text is here, and show it in the middle of the editor.
+const lineLink = /^#L(\d+)$/.exec(location.hash)
+if (lineLink) {
+  const goToLine = (synced: boolean) => {
+    if (!synced) return
+    provider?.off('sync', goToLine)
+    const doc = view.state.doc
+    const line = doc.line(Math.min(Math.max(1, Number(lineLink[1])), doc.lines))
+    view.dispatch({
+      selection: { anchor: line.from, head: line.to },
+      effects: EditorView.scrollIntoView(line.from, { y: 'center' }),
+    })
+    view.focus()
+  }
+  provider.on('sync', goToLine)
+}
 view.scrollDOM.addEventListener('scroll', preview.followEditor, { passive: true })
 
 // ---- presence

@@ -26,6 +26,24 @@ function loadRenderer(): Promise<Render> {
       token.attrSet('target', '_blank')
       return defaultLinkOpen(tokens, idx, options, env, self)
     }
+    // "- [ ] task" and "- [x] done" as checkboxes (read-only: the text is the source of truth).
+    md.core.ruler.after('inline', 'task_lists', (state) => {
+      const tokens = state.tokens
+      for (let i = 2; i < tokens.length; i++) {
+        const first = tokens[i]!.children?.[0]
+        if (tokens[i - 2]!.type !== 'list_item_open' || first?.type !== 'text') continue
+        const m = /^\[([ xX])\] /.exec(first.content)
+        if (!m) continue
+        first.content = first.content.slice(m[0].length)
+        const box = new state.Token('html_inline', '', 0)
+        // Fixed markup of ours (raw HTML from the pad stays off).
+        box.content =
+          m[1] === ' '
+            ? '<input type="checkbox" disabled aria-label="to do"> '
+            : '<input type="checkbox" checked disabled aria-label="done"> '
+        tokens[i]!.children!.unshift(box)
+      }
+    })
     // The source line of each block, for following the editor.
     md.core.ruler.push('source_lines', (state) => {
       for (const token of state.tokens) {

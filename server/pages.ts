@@ -118,14 +118,34 @@ function eventLinks(urls: EventLinkUrls): Html {
 </section>`
 }
 
-/** The schedule's facts above the notes (they are not in the text: a re-import changes them here). */
-function padFactsLine(pad: PadInfo, event: EventInfo | null): Html | string {
+/**
+ * The schedule's facts above the notes (they are not in the text: a re-import changes them here),
+ * and the sessions before and after this one in the same room.
+ */
+function padFactsLine(pad: PadInfo, event: EventInfo | null, neighbours: Neighbours): Html | string {
   const facts = scheduleFacts(pad, event)
-  if (!facts.length) return ''
+  if (!facts.length && !neighbours.prev && !neighbours.next) return ''
+  const link = (p: PadInfo, rel: string, text: string) =>
+    html`<a href="/p/${p.id}" rel="${rel}" title="${padTitle(p)}">${text}</a>`
   return html`<p class="pad-facts" aria-label="About this session">${facts.map(
     (f, i) =>
       html`${i ? ' · ' : ''}<span>${f.url ? html`<a href="${f.url}" rel="noopener noreferrer" target="_blank">${f.linkText}</a>` : html`<span class="label">${f.label}:</span> ${f.value}`}</span>`,
-  )}</p>`
+  )}${neighbours.prev || neighbours.next ? html`<span class="room-nav">${neighbours.prev ? link(neighbours.prev, 'prev', `← Previous in ${pad.room}`) : ''}${neighbours.prev && neighbours.next ? ' · ' : ''}${neighbours.next ? link(neighbours.next, 'next', `Next in ${pad.room} →`) : ''}</span>` : ''}</p>`
+}
+
+interface Neighbours {
+  prev: PadInfo | null
+  next: PadInfo | null
+}
+
+/** The sessions just before and after `pad` in its room, by start time (cancelled ones skipped). */
+function roomNeighbours(pad: PadInfo, all: PadInfo[]): Neighbours {
+  if (!pad.room || !pad.startsAt) return { prev: null, next: null }
+  const room = all
+    .filter((p) => p.room === pad.room && p.startsAt && !p.cancelled)
+    .sort((a, b) => a.startsAt!.localeCompare(b.startsAt!) || a.id.localeCompare(b.id))
+  const at = room.findIndex((p) => p.id === pad.id)
+  return at < 0 ? { prev: null, next: null } : { prev: room[at - 1] ?? null, next: room[at + 1] ?? null }
 }
 
 export interface PagesDeps {
@@ -245,7 +265,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
     const event = meetings.event(req.params.slug)
     const { actionsByOwner, decisions } = minutes.rollup(event.slug)
     const item = (i: { padId: string; padTitle: string; line: number; text: string; done?: boolean }) =>
-      html`<li>${i.done ? html`<s>${i.text}</s> <span class="badge">done</span>` : i.text} <span class="muted">— <a href="/p/${i.padId}">${i.padTitle}</a>, line ${i.line}</span></li>`
+      html`<li>${i.done ? html`<s>${i.text}</s> <span class="badge">done</span>` : i.text} <span class="muted">— <a href="/p/${i.padId}#L${i.line}">${i.padTitle}</a>, line ${i.line}</span></li>`
     const body = html`${siteHeader(html`<a href="/">Events</a> / <a href="/e/${event.slug}">${event.name}</a> / Outcomes`)}
 <main>
   <h1>Action items and decisions</h1>
@@ -337,7 +357,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
   <button id="name-button" class="secondary" type="button" title="Change your name">Your name</button>
   </div>
 </header>
-${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
+${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null, pad.event ? roomNeighbours(pad, meetings.pads({ event: pad.event })) : { prev: null, next: null }) : ''}
 <div class="pad-main">
   <div id="editor"></div>
   <article id="preview" aria-label="Preview"></article>

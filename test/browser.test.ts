@@ -921,3 +921,63 @@ test('the preview follows the editor: typing at the bottom of a long pad shows t
     inView(preview.locator('h2', { hasText: /^Topic 1$/ })),
   )
 })
+
+test('outcome links open the pad at the line; task lists are checkboxes; the previous and next session of the room are one click away', async (t: TestContext) => {
+  const slug = `room-${process.pid}`
+  await api('POST', '/api/events', { slug, name: 'RoomCon', timezone: 'UTC' })
+  const session = (title: string, startsAt: string) =>
+    api<{ id: string }>('POST', `/api/events/${slug}/pads`, { title, kind: 'bof', room: 'Hall A', startsAt })
+  const first = await session('Morning BoF', '2026-11-10T09:00:00Z')
+  const middle = await session('Noon BoF', '2026-11-10T12:00:00Z')
+  const last = await session('Evening BoF', '2026-11-10T17:00:00Z')
+  const ada = await person(t, 'Ada')
+  await openPad(ada.page, server.url, middle.id)
+  const filler = Array.from({ length: 80 }, (_, i) => `note ${i + 1}`).join('\n')
+  // Pasted, not typed: Enter after a task item would continue the list by itself.
+  await ada.page.evaluate((text) => {
+    const g = globalThis as unknown as {
+      summitpad: { doc: { getText(n: string): { length: number; insert(i: number, s: string): void } } }
+    }
+    const notes = g.summitpad.doc.getText('notes')
+    notes.insert(notes.length, text)
+  }, `\n${filler}\n- [ ] @ada send the patch\n- [x] @bob post the RFC\n`)
+  await saved(ada)
+  const line = serverText(middle.id).split('\n').indexOf('- [ ] @ada send the patch') + 1
+
+  // The facts line: the sessions before and after in Hall A.
+  assert.equal(
+    await ada.page.getByRole('link', { name: '← Previous in Hall A' }).getAttribute('href'),
+    `/p/${first.id}`,
+  )
+  assert.equal(
+    await ada.page.getByRole('link', { name: 'Next in Hall A →' }).getAttribute('href'),
+    `/p/${last.id}`,
+  )
+
+  // Task lists render as checkboxes, ticked when done.
+  const preview = ada.page.locator('#preview')
+  await preview.locator('input[type=checkbox]').first().waitFor()
+  assert.equal(await preview.locator('input[type=checkbox]').count(), 2)
+  assert.equal(await preview.locator('input[type=checkbox]:checked').count(), 1)
+  assert.equal((await preview.locator('li', { hasText: 'send the patch' }).textContent())?.trim(), '@ada send the patch')
+
+  // The action item's link on the event's outcomes page opens the pad at its line.
+  const bob = await person(t, 'Bob')
+  await bob.page.goto(`${server.url}/e/${slug}/outcomes`)
+  await bob.page.getByRole('link', { name: 'Noon BoF' }).first().click()
+  await bob.page.waitForURL(`**/p/${middle.id}#L${line}`)
+  await eventually('the caret on the action item', async () =>
+    bob.page.evaluate(() => {
+      const g = globalThis as unknown as {
+        summitpad: {
+          view: {
+            state: { doc: { lineAt(p: number): { text: string } }; selection: { main: { head: number } } }
+          }
+        }
+      }
+      const { state } = g.summitpad.view
+      return state.doc.lineAt(state.selection.main.head).text === '- [ ] @ada send the patch'
+    }),
+  )
+  assert.ok(await bob.page.locator('.cm-line', { hasText: '@ada send the patch' }).isVisible())
+})
