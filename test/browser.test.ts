@@ -959,7 +959,10 @@ test('outcome links open the pad at the line; task lists are checkboxes; the pre
   await preview.locator('input[type=checkbox]').first().waitFor()
   assert.equal(await preview.locator('input[type=checkbox]').count(), 2)
   assert.equal(await preview.locator('input[type=checkbox]:checked').count(), 1)
-  assert.equal((await preview.locator('li', { hasText: 'send the patch' }).textContent())?.trim(), '@ada send the patch')
+  assert.equal(
+    (await preview.locator('li', { hasText: 'send the patch' }).textContent())?.trim(),
+    '@ada send the patch',
+  )
 
   // The action item's link on the event's outcomes page opens the pad at its line.
   const bob = await person(t, 'Bob')
