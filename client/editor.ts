@@ -7,13 +7,7 @@ import { defaultKeymap, indentWithTab } from '@codemirror/commands'
 // Not markdown(): it bundles the HTML, CSS and JavaScript languages (about a third of the editor's
 // bytes) to highlight HTML inside Markdown. The Markdown language and its keymap are enough here.
 import { markdownKeymap, markdownLanguage, pasteURLAsLink } from '@codemirror/lang-markdown'
-import {
-  bracketMatching,
-  defaultHighlightStyle,
-  indentOnInput,
-  LanguageSupport,
-  syntaxHighlighting,
-} from '@codemirror/language'
+import { bracketMatching, indentOnInput, LanguageSupport, syntaxHighlighting } from '@codemirror/language'
 import { highlightSelectionMatches, searchKeymap } from '@codemirror/search'
 import { Compartment, EditorState, Prec } from '@codemirror/state'
 import {
@@ -30,6 +24,7 @@ import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { encodeSyncStep1 } from '../shared/protocol.ts'
+import { markdownHighlight } from './editor-theme.ts'
 import { askName, storedIdentity } from './identity.ts'
 import { keepPageForOffline } from './offline-copy.ts'
 import { attachPeopleList } from './people.ts'
@@ -180,7 +175,7 @@ const view: EditorView = new EditorView({
       bracketMatching(),
       highlightActiveLine(),
       highlightSelectionMatches(),
-      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      syntaxHighlighting(markdownHighlight),
       new LanguageSupport(markdownLanguage),
       // Enter continues a list or quote, Backspace removes its markup, as markdown() would do.
       Prec.high(keymap.of(markdownKeymap)),

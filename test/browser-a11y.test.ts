@@ -159,3 +159,29 @@ test('keyboard: every control of the pad page is reachable with Tab and works wi
   // Named, back to typing: the focus is in the notes again, not on the name button.
   await eventually('the focus back in the notes', async () => (await focused(page)) === 'editor')
 })
+
+test('dark mode follows the system: dark pages and a dark editor; Ctrl-F puts each checkbox beside its label', async (t: TestContext) => {
+  const { page } = await personInTest(browser, t, 'Dee')
+  await page.emulateMedia({ colorScheme: 'dark' })
+  await page.goto(`${server.url}/p/${ids.pad}`)
+  await waitForEditor(page)
+  const luminance = (selector: string) =>
+    page.locator(selector).evaluate((el: unknown) => {
+      const g = globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }
+      const [r, gr, b] = (g.getComputedStyle(el).backgroundColor.match(/\d+/g) ?? []).map(Number)
+      return ((r ?? 0) + (gr ?? 0) + (b ?? 0)) / 3
+    })
+  assert.ok((await luminance('body')) < 60, 'the page is dark')
+  assert.ok((await luminance('#editor')) < 60, 'the editor is dark')
+  await page.locator('.cm-content').click()
+  await page.keyboard.press('Control+f')
+  const box = page.getByRole('checkbox', { name: 'match case' })
+  await box.waitFor()
+  const [input, label] = await Promise.all([
+    box.boundingBox(),
+    page.locator('.cm-search label', { hasText: 'match case' }).boundingBox(),
+  ])
+  // The checkbox sits on its label's line, at its start.
+  assert.ok(input && label && Math.abs(input.y + input.height / 2 - (label.y + label.height / 2)) < 6)
+  assert.ok(input && label && input.x - label.x < 8)
+})
