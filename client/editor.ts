@@ -31,6 +31,7 @@ import { attachPeopleList } from './people.ts'
 import { attachPreview } from './preview.ts'
 import { attachRestoreNotice } from './restore-notice.ts'
 import { describeDetail, describeStatus, SaveTracker } from './save-state.ts'
+import { attachTitleEdit } from './title-edit.ts'
 
 /** Close code of a deleted pad (server/meetings.ts). */
 const CLOSE_PAD_DELETED = 4410
@@ -211,6 +212,17 @@ if (lineLink) {
   provider.on('sync', goToLine)
 }
 view.scrollDOM.addEventListener('scroll', preview.followEditor, { passive: true })
+
+// ---- the title, renamed in the page by whoever may change the pad's details
+const titleButton = document.querySelector<HTMLButtonElement>('#title-button')
+if (titleButton) {
+  attachTitleEdit(titleButton, padId, (title) => {
+    root.dataset.title = title
+    titleButton.setAttribute('aria-label', `${title} (rename)`)
+    titleButton.parentElement!.title = title
+    document.title = `${document.title.startsWith('● ') ? '● ' : ''}${title} · Summitpad`
+  })
+}
 
 // ---- presence
 attachPeopleList($('#people-list'), $('#people-count'), provider.awareness)

@@ -346,7 +346,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
 <header class="pad-bar">
   <a class="brand" href="/">Summitpad</a>
   ${pad?.event ? html`<a class="crumb" href="/e/${pad.event}">${meetings.event(pad.event).name}</a>` : ''}
-  <h1 title="${title}">${title}</h1>
+  <h1 title="${title}">${pad && accessOf(res).role === 'admin' ? html`<button id="title-button" type="button" class="title-button" aria-label="${title} (rename)">${title}</button>` : title}</h1>
   ${viewer ? html`<span class="badge" title="You opened a read-only link: you see every change live; nothing you type is kept.">View only</span>` : ''}
   <span id="save-state" role="status" aria-live="polite" data-state="reconnecting">Connecting…</span>
   <div class="pad-tools">

@@ -185,3 +185,25 @@ test('dark mode follows the system: dark pages and a dark editor; Ctrl-F puts ea
   assert.ok(input && label && Math.abs(input.y + input.height / 2 - (label.y + label.height / 2)) < 6)
   assert.ok(input && label && input.x - label.x < 8)
 })
+
+test('the pad title is renamed in the page: click, type, Enter', async (t: TestContext) => {
+  const { page } = await personInTest(browser, t, 'Rae')
+  const pad = okJson<{ id: string }>(
+    await apiCall(server, 'POST', `/api/events/${ids.event}/pads`, { title: 'Untitled BoF', kind: 'bof' }),
+    201,
+  )
+  await page.goto(`${server.url}/p/${pad.id}`)
+  await waitForEditor(page)
+  await page.getByRole('button', { name: 'Untitled BoF (rename)' }).click()
+  const field = page.getByRole('textbox', { name: 'Pad title' })
+  await field.fill('Rust in the kernel BoF')
+  await field.press('Enter')
+  await page.getByRole('button', { name: 'Rust in the kernel BoF (rename)' }).waitFor()
+  const stored = okJson<{ title: string }>(await apiCall(server, 'GET', `/api/pads/${pad.id}`))
+  assert.equal(stored.title, 'Rust in the kernel BoF')
+  // Escape keeps the title.
+  await page.getByRole('button', { name: 'Rust in the kernel BoF (rename)' }).click()
+  await page.getByRole('textbox', { name: 'Pad title' }).fill('oops')
+  await page.getByRole('textbox', { name: 'Pad title' }).press('Escape')
+  await page.getByRole('button', { name: 'Rust in the kernel BoF (rename)' }).waitFor()
+})
