@@ -1,7 +1,8 @@
 /**
  * History time slider speed: open revisions of a pad with 50,000 updates in its log, the way
  * the server does (nearest snapshot at or before, then the rows after it), against replaying the
- * whole log. Run: node --import tsx bench/history.ts [--updates=50000] [--samples=200]
+ * whole log; and the timeline (the slider's steps) of that pad, typed by two people taking turns.
+ * Run: node --import tsx bench/history.ts [--updates=50000] [--samples=200]
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -64,8 +65,10 @@ for (let i = 0; i < rows.length; i += SNAPSHOT_EVERY) {
     chunk.map((data, k) => ({
       padId: 'big',
       at: startedAt + (i + k) * KEYSTROKE_MS,
-      conn: 'bench',
-      author: 'Ada',
+      // Two typists taking turns every dozen keystrokes: the interleaving that made one step
+      // per turn before the timeline grouped by pause.
+      conn: Math.floor((i + k) / 12) % 2 ? 'bench-b' : 'bench-a',
+      author: Math.floor((i + k) / 12) % 2 ? 'Bob' : 'Ada',
       data,
     })),
   )
@@ -103,9 +106,22 @@ for (let i = 0; i < 5; i++) {
   d.getText('notes').toString()
   fullTimes.push(performance.now() - t0)
 }
-const t0 = performance.now()
-await history.timeline('big')
-const timelineMs = performance.now() - t0
+const timelineTimes: number[] = []
+let timelineSteps = 0
+for (let i = 0; i < 5; i++) {
+  const t0 = performance.now()
+  timelineSteps = (await history.timeline('big')).steps.length
+  timelineTimes.push(performance.now() - t0)
+}
+// One change back from a random revision, as the "one change" button asks: revision + its diff.
+const oneChangeTimes: number[] = []
+for (let i = 0; i < 20; i++) {
+  const seq = first + 1 + Math.floor(rand() * (rows.length - 1))
+  const t0 = performance.now()
+  const rev = await history.revision('big', seq)
+  await history.diff('big', rev.prevSeq ?? seq, seq)
+  oneChangeTimes.push(performance.now() - t0)
+}
 
 const fmt = (n: number) => n.toFixed(1)
 console.log(
@@ -119,7 +135,9 @@ console.log(
       max: fmt(Math.max(...times)),
     },
     fullReplayMs: { p50: fmt(percentile(fullTimes, 50)) },
-    timelineMs: fmt(timelineMs),
+    timelineMs: { p50: fmt(percentile(timelineTimes, 50)), max: fmt(Math.max(...timelineTimes)) },
+    timelineSteps,
+    oneChangeMs: { p50: fmt(percentile(oneChangeTimes, 50)), max: fmt(Math.max(...oneChangeTimes)) },
     samples: SAMPLES,
     lastSeq: last,
   }),

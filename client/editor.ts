@@ -7,13 +7,7 @@ import { defaultKeymap, indentWithTab } from '@codemirror/commands'
 // Not markdown(): it bundles the HTML, CSS and JavaScript languages (about a third of the editor's
 // bytes) to highlight HTML inside Markdown. The Markdown language and its keymap are enough here.
 import { markdownKeymap, markdownLanguage, pasteURLAsLink } from '@codemirror/lang-markdown'
-import {
-  bracketMatching,
-  defaultHighlightStyle,
-  indentOnInput,
-  LanguageSupport,
-  syntaxHighlighting,
-} from '@codemirror/language'
+import { bracketMatching, indentOnInput, LanguageSupport, syntaxHighlighting } from '@codemirror/language'
 import { highlightSelectionMatches, searchKeymap } from '@codemirror/search'
 import { Compartment, EditorState, Prec } from '@codemirror/state'
 import {
@@ -30,11 +24,14 @@ import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { encodeSyncStep1 } from '../shared/protocol.ts'
+import { markdownHighlight } from './editor-theme.ts'
 import { askName, storedIdentity } from './identity.ts'
 import { keepPageForOffline } from './offline-copy.ts'
 import { attachPeopleList } from './people.ts'
 import { attachPreview } from './preview.ts'
-import { describeStatus, SaveTracker } from './save-state.ts'
+import { attachRestoreNotice } from './restore-notice.ts'
+import { describeDetail, describeStatus, SaveTracker } from './save-state.ts'
+import { attachTitleEdit } from './title-edit.ts'
 
 /** Close code of a deleted pad (server/meetings.ts). */
 const CLOSE_PAD_DELETED = 4410
@@ -80,6 +77,7 @@ const tracker = new SaveTracker({
   },
   onChange: (status) => {
     stateEl.textContent = viewer && status.kind === 'read-only' ? 'Following live' : describeStatus(status)
+    stateEl.title = describeDetail(status)
     stateEl.dataset.state = status.kind
     setEditable(!viewer && status.kind !== 'read-only' && status.kind !== 'refused')
     document.title = `${status.kind === 'saved' ? '' : '● '}${root.dataset.title} · Summitpad`
@@ -108,6 +106,16 @@ local.whenSynced
   )
   .then(() => provider?.connect())
 
+// Whether this page had the pad before the server's latest sync: from the browser's copy, or a sync.
+let knewPad = false
+local.whenSynced.then(() => {
+  knewPad ||= ytext.length > 0
+})
+provider.on('sync', (synced: boolean) => {
+  knewPad ||= synced
+})
+attachRestoreNotice(doc, $('#notice'), () => knewPad)
+
 doc.on('update', (_update: Uint8Array, origin: unknown) => {
   if (origin !== provider) tracker.localChange()
 })
@@ -132,7 +140,28 @@ window.addEventListener('beforeunload', (e) => {
 
 // ---- editor
 const undoManager = new Y.UndoManager(ytext)
-const refreshPreview = attachPreview($('#preview'), () => ytext.toString())
+const preview = attachPreview(
+  $('#preview'),
+  () => ytext.toString(),
+  () => {
+    // The editor's top visible line, and how far into it (the preview follows it, HedgeDoc-like).
+    if (!editorView) return 0
+    const scroller = editorView.scrollDOM
+    const top = scroller.scrollTop
+    // On a phone the preview replaces the hidden editor: follow the caret's line instead.
+    if (scroller.clientHeight === 0) {
+      const { state } = editorView
+      return state.doc.lineAt(state.selection.main.head).number - 1
+    }
+    // Within a line of either end: that end (CodeMirror keeps a margin around the caret).
+    if (top + scroller.clientHeight >= scroller.scrollHeight - 20) return Number.POSITIVE_INFINITY
+    if (top < 20) return 0
+    const block = editorView.lineBlockAtHeight(top)
+    const into = block.height > 0 ? (top - block.top) / block.height : 0
+    return editorView.state.doc.lineAt(block.from).number - 1 + into
+  },
+)
+const refreshPreview = preview.refresh
 ytext.observe(() => refreshPreview())
 
 const view: EditorView = new EditorView({
@@ -147,7 +176,7 @@ const view: EditorView = new EditorView({
       bracketMatching(),
       highlightActiveLine(),
       highlightSelectionMatches(),
-      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      syntaxHighlighting(markdownHighlight),
       new LanguageSupport(markdownLanguage),
       // Enter continues a list or quote, Backspace removes its markup, as markdown() would do.
       Prec.high(keymap.of(markdownKeymap)),
@@ -165,6 +194,36 @@ const view: EditorView = new EditorView({
 })
 editorView = view
 
+// An outcome's link (/p/<pad>#L12, from the event's action items): put the caret on that line once
+// the pad's text is here, and show it in the middle of the editor.
+const lineLink = /^#L(\d+)$/.exec(location.hash)
+if (lineLink) {
+  const goToLine = (synced: boolean) => {
+    if (!synced) return
+    provider?.off('sync', goToLine)
+    const doc = view.state.doc
+    const line = doc.line(Math.min(Math.max(1, Number(lineLink[1])), doc.lines))
+    view.dispatch({
+      selection: { anchor: line.from, head: line.to },
+      effects: EditorView.scrollIntoView(line.from, { y: 'center' }),
+    })
+    view.focus()
+  }
+  provider.on('sync', goToLine)
+}
+view.scrollDOM.addEventListener('scroll', preview.followEditor, { passive: true })
+
+// ---- the title, renamed in the page by whoever may change the pad's details
+const titleButton = document.querySelector<HTMLButtonElement>('#title-button')
+if (titleButton) {
+  attachTitleEdit(titleButton, padId, (title) => {
+    root.dataset.title = title
+    titleButton.setAttribute('aria-label', `${title} (rename)`)
+    titleButton.parentElement!.title = title
+    document.title = `${document.title.startsWith('● ') ? '● ' : ''}${title} · Summitpad`
+  })
+}
+
 // ---- presence
 attachPeopleList($('#people-list'), $('#people-count'), provider.awareness)
 const nameButton = $<HTMLButtonElement>('#name-button')
@@ -179,12 +238,17 @@ const useIdentity = (identity: { name: string; color: string }) => {
   nameButton.textContent = identity.name
 }
 const nameDialog = $<HTMLDialogElement>('#name-dialog')
+// Back to the notes once the name is given (or kept): the dialog would return focus to the button.
+const askAndType = (current: string | null) =>
+  askName(nameDialog, current).then((identity) => {
+    if (identity) useIdentity(identity)
+    editorView?.focus()
+  })
 const known = storedIdentity()
 if (known) useIdentity(known)
-else askName(nameDialog, null).then((identity) => identity && useIdentity(identity))
+else void askAndType(null)
 nameButton.addEventListener('click', () => {
-  if (nameDialog.open) return
-  askName(nameDialog, storedIdentity()?.name ?? null).then((identity) => identity && useIdentity(identity))
+  if (!nameDialog.open) void askAndType(storedIdentity()?.name ?? null)
 })
 
 // ---- preview: beside the editor on a wide screen, instead of it on a phone; shown at first only

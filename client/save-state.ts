@@ -186,23 +186,26 @@ export class SaveTracker {
   }
 }
 
+/**
+ * What the status says, in words that fit its fixed place in the toolbar (editor.css): no count.
+ * The tracker counts Yjs updates, a few keystrokes each — "64 changes" meant nothing to anyone and
+ * its changing width re-wrapped the toolbar. `describeDetail` says the rest, as a tooltip.
+ */
 export function describeStatus(status: SaveStatus): string {
-  const changes = (n: number) => `${n} ${n === 1 ? 'change' : 'changes'} not yet saved`
+  const unsaved = (n: number) => (n ? ' — unsaved changes' : '')
   switch (status.kind) {
     case 'saved':
       return 'Saved'
     case 'saving':
-      // Short on purpose: it flickers with every pause in typing, and a long label would re-wrap
-      // the bar on a phone each time. The count matters when the connection is gone.
       return 'Saving…'
     case 'offline':
-      return status.unsaved ? `Offline — ${changes(status.unsaved)}` : 'Offline — nothing unsaved'
+      return status.unsaved ? 'Offline — unsaved changes' : 'Offline — nothing unsaved'
     case 'reconnecting': {
       const what = status.first ? 'Connecting' : 'Reconnecting'
-      return status.unsaved ? `${what} — ${changes(status.unsaved)}` : `${what}…`
+      return status.unsaved ? `${what}${unsaved(status.unsaved)}` : `${what}…`
     }
     case 'refused':
-      return `Closed by the server: ${status.reason}${status.unsaved ? ` — ${changes(status.unsaved)}` : ''}`
+      return `Closed by the server: ${status.reason}${unsaved(status.unsaved)}`
     case 'read-only':
       return 'Read-only: this session is closed'
     default: {
@@ -210,4 +213,17 @@ export function describeStatus(status: SaveStatus): string {
       return unreachable
     }
   }
+}
+
+/** The longer explanation behind the status (its tooltip). */
+export function describeDetail(status: SaveStatus): string {
+  if (status.kind === 'saved') return 'The server has stored every change made here.'
+  if (status.kind === 'read-only') return 'The notes can be read but not changed.'
+  const kept =
+    status.unsaved > 0
+      ? ' What you typed is kept in this browser and sent as soon as the connection works.'
+      : ''
+  if (status.kind === 'refused') return `The server closed this pad: ${status.reason}.${kept}`
+  if (status.kind === 'saving') return 'Sending your last changes to the server.'
+  return `${status.kind === 'offline' ? 'This device is offline.' : 'Trying to reach the server.'}${kept}`
 }

@@ -100,6 +100,8 @@ export interface PersonOptions {
   viewport?: { width: number; height: number }
   /** A phone: touch, and the page laid out as a mobile browser would. */
   mobile?: boolean
+  /** The browser's time zone (IANA), when it matters that it is not the event's. */
+  timezoneId?: string
   /** Preset the cursor colour (#rrggbb; otherwise the page picks one at random). */
   color?: string
   /** Preset the remembered name so the name dialog does not ask (default true). */
@@ -122,6 +124,7 @@ export async function newPerson(
     deviceScaleFactor: 1,
     isMobile: options.mobile ?? false,
     hasTouch: options.mobile ?? false,
+    ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
   })
   context.setDefaultTimeout(30_000)
   if (options.presetName ?? true) {

@@ -243,7 +243,7 @@ test('two people type at once and converge; each sees the other named; Ctrl-Z un
   assert.equal(storedText(padId), text)
 })
 
-test('offline: typing shows the unsaved count; back online it converges and shows "Saved"', async (t: TestContext) => {
+test('offline: typing shows unsaved changes; back online it converges and shows "Saved"', async (t: TestContext) => {
   const padId = newPadId('offline')
   const ada = await person(t, 'Ada', { network: true })
   const bob = await person(t, 'Bob')
@@ -259,8 +259,7 @@ test('offline: typing shows the unsaved count; back online it converges and show
   await typeAtEnd(bob.page, 'Bob meanwhile\n')
   const offline = await saveState(ada.page)
   assert.equal(offline.state, 'offline')
-  const unsaved = /(\d+) changes? not yet saved/.exec(offline.text)
-  assert.ok(unsaved && Number(unsaved[1]) > 0, `offline text: ${offline.text}`)
+  assert.equal(offline.text, 'Offline — unsaved changes')
   // It really is offline: the server and Bob never got it.
   await sleep(500)
   assert.ok(!serverText(padId).includes('train'))
@@ -418,7 +417,7 @@ async function writeOfflineThenCloseTab(t: TestContext, padId: string) {
   await eventually('Ada to see "Offline"', async () => (await saveState(ada.page)).state === 'offline')
   const offlineLine = 'Written offline, then the laptop lid closed\n'
   await typeAtEnd(ada.page, offlineLine)
-  assert.match((await saveState(ada.page)).text, /not yet saved/)
+  assert.equal((await saveState(ada.page)).text, 'Offline — unsaved changes')
   // y-indexeddb writes each change in its own IndexedDB transaction, which can lag on a loaded
   // machine; a person closes the lid a moment after the last keystroke.
   await eventually('the offline line to be kept in IndexedDB', async () =>
@@ -468,7 +467,7 @@ test('offline edits in a closed tab: the pad opens again while still offline, sh
   // Truthful: what came back from the browser's store is not known to be saved.
   const state = await saveState(page)
   assert.equal(state.state, 'offline')
-  assert.match(state.text, /^Offline — \d+ changes? not yet saved$/)
+  assert.equal(state.text, 'Offline — unsaved changes')
   assert.ok(!serverText(padId).includes('lid'))
 
   // Back online, this page delivers them to Bob, and only then says "Saved".
@@ -648,4 +647,340 @@ test('readable at 360 px wide: no horizontal scrolling, offline, with the previe
   await noHorizontalScroll('closed by the server')
   await ada.page.getByRole('button', { name: 'Preview' }).click()
   assert.equal(await ada.page.locator('.cm-content').getAttribute('contenteditable'), 'false')
+})
+
+/** Where the toolbar's items sit: the rows they make and where the notes start. */
+async function barLayout(
+  page: Page,
+): Promise<{ rows: number; barHeight: number; notesTop: number; status: number }> {
+  return page.evaluate(() => {
+    type Box = { top: number; height: number; width: number }
+    type El = { getBoundingClientRect(): Box; getClientRects(): { length: number }; children: ArrayLike<El> }
+    const doc = (globalThis as unknown as { document: { querySelector(s: string): El } }).document
+    const bar = doc.querySelector('.pad-bar')
+    const tops = new Set<number>()
+    for (const child of Array.from(bar.children)) {
+      if (child.getClientRects().length === 0) continue
+      const box = child.getBoundingClientRect()
+      tops.add(Math.round(box.top + box.height / 2))
+    }
+    // Items of one row are centred on the same line (align-items: center); a few px of slack.
+    const rows = [...tops].sort((a, b) => a - b).filter((top, i, all) => i === 0 || top - all[i - 1]! > 6)
+    return {
+      rows: rows.length,
+      barHeight: bar.getBoundingClientRect().height,
+      notesTop: doc.querySelector('.cm-content').getBoundingClientRect().top,
+      status: doc.querySelector('#save-state').getBoundingClientRect().width,
+    }
+  })
+}
+
+test('the toolbar stays one row at 1280 px while offline or reconnecting: the notes do not move, the status keeps its width', async (t: TestContext) => {
+  const slug = `bar-${process.pid}`
+  await api('POST', '/api/events', { slug, name: 'Linux Plumbers Conference 2026', timezone: 'UTC' })
+  const pad = await api<{ id: string }>('POST', `/api/events/${slug}/pads`, {
+    title: 'Containers and checkpoint/restore micro-conference',
+    kind: 'bof',
+  })
+  const ada = await person(t, 'Ada Lovelace-Byron, Countess of Lovelace', { network: true })
+  await openPad(ada.page, server.url, pad.id)
+  await typeAtEnd(ada.page, 'Attendees: Ada\n')
+  await saved(ada)
+  const before = await barLayout(ada.page)
+  assert.equal(before.rows, 1, 'the toolbar is one row when saved')
+
+  // Every status the page shows, with the layout at that moment (some last only a few ms).
+  await ada.page.evaluate(() => {
+    type El = { getBoundingClientRect(): { height: number; top: number; width: number } }
+    const g = globalThis as unknown as {
+      document: { querySelector(s: string): El & PageElement }
+      MutationObserver: new (cb: () => void) => { observe(el: unknown, o: object): void }
+      shown: unknown[]
+    }
+    const status = g.document.querySelector('#save-state')
+    g.shown = []
+    new g.MutationObserver(() => {
+      g.shown.push({
+        state: status.dataset.state,
+        text: status.textContent,
+        barHeight: g.document.querySelector('.pad-bar').getBoundingClientRect().height,
+        notesTop: g.document.querySelector('.cm-content').getBoundingClientRect().top,
+        status: status.getBoundingClientRect().width,
+      })
+    }).observe(status, { childList: true, characterData: true, subtree: true, attributes: true })
+  })
+  await ada.network.cut()
+  await eventually('Ada to see "Offline"', async () => (await saveState(ada.page)).state === 'offline')
+  // Dozens of keystrokes: a count of them would mean nothing to anyone.
+  await typeAtEnd(ada.page, 'Typed on the train, quite a long line of notes about checkpointing.\n', 5)
+  assert.equal((await saveState(ada.page)).text, 'Offline — unsaved changes')
+  assert.equal((await barLayout(ada.page)).rows, 1, 'offline: the toolbar wrapped')
+  await ada.network.restore()
+  await saved(ada)
+  const shown = (await ada.page.evaluate(() => (globalThis as unknown as { shown: unknown[] }).shown)) as {
+    state: string
+    text: string
+    barHeight: number
+    notesTop: number
+    status: number
+  }[]
+  assert.ok(
+    shown.some((s) => s.text === 'Reconnecting — unsaved changes'),
+    `never showed "Reconnecting": ${JSON.stringify(shown.map((s) => s.text))}`,
+  )
+  for (const s of shown) {
+    const { barHeight, notesTop, status } = before
+    assert.deepEqual(
+      { barHeight: s.barHeight, notesTop: s.notesTop, status: s.status },
+      { barHeight, notesTop, status },
+      `"${s.text}" moved the toolbar or the notes`,
+    )
+  }
+})
+
+test('on a phone the toolbar takes two rows and a long address wraps in the preview', async (t: TestContext) => {
+  const slug = `phonebar-${process.pid}`
+  await api('POST', '/api/events', { slug, name: 'Linux Plumbers Conference 2026', timezone: 'UTC' })
+  const pad = await api<{ id: string }>('POST', `/api/events/${slug}/pads`, {
+    title: 'Containers and checkpoint/restore micro-conference',
+    kind: 'bof',
+  })
+  const ada = await person(t, 'Ada Lovelace-Byron', { viewport: { width: 360, height: 740 }, mobile: true })
+  await openPad(ada.page, server.url, pad.id)
+  assert.ok((await barLayout(ada.page)).rows <= 2, 'the toolbar takes more than two rows')
+  await typeAtEnd(
+    ada.page,
+    '\nhttps://lore.kernel.org/linux-mm/20250101000000.1234567-1-someone@example.org/T/#u\n',
+  )
+  await saved(ada)
+  await ada.page.getByRole('button', { name: 'Preview' }).click()
+  await ada.page.locator('#preview a[href*="lore.kernel.org"]').waitFor()
+  const preview = await ada.page
+    .locator('#preview')
+    .evaluate((el: { scrollWidth: number; clientWidth: number }) => ({
+      scroll: el.scrollWidth,
+      client: el.clientWidth,
+    }))
+  assert.ok(
+    preview.scroll <= preview.client,
+    `the preview scrolls sideways: ${preview.scroll} > ${preview.client}`,
+  )
+  assert.ok((await barLayout(ada.page)).rows <= 2, 'with the preview, the toolbar takes more than two rows')
+})
+
+test('a restore tells the open editor who brought back which version, is credited to them, and closing asks first', async (t: TestContext) => {
+  const slug = `restore-${process.pid}`
+  await api('POST', '/api/events', { slug, name: 'DemoCon', timezone: 'UTC' })
+  const pad = await api<{ id: string }>('POST', `/api/events/${slug}/pads`, {
+    title: 'Tracing BoF',
+    kind: 'bof',
+  })
+  const ada = await person(t, 'Ada')
+  const bob = await person(t, 'Bob')
+  await openPad(ada.page, server.url, pad.id)
+  await typeAtEnd(ada.page, 'Ada: my notes on tracing\n')
+  await saved(ada)
+
+  const answers: boolean[] = []
+  const asked: string[] = []
+  bob.page.on('dialog', (dialog) => {
+    asked.push(dialog.message())
+    void (answers.shift() ? dialog.accept() : dialog.dismiss())
+  })
+  const history = bob.page
+  await history.goto(`${server.url}/p/${pad.id}/history`)
+  const label = history.locator('#step-label')
+  await eventually('the history to show Ada', async () => /Ada/.test((await label.textContent()) ?? ''))
+  // Back to the template, before Ada wrote.
+  await history.locator('#slider').focus()
+  await history.keyboard.press('Home')
+  await eventually('the first step', async () => /^Step 1 of/.test((await label.textContent()) ?? ''))
+  answers.push(true)
+  await history.getByRole('button', { name: 'Restore this version' }).click()
+  await history.getByText('Restored.', { exact: false }).waitFor()
+
+  // Ada is told, in her editor, who did it and which version came back.
+  const notice = ada.page.getByRole('alert')
+  await notice.waitFor()
+  assert.match((await notice.textContent()) ?? '', /Bob restored the version of \d/)
+  assert.ok(!(await editorText(ada.page)).includes('my notes on tracing'))
+
+  // The step is Bob's, and a second restore right after is a step of its own.
+  const lastLabel = async () => (await label.textContent()) ?? ''
+  await eventually('the restore step', async () => /Bob restored the version of/.test(await lastLabel()))
+  const steps = Number(/of (\d+)/.exec(await lastLabel())![1])
+  await history.locator('#slider').focus()
+  await history.keyboard.press('ArrowLeft')
+  await eventually("Ada's step", async () => /Ada/.test(await lastLabel()))
+  answers.push(true)
+  await history.getByRole('button', { name: 'Restore this version' }).click()
+  await eventually('the second restore step', async () =>
+    new RegExp(`^Step ${steps + 1} of ${steps + 1}: Bob restored`).test(await lastLabel()),
+  )
+  await eventually('Ada to have her notes back', async () =>
+    (await editorText(ada.page)).includes('my notes on tracing'),
+  )
+
+  // Closing asks first; "no" leaves it open.
+  answers.push(false)
+  await history.getByRole('button', { name: 'Close the session' }).click()
+  await eventually('the question', async () => asked.some((q) => /Close the session\?/.test(q)))
+  assert.equal(await history.locator('#closed-note').isVisible(), false)
+  answers.push(true)
+  await history.getByRole('button', { name: 'Close the session' }).click()
+  await history.locator('#closed-note').waitFor()
+})
+
+test("the time slider: two minutes of two people typing are a few steps, with times in the event's zone; one change is one click away", async (t: TestContext) => {
+  const slug = `slider-${process.pid}`
+  await api('POST', '/api/events', { slug, name: 'Tokyo Summit', timezone: 'Asia/Tokyo' })
+  const pad = await api<{ id: string }>('POST', `/api/events/${slug}/pads`, {
+    title: 'Scheduler BoF',
+    kind: 'bof',
+  })
+  // 800 keystrokes in two minutes, Ada and Bob taking turns every few words, stored as the server
+  // stores them (a row per update, with its author and time); the meeting starts on the next hour.
+  const start = Math.ceil((Date.now() + 3_600_000) / 3_600_000) * 3_600_000
+  const ada = docFromStored(server.store.load(pad.id))
+  const bob = docFromStored(server.store.load(pad.id))
+  const rows: { padId: string; at: number; conn: string; author: string; data: Uint8Array }[] = []
+  const words = 'the scheduler kicks a stalled task when it '
+  for (let i = 0; i < 800; i++) {
+    const [writer, other, author] = Math.floor(i / 12) % 2 === 0 ? [ada, bob, 'Ada'] : [bob, ada, 'Bob']
+    const before = Y.encodeStateVector(writer)
+    const text = writer.getText('notes')
+    text.insert(text.length, words[i % words.length]!)
+    const data = Y.encodeStateAsUpdate(writer, before)
+    Y.applyUpdate(other, data)
+    rows.push({ padId: pad.id, at: start + i * 150, conn: `c-${author}`, author, data })
+  }
+  server.store.append(rows)
+  const timeline = await api<{ steps: { authors: string[] }[] }>('GET', `/api/pads/${pad.id}/history`)
+  assert.ok(timeline.steps.length <= 4, `${timeline.steps.length} steps for two minutes`)
+
+  // In New York, for a meeting in Tokyo: the times are Tokyo's.
+  const carol = await person(t, 'Carol', { timezoneId: 'America/New_York' })
+  const page = carol.page
+  await page.goto(`${server.url}/p/${pad.id}/history`)
+  const label = page.locator('#step-label')
+  await eventually('the last step', async () =>
+    /(Ada and Bob|Bob and Ada) · \d+ edits/.test((await label.textContent()) ?? ''),
+  )
+  assert.equal(Number(await page.locator('#slider').getAttribute('max')) + 1, timeline.steps.length)
+  const spaces = (s: string) => s.replace(/\s/g, ' ')
+  const tokyo = spaces(
+    new Date(start).toLocaleString('en-US', { timeStyle: 'short', timeZone: 'Asia/Tokyo' }),
+  )
+  const newYork = spaces(
+    new Date(start).toLocaleString('en-US', { timeStyle: 'short', timeZone: 'America/New_York' }),
+  )
+  const axis = spaces((await page.locator('#time-axis').textContent()) ?? '')
+  assert.ok(axis.includes(tokyo) && !axis.includes(newYork), `axis "${axis}": want ${tokyo}, not ${newYork}`)
+  assert.ok(spaces((await label.textContent()) ?? '').includes(tokyo.replace(/:00.*/, '')))
+
+  // One keystroke back, then forward again: the precision of the log.
+  const notes = page.locator('#revision-text')
+  const whole = (await notes.textContent()) ?? ''
+  await page.getByRole('button', { name: '← One change' }).click()
+  await eventually('one change back', async () => /^One change: /.test((await label.textContent()) ?? ''))
+  await eventually(
+    'one character less',
+    async () => ((await notes.textContent()) ?? '').length === whole.length - 1,
+  )
+  await page.getByRole('button', { name: 'One change →' }).click()
+  await eventually('forward again', async () => (await notes.textContent()) === whole)
+})
+
+test('the preview follows the editor: typing at the bottom of a long pad shows the bottom of the preview', async (t: TestContext) => {
+  const padId = newPadId('follow')
+  const ada = await person(t, 'Ada')
+  await openPad(ada.page, server.url, padId)
+  // A long pad, pasted in one go (typing it would take minutes).
+  const long = Array.from({ length: 120 }, (_, i) => `## Topic ${i + 1}\n\nNotes on topic ${i + 1}.\n`).join(
+    '\n',
+  )
+  await ada.page.evaluate((text) => {
+    const g = globalThis as unknown as {
+      summitpad: { doc: { getText(n: string): { insert(i: number, s: string): void } } }
+    }
+    g.summitpad.doc.getText('notes').insert(0, text)
+  }, long)
+  await typeAtEnd(ada.page, '\n## The last topic\n\nTyped at the bottom')
+  const preview = ada.page.locator('#preview')
+  assert.ok(await preview.isVisible(), 'the preview is shown beside the notes at 1280 px')
+  const last = preview.locator('h2', { hasText: 'The last topic' })
+  await last.waitFor()
+  const inView = async (heading: typeof last) => {
+    const [box, area] = await Promise.all([heading.boundingBox(), preview.boundingBox()])
+    return !!box && !!area && box.y >= area.y && box.y + box.height <= area.y + area.height
+  }
+  await eventually('the preview to show the last topic', () => inView(last))
+  // And back up: the preview goes with the editor.
+  await ada.page.keyboard.press('Control+Home')
+  await eventually('the preview to show the first topic', () =>
+    inView(preview.locator('h2', { hasText: /^Topic 1$/ })),
+  )
+})
+
+test('outcome links open the pad at the line; task lists are checkboxes; the previous and next session of the room are one click away', async (t: TestContext) => {
+  const slug = `room-${process.pid}`
+  await api('POST', '/api/events', { slug, name: 'RoomCon', timezone: 'UTC' })
+  const session = (title: string, startsAt: string) =>
+    api<{ id: string }>('POST', `/api/events/${slug}/pads`, { title, kind: 'bof', room: 'Hall A', startsAt })
+  const first = await session('Morning BoF', '2026-11-10T09:00:00Z')
+  const middle = await session('Noon BoF', '2026-11-10T12:00:00Z')
+  const last = await session('Evening BoF', '2026-11-10T17:00:00Z')
+  const ada = await person(t, 'Ada')
+  await openPad(ada.page, server.url, middle.id)
+  const filler = Array.from({ length: 80 }, (_, i) => `note ${i + 1}`).join('\n')
+  // Pasted, not typed: Enter after a task item would continue the list by itself.
+  await ada.page.evaluate((text) => {
+    const g = globalThis as unknown as {
+      summitpad: { doc: { getText(n: string): { length: number; insert(i: number, s: string): void } } }
+    }
+    const notes = g.summitpad.doc.getText('notes')
+    notes.insert(notes.length, text)
+  }, `\n${filler}\n- [ ] @ada send the patch\n- [x] @bob post the RFC\n`)
+  await saved(ada)
+  const line = serverText(middle.id).split('\n').indexOf('- [ ] @ada send the patch') + 1
+
+  // The facts line: the sessions before and after in Hall A.
+  assert.equal(
+    await ada.page.getByRole('link', { name: '← Previous in Hall A' }).getAttribute('href'),
+    `/p/${first.id}`,
+  )
+  assert.equal(
+    await ada.page.getByRole('link', { name: 'Next in Hall A →' }).getAttribute('href'),
+    `/p/${last.id}`,
+  )
+
+  // Task lists render as checkboxes, ticked when done.
+  const preview = ada.page.locator('#preview')
+  await preview.locator('input[type=checkbox]').first().waitFor()
+  assert.equal(await preview.locator('input[type=checkbox]').count(), 2)
+  assert.equal(await preview.locator('input[type=checkbox]:checked').count(), 1)
+  assert.equal(
+    (await preview.locator('li', { hasText: 'send the patch' }).textContent())?.trim(),
+    '@ada send the patch',
+  )
+
+  // The action item's link on the event's outcomes page opens the pad at its line.
+  const bob = await person(t, 'Bob')
+  await bob.page.goto(`${server.url}/e/${slug}/outcomes`)
+  await bob.page.getByRole('link', { name: 'Noon BoF' }).first().click()
+  await bob.page.waitForURL(`**/p/${middle.id}#L${line}`)
+  await eventually('the caret on the action item', async () =>
+    bob.page.evaluate(() => {
+      const g = globalThis as unknown as {
+        summitpad: {
+          view: {
+            state: { doc: { lineAt(p: number): { text: string } }; selection: { main: { head: number } } }
+          }
+        }
+      }
+      const { state } = g.summitpad.view
+      return state.doc.lineAt(state.selection.main.head).text === '- [ ] @ada send the patch'
+    }),
+  )
+  assert.ok(await bob.page.locator('.cm-line', { hasText: '@ada send the patch' }).isVisible())
 })

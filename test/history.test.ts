@@ -23,7 +23,7 @@ async function api<T>(
 interface Timeline {
   firstSeq: number
   lastSeq: number
-  steps: { seq: number; firstSeq: number; author: string | null; edits: number }[]
+  steps: { seq: number; firstSeq: number; authors: string[]; edits: number; restoredSeq?: number }[]
   checkpoints: { seq: number; name: string }[]
   closedAt: string | null
 }
@@ -67,10 +67,9 @@ describe('history', () => {
       assert.equal(rev.json.text, moment.text, `revision ${moment.seq}`)
     }
     const timeline = await api<Timeline>(server, 'GET', '/api/pads/moments/history')
-    const authors = new Set(timeline.json.steps.map((s) => s.author))
-    assert.deepEqual([...authors].sort(), ['Ada', 'Bob'])
-    // Consecutive edits of one author within a minute are one step: 3 rounds x 2 people.
-    assert.equal(timeline.json.steps.length, 6)
+    // Edits without a 20 s pause are one step, whoever typed them (not one per turn: 3 rounds x 2).
+    assert.equal(timeline.json.steps.length, 1)
+    assert.deepEqual(timeline.json.steps[0]!.authors, ['Ada', 'Bob'])
     ada.destroy()
     bob.destroy()
   })
@@ -138,6 +137,44 @@ describe('history', () => {
     assert.ok(stored(server, 'restore') > wiped)
     ada.destroy()
     bob.destroy()
+  })
+
+  test('a restore is credited to who asked, is a step of its own, and tells open editors which version came back', async () => {
+    const pad = 'restore-credit'
+    const ada = connectClient(server.wsUrl, pad, { name: 'Ada' })
+    await ada.synced()
+    ada.text.insert(0, 'v1\n')
+    await waitFor('v1 stored', () => stored(server, pad) > 0)
+    server.rooms.flush()
+    const v1 = stored(server, pad)
+    ada.text.insert(ada.text.length, 'v2\n')
+    await waitFor('v2 stored', () => server.rooms.get(pad)!.doc.getText('notes').toString() === 'v1\nv2\n')
+    server.rooms.flush()
+    const v2 = stored(server, pad)
+
+    const first = await api<{ changed: boolean }>(server, 'POST', `/api/pads/${pad}/restore`, {
+      seq: v1,
+      name: 'Carol <b>',
+    })
+    assert.equal(first.json.changed, true)
+    await waitFor('Ada sees v1', () => ada.text.toString() === 'v1\n')
+    const notice = ada.doc.getMap('summitpad').get('restore') as { by: string; seq: number }
+    assert.equal(notice.by, 'Carol b')
+    assert.equal(notice.seq, v1)
+    // At once, a second restore: two steps, not one "no visible change".
+    await api(server, 'POST', `/api/pads/${pad}/restore`, { seq: v2, name: 'Dan' })
+    await waitFor('Ada sees v2', () => ada.text.toString() === 'v1\nv2\n')
+    assert.equal((ada.doc.getMap('summitpad').get('restore') as { by: string }).by, 'Dan')
+    const same = await api<{ changed: boolean }>(server, 'POST', `/api/pads/${pad}/restore`, { seq: v2 })
+    assert.equal(same.json.changed, false, 'restoring the current text changes nothing')
+
+    const timeline = (await api<Timeline>(server, 'GET', `/api/pads/${pad}/history`)).json
+    const tail = timeline.steps.slice(-2).map((s) => ({ authors: s.authors, restoredSeq: s.restoredSeq }))
+    assert.deepEqual(tail, [
+      { authors: ['Carol b'], restoredSeq: v1 },
+      { authors: ['Dan'], restoredSeq: v2 },
+    ])
+    ada.destroy()
   })
 
   test('closing refuses every update (never stored), tells clients once, reopening allows them again', async () => {

@@ -1,7 +1,8 @@
 /**
  * Writes the editor screenshots for the README: one BoF pad with two people typing in it, seen on a
  * laptop (docs/screenshots/editor-laptop.png, 1280x800) and on a phone
- * (docs/screenshots/editor-phone.png, 390x844). A script, not a test:
+ * (docs/screenshots/editor-phone.png, 390x844), and its history page (docs/screenshots/history-laptop.png).
+ * A script, not a test:
  *
  *   node --import tsx test/make-screenshots.ts
  */
@@ -110,7 +111,13 @@ try {
   fs.mkdirSync(OUT, { recursive: true })
   await ada.page.screenshot({ path: path.join(OUT, 'editor-laptop.png') })
   await bob.page.screenshot({ path: path.join(OUT, 'editor-phone.png') })
-  console.log(`wrote ${path.join(OUT, 'editor-laptop.png')} and editor-phone.png`)
+  // The time slider, on the same pad (issue 27: steps by pause, a time axis in the event's zone).
+  const reader = await newPerson(browser, 'Chen Wei', { viewport: { width: 1280, height: 800 } })
+  await reader.page.goto(`${server.url}/p/${pad.id}/history`)
+  await reader.page.locator('#step-label:not(:empty)').waitFor()
+  await sleep(500)
+  await reader.page.screenshot({ path: path.join(OUT, 'history-laptop.png') })
+  console.log(`wrote ${path.join(OUT, 'editor-laptop.png')}, editor-phone.png and history-laptop.png`)
 } finally {
   await browser.close()
   await server.close()

@@ -1092,13 +1092,17 @@ describe('action items and decisions across an event', () => {
     const review = items.find((li) => textOf(li).includes('review the EEVDF lag patch'))
     assert.ok(review, 'the action is listed')
     assert.ok(
-      byTag(review, 'a').some((a) => attr(a, 'href') === `/p/${sched.id}`),
-      'with a link to its pad',
+      // At its line: the editor opens there (issue 27).
+      byTag(review, 'a').some(
+        (a) =>
+          /^\/p\/[^#]+#L\d+$/.test(attr(a, 'href') ?? '') && attr(a, 'href')!.startsWith(`/p/${sched.id}#L`),
+      ),
+      'with a link to its line in its pad',
     )
     const done = items.find((li) => textOf(li).includes('rebase the series'))
     assert.ok(done && byTag(done, 's').length === 1, 'a done item is struck through')
     const printk = items.find((li) => textOf(li).includes('merge the printk series'))
-    assert.ok(printk && byTag(printk, 'a').some((a) => attr(a, 'href') === `/p/${rt.id}`))
+    assert.ok(printk && byTag(printk, 'a').some((a) => (attr(a, 'href') ?? '').startsWith(`/p/${rt.id}#L`)))
   })
 
   test('an example inside a longer fence is not an action item (a fence closes only with its own length)', async () => {

@@ -497,6 +497,11 @@ describe('only text in notes', () => {
     ['text with attributes', (t) => t.insert(0, 'bold', { bold: true })],
     ['a nested type', (t) => t.insertEmbed(0, new Y.Map())],
     ['a map entry', (t) => t.setAttribute('k', 'v')],
+    // Editors trust what the server's map says (who restored what): nobody else may add to it.
+    [
+      'a forged restore notice',
+      (_t, doc) => doc.getMap('summitpad').set('restore', { by: 'Mallory', seq: 1, versionAt: null, at: '' }),
+    ],
   ]
   for (const [what, edit] of attempts) {
     test(`${what} in notes is refused whole (4415), others unaffected`, async () => {

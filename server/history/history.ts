@@ -1,5 +1,16 @@
 import * as Y from 'yjs'
-import type { Checkpoint, DiffLine, Revision, Timeline, TimelineStep } from '../../shared/history.ts'
+import {
+  type Checkpoint,
+  type DiffLine,
+  RESTORE_CONN_PREFIX,
+  RESTORE_KEY,
+  type RestoreNotice,
+  type Revision,
+  restoreConn,
+  SERVER_MAP,
+  type Timeline,
+  type TimelineStep,
+} from '../../shared/history.ts'
 import { Busy, Conflict, NotFound, TooLarge } from '../lib/domain-errors.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
 import type { HistoryLog } from '../storage/history-log.ts'
@@ -9,8 +20,16 @@ import { docFromStored, LOAD_ORIGIN } from '../sync/pad-doc.ts'
 import { type Refusal, SERVER_ORIGIN } from '../sync/peer.ts'
 import type { Rooms } from '../sync/rooms.ts'
 
-/** Edits of one author closer together than this are one step of the timeline. */
-export const STEP_GAP_MS = 60_000
+/**
+ * A pause in typing this long ends a step of the timeline: people stop to listen, and the slider
+ * lands on what was written before. Keystroke-sized steps (two typists interleaving made 775 steps
+ * in two minutes) are one click away instead ("one change" buttons, prevSeq / nextSeq).
+ */
+export const STEP_PAUSE_MS = 20_000
+/** A step covers at most this much continuous typing: an hour-long meeting is about 60 positions. */
+export const STEP_MAX_MS = 60_000
+/** How the log names someone who typed without giving a name. */
+export const NAMELESS = 'someone without a name'
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
@@ -20,6 +39,10 @@ function refusedWrite(refusal: Refusal): Error {
   if (refusal.code === CLOSE.goingAway) return new Busy(refusal.reason)
   return new Conflict(refusal.reason, refusal.code === REFUSED_SESSION_CLOSED ? 'closed' : 'refused')
 }
+
+/** Who a log row is credited to: its author; the server's own rows (templates) are "Summitpad". */
+const authorOf = (row: { author: string | null; conn: string }) =>
+  row.author ?? (row.conn === 'server' ? 'Summitpad' : null)
 
 export class History {
   private readonly rooms: Rooms
@@ -33,27 +56,47 @@ export class History {
   async timeline(padId: string): Promise<Timeline> {
     const pad = await this.pad(padId)
     const steps: TimelineStep[] = []
+    // The last row's time and kind, kept as numbers: 50,000 rows, no date parsing per row.
+    let lastAt = 0
+    let lastAlone = false
     for (const row of await this.log.rows(padId)) {
       const last = steps.at(-1)
-      // The server's own rows: templates, restores.
-      const who = row.author ?? (row.conn === 'server' ? 'Summitpad' : null)
-      if (last && last.author === who && row.at - Date.parse(last.endAt) < STEP_GAP_MS) {
+      // A restore is a step of its own, credited to whoever asked for it.
+      const restoredSeq = row.conn.startsWith(RESTORE_CONN_PREFIX)
+        ? Number(row.conn.slice(RESTORE_CONN_PREFIX.length))
+        : undefined
+      const who = authorOf(row) ?? NAMELESS
+      // The template (the server's own rows) is a step of its own too.
+      const alone = restoredSeq !== undefined || row.conn === 'server'
+      if (
+        last &&
+        !alone &&
+        !lastAlone &&
+        row.at - lastAt < STEP_PAUSE_MS &&
+        row.at - Date.parse(last.startAt) < STEP_MAX_MS
+      ) {
         last.seq = row.seq
-        last.endAt = iso(row.at)
         last.edits++
         last.bytes += row.bytes
+        if (!last.authors.includes(who)) last.authors.push(who)
       } else {
+        if (last) last.endAt = iso(lastAt)
         steps.push({
           seq: row.seq,
           firstSeq: row.seq,
           startAt: iso(row.at),
           endAt: iso(row.at),
-          author: who,
+          authors: [who],
           edits: 1,
           bytes: row.bytes,
+          ...(restoredSeq === undefined ? {} : { restoredSeq }),
         })
       }
+      lastAt = row.at
+      lastAlone = alone
     }
+    const lastStep = steps.at(-1)
+    if (lastStep) lastStep.endAt = iso(lastAt)
     const { first, last } = await this.log.bounds(padId)
     return {
       padId,
@@ -82,7 +125,14 @@ export class History {
     const text = doc.getText(NOTES_TEXT).toString()
     doc.destroy()
     const rowAt = await this.log.rowTime(padId, at)
-    return { seq: at, at: rowAt === null ? null : iso(rowAt), text }
+    const { prev, next } = await this.log.neighbours(padId, at)
+    return {
+      seq: at,
+      at: rowAt === null ? null : iso(rowAt),
+      text,
+      prevSeq: at > first ? (prev ?? first) : null,
+      nextSeq: next,
+    }
   }
 
   /** The revision current at a moment: the last row written at or before `ms`. */
@@ -100,11 +150,12 @@ export class History {
     const from = await this.revision(padId, fromSeq)
     const to = await this.revision(padId, toSeq)
     const authors = new Set<string>()
-    for (const row of await this.log.rows(padId)) {
-      if (row.seq > Math.min(from.seq, to.seq) && row.seq <= Math.max(from.seq, to.seq)) {
-        authors.add(row.author ?? (row.conn === 'server' ? 'Summitpad' : 'someone without a name'))
-      }
-    }
+    for (const row of await this.log.creditsBetween(
+      padId,
+      Math.min(from.seq, to.seq),
+      Math.max(from.seq, to.seq),
+    ))
+      authors.add(authorOf(row) ?? NAMELESS)
     // The two texts are not repeated here (GET /revisions/<seq> has them): the answer stays bounded.
     const ref = (r: Revision): RevisionRef => ({ seq: r.seq, at: r.at })
     return { from: ref(from), to: ref(to), authors: [...authors], ...lineDiff(from.text, to.text) }
@@ -112,9 +163,14 @@ export class History {
 
   /**
    * Brings the text of revision `seq` back as a new change on top of the current one: nothing
-   * after it is lost from history, and everyone editing sees the result live.
+   * after it is lost from history, and everyone editing sees the result live, with who restored
+   * which version (SERVER_MAP). `changed` is false when that version is the current text.
    */
-  async restore(padId: string, seq: number): Promise<{ seq: number; text: string }> {
+  async restore(
+    padId: string,
+    seq: number,
+    by: string | null,
+  ): Promise<{ seq: number; text: string; changed: boolean }> {
     const old = await this.revision(padId, seq)
     const room = await this.rooms.open(padId)
     const closed = room.serverWriteRefusal()
@@ -136,15 +192,20 @@ export class History {
       endCur--
       endOld--
     }
+    if (endCur === start && endOld === start) return { seq: old.seq, text: current, changed: false }
+    const notice: RestoreNotice = { by, seq: old.seq, versionAt: old.at, at: iso(Date.now()) }
+    // One transaction, so one log row: the text and the notice arrive together everywhere.
     scratch.transact(() => {
       if (endCur > start) ytext.delete(start, endCur - start)
       if (endOld > start) ytext.insert(start, old.text.slice(start, endOld))
+      scratch.getMap(SERVER_MAP).set(RESTORE_KEY, notice)
     }, SERVER_ORIGIN)
     const change = Y.encodeStateAsUpdate(scratch, before)
     scratch.destroy()
-    const result = await room.applyServerUpdate(change)
+    // Logged as the restore (its own step in the timeline), credited to who asked.
+    const result = await room.applyServerUpdate(change, { id: restoreConn(old.seq), author: by })
     if (!result.ok) throw refusedWrite(result)
-    return { seq: old.seq, text: room.doc.getText(NOTES_TEXT).toString() }
+    return { seq: old.seq, text: room.doc.getText(NOTES_TEXT).toString(), changed: true }
   }
 
   async addCheckpoint(padId: string, name: string): Promise<Checkpoint> {

@@ -5,10 +5,12 @@
 import express, { type Router } from 'express'
 import { z } from 'zod'
 import type { History } from '../history/history.ts'
+import { plainName } from '../sync/limits.ts'
 import { HttpError } from './http-errors.ts'
 
 const seqParam = z.coerce.number().int().min(0)
-const restoreBody = z.strictObject({ seq: seqParam })
+/** `name`: who restores, as they gave it in the editor; the log and open editors credit them. */
+const restoreBody = z.strictObject({ seq: seqParam, name: z.string().max(1000).optional() })
 const checkpointBody = z.strictObject({ name: z.string().trim().min(1).max(200) })
 const closeBody = z.strictObject({ name: z.string().trim().min(1).max(200).optional() })
 
@@ -48,12 +50,12 @@ export function createHistoryRouter(history: History): Router {
   })
 
   api.post('/pads/:id/restore', (req, res, next) => {
-    const { seq } = parse(restoreBody, req.body, 'body')
+    const { seq, name } = parse(restoreBody, req.body, 'body')
     history
       .isClosed(req.params.id)
       .then((closed) => {
         if (closed) throw new HttpError(409, 'closed', 'the session is closed: reopen it to restore')
-        return history.restore(req.params.id, seq)
+        return history.restore(req.params.id, seq, plainName(name ?? '').trim() || null)
       })
       .then((restored) => res.json(restored), next)
   })

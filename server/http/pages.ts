@@ -118,14 +118,34 @@ function eventLinks(urls: EventLinkUrls): Html {
 </section>`
 }
 
-/** The schedule's facts above the notes (they are not in the text: a re-import changes them here). */
-function padFactsLine(pad: PadInfo, event: EventInfo | null): Html | string {
+/**
+ * The schedule's facts above the notes (they are not in the text: a re-import changes them here),
+ * and the sessions before and after this one in the same room.
+ */
+function padFactsLine(pad: PadInfo, event: EventInfo | null, neighbours: Neighbours): Html | string {
   const facts = scheduleFacts(pad, event)
-  if (!facts.length) return ''
+  if (!facts.length && !neighbours.prev && !neighbours.next) return ''
+  const link = (p: PadInfo, rel: string, text: string) =>
+    html`<a href="/p/${p.id}" rel="${rel}" title="${padTitle(p)}">${text}</a>`
   return html`<p class="pad-facts" aria-label="About this session">${facts.map(
     (f, i) =>
       html`${i ? ' · ' : ''}<span>${f.url ? html`<a href="${f.url}" rel="noopener noreferrer" target="_blank">${f.linkText}</a>` : html`<span class="label">${f.label}:</span> ${f.value}`}</span>`,
-  )}</p>`
+  )}${neighbours.prev || neighbours.next ? html`<span class="room-nav">${neighbours.prev ? link(neighbours.prev, 'prev', `← Previous in ${pad.room}`) : ''}${neighbours.prev && neighbours.next ? ' · ' : ''}${neighbours.next ? link(neighbours.next, 'next', `Next in ${pad.room} →`) : ''}</span>` : ''}</p>`
+}
+
+interface Neighbours {
+  prev: PadInfo | null
+  next: PadInfo | null
+}
+
+/** The sessions just before and after `pad` in its room, by start time (cancelled ones skipped). */
+function roomNeighbours(pad: PadInfo, all: PadInfo[]): Neighbours {
+  if (!pad.room || !pad.startsAt) return { prev: null, next: null }
+  const room = all
+    .filter((p) => p.room === pad.room && p.startsAt && !p.cancelled)
+    .sort((a, b) => a.startsAt!.localeCompare(b.startsAt!) || a.id.localeCompare(b.id))
+  const at = room.findIndex((p) => p.id === pad.id)
+  return at < 0 ? { prev: null, next: null } : { prev: room[at - 1] ?? null, next: room[at + 1] ?? null }
 }
 
 export interface PagesDeps {
@@ -245,7 +265,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
     const event = meetings.event(req.params.slug)
     const { actionsByOwner, decisions } = minutes.rollup(event.slug)
     const item = (i: { padId: string; padTitle: string; line: number; text: string; done?: boolean }) =>
-      html`<li>${i.done ? html`<s>${i.text}</s> <span class="badge">done</span>` : i.text} <span class="muted">— <a href="/p/${i.padId}">${i.padTitle}</a>, line ${i.line}</span></li>`
+      html`<li>${i.done ? html`<s>${i.text}</s> <span class="badge">done</span>` : i.text} <span class="muted">— <a href="/p/${i.padId}#L${i.line}">${i.padTitle}</a>, line ${i.line}</span></li>`
     const body = html`${siteHeader(html`<a href="/">Events</a> / <a href="/e/${event.slug}">${event.name}</a> / Outcomes`)}
 <main>
   <h1>Action items and decisions</h1>
@@ -321,25 +341,29 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
     const pad = meetings.findPad(id)
     const title = pad ? padTitle(pad) : id
     const viewer = accessOf(res).role === 'read'
-    const body = html`<div class="pad-root" data-pad="${id}" data-title="${title}"${viewer ? html` data-viewer="true"` : ''}>
+    const zone = pad?.event ? meetings.event(pad.event).timezone : null
+    const body = html`<div class="pad-root" data-pad="${id}" data-title="${title}"${zone ? html` data-zone="${zone}"` : ''}${viewer ? html` data-viewer="true"` : ''}>
 <header class="pad-bar">
   <a class="brand" href="/">Summitpad</a>
   ${pad?.event ? html`<a class="crumb" href="/e/${pad.event}">${meetings.event(pad.event).name}</a>` : ''}
-  <h1 title="${title}">${title}</h1>
+  <h1 title="${title}">${pad && accessOf(res).role === 'admin' ? html`<button id="title-button" type="button" class="title-button" aria-label="${title} (rename)">${title}</button>` : title}</h1>
   ${viewer ? html`<span class="badge" title="You opened a read-only link: you see every change live; nothing you type is kept.">View only</span>` : ''}
   <span id="save-state" role="status" aria-live="polite" data-state="reconnecting">Connecting…</span>
+  <div class="pad-tools">
   <button id="preview-toggle" class="secondary" type="button" aria-pressed="false" aria-controls="preview">Preview</button>
   ${downloadMenu(id)}
   ${pad ? html`<a href="/p/${id}/history">History</a>` : ''}
-  <a href="/p/${id}/qr">QR code</a>
+  <a href="/p/${id}/qr">QR<span class="wide"> code</span></a>
   <button id="name-button" class="secondary" type="button" title="Change your name">Your name</button>
+  </div>
 </header>
-${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
+${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null, pad.event ? roomNeighbours(pad, meetings.pads({ event: pad.event })) : { prev: null, next: null }) : ''}
 <div class="pad-main">
   <div id="editor"></div>
   <article id="preview" aria-label="Preview"></article>
   <aside class="people" aria-label="People here"><h2>Here now (<span id="people-count">0</span>)</h2><ul id="people-list"></ul></aside>
 </div>
+<div id="notice" class="notice" role="alert" hidden><span data-notice-text></span> ${pad ? html`<a href="/p/${id}/history">History</a>` : ''} <button type="button" class="secondary small">Dismiss</button></div>
 <dialog id="name-dialog" aria-labelledby="name-title">
   <form method="dialog" class="stack">
     <h2 id="name-title">Your name</h2>
@@ -359,13 +383,15 @@ ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
     if (!pad) throw new HttpError(404, 'not_found', `no stored pad "${req.params.id}"`)
     const title = padTitle(pad)
     const body = html`${siteHeader(html`${pad.event ? html`<a href="/e/${pad.event}">${meetings.event(pad.event).name}</a> / ` : ''}<a href="/p/${pad.id}">${title}</a> / History`)}
-<main class="history" data-history="${pad.id}">
+<main class="history" data-history="${pad.id}"${pad.event ? html` data-zone="${meetings.event(pad.event).timezone}"` : ''}>
   <h1>History of ${title}</h1>
   <p id="closed-note" class="message" hidden>This session is closed: the notes are read-only.</p>
   <p id="history-status" class="message" role="status" hidden></p>
   <label class="slider">Drag through the meeting <input id="slider" type="range" min="0" max="0" value="0"></label>
+  <div id="time-axis" class="time-axis" aria-hidden="true"></div>
   <p id="step-label" class="muted" aria-live="polite"></p>
-  <div class="row-buttons" id="checkpoints" aria-label="Checkpoints"></div>
+  <div class="row-buttons"><button id="prev-change" type="button" class="secondary small">← One change</button><button id="next-change" type="button" class="secondary small">One change →</button></div>
+  <div class="row-buttons" id="checkpoints" role="group" aria-label="Checkpoints"></div>
   <div class="history-panes">
     <section><h2>The notes at this point</h2><pre id="revision-text" class="revision"></pre></section>
     <section><h2>What this step changed</h2><div id="step-changes" class="diff"></div></section>

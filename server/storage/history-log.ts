@@ -32,6 +32,14 @@ export interface HistoryLog {
   rowTime(padId: string, seq: number): Promise<number | null>
   /** The last row written at or before `ms` (null when none). */
   seqAtTime(padId: string, ms: number): Promise<number | null>
+  /** The rows just before and after revision `seq` (null where there is none): "one change" back or on. */
+  neighbours(padId: string, seq: number): Promise<{ prev: number | null; next: number | null }>
+  /** Who wrote the rows after `after` up to `upto`, in order: a one-change diff reads one row. */
+  creditsBetween(
+    padId: string,
+    after: number,
+    upto: number,
+  ): Promise<{ conn: string; author: string | null }[]>
   /**
    * The oldest and newest revision history still holds: after "forget history" the oldest is
    * the snapshot covering everything before it.
@@ -62,6 +70,16 @@ export class SqliteHistoryLog implements HistoryLog {
       ),
       rowAt: db.prepare<[string, number], { at: number }>(
         'SELECT u.at FROM updates u JOIN pads p ON p.pk = u.pad WHERE p.id = ? AND u.seq = ?',
+      ),
+      prevRow: db.prepare<[string, number], { seq: number | null }>(
+        'SELECT max(u.seq) AS seq FROM updates u JOIN pads p ON p.pk = u.pad WHERE p.id = ? AND u.seq < ?',
+      ),
+      nextRow: db.prepare<[string, number], { seq: number | null }>(
+        'SELECT min(u.seq) AS seq FROM updates u JOIN pads p ON p.pk = u.pad WHERE p.id = ? AND u.seq > ?',
+      ),
+      credits: db.prepare<[string, number, number], { conn: string; author: string | null }>(
+        `SELECT u.conn, u.author FROM updates u JOIN pads p ON p.pk = u.pad
+         WHERE p.id = ? AND u.seq > ? AND u.seq <= ? ORDER BY u.seq`,
       ),
       seqAtTime: db.prepare<[string, number], { seq: number | null }>(
         'SELECT max(u.seq) AS seq FROM updates u JOIN pads p ON p.pk = u.pad WHERE p.id = ? AND u.at <= ?',
@@ -109,6 +127,23 @@ export class SqliteHistoryLog implements HistoryLog {
 
   seqAtTime(padId: string, ms: number): Promise<number | null> {
     return settled(() => this.s.seqAtTime.get(padId, ms)?.seq ?? null)
+  }
+
+  neighbours(padId: string, seq: number): Promise<{ prev: number | null; next: number | null }> {
+    return settled(() =>
+      this.db.transaction(() => ({
+        prev: this.s.prevRow.get(padId, seq)?.seq ?? null,
+        next: this.s.nextRow.get(padId, seq)?.seq ?? null,
+      }))(),
+    )
+  }
+
+  creditsBetween(
+    padId: string,
+    after: number,
+    upto: number,
+  ): Promise<{ conn: string; author: string | null }[]> {
+    return settled(() => this.s.credits.all(padId, after, upto))
   }
 
   bounds(padId: string): Promise<{ first: number; last: number }> {

@@ -108,7 +108,7 @@ export class PadStore {
     )
     this.selectAuthors = db.prepare<[number], AuthorSummary>(
       `SELECT author AS name, count(*) AS edits, min(at) AS firstAt, max(at) AS lastAt
-       FROM updates WHERE pad = ? AND conn <> 'server' GROUP BY author ORDER BY min(at)`,
+       FROM updates WHERE pad = ? AND conn <> 'server' AND conn NOT LIKE 'restore:%' GROUP BY author ORDER BY min(at)`,
     )
     this.deleteUpdatesOf = db.prepare<[number]>('DELETE FROM updates WHERE pad = ?')
     this.deleteSnapshotsOf = db.prepare<[number]>('DELETE FROM snapshots WHERE pad = ?')
@@ -260,7 +260,7 @@ export class PadStore {
     return this.selectLastSeq.get(pad.pk)?.seq ?? 0
   }
 
-  /** Who wrote the pad, from its log: one row per author name, oldest first. */
+  /** Who wrote the pad, from its log: one row per author name, oldest first (a restore wrote nothing new). */
   authors(padId: string): AuthorSummary[] {
     const pad = this.selectPadPk.get(padId)
     return pad ? this.selectAuthors.all(pad.pk) : []

@@ -113,6 +113,11 @@ const MARKUP_OR_CONTROL = /[<>\u0000-\u001f\u007f]/g
 /** Longest user name shown next to a cursor. */
 export const NAME_MAX_LENGTH = 64
 
+/** A person's name as plain text of bounded length (it is shown in pages and stored in the log). */
+export function plainName(name: string): string {
+  return name.replace(MARKUP_OR_CONTROL, '').slice(0, NAME_MAX_LENGTH)
+}
+
 /**
  * Makes an awareness state safe to relay: y-codemirror.next writes `user.color` and
  * `user.colorLight` into `style` attributes and shows `user.name`, so a colour must be #rrggbb,
@@ -158,8 +163,7 @@ export function sanitizeAwarenessState(json: string, viewer = false): string | n
     }
   }
   if (u.name !== undefined) {
-    const clean =
-      typeof u.name === 'string' ? u.name.replace(MARKUP_OR_CONTROL, '').slice(0, NAME_MAX_LENGTH) : ''
+    const clean = typeof u.name === 'string' ? plainName(u.name) : ''
     if (clean !== u.name) {
       u.name = clean || 'Anonymous'
       changed = true

@@ -5,8 +5,9 @@
  * The editor binds `notes` to CodeMirror as a string. An embed, a formatting attribute, a nested
  * type or a map entry inside it makes `length` differ from `toString().length`, and every other
  * editor's binding then throws on edits near it. Other shared types of the document are left
- * alone (bots may keep their own), and content already stored is never checked again: old pads
- * with such content still load and export, and clients re-sending it are not refused.
+ * alone (bots may keep their own), except the server's own map (SERVER_MAP: who restored what),
+ * which editors trust because no client can add to it. Content already stored is never checked
+ * again: old pads with such content still load and export, and clients re-sending it are not refused.
  *
  * Where an item lands is not in its bytes when it has an origin: Yjs copies the parent (and the
  * map key) from its left origin, else its right one, when it integrates. So each new item's parent
@@ -14,12 +15,23 @@
  * applying anything.
  */
 import * as Y from 'yjs'
+import { SERVER_MAP } from '../../shared/history.ts'
 
 /** The pad's text, as the editor binds it. */
 export const NOTES_TEXT = 'notes'
 
-/** Where an item lands: in `notes` (directly, or inside something inside it), elsewhere, or nowhere (gc). */
-type Place = 'notes-text' | 'notes-map' | 'notes-nested' | 'elsewhere' | 'gone'
+/**
+ * Where an item lands: in `notes` (directly, or inside something inside it), in the server's map,
+ * elsewhere, or nowhere (gc).
+ */
+type Place = 'notes-text' | 'notes-map' | 'notes-nested' | 'server' | 'elsewhere' | 'gone'
+
+const rootPlace = (key: string, sub: string | null): Place =>
+  key === SERVER_MAP ? 'server' : key !== NOTES_TEXT ? 'elsewhere' : sub === null ? 'notes-text' : 'notes-map'
+
+/** An item inside a type that is at `outer`. */
+const nestedPlace = (outer: Place): Place =>
+  outer === 'elsewhere' || outer === 'gone' || outer === 'server' ? outer : 'notes-nested'
 
 type Struct = Y.Item | Y.GC | Y.Skip
 
@@ -46,12 +58,8 @@ function findInUpdate(items: UpdateItems, id: Y.ID): Struct | undefined {
 /** Where a type of the live document sits. */
 function placeOfType(type: Y.AbstractType<unknown>, sub: string | null): Place {
   const item = type._item
-  if (item === null) {
-    if (Y.findRootTypeKey(type) !== NOTES_TEXT) return 'elsewhere'
-    return sub === null ? 'notes-text' : 'notes-map'
-  }
-  const outer = placeOfDocItem(item)
-  return outer === 'elsewhere' || outer === 'gone' ? outer : 'notes-nested'
+  if (item === null) return rootPlace(Y.findRootTypeKey(type), sub)
+  return nestedPlace(placeOfDocItem(item))
 }
 
 function placeOfDocItem(item: Y.Item): Place {
@@ -97,13 +105,12 @@ class Resolver {
       chain.push(item)
       const parent = item.parent as unknown
       if (typeof parent === 'string') {
-        place = parent !== NOTES_TEXT ? 'elsewhere' : item.parentSub === null ? 'notes-text' : 'notes-map'
+        place = rootPlace(parent, item.parentSub)
         break
       }
       if (parent instanceof Y.ID) {
         const outer = this.placeOfRef(parent)
-        place =
-          outer === null || outer === 'elsewhere' || outer === 'gone' ? (outer ?? 'gone') : 'notes-nested'
+        place = nestedPlace(outer ?? 'gone')
         break
       }
       // No parent in the bytes: Yjs takes it from the left origin, else the right one; a GC'd
@@ -156,6 +163,7 @@ export function notesTextRefusal(doc: Y.Doc, update: Uint8Array): string | null 
     if (s.id.clock + s.length <= Y.getState(doc.store, s.id.client)) continue
     const place = resolver.place(s)
     if (place === 'elsewhere' || place === 'gone') continue
+    if (place === 'server') return `the "${SERVER_MAP}" map is written by the server only`
     if (place === 'notes-map') return 'the notes text takes no attributes'
     if (place === 'notes-nested') return 'the notes text takes no nested content'
     if (!(s.content instanceof Y.ContentString || s.content instanceof Y.ContentDeleted))

@@ -7,6 +7,8 @@ import type { WriterHash } from './writer-key.ts'
 export interface Origin {
   /** Recorded with each update in the log: a connection id, or "server". */
   readonly id: string
+  /** Who the log credits, when it is not a connected person's presence (a restore through the API). */
+  readonly author?: string | null
 }
 
 export interface Peer extends Origin {

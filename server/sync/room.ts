@@ -594,13 +594,13 @@ export class Room {
 
   /**
    * A write by the server itself (a restore): the same checks as a peer's update — valid, within
-   * the size and item budgets, not into a closed session — then applied with the server as origin
-   * and committed. Nothing is applied when it is refused.
+   * the size and item budgets, not into a closed session — then applied with `origin` (the server,
+   * or a restore credited to who asked) and committed. Nothing is applied when it is refused.
    */
-  async applyServerUpdate(update: Uint8Array): Promise<Result> {
+  async applyServerUpdate(update: Uint8Array, origin: Origin = SERVER_ORIGIN): Promise<Result> {
     const refusal = this.serverWriteRefusal()
     if (refusal) return refusal
-    const result = await this.receiveUpdate(SERVER_ORIGIN, update)
+    const result = await this.receiveUpdate(origin, update)
     if (result.ok) await this.host.flush()
     return result
   }
@@ -775,7 +775,7 @@ export class Room {
       padId: this.padId,
       at: Date.now(),
       conn: from.id,
-      author: this.presence.nameOf(from as Peer),
+      author: from.author !== undefined ? from.author : this.presence.nameOf(from as Peer),
       data: update,
       origin: from,
     })
