@@ -145,11 +145,11 @@ describe('history', () => {
     await ada.synced()
     ada.text.insert(0, 'v1\n')
     await waitFor('v1 stored', () => stored(server, pad) > 0)
-    server.rooms.flush()
+    await server.rooms.flush()
     const v1 = stored(server, pad)
     ada.text.insert(ada.text.length, 'v2\n')
     await waitFor('v2 stored', () => server.rooms.get(pad)!.doc.getText('notes').toString() === 'v1\nv2\n')
-    server.rooms.flush()
+    await server.rooms.flush()
     const v2 = stored(server, pad)
 
     const first = await api<{ changed: boolean }>(server, 'POST', `/api/pads/${pad}/restore`, {
