@@ -587,12 +587,15 @@ describe('integrity', () => {
 
     const server = await startTestServer({ dataDir })
     try {
-      // The first reader is answered from the bytes (that is the point of not building first);
-      // its save check needs the doc, whose build fails and closes everyone.
+      // The first reader is answered from the bytes (that is the point of not building first; a
+      // repeated empty step 1 is too). A step 1 from a client that holds something needs the doc,
+      // whose build fails and closes everyone.
       const first = await rawSocket(server.wsUrl, 'trap')
       first.ws.send(encodeSyncStep1(new Uint8Array([0])))
       await waitFor('answered', () => first.received.some((frame) => frame[0] === 0 && frame[1] === 1))
-      first.ws.send(encodeSyncStep1(new Uint8Array([0])))
+      const holding = encoding.createEncoder()
+      for (const v of [1, 4242, 1]) encoding.writeVarUint(holding, v)
+      first.ws.send(encodeSyncStep1(encoding.toUint8Array(holding)))
       await waitFor('closed', () => first.closed !== null)
       assert.equal(first.closed!.code, 1011)
       assert.ok(
