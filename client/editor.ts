@@ -35,6 +35,7 @@ import { keepPageForOffline } from './offline-copy.ts'
 import { attachPeopleList } from './people.ts'
 import { attachPreview } from './preview.ts'
 import { describeStatus, SaveTracker } from './save-state.ts'
+import { wireNextMeetingForm } from './series-form.ts'
 
 /** Close code of a deleted pad (server/meetings.ts). */
 const CLOSE_PAD_DELETED = 4410
@@ -222,3 +223,5 @@ if ('serviceWorker' in navigator && window.isSecureContext) {
 const encodeState = () => Y.encodeStateAsUpdate(doc)
 Object.assign(window, { summitpad: { doc, provider, view, tracker, undoManager, encodeState } })
 view.focus()
+
+wireNextMeetingForm()

@@ -74,7 +74,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   // Anyone with edit rights may create pads, but one address only so many a minute (random names
   // fill disks). Counted: distinct pads whose first content was stored, not connections.
   const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
-  const { db, store, rooms, meetings, minutes, search, history, walCheckpointer } = openCore({
+  const { db, store, rooms, meetings, minutes, search, history, series, walCheckpointer } = openCore({
     dataDir: config.dataDir,
     durability: config.durability,
     log,
@@ -104,6 +104,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   const app = createHttpApp({
     log,
     meetings,
+    series,
     minutes,
     search,
     history,

@@ -6,6 +6,7 @@
 
 import { History } from './history/history.ts'
 import { Meetings } from './meetings/meetings.ts'
+import { Series } from './meetings/series.ts'
 import { loadDefaultTemplates } from './meetings/templates.ts'
 import { Minutes } from './minutes/minutes.ts'
 import { DEFAULTS, type Durability } from './ops/config.ts'
@@ -13,6 +14,7 @@ import type { Logger } from './ops/logger.ts'
 import { type Db, openDb } from './storage/db.ts'
 import { MeetingsStore } from './storage/meetings-store.ts'
 import { SearchIndex } from './storage/search-index.ts'
+import { SeriesStore } from './storage/series-store.ts'
 import { PadStore } from './storage/store.ts'
 import { WalCheckpointer } from './storage/wal-checkpointer.ts'
 import type { Origin } from './sync/peer.ts'
@@ -42,6 +44,8 @@ export interface Core {
   readonly minutes: Minutes
   readonly search: SearchIndex
   readonly history: History
+  /** Which meeting continues which; "start the next meeting". */
+  readonly series: Series
   /** Checkpoints the WAL off the commit path; stops by itself once `db` is closed. */
   readonly walCheckpointer: WalCheckpointer
 }
@@ -94,8 +98,13 @@ export function openCore(options: CoreOptions): Core {
       scrubWal: () => walCheckpointer.scrub(),
     })
     const history: History = new History(db, rooms)
+    const series = new Series({
+      meetings,
+      store: new SeriesStore(db),
+      textOf: (padId) => minutes.text(padId),
+    })
     search.indexMissing()
-    return { db, store, rooms, meetingsStore, meetings, minutes, search, history, walCheckpointer }
+    return { db, store, rooms, meetingsStore, meetings, minutes, search, history, series, walCheckpointer }
   } catch (err) {
     walCheckpointer.stop()
     db.close()

@@ -14,6 +14,7 @@ import { crossSiteGuard } from '../access/origin-check.ts'
 import { proxyTrust, type TrustProxySetting } from '../access/trusted-proxies.ts'
 import type { History } from '../history/history.ts'
 import type { Meetings } from '../meetings/meetings.ts'
+import type { Series } from '../meetings/series.ts'
 import type { Minutes } from '../minutes/minutes.ts'
 import type { Logger } from '../ops/logger.ts'
 import type { Metrics } from '../ops/metrics.ts'
@@ -30,6 +31,7 @@ import { createPagesRouter } from './pages.ts'
 import { accessGuard } from './route-classes.ts'
 import { createScheduleRouter } from './schedule-routes.ts'
 import { securityHeaders } from './security-headers.ts'
+import { createSeriesRouter } from './series-routes.ts'
 
 export interface ServerStatus {
   padsLoaded: number
@@ -39,6 +41,7 @@ export interface ServerStatus {
 export interface HttpAppOptions {
   log: Logger
   meetings: Meetings
+  series: Series
   minutes: Minutes
   search: SearchIndex
   history: History
@@ -159,6 +162,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.use('/api', createLinksRouter(options.links, options.linkRotated))
   app.use('/api', createHistoryRouter(options.history))
   app.use('/api', createMinutesRouter(options.minutes, options.search, options.newPads))
+  app.use('/api', createSeriesRouter(options.series, options.meetings, options.access, options.newPads))
   app.use('/api', createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
   app.use(createPagesRouter(options))
   app.use(notFound)

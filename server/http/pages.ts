@@ -3,12 +3,13 @@
  * room, live head counts, new-pad form, schedule import) and `/p/<pad>/qr` (a QR code for the
  * room's projector). Small page scripts under /assets/ add the forms' behaviour and live counts.
  */
-import express, { type Request, type Router } from 'express'
+import express, { type Request, type Response, type Router } from 'express'
 import { type AccessControl, TOKEN_PARAM, tokensOf } from '../access/access.ts'
 import { type EventLinks, type EventLinkUrls, linkUrls } from '../access/event-links.ts'
 import type { Meetings } from '../meetings/meetings.ts'
 import { type EventInfo, PAD_KINDS, type PadInfo, type PadKind } from '../meetings/model.ts'
 import { scheduleFacts } from '../meetings/pad-facts.ts'
+import type { Series } from '../meetings/series.ts'
 import { inZone } from '../meetings/time.ts'
 import { EXPORT_FORMATS, type ExportFormat, type Minutes } from '../minutes/minutes.ts'
 import { CLIENT_OUT } from '../ops/paths.ts'
@@ -18,6 +19,7 @@ import { type AssetManifest, preloadsOf } from './client-assets.ts'
 import { Html, html, type PageOptions, page as renderPage, siteHeader } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import { accessOf } from './route-classes.ts'
+import { seriesLine } from './series-html.ts'
 
 const KIND_LABEL: Record<string, string> = {
   'mini-summit': 'mini-summit',
@@ -130,6 +132,7 @@ function padFactsLine(pad: PadInfo, event: EventInfo | null): Html | string {
 
 export interface PagesDeps {
   meetings: Meetings
+  series: Series
   minutes: Minutes
   search: SearchIndex
   access: AccessControl
@@ -156,7 +159,15 @@ ${EXPORT_FORMATS.map((f) => html`<li><a href="/api/pads/${padId}/export?format=$
 </ul></details>`
 }
 
-export function createPagesRouter({ meetings, minutes, search, access, links, assets }: PagesDeps): Router {
+export function createPagesRouter({
+  meetings,
+  series,
+  minutes,
+  search,
+  access,
+  links,
+  assets,
+}: PagesDeps): Router {
   const router = express.Router()
   /** A page whose scripts arrive with everything they can load (the preview works offline from the first visit). */
   const page = (options: PageOptions) =>
@@ -314,11 +325,20 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
     res.set('Cache-Control', 'no-cache').sendFile('sw.js', { root: CLIENT_OUT })
   })
 
-  router.get('/p/:id', (req, res) => {
+  router.get('/p/:id', (req, res, next) => {
     const id = req.params.id
     if (!isValidPadId(id)) throw new HttpError(400, 'invalid', 'pad names are 1-100 of A-Z a-z 0-9 . _ -')
     // A pad nobody created yet opens empty, as in Etherpad; it is stored with its first edit.
     const pad = meetings.findPad(id)
+    if (!pad) return void padPage(req, res, null, html``)
+    series
+      .neighbours(id)
+      .then((n) => padPage(req, res, pad, seriesLine(id, pad.event, n, accessOf(res).role !== 'read')))
+      .catch(next)
+  })
+
+  const padPage = (req: Request, res: Response, pad: PadInfo | null, seriesNav: Html): void => {
+    const id = String(req.params.id)
     const title = pad ? padTitle(pad) : id
     const viewer = accessOf(res).role === 'read'
     const body = html`<div class="pad-root" data-pad="${id}" data-title="${title}"${viewer ? html` data-viewer="true"` : ''}>
@@ -335,6 +355,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
   <button id="name-button" class="secondary" type="button" title="Change your name">Your name</button>
 </header>
 ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
+${seriesNav}
 <div class="pad-main">
   <div id="editor"></div>
   <article id="preview" aria-label="Preview"></article>
@@ -352,7 +373,7 @@ ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null) : ''}
     res
       .type('html')
       .send(page({ title, body, scripts: ['editor.js'], styles: ['editor.css'], bodyClass: 'pad-page' }))
-  })
+  }
 
   router.get('/p/:id/history', (req, res) => {
     const pad = meetings.findPad(req.params.id)

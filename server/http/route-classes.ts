@@ -154,6 +154,10 @@ export const ROUTES: readonly RouteRule[] = [
   r('POST', '/api/pads/:id/close', 'edit', { body: SMALL_JSON }),
   r('POST', '/api/pads/:id/reopen', 'edit', { body: SMALL_JSON }),
   r('GET', '/api/search', 'read', { eventFromQuery: true }),
+  // Series: the other meeting (or the new one's event) is checked by the handler too.
+  r('GET', '/api/pads/:id/series', 'read'),
+  r('PUT', '/api/pads/:id/continues', 'edit', { body: SMALL_JSON }),
+  r('POST', '/api/pads/:id/next', 'edit', { body: SMALL_JSON }),
   // Operations.
   r('POST', '/api/admin/backup', 'operator'),
 ]
