@@ -5,6 +5,7 @@
  */
 
 import { History } from './history/history.ts'
+import { Materials } from './meetings/materials.ts'
 import { Meetings } from './meetings/meetings.ts'
 import { Series } from './meetings/series.ts'
 import { loadDefaultTemplates } from './meetings/templates.ts'
@@ -12,6 +13,7 @@ import { Minutes } from './minutes/minutes.ts'
 import { DEFAULTS, type Durability } from './ops/config.ts'
 import type { Logger } from './ops/logger.ts'
 import { type Db, openDb } from './storage/db.ts'
+import { MaterialsStore } from './storage/materials-store.ts'
 import { MeetingsStore } from './storage/meetings-store.ts'
 import { SearchIndex } from './storage/search-index.ts'
 import { SeriesStore } from './storage/series-store.ts'
@@ -46,6 +48,8 @@ export interface Core {
   readonly history: History
   /** Which meeting continues which; "start the next meeting". */
   readonly series: Series
+  /** Session materials: the schedule's links and those added by hand. */
+  readonly materials: Materials
   /** Checkpoints the WAL off the commit path; stops by itself once `db` is closed. */
   readonly walCheckpointer: WalCheckpointer
 }
@@ -103,8 +107,21 @@ export function openCore(options: CoreOptions): Core {
       store: new SeriesStore(db),
       textOf: (padId) => minutes.text(padId),
     })
+    const materials = new Materials({ meetings, store: new MaterialsStore(db) })
     search.indexMissing()
-    return { db, store, rooms, meetingsStore, meetings, minutes, search, history, series, walCheckpointer }
+    return {
+      db,
+      store,
+      rooms,
+      meetingsStore,
+      meetings,
+      minutes,
+      search,
+      history,
+      series,
+      materials,
+      walCheckpointer,
+    }
   } catch (err) {
     walCheckpointer.stop()
     db.close()

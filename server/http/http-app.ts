@@ -13,6 +13,7 @@ import type { NewPadGate } from '../access/new-pad-gate.ts'
 import { crossSiteGuard } from '../access/origin-check.ts'
 import { proxyTrust, type TrustProxySetting } from '../access/trusted-proxies.ts'
 import type { History } from '../history/history.ts'
+import type { Materials } from '../meetings/materials.ts'
 import type { Meetings } from '../meetings/meetings.ts'
 import type { Series } from '../meetings/series.ts'
 import type { Minutes } from '../minutes/minutes.ts'
@@ -26,6 +27,7 @@ import type { AssetManifest } from './client-assets.ts'
 import { createHistoryRouter } from './history-routes.ts'
 import { errorHandler, notFound } from './http-errors.ts'
 import { createLinksRouter } from './links-routes.ts'
+import { createMaterialsRouter } from './materials-routes.ts'
 import { createMinutesRouter } from './minutes-routes.ts'
 import { createPagesRouter } from './pages.ts'
 import { accessGuard } from './route-classes.ts'
@@ -42,6 +44,7 @@ export interface HttpAppOptions {
   log: Logger
   meetings: Meetings
   series: Series
+  materials: Materials
   minutes: Minutes
   search: SearchIndex
   history: History
@@ -161,7 +164,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.use('/api', createScheduleRouter(options.meetings))
   app.use('/api', createLinksRouter(options.links, options.linkRotated))
   app.use('/api', createHistoryRouter(options.history))
-  app.use('/api', createMinutesRouter(options.minutes, options.search, options.newPads))
+  app.use('/api', createMinutesRouter(options.minutes, options.materials, options.search, options.newPads))
+  app.use('/api', createMaterialsRouter(options.materials))
   app.use('/api', createSeriesRouter(options.series, options.meetings, options.access, options.newPads))
   app.use('/api', createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
   app.use(createPagesRouter(options))

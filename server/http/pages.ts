@@ -6,8 +6,10 @@
 import express, { type Request, type Response, type Router } from 'express'
 import { type AccessControl, TOKEN_PARAM, tokensOf } from '../access/access.ts'
 import { type EventLinks, type EventLinkUrls, linkUrls } from '../access/event-links.ts'
+import { MATERIAL_KINDS, MATERIAL_LABEL, materialKindOf } from '../meetings/material-kinds.ts'
+import type { Materials } from '../meetings/materials.ts'
 import type { Meetings } from '../meetings/meetings.ts'
-import { type EventInfo, PAD_KINDS, type PadInfo, type PadKind } from '../meetings/model.ts'
+import { type EventInfo, PAD_KINDS, type PadInfo, type PadKind, type PadLink } from '../meetings/model.ts'
 import { scheduleFacts } from '../meetings/pad-facts.ts'
 import type { Series } from '../meetings/series.ts'
 import { inZone } from '../meetings/time.ts'
@@ -44,7 +46,7 @@ function padTitle(pad: PadInfo): string {
   return pad.title ?? pad.id
 }
 
-function sessionItem(pad: PadInfo, zone: string): Html {
+function sessionItem(pad: PadInfo, zone: string, canEdit: boolean): Html {
   const start = pad.startsAt ? inZone(Date.parse(pad.startsAt), zone).time : ''
   const end = pad.endsAt ? inZone(Date.parse(pad.endsAt), zone).time : ''
   const meta = [pad.track, pad.speakers.join(', ')].filter(Boolean).join(' · ')
@@ -52,12 +54,22 @@ function sessionItem(pad: PadInfo, zone: string): Html {
   <span class="time">${start}${end ? `–${end}` : ''}</span>
   <span><a class="title" href="/p/${pad.id}">${padTitle(pad)}</a>${pad.kind ? html`<span class="badge">${KIND_LABEL[pad.kind]}</span>` : ''}${pad.cancelled ? html`<span class="badge">cancelled</span>` : ''}${pad.closedAt ? html`<span class="badge closed">closed</span>` : ''}</span>
   <span class="live" data-live="${pad.id}" aria-live="polite"></span>
+  ${materialsList(pad, canEdit)}
   <span class="meta">${meta}${meta ? ' · ' : ''}<a href="/p/${pad.id}/qr">QR code</a> · minutes: <a href="/api/pads/${pad.id}/export?format=txt" download>txt</a> <a href="/api/pads/${pad.id}/export?format=md" download>md</a> <a href="/api/pads/${pad.id}/export?format=html" download>html</a></span>
 </li>`
 }
 
+/** A session's materials (the pad's links, with their kinds); editors get a remove button each. */
+function materialsList(pad: PadInfo, canEdit: boolean): Html | string {
+  if (!pad.links.length) return ''
+  return html`<ul class="materials" aria-label="Materials">${pad.links.map(
+    (l) =>
+      html`<li><span class="label">${MATERIAL_LABEL[l.kind ?? materialKindOf(l.title, l.url)]}:</span> <a href="${l.url}" rel="noopener noreferrer" target="_blank">${l.title ?? l.url}</a>${canEdit ? html` <button type="button" class="link-button" data-remove-material data-pad="${pad.id}" data-url="${l.url}" aria-label="Remove this material">×</button>` : ''}</li>`,
+  )}</ul>`
+}
+
 /** Sessions grouped by day (in the event's zone), then room; unscheduled ones last. */
-function schedule(pads: PadInfo[], zone: string): Html {
+function schedule(pads: PadInfo[], zone: string, canEdit: boolean): Html {
   const days = new Map<string, Map<string, PadInfo[]>>()
   const unscheduled: PadInfo[] = []
   for (const pad of pads) {
@@ -80,11 +92,12 @@ function schedule(pads: PadInfo[], zone: string): Html {
 ${[...rooms]
   .sort(([a], [b]) => a.localeCompare(b))
   .map(
-    ([room, list]) => html`<h3>${room}</h3><ul class="cards">${list.map((p) => sessionItem(p, zone))}</ul>`,
+    ([room, list]) =>
+      html`<h3>${room}</h3><ul class="cards">${list.map((p) => sessionItem(p, zone, canEdit))}</ul>`,
   )}
 </section>`,
   )}
-${unscheduled.length ? html`<section><h2>Unscheduled</h2><ul class="cards">${unscheduled.map((p) => sessionItem(p, zone))}</ul></section>` : ''}`
+${unscheduled.length ? html`<section><h2>Unscheduled</h2><ul class="cards">${unscheduled.map((p) => sessionItem(p, zone, canEdit))}</ul></section>` : ''}`
 }
 
 function searchForm(q: string, event?: string, kind?: PadKind): Html {
@@ -133,6 +146,7 @@ function padFactsLine(pad: PadInfo, event: EventInfo | null): Html | string {
 export interface PagesDeps {
   meetings: Meetings
   series: Series
+  materials: Materials
   minutes: Minutes
   search: SearchIndex
   access: AccessControl
@@ -162,6 +176,7 @@ ${EXPORT_FORMATS.map((f) => html`<li><a href="/api/pads/${padId}/export?format=$
 export function createPagesRouter({
   meetings,
   series,
+  materials,
   minutes,
   search,
   access,
@@ -269,9 +284,18 @@ export function createPagesRouter({
     res.type('html').send(page({ title: `${event.name} — outcomes`, body }))
   })
 
-  router.get('/e/:slug', (req, res) => {
+  router.get('/e/:slug', (req, res, next) => {
     const event = meetings.event(req.params.slug)
-    const pads = meetings.pads({ event: event.slug })
+    materials
+      .linksOfEvent(event.slug)
+      .then((shown) => eventPage(req, res, event, shown))
+      .catch(next)
+  })
+
+  const eventPage = (req: Request, res: Response, event: EventInfo, shown: Map<string, PadLink[]>): void => {
+    const pads = meetings
+      .pads({ event: event.slug })
+      .map((p) => ({ ...p, links: shown.get(p.id) ?? p.links }))
     const { role, mode } = accessOf(res)
     const body = html`${siteHeader(html`<a href="/">Events</a> / ${event.name}`)}
 <main data-event="${event.slug}" data-timezone="${event.timezone}">
@@ -280,11 +304,22 @@ export function createPagesRouter({
   <p><a href="/e/${event.slug}/outcomes">Action items and decisions</a> · <a href="/api/events/${event.slug}/export" download>Download all minutes (.zip)</a> · <a href="/search?event=${event.slug}">Search this event</a></p>
   ${mode === 'protected' && role === 'admin' ? eventLinks(linkUrls(publicBase(req), links.ofEvent(event.slug)!)) : ''}
   ${role === 'read' ? html`<p class="message">You are following along with a read-only link: you can read every pad and watch it change, not edit.</p>` : ''}
-  ${pads.length ? schedule(pads, event.timezone) : html`<p class="muted">No sessions yet${role === 'read' ? '' : ': import the schedule or add a pad'}.</p>`}
+  ${pads.length ? schedule(pads, event.timezone, role !== 'read') : html`<p class="muted">No sessions yet${role === 'read' ? '' : ': import the schedule or add a pad'}.</p>`}
   ${
     role === 'read'
       ? ''
       : html`<h2>Add sessions</h2>
+  <details>
+    <summary>Add a material (slides, paper, recording…)</summary>
+    <form class="stack" id="add-material">
+      <label>Session <select name="pad" required>${pads.map((p) => html`<option value="${p.id}">${padTitle(p)}</option>`)}</select></label>
+      <label>Kind <select name="kind">${MATERIAL_KINDS.map((k) => html`<option value="${k}">${MATERIAL_LABEL[k]}</option>`)}</select></label>
+      <label>Title <input name="title" maxlength="300" placeholder="Slides (PDF)"></label>
+      <label>Address <input name="url" type="url" required maxlength="2000" placeholder="https://…"></label>
+      <button type="submit">Add</button>
+      <div class="message" hidden role="status"></div>
+    </form>
+  </details>
   <details>
     <summary>New pad</summary>
     <form class="stack" id="new-pad">
@@ -302,7 +337,7 @@ export function createPagesRouter({
   }
 </main>`
     res.type('html').send(page({ title: event.name, body, scripts: ['event-page.js'] }))
-  })
+  }
 
   const importForm = html`<details>
     <summary>Import the schedule (.ics, frab/pretalx XML or JSON)</summary>
@@ -331,9 +366,10 @@ export function createPagesRouter({
     // A pad nobody created yet opens empty, as in Etherpad; it is stored with its first edit.
     const pad = meetings.findPad(id)
     if (!pad) return void padPage(req, res, null, html``)
-    series
-      .neighbours(id)
-      .then((n) => padPage(req, res, pad, seriesLine(id, pad.event, n, accessOf(res).role !== 'read')))
+    Promise.all([series.neighbours(id), materials.withMaterials(pad)])
+      .then(([n, shown]) =>
+        padPage(req, res, shown, seriesLine(id, pad.event, n, accessOf(res).role !== 'read')),
+      )
       .catch(next)
   })
 

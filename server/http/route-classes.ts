@@ -158,6 +158,10 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/api/pads/:id/series', 'read'),
   r('PUT', '/api/pads/:id/continues', 'edit', { body: SMALL_JSON }),
   r('POST', '/api/pads/:id/next', 'edit', { body: SMALL_JSON }),
+  // Materials: editors add and remove them.
+  r('GET', '/api/pads/:id/materials', 'read'),
+  r('POST', '/api/pads/:id/materials', 'edit', { body: SMALL_JSON }),
+  r('DELETE', '/api/pads/:id/materials', 'edit'),
   // Operations.
   r('POST', '/api/admin/backup', 'operator'),
 ]

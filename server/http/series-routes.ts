@@ -2,7 +2,7 @@
  * API routes of series: what a pad continues and what continues it, setting that link, and
  * "start the next meeting". Route -> validate -> access to the other meeting or event -> Series.
  */
-import express, { type NextFunction, type Request, type Response, type Router } from 'express'
+import express, { type Request, type Router } from 'express'
 import { z } from 'zod'
 import { type AccessControl, atLeast, type Role, type Subject, tokensOf } from '../access/access.ts'
 import { admitNewPad, type NewPadGate } from '../access/new-pad-gate.ts'
@@ -12,7 +12,7 @@ import type { Series } from '../meetings/series.ts'
 import { isValidIsoDateTime } from '../meetings/time.ts'
 import { PAD_ID_MAX_LENGTH } from '../sync/pad-id.ts'
 import { HttpError } from './http-errors.ts'
-import { plainIssue } from './plain-errors.ts'
+import { asyncRoute, jsonBodyOf } from './json-route.ts'
 
 const padId = z
   .string()
@@ -31,25 +31,6 @@ const nextBody = z.strictObject({
   endsAt: isoTime.nullish(),
 })
 
-function body<T extends z.ZodType>(req: Request, schema: T): z.infer<T> {
-  if (!req.is('application/json'))
-    throw new HttpError(
-      415,
-      'unsupported_media_type',
-      'expected a JSON body (Content-Type: application/json)',
-    )
-  const result = schema.safeParse(req.body)
-  if (result.success) return result.data
-  throw new HttpError(400, 'invalid', plainIssue(result.error.issues[0]!))
-}
-
-/** Express 4 does not pass a rejected handler's error on by itself. */
-const route =
-  (handler: (req: Request, res: Response) => Promise<void>) =>
-  (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch(next)
-  }
-
 export function createSeriesRouter(
   series: Series,
   meetings: Meetings,
@@ -66,23 +47,23 @@ export function createSeriesRouter(
 
   api.get(
     '/pads/:id/series',
-    route(async (req, res) => {
+    asyncRoute(async (req, res) => {
       meetings.pad(String(req.params.id))
       res.json(await series.neighbours(String(req.params.id)))
     }),
   )
   api.put(
     '/pads/:id/continues',
-    route(async (req, res) => {
-      const { continues } = body(req, continuesBody)
+    asyncRoute(async (req, res) => {
+      const { continues } = jsonBodyOf(req, continuesBody)
       if (continues !== null) require(req, { kind: 'pad', padId: continues }, 'read', `pad "${continues}"`)
       res.json(await series.setContinues(String(req.params.id), continues))
     }),
   )
   api.post(
     '/pads/:id/next',
-    route(async (req, res) => {
-      const input = body(req, nextBody)
+    asyncRoute(async (req, res) => {
+      const input = jsonBodyOf(req, nextBody)
       const previous = meetings.pad(String(req.params.id))
       const slug = input.event === undefined ? previous.event : input.event
       if (slug) require(req, { kind: 'event', slug }, 'edit', `event "${slug}"`)

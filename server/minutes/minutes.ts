@@ -9,7 +9,7 @@ import { escapeHtml } from '../http/html.ts'
 import { HttpError } from '../http/http-errors.ts'
 import { pushAll } from '../lib/arrays.ts'
 import type { Meetings } from '../meetings/meetings.ts'
-import type { EventInfo, PadInfo, PadKind } from '../meetings/model.ts'
+import type { EventInfo, PadInfo, PadKind, PadLink } from '../meetings/model.ts'
 import { scheduleFacts } from '../meetings/pad-facts.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
 import { describeSlot, inZone } from '../meetings/time.ts'
@@ -106,8 +106,10 @@ export class Minutes {
     return this.withDoc(padId, (doc) => encodeState(doc))
   }
 
-  exportPad(padId: string, format: ExportFormat): Exported {
-    const pad = this.d.meetings.findPad(padId)
+  /** `links`: the pad's materials (Materials.withMaterials), shown instead of the schedule's links alone. */
+  exportPad(padId: string, format: ExportFormat, links?: PadLink[]): Exported {
+    const found = this.d.meetings.findPad(padId)
+    const pad = found && links ? { ...found, links } : found
     const text = this.text(padId)
     if (text === null) throw new HttpError(404, 'not_found', `no pad "${padId}"`)
     const event = pad?.event ? this.d.meetings.event(pad.event) : null
@@ -211,21 +213,29 @@ export class Minutes {
    * goes on). Memory held: one pad's rendering, plus the combined minutes compressed.
    * Throws (404) before anything is written when the event does not exist.
    */
-  eventZip(slug: string): EventZip {
+  /** `links`: each pad's materials by pad id (Materials.linksOfEvent). */
+  eventZip(slug: string, links?: Map<string, PadLink[]>): EventZip {
     const event = this.d.meetings.event(slug)
     return {
       filename: `${fileSlug(event.slug)}-minutes.zip`,
       contentType: 'application/zip',
-      write: (sink) => this.writeEventZip(event, sink),
+      write: (sink) => this.writeEventZip(event, sink, links),
     }
   }
 
-  private async writeEventZip(event: EventInfo, sink: ZipSink): Promise<void> {
+  private async writeEventZip(
+    event: EventInfo,
+    sink: ZipSink,
+    links?: Map<string, PadLink[]>,
+  ): Promise<void> {
     const zip = new ZipStream(sink)
     // Each combined file ends trimmed, as one string would be: its last piece is held back.
     const combinedMd = new TrimmedTail(zip.deferred('minutes.md'))
     const combinedTxt = new TrimmedTail(zip.deferred('minutes.txt'))
-    const pads = this.d.meetings.pads({ event: event.slug })
+    const pads = this.d.meetings.pads({ event: event.slug }).map((p) => {
+      const own = links?.get(p.id)
+      return own ? { ...p, links: own } : p
+    })
     const yieldTurn = () => new Promise((resolve) => setImmediate(resolve))
     // The contents come first and say which pads have notes: a first pass keeps only that, so
     // memory stays one pad's worth (the notes are read again when each pad is written).
@@ -405,7 +415,14 @@ ${index.join('\n')}
     const fields: TextHeader[] = []
     if (event) fields.push({ label: 'Event', value: event.name })
     fields.push({ label: 'Session', value: pad?.title ?? padId })
-    if (pad) for (const f of scheduleFacts(pad, event)) fields.push({ label: f.label, value: f.value })
+    // Materials go to the header as links: numbered references in text, anchors in HTML.
+    if (pad)
+      for (const f of scheduleFacts(pad, event))
+        fields.push(
+          f.url
+            ? { label: f.label, value: f.linkText ?? f.url, url: f.url }
+            : { label: f.label, value: f.value },
+        )
     let attendees = attendeesOf(text)
     if (attendees.length === 0) {
       attendees = this.d.store

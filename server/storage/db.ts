@@ -156,6 +156,20 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE UNIQUE INDEX pad_series_next ON pad_series(continues);
   `,
+  // 11: session materials added or removed by hand (materials-store.ts). The schedule's own links
+  // stay in pads.links, replaced by each re-import; a row here outlives re-imports: 'added' is a
+  // material of its own, 'removed' hides a schedule link the next import brings again.
+  `
+  CREATE TABLE pad_materials (
+    pad INTEGER NOT NULL REFERENCES pads(pk) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('added', 'removed')),
+    kind TEXT NOT NULL,
+    title TEXT,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (pad, url)
+  );
+  `,
 ]
 
 export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
