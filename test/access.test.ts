@@ -299,6 +299,7 @@ function samples(): Sample[] {
     { method: 'PUT', path: `/api/pads/${A}/continues`, class: 'edit', body: { continues: null } },
     { method: 'POST', path: `/api/pads/${A}/next`, class: 'edit', body: {} },
     { method: 'GET', path: `/api/pads/${A}/materials`, class: 'read' },
+    { method: 'GET', path: '/api/events/event-a/feed', class: 'read' },
     {
       method: 'POST',
       path: `/api/pads/${A}/materials`,

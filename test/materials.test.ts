@@ -163,7 +163,7 @@ test('added and removed by hand, kept across a re-import; shown on the pages and
   const html = (await apiCall(server, 'GET', `/api/pads/${pad.id}/export?format=html`)).text
   assert.ok(
     html.includes(
-      '<a href="https://media.ccc.de/v/camp2019-10178">Video &lt;of&gt; the talk &amp; Q&amp;A</a>',
+      '<a href="https://media.ccc.de/v/camp2019-10178" rel="noopener noreferrer">Video &lt;of&gt; the talk &amp; Q&amp;A</a>',
     ),
   )
   const md = (await apiCall(server, 'GET', `/api/pads/${pad.id}/export?format=md`)).text

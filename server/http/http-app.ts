@@ -16,6 +16,7 @@ import type { History } from '../history/history.ts'
 import type { Materials } from '../meetings/materials.ts'
 import type { Meetings } from '../meetings/meetings.ts'
 import type { Series } from '../meetings/series.ts'
+import { EventFeed } from '../minutes/event-feed.ts'
 import type { Minutes } from '../minutes/minutes.ts'
 import type { Logger } from '../ops/logger.ts'
 import type { Metrics } from '../ops/metrics.ts'
@@ -24,6 +25,7 @@ import type { SearchIndex } from '../storage/search-index.ts'
 import { createApiRouter } from './api-routes.ts'
 import { bodyPolicy } from './body-policy.ts'
 import type { AssetManifest } from './client-assets.ts'
+import { createFeedRouter } from './feed-routes.ts'
 import { createHistoryRouter } from './history-routes.ts'
 import { errorHandler, notFound } from './http-errors.ts'
 import { createLinksRouter } from './links-routes.ts'
@@ -166,6 +168,12 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.use('/api', createHistoryRouter(options.history))
   app.use('/api', createMinutesRouter(options.minutes, options.materials, options.search, options.newPads))
   app.use('/api', createMaterialsRouter(options.materials))
+  app.use(
+    '/api',
+    createFeedRouter(
+      new EventFeed({ meetings: options.meetings, minutes: options.minutes, materials: options.materials }),
+    ),
+  )
   app.use('/api', createSeriesRouter(options.series, options.meetings, options.access, options.newPads))
   app.use('/api', createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
   app.use(createPagesRouter(options))

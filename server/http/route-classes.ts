@@ -162,6 +162,8 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/api/pads/:id/materials', 'read'),
   r('POST', '/api/pads/:id/materials', 'edit', { body: SMALL_JSON }),
   r('DELETE', '/api/pads/:id/materials', 'edit'),
+  // Following from afar: the Atom feed of the event's closed sessions.
+  r('GET', '/api/events/:slug/feed', 'read'),
   // Operations.
   r('POST', '/api/admin/backup', 'operator'),
 ]

@@ -65,7 +65,7 @@ export function minutesPage(markdown: string, meta: HtmlMeta): string {
   const fields = meta.fields
     .map(
       (f) =>
-        `<dt>${escapeHtml(f.label)}</dt><dd>${f.url ? `<a href="${escapeHtml(f.url)}">${escapeHtml(f.value)}</a>` : escapeHtml(f.value)}</dd>`,
+        `<dt>${escapeHtml(f.label)}</dt><dd>${f.url ? `<a href="${escapeHtml(f.url)}" rel="noopener noreferrer">${escapeHtml(f.value)}</a>` : escapeHtml(f.value)}</dd>`,
     )
     .join('')
   return `<!doctype html>
