@@ -231,3 +231,64 @@ test('hostile: a 1 MB title, a bad pad name, an unknown event, a series 1,000 me
   const made = okJson<{ pad: PadInfo }>(await next(ids[999]!), 201).pad
   assert.match(textOf(made.id), /^# Weekly 999/)
 })
+
+test('protected: the next meeting in another event needs that event’s edit link; no secret in the series', async () => {
+  const ADMIN = 'series-admin-token-0123456789'
+  const guarded = await startTestServer({}, { adminToken: ADMIN })
+  try {
+    const auth = { authorization: `Bearer ${ADMIN}` }
+    for (const slug of ['one', 'two'])
+      okJson(await apiCall(guarded, 'POST', '/api/events', { slug, name: slug }, undefined, auth), 201)
+    const first = okJson<PadInfo>(
+      await apiCall(
+        guarded,
+        'POST',
+        '/api/events/one/pads',
+        { title: 'Guarded', kind: 'meeting' },
+        undefined,
+        auth,
+      ),
+      201,
+    )
+    const links = okJson<{ edit: string; read: string }>(
+      await apiCall(guarded, 'GET', '/api/events/one/links', undefined, undefined, auth),
+    )
+    const token = (url: string) => new URL(url).searchParams.get('token')!
+    const [edit, read] = [token(links.edit), token(links.read)]
+    const as = (t: string) => ({ authorization: `Bearer ${t}` })
+    const elsewhere = await apiCall(
+      guarded,
+      'POST',
+      `/api/pads/${first.id}/next`,
+      { event: 'two' },
+      undefined,
+      as(edit),
+    )
+    assert.equal(elsewhere.status, 403)
+    assert.match((elsewhere.json as { error: { message: string } }).error.message, /event "two"/)
+    const unfiled = await apiCall(
+      guarded,
+      'POST',
+      `/api/pads/${first.id}/next`,
+      { event: null },
+      undefined,
+      as(edit),
+    )
+    assert.equal(unfiled.status, 403)
+    const viewer = await apiCall(guarded, 'POST', `/api/pads/${first.id}/next`, {}, undefined, as(read))
+    assert.equal(viewer.status, 403)
+    const made = okJson<{ pad: PadInfo }>(
+      await apiCall(guarded, 'POST', `/api/pads/${first.id}/next`, {}, undefined, as(edit)),
+      201,
+    ).pad
+    for (const path of [`/api/pads/${made.id}/series`, `/p/${made.id}`, `/p/${first.id}`]) {
+      const reply = await apiCall(guarded, 'GET', path, undefined, undefined, as(read))
+      assert.equal(reply.status, 200, path)
+      for (const s of [edit, read, ADMIN]) assert.ok(!reply.text.includes(s), `no secret in ${path}`)
+    }
+    const carried = (await apiCall(guarded, 'GET', `/p/${first.id}`, undefined, undefined, as(read))).text
+    assert.ok(!carried.includes('Start the next meeting'), 'a viewer gets no button')
+  } finally {
+    await guarded.close()
+  }
+})
