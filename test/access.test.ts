@@ -296,6 +296,7 @@ function samples(): Sample[] {
     { method: 'POST', path: `/api/pads/${pads.a2}/close`, class: 'edit', body: {} },
     { method: 'POST', path: `/api/pads/${pads.a2}/reopen`, class: 'edit', body: {} },
     { method: 'GET', path: `/api/pads/${A}/series`, class: 'read' },
+    { method: 'GET', path: `/api/pads/${A}/series/view`, class: 'read' },
     { method: 'PUT', path: `/api/pads/${A}/continues`, class: 'edit', body: { continues: null } },
     { method: 'POST', path: `/api/pads/${A}/next`, class: 'edit', body: {} },
     { method: 'GET', path: `/api/pads/${A}/materials`, class: 'read' },

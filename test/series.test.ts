@@ -292,3 +292,46 @@ test('protected: the next meeting in another event needs that event’s edit lin
     await guarded.close()
   }
 })
+
+test('series view: every meeting in order with its decisions, each item’s state over time and how it was matched', async () => {
+  const m1 = await newPad('lpc-2026', 'Power MC', '2026-11-11T09:00')
+  await write(m1.id, '- [ ] @erin measure idle power\n- [ ] @finn update the docs\nDECISION: one governor')
+  const m2 = okJson<{ pad: PadInfo }>(await next(m1.id, { event: 'kvm-2027' }), 201).pad
+  await edit(m2.id, '- [ ] @erin measure idle power', '- [x] @erin measure idle power')
+  const m3 = okJson<{ pad: PadInfo }>(await next(m2.id, { event: 'lsfmm-2027' }), 201).pad
+  interface View {
+    meetings: { id: string; event: string | null; decisions: string[]; visible: boolean }[]
+    actionItems: {
+      owner: string
+      text: string
+      states: { meeting: string; state: string; matchedBy: string }[]
+    }[]
+  }
+  const view = okJson<View>(await apiCall(server, 'GET', `/api/pads/${m3.id}/series/view`))
+  assert.deepEqual(
+    view.meetings.map((m) => [m.id, m.event]),
+    [
+      [m1.id, 'lpc-2026'],
+      [m2.id, 'kvm-2027'],
+      [m3.id, 'lsfmm-2027'],
+    ],
+  )
+  assert.deepEqual(view.meetings[0]!.decisions, ['one governor'])
+  assert.deepEqual(view.meetings[1]!.decisions, [], 'carried decisions are context, not decisions again')
+  const erin = view.actionItems.find((i) => i.owner === 'erin')!
+  assert.equal(erin.text, 'measure idle power')
+  assert.deepEqual(
+    erin.states.map((s) => [s.meeting, s.state, s.matchedBy]),
+    [
+      [m1.id, 'open', 'first recorded here'],
+      [m2.id, 'done', 'same owner and text'],
+    ],
+  )
+  const finn = view.actionItems.find((i) => i.owner === 'finn')!
+  assert.deepEqual(
+    finn.states.map((s) => s.state),
+    ['open', 'open', 'open'],
+  )
+  const fromFirst = okJson<View>(await apiCall(server, 'GET', `/api/pads/${m1.id}/series/view`))
+  assert.deepEqual(fromFirst, view, 'the same view from any meeting of the series')
+})

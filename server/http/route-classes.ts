@@ -156,6 +156,8 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/api/search', 'read', { eventFromQuery: true }),
   // Series: the other meeting (or the new one's event) is checked by the handler too.
   r('GET', '/api/pads/:id/series', 'read'),
+  // Every meeting of the series; those the caller's link does not open show their title only.
+  r('GET', '/api/pads/:id/series/view', 'read'),
   r('PUT', '/api/pads/:id/continues', 'edit', { body: SMALL_JSON }),
   r('POST', '/api/pads/:id/next', 'edit', { body: SMALL_JSON }),
   // Materials: editors add and remove them.

@@ -52,6 +52,14 @@ export function createSeriesRouter(
       res.json(await series.neighbours(String(req.params.id)))
     }),
   )
+  api.get(
+    '/pads/:id/series/view',
+    asyncRoute(async (req, res) => {
+      const tokens = tokensOf(req)
+      const canRead = (id: string) => atLeast(access.decide({ kind: 'pad', padId: id }, tokens).role, 'read')
+      res.json(await series.view(String(req.params.id), canRead))
+    }),
+  )
   api.put(
     '/pads/:id/continues',
     asyncRoute(async (req, res) => {

@@ -11,6 +11,7 @@ import { findOutcomes } from '../minutes/markers.ts'
 import type { SeriesLink, SeriesStore } from '../storage/series-store.ts'
 import type { Meetings } from './meetings.ts'
 import type { EventInfo, PadInfo } from './model.ts'
+import { type SeriesView, seriesView } from './series-view.ts'
 import { inZone } from './time.ts'
 
 /**
@@ -81,6 +82,38 @@ export class Series {
       gone.push({ id: step.id, title: step.title ?? step.id })
     }
     return { meeting: null, gone }
+  }
+
+  /**
+   * The whole series around `padId`, first meeting first. `canRead` says which meetings the
+   * caller's link opens: the others are listed by title only, without their outcomes.
+   */
+  async view(padId: string, canRead: (padId: string) => boolean): Promise<SeriesView> {
+    const pad = this.d.meetings.pad(padId)
+    const back = await this.d.store.backFrom(pad.id, MAX_SERIES_LENGTH)
+    const fwd = await this.d.store.forwardFrom(pad.id, MAX_SERIES_LENGTH)
+    const steps = [
+      ...back.map((l) => ({ id: l.continues, title: l.continuesTitle })).reverse(),
+      { id: pad.id, title: pad.title },
+      ...fwd.map((l) => ({ id: l.pad, title: l.padTitle })),
+    ]
+    return seriesView(
+      steps.map((step) => {
+        const found = this.d.meetings.findPad(step.id)
+        const visible = found !== null && canRead(step.id)
+        return {
+          id: step.id,
+          title: found?.title ?? step.title ?? step.id,
+          event: visible ? found.event : null,
+          startsAt: visible ? found.startsAt : null,
+          room: visible ? found.room : null,
+          link: `/p/${step.id}`,
+          visible,
+          gone: found === null,
+          outcomes: visible ? findOutcomes(this.d.textOf(step.id) ?? '') : null,
+        }
+      }),
+    )
   }
 
   /** `padId` continues `previousId` (null: it continues nothing). */
