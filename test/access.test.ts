@@ -250,6 +250,7 @@ function samples(): Sample[] {
     { method: 'GET', path: '/e/event-a', class: 'read' },
     { method: 'GET', path: '/e/event-a/outcomes', class: 'read' },
     { method: 'GET', path: `/p/${A}`, class: 'read' },
+    { method: 'GET', path: `/p/${A}/series`, class: 'read' },
     { method: 'GET', path: `/p/${A}/history`, class: 'read' },
     { method: 'GET', path: `/p/${A}/qr`, class: 'read' },
     // The code is the credential: anyone reaches the handler, which refuses an unknown code (404).

@@ -334,4 +334,7 @@ test('series view: every meeting in order with its decisions, each item’s stat
   )
   const fromFirst = okJson<View>(await apiCall(server, 'GET', `/api/pads/${m1.id}/series/view`))
   assert.deepEqual(fromFirst, view, 'the same view from any meeting of the series')
+  const html = (await apiCall(server, 'GET', `/p/${m2.id}/series`)).text
+  assert.match(html, /done in “Power MC”, line \d+ <span class="muted">\(same owner and text\)<\/span>/)
+  assert.ok(html.includes('Decision: one governor'))
 })

@@ -21,7 +21,7 @@ import { type AssetManifest, preloadsOf } from './client-assets.ts'
 import { Html, html, type PageOptions, page as renderPage, siteHeader } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import { accessOf } from './route-classes.ts'
-import { seriesLine } from './series-html.ts'
+import { seriesLine, seriesPage } from './series-html.ts'
 
 const KIND_LABEL: Record<string, string> = {
   'mini-summit': 'mini-summit',
@@ -410,6 +410,15 @@ ${seriesNav}
       .type('html')
       .send(page({ title, body, scripts: ['editor.js'], styles: ['editor.css'], bodyClass: 'pad-page' }))
   }
+
+  router.get('/p/:id/series', (req, res, next) => {
+    const tokens = tokensOf(req)
+    const canRead = (id: string) => access.decide({ kind: 'pad', padId: id }, tokens).role !== 'none'
+    series
+      .view(req.params.id, canRead)
+      .then((view) => res.type('html').send(page({ title: 'Series', body: seriesPage(view) })))
+      .catch(next)
+  })
 
   router.get('/p/:id/history', (req, res) => {
     const pad = meetings.findPad(req.params.id)

@@ -114,6 +114,7 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/e/:slug', 'read'),
   r('GET', '/e/:slug/outcomes', 'read'),
   r('GET', '/p/:id', 'read'),
+  r('GET', '/p/:id/series', 'read'),
   r('GET', '/p/:id/history', 'read'),
   r('GET', '/p/:id/qr', 'read'),
   // A QR code's short link: the code is itself a secret (event-links.ts), checked by its handler.
