@@ -31,6 +31,7 @@ import { attachPeopleList } from './people.ts'
 import { attachPreview } from './preview.ts'
 import { attachRestoreNotice } from './restore-notice.ts'
 import { describeDetail, describeStatus, SaveTracker } from './save-state.ts'
+import { wireNextMeetingForm } from './series-form.ts'
 import { attachTitleEdit } from './title-edit.ts'
 
 /** Close code of a deleted pad (server/meetings.ts). */
@@ -286,3 +287,5 @@ if ('serviceWorker' in navigator && window.isSecureContext) {
 const encodeState = () => Y.encodeStateAsUpdate(doc)
 Object.assign(window, { summitpad: { doc, provider, view, tracker, undoManager, encodeState } })
 view.focus()
+
+wireNextMeetingForm()

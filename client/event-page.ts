@@ -1,5 +1,6 @@
 /** The event page: new pad, schedule import, and the live head count of every session. */
 import { api, fields, say } from './api.ts'
+import { wireMaterials } from './materials-form.ts'
 
 const main = document.querySelector<HTMLElement>('main[data-event]')!
 const slug = main.dataset.event!
@@ -255,3 +256,5 @@ if (linksBox) {
     })
   }
 }
+
+wireMaterials()

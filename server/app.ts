@@ -80,16 +80,17 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   // Anyone with edit rights may create pads, but one address only so many a minute (random names
   // fill disks). Counted: distinct pads whose first content was stored, not connections.
   const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
-  const { db, store, rooms, meetings, minutes, search, history, walCheckpointer } = openCore({
-    dataDir: config.dataDir,
-    durability: config.durability,
-    log,
-    snapshotEvery: config.snapshotEvery,
-    unloadDelayMs: config.unloadDelayMs,
-    limits: config,
-    mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.tryHit(String(origin.ip), padId),
-    padLog: (sqlite) => meteredPadLog(ops.padLog?.(sqlite) ?? sqlite, metrics),
-  })
+  const { db, store, rooms, meetings, minutes, search, history, series, materials, walCheckpointer } =
+    openCore({
+      dataDir: config.dataDir,
+      durability: config.durability,
+      log,
+      snapshotEvery: config.snapshotEvery,
+      unloadDelayMs: config.unloadDelayMs,
+      limits: config,
+      mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.tryHit(String(origin.ip), padId),
+      padLog: (sqlite) => meteredPadLog(ops.padLog?.(sqlite) ?? sqlite, metrics),
+    })
   const links = new EventLinks(db)
   const access = new AccessControl({ adminToken: ops.adminToken || null, links })
   // One policy for pages, the API and websocket upgrades.
@@ -110,6 +111,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   const app = createHttpApp({
     log,
     meetings,
+    series,
+    materials,
     minutes,
     search,
     history,

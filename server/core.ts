@@ -5,16 +5,20 @@
  */
 
 import { History } from './history/history.ts'
+import { Materials } from './meetings/materials.ts'
 import { Meetings } from './meetings/meetings.ts'
+import { Series } from './meetings/series.ts'
 import { loadDefaultTemplates } from './meetings/templates.ts'
 import { Minutes } from './minutes/minutes.ts'
 import { DEFAULTS, type Durability } from './ops/config.ts'
 import type { Logger } from './ops/logger.ts'
 import { type Db, openDb } from './storage/db.ts'
 import { SqliteHistoryLog } from './storage/history-log.ts'
+import { MaterialsStore } from './storage/materials-store.ts'
 import { MeetingsStore } from './storage/meetings-store.ts'
 import type { PadLog } from './storage/pad-log.ts'
 import { SearchIndex } from './storage/search-index.ts'
+import { SeriesStore } from './storage/series-store.ts'
 import { SqlitePadLog } from './storage/sqlite-pad-log.ts'
 import { PadStore } from './storage/store.ts'
 import { WalCheckpointer } from './storage/wal-checkpointer.ts'
@@ -51,6 +55,10 @@ export interface Core {
   readonly minutes: Minutes
   readonly search: SearchIndex
   readonly history: History
+  /** Which meeting continues which; "start the next meeting". */
+  readonly series: Series
+  /** Session materials: the schedule's links and those added by hand. */
+  readonly materials: Materials
   /** Checkpoints the WAL off the commit path; stops by itself once `db` is closed. */
   readonly walCheckpointer: WalCheckpointer
 }
@@ -105,8 +113,27 @@ export function openCore(options: CoreOptions): Core {
       scrubWal: () => walCheckpointer.scrub(),
     })
     const history: History = new History(new SqliteHistoryLog(db), rooms)
+    const series = new Series({
+      meetings,
+      store: new SeriesStore(db),
+      textOf: (padId) => minutes.text(padId),
+    })
+    const materials = new Materials({ meetings, store: new MaterialsStore(db) })
     search.indexMissing()
-    return { db, store, padLog, rooms, meetingsStore, meetings, minutes, search, history, walCheckpointer }
+    return {
+      db,
+      store,
+      padLog,
+      rooms,
+      meetingsStore,
+      meetings,
+      minutes,
+      search,
+      history,
+      series,
+      materials,
+      walCheckpointer,
+    }
   } catch (err) {
     walCheckpointer.stop()
     db.close()

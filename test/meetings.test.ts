@@ -665,7 +665,9 @@ describe('schedule import', () => {
     assert.equal(containers.startsAt, '2026-11-10T08:00:00.000Z')
     assert.equal(containers.endsAt, '2026-11-10T11:30:00.000Z')
     assert.deepEqual(containers.speakers, ['Stéphane Graber', 'Christian Brauner'])
-    assert.deepEqual(containers.links, [{ title: null, url: 'https://lpc.events/event/20/sessions/1234/' }])
+    assert.deepEqual(containers.links, [
+      { title: null, url: 'https://lpc.events/event/20/sessions/1234/', kind: 'talk' },
+    ])
 
     const bof = uid.get('lpc2026-memcg-bof@pretalx')!
     assert.equal(bof.kind, 'bof')

@@ -20,7 +20,9 @@ import type { NewPadGate } from '../access/new-pad-gate.ts'
 import { crossSiteGuard } from '../access/origin-check.ts'
 import { proxyTrust, type TrustProxySetting } from '../access/trusted-proxies.ts'
 import type { History } from '../history/history.ts'
+import type { Materials } from '../meetings/materials.ts'
 import type { Meetings } from '../meetings/meetings.ts'
+import type { Series } from '../meetings/series.ts'
 import type { Minutes } from '../minutes/minutes.ts'
 import type { Logger } from '../ops/logger.ts'
 import type { Metrics } from '../ops/metrics.ts'
@@ -41,6 +43,8 @@ export interface ServerStatus {
 export interface HttpAppOptions {
   log: Logger
   meetings: Meetings
+  series: Series
+  materials: Materials
   minutes: Minutes
   search: SearchIndex
   history: History
@@ -176,11 +180,15 @@ export function createHttpApp(options: HttpAppOptions): Express {
  * That first request waits once for the load (tens of ms); every later one finds them ready.
  */
 async function apiRouter(options: HttpAppOptions): Promise<Router> {
-  const [schedule, links, history, minutes, api] = await Promise.all([
+  const [schedule, links, history, minutes, materials, feed, eventFeed, series, api] = await Promise.all([
     import('./schedule-routes.ts'),
     import('./links-routes.ts'),
     import('./history-routes.ts'),
     import('./minutes-routes.ts'),
+    import('./materials-routes.ts'),
+    import('./feed-routes.ts'),
+    import('../minutes/event-feed.ts'),
+    import('./series-routes.ts'),
     import('./api-routes.ts'),
   ])
   const router = express.Router()
@@ -188,7 +196,18 @@ async function apiRouter(options: HttpAppOptions): Promise<Router> {
   router.use(schedule.createScheduleRouter(options.meetings))
   router.use(links.createLinksRouter(options.links, options.linkRotated))
   router.use(history.createHistoryRouter(options.history))
-  router.use(minutes.createMinutesRouter(options.minutes, options.search, options.newPads))
+  router.use(minutes.createMinutesRouter(options.minutes, options.materials, options.search, options.newPads))
+  router.use(materials.createMaterialsRouter(options.materials))
+  router.use(
+    feed.createFeedRouter(
+      new eventFeed.EventFeed({
+        meetings: options.meetings,
+        minutes: options.minutes,
+        materials: options.materials,
+      }),
+    ),
+  )
+  router.use(series.createSeriesRouter(options.series, options.meetings, options.access, options.newPads))
   router.use(api.createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
   return router
 }

@@ -6,8 +6,9 @@ import express, { type Response, type Router } from 'express'
 import { z } from 'zod'
 import { TOKEN_PARAM } from '../access/access.ts'
 import { admitNewPad, type NewPadGate } from '../access/new-pad-gate.ts'
+import type { Materials } from '../meetings/materials.ts'
 import { PAD_KINDS } from '../meetings/model.ts'
-import { EXPORT_FORMATS, type Exported, type Minutes } from '../minutes/minutes.ts'
+import { EXPORT_FORMATS, type Exported, type ExportFormat, type Minutes } from '../minutes/minutes.ts'
 import type { SearchIndex } from '../storage/search-index.ts'
 import { HttpError } from './http-errors.ts'
 import { plainIssue } from './plain-errors.ts'
@@ -68,7 +69,12 @@ function query<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   throw new HttpError(400, 'invalid', plainIssue(parsed.error.issues[0]!))
 }
 
-export function createMinutesRouter(minutes: Minutes, search: SearchIndex, newPads: NewPadGate): Router {
+export function createMinutesRouter(
+  minutes: Minutes,
+  materials: Materials,
+  search: SearchIndex,
+  newPads: NewPadGate,
+): Router {
   const api = express.Router()
 
   api.get('/pads/:id/export', (req, res, next) => {
@@ -76,9 +82,12 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex, newPa
     if (typeof format !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(format)) {
       throw new HttpError(400, 'invalid', `format must be one of ${EXPORT_FORMATS.join(', ')}`)
     }
-    minutes.exportPad(req.params.id, format as (typeof EXPORT_FORMATS)[number]).then((file) => {
-      sendExported(res, file, req.query.inline === '1' && format !== 'yjs')
-    }, next)
+    const inline = req.query.inline === '1' && format !== 'yjs'
+    materials
+      .findOf(req.params.id)
+      .then((links) => minutes.exportPad(req.params.id, format as ExportFormat, links))
+      .then((file) => sendExported(res, file, inline))
+      .catch(next)
   })
 
   // The body is read by body-policy.ts (the route table's rule: Yjs bytes, up to MAX_IMPORT_BYTES).
@@ -110,8 +119,13 @@ export function createMinutesRouter(minutes: Minutes, search: SearchIndex, newPa
       .catch(next)
   })
 
-  api.get('/events/:slug/export', (req, res, next) => {
-    const zip = minutes.eventZip(req.params.slug)
+  api.get('/events/:slug/export', async (req, res, next) => {
+    let zip: ReturnType<Minutes['eventZip']>
+    try {
+      zip = minutes.eventZip(req.params.slug, await materials.linksOfEvent(req.params.slug))
+    } catch (err) {
+      return next(err)
+    }
     res.set({
       'Content-Type': zip.contentType,
       'Content-Disposition': contentDisposition(zip.filename),

@@ -3,12 +3,15 @@
  * room, live head counts, new-pad form, schedule import) and `/p/<pad>/qr` (a QR code for the
  * room's projector). Small page scripts under /assets/ add the forms' behaviour and live counts.
  */
-import express, { type Request, type Router } from 'express'
+import express, { type Request, type Response, type Router } from 'express'
 import { type AccessControl, TOKEN_PARAM, tokensOf } from '../access/access.ts'
 import { type EventLinks, type EventLinkUrls, linkUrls } from '../access/event-links.ts'
+import { MATERIAL_KINDS, MATERIAL_LABEL, materialKindOf } from '../meetings/material-kinds.ts'
+import type { Materials } from '../meetings/materials.ts'
 import type { Meetings } from '../meetings/meetings.ts'
-import { type EventInfo, PAD_KINDS, type PadInfo, type PadKind } from '../meetings/model.ts'
+import { type EventInfo, PAD_KINDS, type PadInfo, type PadKind, type PadLink } from '../meetings/model.ts'
 import { scheduleFacts } from '../meetings/pad-facts.ts'
+import type { Series } from '../meetings/series.ts'
 import { inZone } from '../meetings/time.ts'
 import { EXPORT_FORMATS, type ExportFormat, type Minutes } from '../minutes/minutes.ts'
 import { CLIENT_OUT } from '../ops/paths.ts'
@@ -18,6 +21,7 @@ import { type AssetManifest, preloadsOf } from './client-assets.ts'
 import { Html, html, type PageOptions, page as renderPage, siteHeader } from './html.ts'
 import { HttpError } from './http-errors.ts'
 import { accessOf } from './route-classes.ts'
+import { seriesLine, seriesPage } from './series-html.ts'
 
 const KIND_LABEL: Record<string, string> = {
   'mini-summit': 'mini-summit',
@@ -42,7 +46,7 @@ function padTitle(pad: PadInfo): string {
   return pad.title ?? pad.id
 }
 
-function sessionItem(pad: PadInfo, zone: string): Html {
+function sessionItem(pad: PadInfo, zone: string, canEdit: boolean): Html {
   const start = pad.startsAt ? inZone(Date.parse(pad.startsAt), zone).time : ''
   const end = pad.endsAt ? inZone(Date.parse(pad.endsAt), zone).time : ''
   const meta = [pad.track, pad.speakers.join(', ')].filter(Boolean).join(' · ')
@@ -50,12 +54,22 @@ function sessionItem(pad: PadInfo, zone: string): Html {
   <span class="time">${start}${end ? `–${end}` : ''}</span>
   <span><a class="title" href="/p/${pad.id}">${padTitle(pad)}</a>${pad.kind ? html`<span class="badge">${KIND_LABEL[pad.kind]}</span>` : ''}${pad.cancelled ? html`<span class="badge">cancelled</span>` : ''}${pad.closedAt ? html`<span class="badge closed">closed</span>` : ''}</span>
   <span class="live" data-live="${pad.id}" aria-live="polite"></span>
+  ${materialsList(pad, canEdit)}
   <span class="meta">${meta}${meta ? ' · ' : ''}<a href="/p/${pad.id}/qr">QR code</a> · minutes: <a href="/api/pads/${pad.id}/export?format=txt" download>txt</a> <a href="/api/pads/${pad.id}/export?format=md" download>md</a> <a href="/api/pads/${pad.id}/export?format=html" download>html</a></span>
 </li>`
 }
 
+/** A session's materials (the pad's links, with their kinds); editors get a remove button each. */
+function materialsList(pad: PadInfo, canEdit: boolean): Html | string {
+  if (!pad.links.length) return ''
+  return html`<ul class="materials" aria-label="Materials">${pad.links.map(
+    (l) =>
+      html`<li><span class="label">${MATERIAL_LABEL[l.kind ?? materialKindOf(l.title, l.url)]}:</span> <a href="${l.url}" rel="noopener noreferrer" target="_blank">${l.title ?? l.url}</a>${canEdit ? html` <button type="button" class="link-button" data-remove-material data-pad="${pad.id}" data-url="${l.url}" aria-label="Remove this material">×</button>` : ''}</li>`,
+  )}</ul>`
+}
+
 /** Sessions grouped by day (in the event's zone), then room; unscheduled ones last. */
-function schedule(pads: PadInfo[], zone: string): Html {
+function schedule(pads: PadInfo[], zone: string, canEdit: boolean): Html {
   const days = new Map<string, Map<string, PadInfo[]>>()
   const unscheduled: PadInfo[] = []
   for (const pad of pads) {
@@ -78,11 +92,12 @@ function schedule(pads: PadInfo[], zone: string): Html {
 ${[...rooms]
   .sort(([a], [b]) => a.localeCompare(b))
   .map(
-    ([room, list]) => html`<h3>${room}</h3><ul class="cards">${list.map((p) => sessionItem(p, zone))}</ul>`,
+    ([room, list]) =>
+      html`<h3>${room}</h3><ul class="cards">${list.map((p) => sessionItem(p, zone, canEdit))}</ul>`,
   )}
 </section>`,
   )}
-${unscheduled.length ? html`<section><h2>Unscheduled</h2><ul class="cards">${unscheduled.map((p) => sessionItem(p, zone))}</ul></section>` : ''}`
+${unscheduled.length ? html`<section><h2>Unscheduled</h2><ul class="cards">${unscheduled.map((p) => sessionItem(p, zone, canEdit))}</ul></section>` : ''}`
 }
 
 function searchForm(q: string, event?: string, kind?: PadKind): Html {
@@ -150,6 +165,8 @@ function roomNeighbours(pad: PadInfo, all: PadInfo[]): Neighbours {
 
 export interface PagesDeps {
   meetings: Meetings
+  series: Series
+  materials: Materials
   minutes: Minutes
   search: SearchIndex
   access: AccessControl
@@ -176,7 +193,16 @@ ${EXPORT_FORMATS.map((f) => html`<li><a href="/api/pads/${padId}/export?format=$
 </ul></details>`
 }
 
-export function createPagesRouter({ meetings, minutes, search, access, links, assets }: PagesDeps): Router {
+export function createPagesRouter({
+  meetings,
+  series,
+  materials,
+  minutes,
+  search,
+  access,
+  links,
+  assets,
+}: PagesDeps): Router {
   const router = express.Router()
   /** A page whose scripts arrive with everything they can load (the preview works offline from the first visit). */
   const page = (options: PageOptions) =>
@@ -278,9 +304,18 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
     res.type('html').send(page({ title: `${event.name} — outcomes`, body }))
   })
 
-  router.get('/e/:slug', (req, res) => {
+  router.get('/e/:slug', (req, res, next) => {
     const event = meetings.event(req.params.slug)
-    const pads = meetings.pads({ event: event.slug })
+    materials
+      .linksOfEvent(event.slug)
+      .then((shown) => eventPage(req, res, event, shown))
+      .catch(next)
+  })
+
+  const eventPage = (req: Request, res: Response, event: EventInfo, shown: Map<string, PadLink[]>): void => {
+    const pads = meetings
+      .pads({ event: event.slug })
+      .map((p) => ({ ...p, links: shown.get(p.id) ?? p.links }))
     const { role, mode } = accessOf(res)
     const body = html`${siteHeader(html`<a href="/">Events</a> / ${event.name}`)}
 <main data-event="${event.slug}" data-timezone="${event.timezone}">
@@ -289,11 +324,22 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
   <p><a href="/e/${event.slug}/outcomes">Action items and decisions</a> · <a href="/api/events/${event.slug}/export" download>Download all minutes (.zip)</a> · <a href="/search?event=${event.slug}">Search this event</a></p>
   ${mode === 'protected' && role === 'admin' ? eventLinks(linkUrls(publicBase(req), links.ofEvent(event.slug)!)) : ''}
   ${role === 'read' ? html`<p class="message">You are following along with a read-only link: you can read every pad and watch it change, not edit.</p>` : ''}
-  ${pads.length ? schedule(pads, event.timezone) : html`<p class="muted">No sessions yet${role === 'read' ? '' : ': import the schedule or add a pad'}.</p>`}
+  ${pads.length ? schedule(pads, event.timezone, role !== 'read') : html`<p class="muted">No sessions yet${role === 'read' ? '' : ': import the schedule or add a pad'}.</p>`}
   ${
     role === 'read'
       ? ''
       : html`<h2>Add sessions</h2>
+  <details>
+    <summary>Add a material (slides, paper, recording…)</summary>
+    <form class="stack" id="add-material">
+      <label>Session <select name="pad" required>${pads.map((p) => html`<option value="${p.id}">${padTitle(p)}</option>`)}</select></label>
+      <label>Kind <select name="kind">${MATERIAL_KINDS.map((k) => html`<option value="${k}">${MATERIAL_LABEL[k]}</option>`)}</select></label>
+      <label>Title <input name="title" maxlength="300" placeholder="Slides (PDF)"></label>
+      <label>Address <input name="url" type="url" required maxlength="2000" placeholder="https://…"></label>
+      <button type="submit">Add</button>
+      <div class="message" hidden role="status"></div>
+    </form>
+  </details>
   <details>
     <summary>New pad</summary>
     <form class="stack" id="new-pad">
@@ -311,7 +357,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
   }
 </main>`
     res.type('html').send(page({ title: event.name, body, scripts: ['event-page.js'] }))
-  })
+  }
 
   const importForm = html`<details>
     <summary>Import the schedule (.ics, frab/pretalx XML or JSON)</summary>
@@ -334,11 +380,21 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
     res.set('Cache-Control', 'no-cache').sendFile('sw.js', { root: CLIENT_OUT })
   })
 
-  router.get('/p/:id', (req, res) => {
+  router.get('/p/:id', (req, res, next) => {
     const id = req.params.id
     if (!isValidPadId(id)) throw new HttpError(400, 'invalid', 'pad names are 1-100 of A-Z a-z 0-9 . _ -')
     // A pad nobody created yet opens empty, as in Etherpad; it is stored with its first edit.
     const pad = meetings.findPad(id)
+    if (!pad) return void padPage(req, res, null, html``)
+    Promise.all([series.neighbours(id), materials.withMaterials(pad)])
+      .then(([n, shown]) =>
+        padPage(req, res, shown, seriesLine(id, pad.event, n, accessOf(res).role !== 'read')),
+      )
+      .catch(next)
+  })
+
+  const padPage = (req: Request, res: Response, pad: PadInfo | null, seriesNav: Html): void => {
+    const id = String(req.params.id)
     const title = pad ? padTitle(pad) : id
     const viewer = accessOf(res).role === 'read'
     const zone = pad?.event ? meetings.event(pad.event).timezone : null
@@ -358,6 +414,7 @@ export function createPagesRouter({ meetings, minutes, search, access, links, as
   </div>
 </header>
 ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null, pad.event ? roomNeighbours(pad, meetings.pads({ event: pad.event })) : { prev: null, next: null }) : ''}
+${seriesNav}
 <div class="pad-main">
   <div id="editor"></div>
   <article id="preview" aria-label="Preview"></article>
@@ -376,6 +433,15 @@ ${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null, pad.even
     res
       .type('html')
       .send(page({ title, body, scripts: ['editor.js'], styles: ['editor.css'], bodyClass: 'pad-page' }))
+  }
+
+  router.get('/p/:id/series', (req, res, next) => {
+    const tokens = tokensOf(req)
+    const canRead = (id: string) => access.decide({ kind: 'pad', padId: id }, tokens).role !== 'none'
+    series
+      .view(req.params.id, canRead)
+      .then((view) => res.type('html').send(page({ title: 'Series', body: seriesPage(view) })))
+      .catch(next)
   })
 
   router.get('/p/:id/history', (req, res) => {

@@ -114,6 +114,7 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/e/:slug', 'read'),
   r('GET', '/e/:slug/outcomes', 'read'),
   r('GET', '/p/:id', 'read'),
+  r('GET', '/p/:id/series', 'read'),
   r('GET', '/p/:id/history', 'read'),
   r('GET', '/p/:id/qr', 'read'),
   // A QR code's short link: the code is itself a secret (event-links.ts), checked by its handler.
@@ -154,6 +155,18 @@ export const ROUTES: readonly RouteRule[] = [
   r('POST', '/api/pads/:id/close', 'edit', { body: SMALL_JSON }),
   r('POST', '/api/pads/:id/reopen', 'edit', { body: SMALL_JSON }),
   r('GET', '/api/search', 'read', { eventFromQuery: true }),
+  // Series: the other meeting (or the new one's event) is checked by the handler too.
+  r('GET', '/api/pads/:id/series', 'read'),
+  // Every meeting of the series; those the caller's link does not open show their title only.
+  r('GET', '/api/pads/:id/series/view', 'read'),
+  r('PUT', '/api/pads/:id/continues', 'edit', { body: SMALL_JSON }),
+  r('POST', '/api/pads/:id/next', 'edit', { body: SMALL_JSON }),
+  // Materials: editors add and remove them.
+  r('GET', '/api/pads/:id/materials', 'read'),
+  r('POST', '/api/pads/:id/materials', 'edit', { body: SMALL_JSON }),
+  r('DELETE', '/api/pads/:id/materials', 'edit'),
+  // Following from afar: the Atom feed of the event's closed sessions.
+  r('GET', '/api/events/:slug/feed', 'read'),
   // Operations.
   r('POST', '/api/admin/backup', 'operator'),
 ]

@@ -180,20 +180,25 @@ export class Meetings {
    * Creates a pad whose first log row is its kind's template — or `initialState` (an imported
    * Yjs state) — in one transaction.
    */
-  createPad(input: PadInput, initialState?: Uint8Array): PadInfo {
+  createPad(input: PadInput, initialState?: Uint8Array, prelude = ''): PadInfo {
     // Commit a live room's first keystrokes before deciding whether the id is taken.
     this.d.rooms.flush()
-    const created = this.d.db.transaction(() => this.insertPad(input, null, initialState))()
+    const created = this.d.db.transaction(() => this.insertPad(input, null, initialState, prelude))()
     this.sendTemplateLive(created)
     this.d.onPadChanged?.(created.id)
     return this.pad(created.id)
   }
 
-  /** Inserts the pad row and its template as its first log row; call inside a transaction. */
+  /**
+   * Inserts the pad row and its template as its first log row; call inside a transaction.
+   * `prelude` (what a series carries over) goes first in that row; the template alone is kept
+   * as what the pad started from, so the minutes keep the carried lines.
+   */
   private insertPad(
     input: PadInput,
     sourceUid: string | null,
     initialState?: Uint8Array,
+    prelude = '',
   ): { id: string; update: Uint8Array; seq: number } {
     const eventPk = input.event ? this.eventPk(input.event) : null
     const event = input.event ? this.d.meetings.event(input.event) : null
@@ -216,7 +221,7 @@ export class Meetings {
       (eventPk !== null && this.d.meetings.template(eventPk, input.kind)) || this.d.templates[input.kind]
     // '' for an imported state: the pad started from someone's notes, not a template.
     const template = initialState ? '' : renderTemplate(body, fields, event)
-    const update = initialState ?? textUpdate(template)
+    const update = initialState ?? textUpdate(prelude + template)
     this.d.meetings.insertPad(id, eventPk, fields, sourceUid, template)
     const [seq] = this.d.store.append([
       { padId: id, at: Date.now(), conn: 'server', author: null, data: update },

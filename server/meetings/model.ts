@@ -16,9 +16,24 @@ export interface EventInfo {
   updatedAt: string
 }
 
+/** What a session's link is: its talk page, slides, paper, recording, or something else. */
+export const MATERIAL_KINDS = ['talk', 'slides', 'paper', 'recording', 'other'] as const
+export type MaterialKind = (typeof MATERIAL_KINDS)[number]
+
 export interface PadLink {
   title: string | null
   url: string
+  /** Set by the schedule readers; links stored before materials have none (sorted on reading). */
+  kind?: MaterialKind
+}
+
+/** A session's material as shown: a schedule link or one added by hand. */
+export interface Material {
+  kind: MaterialKind
+  title: string | null
+  url: string
+  /** 'schedule': comes and goes with re-imports; 'hand': added on the event page or by the API. */
+  source: 'schedule' | 'hand'
 }
 
 export interface PadInfo {

@@ -4,6 +4,7 @@
  * live in the pad's metadata only, never in its text, so a re-import that moves a session moves
  * it everywhere at once.
  */
+import { MATERIAL_LABEL, materialKindOf } from './material-kinds.ts'
 import type { EventInfo, PadInfo } from './model.ts'
 import { describeSlot } from './time.ts'
 
@@ -28,7 +29,7 @@ export function scheduleFacts(pad: PadInfo, event: EventInfo | null): PadFact[] 
     facts.push({ label: pad.kind === 'talk' ? 'Speakers' : 'Leads', value: pad.speakers.join(', ') })
   for (const link of pad.links)
     facts.push({
-      label: 'Link',
+      label: MATERIAL_LABEL[link.kind ?? materialKindOf(link.title, link.url)],
       value: link.title ? `${link.title} — ${link.url}` : link.url,
       url: link.url,
       linkText: link.title ?? link.url,

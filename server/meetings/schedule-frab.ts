@@ -10,6 +10,7 @@
  * Keys: the event's `guid` where present (stable across frab exports), else its `id`.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import { materialKindOf } from './material-kinds.ts'
 import type { PadKind, PadLink } from './model.ts'
 import {
   guessKind,
@@ -178,7 +179,7 @@ const xmlParser = new XMLParser({
   // A schedule uses the five XML entities and numeric ones; no DOCTYPE-defined entities.
   processEntities: { enabled: true, maxEntityCount: 1000, maxEntitySize: 1000 },
   htmlEntities: false,
-  isArray: (name) => ['day', 'room', 'event', 'person', 'link'].includes(name),
+  isArray: (name) => ['day', 'room', 'event', 'person', 'link', 'attachment'].includes(name),
 })
 
 export function parseFrabXml(text_: string, eventZone: string, fallbackKind: PadKind = 'talk'): ParseResult {
@@ -230,13 +231,13 @@ export function parseFrabXml(text_: string, eventZone: string, fallbackKind: Pad
             persons: asArray(obj(e.persons).person)
               .map(text)
               .filter((p): p is string => !!p),
-            links: [
-              ...(text(e.url) && isWebLink(text(e.url)!) ? [{ title: null, url: text(e.url)! }] : []),
-              ...asArray(obj(e.links).link).flatMap((l) => {
-                const href = text(obj(l)['@href'])
-                return href && isWebLink(href) ? [{ title: text(l)?.slice(0, 300) ?? null, url: href }] : []
-              }),
-            ],
+            links: eventLinks(
+              text(e.url),
+              [...asArray(obj(e.links).link), ...asArray(obj(e.attachments).attachment)].map((l) => ({
+                href: text(obj(l)['@href']),
+                title: text(l),
+              })),
+            ),
           }
         })
       }),
@@ -315,14 +316,21 @@ export function parseFrabJson(
               persons: (Array.isArray(e.persons) ? e.persons : [])
                 .map(personName)
                 .filter((p): p is string => !!p),
-              links: [
-                ...(url && isWebLink(url) ? [{ title: null, url }] : []),
-                ...(Array.isArray(e.links) ? e.links : []).flatMap((l) => {
-                  const href = typeof l === 'string' ? l : field(obj(l), 'url', `${path}.links`)
-                  const title = typeof l === 'string' ? null : field(obj(l), 'title', `${path}.links`)
-                  return href && isWebLink(href) ? [{ title: title?.slice(0, 300) ?? null, url: href }] : []
-                }),
-              ],
+              links: eventLinks(
+                url,
+                (['links', 'attachments', 'resources'] as const).flatMap((name) =>
+                  (Array.isArray(e[name]) ? (e[name] as unknown[]) : []).map((l) => {
+                    if (typeof l === 'string') return { href: l, title: null }
+                    // pretalx's API names a resource's address `resource` and its title `description`.
+                    // Loose: a material of an odd shape is left out, not the schedule refused.
+                    const o = obj(l)
+                    return {
+                      href: loose(o.url) ?? loose(o.resource),
+                      title: loose(o.title) ?? loose(o.description),
+                    }
+                  }),
+                ),
+              ),
             }
           })
         }),
@@ -342,4 +350,25 @@ export function parseFrabJson(
     if (err instanceof FrabError) return { ok: false, error: `${FRAB_JSON}: ${err.message}` }
     throw err
   }
+}
+
+/**
+ * An event's materials: its page (`url`, the talk page) and its links, attachments and resources,
+ * each sorted into a kind. frab gives attachments as paths on its own site (`/system/event_attachments/…`):
+ * they are read against the talk page's address. Anything not http(s) is left out.
+ */
+const loose = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : null)
+
+function eventLinks(url: string | null, others: { href: string | null; title: string | null }[]): PadLink[] {
+  const out: PadLink[] = []
+  if (url && isWebLink(url)) out.push({ title: null, url, kind: 'talk' })
+  for (const { href, title } of others) {
+    if (!href) continue
+    const absolute =
+      url && isWebLink(url) && href.startsWith('/') && !href.startsWith('//') ? new URL(href, url).href : href
+    if (!isWebLink(absolute) || out.some((l) => l.url === absolute)) continue
+    const name = title?.slice(0, 300) || null
+    out.push({ title: name, url: absolute, kind: materialKindOf(name, absolute) })
+  }
+  return out
 }

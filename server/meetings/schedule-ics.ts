@@ -9,7 +9,8 @@
  */
 import ICAL from 'ical.js'
 import { pushAll } from '../lib/arrays.ts'
-import type { PadKind } from './model.ts'
+import { materialKindOf } from './material-kinds.ts'
+import type { PadKind, PadLink } from './model.ts'
 import {
   guessKind,
   isWebLink,
@@ -266,9 +267,7 @@ function readVevent(
       startsAt: timeOf(start, ctx),
       endsAt: hasEnd ? timeOf(end, ctx) : null,
       speakers: [...new Set(people.filter((p): p is string => p !== null))],
-      links: stringsOf(c, 'url')
-        .filter(isWebLink)
-        .map((url) => ({ title: null, url })),
+      links: icsLinks(c),
       cancelled: status === 'CANCELLED',
     }
   }
@@ -302,4 +301,23 @@ function readVevent(
   if (out.length === 0)
     throw new Error(`RRULE: no occurrence within ${RECURRENCE_HORIZON_DAYS} days of DTSTART`)
   return out
+}
+
+/**
+ * A session's materials: `URL` is its page; each `ATTACH` given by address (not inline BASE64
+ * data) is a material, named by its FMTTYPE-free `FILENAME` or `X-TITLE` parameter if any.
+ */
+function icsLinks(c: ICAL.Component): PadLink[] {
+  const out: PadLink[] = stringsOf(c, 'url')
+    .filter(isWebLink)
+    .map((url) => ({ title: null, url, kind: 'talk' as const }))
+  for (const prop of c.getAllProperties('attach')) {
+    if (prop.getParameter('encoding') !== undefined) continue
+    const url = String(prop.getFirstValue() ?? '').trim()
+    if (!isWebLink(url) || out.some((l) => l.url === url)) continue
+    const named = prop.getParameter('filename') ?? prop.getParameter('x-title')
+    const title = typeof named === 'string' && named.trim() ? named.trim().slice(0, 300) : null
+    out.push({ title, url, kind: materialKindOf(title, url) })
+  }
+  return out.slice(0, 50)
 }

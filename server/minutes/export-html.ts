@@ -57,13 +57,16 @@ export interface HtmlMeta {
   title: string
   /** The heading above the header fields: the session's current title. */
   heading: string
-  fields: { label: string; value: string }[]
+  fields: { label: string; value: string; url?: string }[]
   footer: string
 }
 
 export function minutesPage(markdown: string, meta: HtmlMeta): string {
   const fields = meta.fields
-    .map((f) => `<dt>${escapeHtml(f.label)}</dt><dd>${escapeHtml(f.value)}</dd>`)
+    .map(
+      (f) =>
+        `<dt>${escapeHtml(f.label)}</dt><dd>${f.url ? `<a href="${escapeHtml(f.url)}" rel="noopener noreferrer">${escapeHtml(f.value)}</a>` : escapeHtml(f.value)}</dd>`,
+    )
     .join('')
   return `<!doctype html>
 <html lang="en">

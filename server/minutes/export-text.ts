@@ -246,18 +246,26 @@ function blocks(nodes: BlockNode[], ctx: Ctx, spaced = true): string[] {
 export interface TextHeader {
   label: string
   value: string
+  /** A link (a session's material): the value gets its number in the list of links. */
+  url?: string
 }
 
 /** The whole email body: header block, the notes, then the numbered links. */
 export function markdownToText(markdown: string, header: TextHeader[] = []): string {
   const ctx: Ctx = { first: '', rest: '', footnotes: newFootnotes() }
+  // The header's links are numbered first: [1] is the session's first material.
+  const values = header.map((h) => {
+    if (!h.url) return h.value
+    const n = footnote(ctx, h.url)
+    return h.value === h.url ? `[${n}]` : `${h.value} [${n}]`
+  })
   const body = blocks(blockTree(md.parse(normalizeNewlines(markdown), {})), ctx)
   const out: string[] = []
   if (header.length) {
     const labelWidth = maxOf(header.map((h) => h.label.length)) + 2
-    for (const h of header) {
+    for (const [i, h] of header.entries()) {
       const label = `${h.label}:`.padEnd(labelWidth)
-      pushAll(out, wrap(h.value, TEXT_WIDTH, label, ' '.repeat(labelWidth)))
+      pushAll(out, wrap(values[i]!, TEXT_WIDTH, label, ' '.repeat(labelWidth)))
     }
     out.push('')
   }

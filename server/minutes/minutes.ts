@@ -9,7 +9,7 @@ import { escapeHtml } from '../http/html.ts'
 import { pushAll } from '../lib/arrays.ts'
 import { Invalid, NotFound, TooLarge } from '../lib/domain-errors.ts'
 import type { Meetings } from '../meetings/meetings.ts'
-import type { EventInfo, PadInfo, PadKind } from '../meetings/model.ts'
+import type { EventInfo, PadInfo, PadKind, PadLink } from '../meetings/model.ts'
 import { scheduleFacts } from '../meetings/pad-facts.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
 import { describeSlot, inZone } from '../meetings/time.ts'
@@ -120,8 +120,10 @@ export class Minutes {
     return this.withDoc(padId, (doc) => encodeState(doc))
   }
 
-  async exportPad(padId: string, format: ExportFormat): Promise<Exported> {
-    const pad = this.d.meetings.findPad(padId)
+  /** `links`: the pad's materials (Materials.withMaterials), shown instead of the schedule's links alone. */
+  async exportPad(padId: string, format: ExportFormat, links?: PadLink[]): Promise<Exported> {
+    const found = this.d.meetings.findPad(padId)
+    const pad = found && links ? { ...found, links } : found
     const text = this.text(padId)
     if (text === null) throw new NotFound(`no pad "${padId}"`)
     const { EXPORT_CSP, markdownToText, minutesPage } = await renderers()
@@ -240,16 +242,21 @@ export class Minutes {
    * goes on). Memory held: one pad's rendering, plus the combined minutes compressed.
    * Throws (404) before anything is written when the event does not exist.
    */
-  eventZip(slug: string): EventZip {
+  /** `links`: each pad's materials by pad id (Materials.linksOfEvent). */
+  eventZip(slug: string, links?: Map<string, PadLink[]>): EventZip {
     const event = this.d.meetings.event(slug)
     return {
       filename: `${fileSlug(event.slug)}-minutes.zip`,
       contentType: 'application/zip',
-      write: (sink) => this.writeEventZip(event, sink),
+      write: (sink) => this.writeEventZip(event, sink, links),
     }
   }
 
-  private async writeEventZip(event: EventInfo, sink: ZipSink): Promise<void> {
+  private async writeEventZip(
+    event: EventInfo,
+    sink: ZipSink,
+    links?: Map<string, PadLink[]>,
+  ): Promise<void> {
     const [{ MINUTES_STYLE, markdownToText, minutesPage }, { ZipStream }] = await Promise.all([
       renderers(),
       import('./zip-stream.ts'),
@@ -258,7 +265,10 @@ export class Minutes {
     // Each combined file ends trimmed, as one string would be: its last piece is held back.
     const combinedMd = new TrimmedTail(zip.deferred('minutes.md'))
     const combinedTxt = new TrimmedTail(zip.deferred('minutes.txt'))
-    const pads = this.d.meetings.pads({ event: event.slug })
+    const pads = this.d.meetings.pads({ event: event.slug }).map((p) => {
+      const own = links?.get(p.id)
+      return own ? { ...p, links: own } : p
+    })
     const yieldTurn = () => new Promise((resolve) => setImmediate(resolve))
     // The contents come first and say which pads have notes: a first pass keeps only that, so
     // memory stays one pad's worth (the notes are read again when each pad is written).
@@ -442,7 +452,14 @@ ${index.join('\n')}
     const fields: TextHeader[] = []
     if (event) fields.push({ label: 'Event', value: event.name })
     fields.push({ label: 'Session', value: pad?.title ?? padId })
-    if (pad) for (const f of scheduleFacts(pad, event)) fields.push({ label: f.label, value: f.value })
+    // Materials go to the header as links: numbered references in text, anchors in HTML.
+    if (pad)
+      for (const f of scheduleFacts(pad, event))
+        fields.push(
+          f.url
+            ? { label: f.label, value: f.linkText ?? f.url, url: f.url }
+            : { label: f.label, value: f.value },
+        )
     let attendees = attendeesOf(text)
     if (attendees.length === 0) {
       attendees = this.d.store

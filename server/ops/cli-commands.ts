@@ -245,7 +245,7 @@ index.html, and all minutes combined in minutes.md and minutes.txt. The default 
   arguments: { min: 1, max: 2 },
   async run(context, [slug, file], values) {
     const core = await context.open()
-    const zip = core.minutes.eventZip(slug!)
+    const zip = core.minutes.eventZip(slug!, await core.materials.linksOfEvent(slug!))
     const target = path.resolve(file ?? zip.filename)
     let fd: number | null = null
     let bytes = 0

@@ -144,6 +144,33 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX short_links_by_pad ON short_links(pad, link);
   `,
+  // 10: series: a meeting continues another (any pad of the server). Keyed by pad id, not by a
+  // foreign key: a deleted meeting's row stays, so the meetings around it still reach each other
+  // and can say what is gone (series-store.ts). A meeting is continued by at most one other.
+  `
+  CREATE TABLE pad_series (
+    pad TEXT PRIMARY KEY,
+    pad_title TEXT,
+    continues TEXT NOT NULL,
+    continues_title TEXT,
+    at INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX pad_series_next ON pad_series(continues);
+  `,
+  // 11: session materials added or removed by hand (materials-store.ts). The schedule's own links
+  // stay in pads.links, replaced by each re-import; a row here outlives re-imports: 'added' is a
+  // material of its own, 'removed' hides a schedule link the next import brings again.
+  `
+  CREATE TABLE pad_materials (
+    pad INTEGER NOT NULL REFERENCES pads(pk) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('added', 'removed')),
+    kind TEXT NOT NULL,
+    title TEXT,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (pad, url)
+  );
+  `,
 ]
 
 export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
