@@ -28,7 +28,7 @@ import { WORKER_TASK_MODULES } from '../server/untrusted/untrusted-files.ts'
 
 const CLIENT_SRC = path.join(ROOT, 'client')
 /** Entry points: one bundle per page. */
-const ENTRIES = ['home-page.ts', 'event-page.ts', 'editor.ts', 'history-page.ts']
+const ENTRIES = ['home-page.ts', 'event-page.ts', 'editor.ts', 'history-page.ts', 'now-page.ts']
 /** The service worker is a classic script, bundled on its own. */
 const WORKER = 'sw.ts'
 /** Copied as they are. */

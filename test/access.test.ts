@@ -302,6 +302,8 @@ function samples(): Sample[] {
     { method: 'POST', path: `/api/pads/${A}/next`, class: 'edit', body: {} },
     { method: 'GET', path: `/api/pads/${A}/materials`, class: 'read' },
     { method: 'GET', path: '/api/events/event-a/feed', class: 'read' },
+    { method: 'GET', path: '/api/events/event-a/now', class: 'read' },
+    { method: 'GET', path: '/e/event-a/now', class: 'read' },
     {
       method: 'POST',
       path: `/api/pads/${A}/materials`,

@@ -13,6 +13,17 @@ import type { Grant, SocketRequest } from '../sync/sync-endpoint.ts'
 import { type AccessControl, atLeast, tokensOf } from './access.ts'
 import { checkOrigin } from './origin-check.ts'
 
+/**
+ * `/sync/<pad>?view=only`: the socket asks to be read-only whatever its link allows (the "now"
+ * page follows sessions and never writes, so an editor's link there grants it no writing).
+ */
+export const VIEW_PARAM = 'view'
+export const VIEW_ONLY = 'only'
+
+function asksViewOnly(url: string | undefined): boolean {
+  return new URL(url ?? '/', 'http://x').searchParams.get(VIEW_PARAM) === VIEW_ONLY
+}
+
 export function socketAuthorizer(
   access: AccessControl,
   allowedOrigins: readonly string[],
@@ -24,7 +35,10 @@ export function socketAuthorizer(
     }
     const tokens = tokensOf(req)
     const decision = access.decide({ kind: 'pad', padId }, tokens)
-    if (atLeast(decision.role, 'edit')) return { ok: true, via: decision.via }
+    if (atLeast(decision.role, 'edit'))
+      return asksViewOnly(req.url)
+        ? { ok: true, readOnly: true, via: decision.via }
+        : { ok: true, via: decision.via }
     if (decision.role === 'read') return { ok: true, readOnly: true, via: decision.via }
     return access.recognises(tokens)
       ? { ok: false, code: CLOSE_FORBIDDEN, reason: 'your link does not give access to this pad' }

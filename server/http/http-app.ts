@@ -180,17 +180,20 @@ export function createHttpApp(options: HttpAppOptions): Express {
  * That first request waits once for the load (tens of ms); every later one finds them ready.
  */
 async function apiRouter(options: HttpAppOptions): Promise<Router> {
-  const [schedule, links, history, minutes, materials, feed, eventFeed, series, api] = await Promise.all([
-    import('./schedule-routes.ts'),
-    import('./links-routes.ts'),
-    import('./history-routes.ts'),
-    import('./minutes-routes.ts'),
-    import('./materials-routes.ts'),
-    import('./feed-routes.ts'),
-    import('../minutes/event-feed.ts'),
-    import('./series-routes.ts'),
-    import('./api-routes.ts'),
-  ])
+  const [schedule, links, history, minutes, materials, feed, eventFeed, series, now, api] = await Promise.all(
+    [
+      import('./schedule-routes.ts'),
+      import('./links-routes.ts'),
+      import('./history-routes.ts'),
+      import('./minutes-routes.ts'),
+      import('./materials-routes.ts'),
+      import('./feed-routes.ts'),
+      import('../minutes/event-feed.ts'),
+      import('./series-routes.ts'),
+      import('./now-routes.ts'),
+      import('./api-routes.ts'),
+    ],
+  )
   const router = express.Router()
   // First: the schedule import reads its own (raw, larger) body before any router parses JSON.
   router.use(schedule.createScheduleRouter(options.meetings))
@@ -208,6 +211,7 @@ async function apiRouter(options: HttpAppOptions): Promise<Router> {
     ),
   )
   router.use(series.createSeriesRouter(options.series, options.meetings, options.access, options.newPads))
+  router.use(now.createNowRouter(options.meetings))
   router.use(api.createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
   return router
 }

@@ -304,6 +304,20 @@ export function createPagesRouter({
     res.type('html').send(page({ title: `${event.name} — outcomes`, body }))
   })
 
+  // The sessions under way with their notes, live (client/now-page.ts fills it from
+  // /api/events/<slug>/now): nothing here but the event's name, so no link's token either.
+  router.get('/e/:slug/now', (req, res) => {
+    const event = meetings.event(req.params.slug)
+    const body = html`${siteHeader(html`<a href="/">Events</a> / <a href="/e/${event.slug}">${event.name}</a> / Now`)}
+<main class="now" data-event="${event.slug}" data-timezone="${event.timezone}">
+  <h1>Happening now at ${event.name}</h1>
+  <p id="now-status" class="muted" role="status">Looking for the sessions under way…</p>
+  <div id="now-sessions" class="now-sessions"></div>
+  <p class="muted">The notes follow each session live, read-only; a session appears when it starts and goes when it ends. <a href="/e/${event.slug}">The whole programme</a></p>
+</main>`
+    res.type('html').send(page({ title: `${event.name} — now`, body, scripts: ['now-page.js'] }))
+  })
+
   router.get('/e/:slug', (req, res, next) => {
     const event = meetings.event(req.params.slug)
     materials
@@ -321,7 +335,7 @@ export function createPagesRouter({
 <main data-event="${event.slug}" data-timezone="${event.timezone}">
   <h1>${event.name}</h1>
   <p class="muted">${dateRange(event)}${event.description ? html` · ${event.description}` : ''}</p>
-  <p><a href="/e/${event.slug}/outcomes">Action items and decisions</a> · <a href="/api/events/${event.slug}/export" download>Download all minutes (.zip)</a> · <a href="/search?event=${event.slug}">Search this event</a></p>
+  <p><a href="/e/${event.slug}/now">Happening now</a> · <a href="/e/${event.slug}/outcomes">Action items and decisions</a> · <a href="/api/events/${event.slug}/export" download>Download all minutes (.zip)</a> · <a href="/search?event=${event.slug}">Search this event</a></p>
   ${mode === 'protected' && role === 'admin' ? eventLinks(linkUrls(publicBase(req), links.ofEvent(event.slug)!)) : ''}
   ${role === 'read' ? html`<p class="message">You are following along with a read-only link: you can read every pad and watch it change, not edit.</p>` : ''}
   ${pads.length ? schedule(pads, event.timezone, role !== 'read') : html`<p class="muted">No sessions yet${role === 'read' ? '' : ': import the schedule or add a pad'}.</p>`}

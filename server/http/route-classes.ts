@@ -113,6 +113,7 @@ export const ROUTES: readonly RouteRule[] = [
   r('GET', '/search', 'read', { eventFromQuery: true }),
   r('GET', '/e/:slug', 'read'),
   r('GET', '/e/:slug/outcomes', 'read'),
+  r('GET', '/e/:slug/now', 'read'),
   r('GET', '/p/:id', 'read'),
   r('GET', '/p/:id/series', 'read'),
   r('GET', '/p/:id/history', 'read'),
@@ -167,6 +168,8 @@ export const ROUTES: readonly RouteRule[] = [
   r('DELETE', '/api/pads/:id/materials', 'edit'),
   // Following from afar: the Atom feed of the event's closed sessions.
   r('GET', '/api/events/:slug/feed', 'read'),
+  // …and the sessions under way now (or `?at=` a given time), for the "now" page.
+  r('GET', '/api/events/:slug/now', 'read'),
   // Operations.
   r('POST', '/api/admin/backup', 'operator'),
 ]
