@@ -36,6 +36,17 @@ before(async () => {
     201,
   )
   ids.pad = pad.id
+  // Under way now, so the "now" page shows a session with its notes.
+  okJson(
+    await apiCall(server, 'POST', `/api/events/${ids.event}/pads`, {
+      title: 'Scheduler talk',
+      kind: 'talk',
+      room: 'Hall A',
+      startsAt: new Date(Date.now() - 5 * 60_000).toISOString(),
+      endsAt: new Date(Date.now() + 60 * 60_000).toISOString(),
+    }),
+    201,
+  )
 })
 
 after(async () => {
@@ -66,6 +77,8 @@ const pages = () => [
   { name: 'event', path: `/e/${ids.event}` },
   { name: 'pad', path: `/p/${ids.pad}` },
   { name: 'history', path: `/p/${ids.pad}/history` },
+  { name: 'series', path: `/p/${ids.pad}/series` },
+  { name: 'now', path: `/e/${ids.event}/now` },
   { name: 'QR', path: `/p/${ids.pad}/qr` },
   { name: 'search', path: '/search?q=memory' },
   { name: 'not found', path: '/p/no-such-pad-a11y/history' },
@@ -81,6 +94,7 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await page.goto(`${server.url}${path}`)
       if (name === 'pad') await waitForEditor(page)
       if (name === 'history') await page.locator('#step-label:not(:empty)').waitFor()
+      if (name === 'now') await page.locator('[data-now]').waitFor()
       for (const v of await blockingViolations(page)) found.push(`${name}: ${v}`)
     }
     assert.deepEqual(found, [])
