@@ -5,6 +5,7 @@
  * deleted meeting in the middle leaves the rest linked and named as gone; a series 1,000 long.
  */
 import assert from 'node:assert/strict'
+import { performance } from 'node:perf_hooks'
 import { after, before, test } from 'node:test'
 import type { PadInfo } from '../server/meetings/model.ts'
 import { apiCall, connectClient, okJson, startTestServer, type TestServer, waitFor } from './helpers.ts'
@@ -230,6 +231,50 @@ test('hostile: a 1 MB title, a bad pad name, an unknown event, a series 1,000 me
   assert.match(await page(ids[999]!), new RegExp(`Continues: <a href="/p/${ids[998]}"`))
   const made = okJson<{ pad: PadInfo }>(await next(ids[999]!), 201).pad
   assert.match(textOf(made.id), /^# Weekly 999/)
+})
+
+test('hostile: the series view of a 1,000-meeting series lists them all, at ~10× the cost of 100', async () => {
+  /** A series of `n` meetings, each with the same open item and a decision; its last meeting. */
+  const chain = async (n: number, name: string) => {
+    const ids: string[] = []
+    for (let i = 0; i < n; i++) {
+      const prelude = `- [ ] @alice weekly report for ${name}\nDECISION: meet again (${i})\n`
+      ids.push(server.meetings.createPad({ title: `${name} ${i}`, kind: 'meeting' }, undefined, prelude).id)
+      if (i > 0)
+        okJson(await apiCall(server, 'PUT', `/api/pads/${ids[i]}/continues`, { continues: ids[i - 1] }))
+    }
+    return ids[n - 1]!
+  }
+  const small = await chain(100, 'Small')
+  const big = await chain(1000, 'Big')
+  interface View {
+    meetings: { id: string }[]
+    actionItems: { states: unknown[] }[]
+  }
+  const view = okJson<View>(await apiCall(server, 'GET', `/api/pads/${big}/series/view`))
+  assert.equal(view.meetings.length, 1000)
+  assert.equal(view.actionItems.length, 1, 'one item, matched across every meeting')
+  assert.equal(view.actionItems[0]!.states.length, 1000)
+  const html = await apiCall(server, 'GET', `/p/${big}/series`)
+  assert.equal(html.status, 200)
+  assert.equal(html.text.match(/Decision: meet again/g)?.length, 1000)
+  const costOf = async (id: string) => {
+    let best = Number.POSITIVE_INFINITY
+    for (let i = 0; i < 3; i++) {
+      const start = performance.now()
+      assert.equal((await apiCall(server, 'GET', `/api/pads/${id}/series/view`)).status, 200)
+      assert.equal((await apiCall(server, 'GET', `/p/${id}/series`)).status, 200)
+      best = Math.min(best, performance.now() - start)
+    }
+    return best
+  }
+  const smallMs = await costOf(small)
+  const bigMs = await costOf(big)
+  // Linear is 10×; a quadratic step would be 100×.
+  assert.ok(
+    bigMs <= 25 * smallMs + 100,
+    `1,000 meetings: ${bigMs.toFixed(1)} ms; 100: ${smallMs.toFixed(1)} ms`,
+  )
 })
 
 test('protected: the next meeting in another event needs that event’s edit link; no secret in the series', async () => {
