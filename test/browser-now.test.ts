@@ -176,3 +176,42 @@ test("protected: the viewer's link opens the page; no edit or organiser secret i
     )
   }
 })
+
+test('ten sessions at once, ten people typing: every line seen live on one page', async (t: TestContext) => {
+  const server = await startTestServer()
+  t.after(() => server.close())
+  okJson(await apiCall(server, 'POST', '/api/events', { slug: 'fosdem', name: 'FOSDEM' }), 201)
+  const pads: PadInfo[] = []
+  for (let i = 0; i < 10; i++)
+    pads.push(
+      okJson<PadInfo>(
+        await apiCall(server, 'POST', '/api/events/fosdem/pads', {
+          title: `Devroom ${i}`,
+          kind: 'talk',
+          room: `Room ${String(i).padStart(2, '0')}`,
+          startsAt: iso(Date.now() - 5 * MIN),
+          endsAt: iso(Date.now() + 60 * MIN),
+        }),
+        201,
+      ),
+    )
+  const viewer = await personInTest(browser, t, 'Viewer')
+  await viewer.page.goto(`${server.url}/e/fosdem/now`)
+  await eventually('all ten shown', async () => (await viewer.page.locator('[data-now]').count()) === 10)
+  assert.deepEqual(
+    await viewer.page.locator('[data-now] h2').allTextContents(),
+    pads.map((p) => p.title),
+    'by room',
+  )
+  const typists = await Promise.all(pads.map((p, i) => typeInto(server, p.id, `first line in room ${i}`)))
+  t.after(() => {
+    for (const c of typists) c.destroy()
+  })
+  for (let round = 0; round < 5; round++)
+    for (const [i, c] of typists.entries()) c.text.insert(c.text.length, `round ${round} in room ${i}\n`)
+  for (const [i, p] of pads.entries())
+    await eventually(`room ${i}'s notes`, async () => {
+      const text = (await notesOf(viewer.page, p.id)) ?? ''
+      return text.includes(`first line in room ${i}`) && text.includes(`round 4 in room ${i}`)
+    })
+})
