@@ -109,8 +109,9 @@ function show(answer: NowAnswer): void {
     // In the server's order (by room); moving a node keeps its notes as they are.
     list.append(f.article)
   }
+  // 24-hour, in the event's zone: as the sessions' times are written.
   const next = answer.nextChangeAt
-    ? ` Next change at ${new Date(answer.nextChangeAt).toLocaleTimeString(undefined, { timeStyle: 'short', timeZone: main.dataset.timezone })}.`
+    ? ` Next change at ${new Date(answer.nextChangeAt).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: main.dataset.timezone })}.`
     : ''
   const count = answer.sessions.length
   status.textContent =
