@@ -31,6 +31,7 @@ import type { SearchIndex } from '../storage/search-index.ts'
 import { bodyPolicy } from './body-policy.ts'
 import type { AssetManifest } from './client-assets.ts'
 import { errorHandler, notFound } from './http-errors.ts'
+import { createNowRouter } from './now-routes.ts'
 import { createPagesRouter } from './pages.ts'
 import { accessGuard } from './route-classes.ts'
 import { securityHeaders } from './security-headers.ts'
@@ -160,6 +161,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     }, next)
   })
 
+  // Not with the lazy routers below: it validates by hand (no zod) and needs nothing a start does not load.
+  app.use('/api', createNowRouter(options.meetings))
   app.use(
     '/api',
     lazyRouter(() => apiRouter(options)),
@@ -180,20 +183,17 @@ export function createHttpApp(options: HttpAppOptions): Express {
  * That first request waits once for the load (tens of ms); every later one finds them ready.
  */
 async function apiRouter(options: HttpAppOptions): Promise<Router> {
-  const [schedule, links, history, minutes, materials, feed, eventFeed, series, now, api] = await Promise.all(
-    [
-      import('./schedule-routes.ts'),
-      import('./links-routes.ts'),
-      import('./history-routes.ts'),
-      import('./minutes-routes.ts'),
-      import('./materials-routes.ts'),
-      import('./feed-routes.ts'),
-      import('../minutes/event-feed.ts'),
-      import('./series-routes.ts'),
-      import('./now-routes.ts'),
-      import('./api-routes.ts'),
-    ],
-  )
+  const [schedule, links, history, minutes, materials, feed, eventFeed, series, api] = await Promise.all([
+    import('./schedule-routes.ts'),
+    import('./links-routes.ts'),
+    import('./history-routes.ts'),
+    import('./minutes-routes.ts'),
+    import('./materials-routes.ts'),
+    import('./feed-routes.ts'),
+    import('../minutes/event-feed.ts'),
+    import('./series-routes.ts'),
+    import('./api-routes.ts'),
+  ])
   const router = express.Router()
   // First: the schedule import reads its own (raw, larger) body before any router parses JSON.
   router.use(schedule.createScheduleRouter(options.meetings))
@@ -211,7 +211,6 @@ async function apiRouter(options: HttpAppOptions): Promise<Router> {
     ),
   )
   router.use(series.createSeriesRouter(options.series, options.meetings, options.access, options.newPads))
-  router.use(now.createNowRouter(options.meetings))
   router.use(api.createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
   return router
 }
