@@ -186,7 +186,8 @@ test('ten sessions at once, ten people typing: every line seen live on one page'
     pads.push(
       okJson<PadInfo>(
         await apiCall(server, 'POST', '/api/events/fosdem/pads', {
-          title: `Devroom ${i}`,
+          // One title is markup, to be shown as the text it is.
+          title: i === 0 ? 'Devroom 0 <img src=x onerror="globalThis.pwned=1"> & co' : `Devroom ${i}`,
           kind: 'talk',
           room: `Room ${String(i).padStart(2, '0')}`,
           startsAt: iso(Date.now() - 5 * MIN),
@@ -203,6 +204,7 @@ test('ten sessions at once, ten people typing: every line seen live on one page'
     pads.map((p) => p.title),
     'by room',
   )
+  assert.equal(await viewer.page.evaluate(() => (globalThis as { pwned?: number }).pwned), undefined)
   const typists = await Promise.all(pads.map((p, i) => typeInto(server, p.id, `first line in room ${i}`)))
   t.after(() => {
     for (const c of typists) c.destroy()
