@@ -221,7 +221,7 @@ test('hostile: a 1 MB title, a bad pad name, an unknown event, a series 1,000 me
   // 1,000 meetings, each continuing the one before.
   const ids: string[] = []
   for (let i = 0; i < 1000; i++)
-    ids.push(server.meetings.createPad({ title: `Weekly ${i}`, kind: 'meeting' }).id)
+    ids.push((await server.meetings.createPad({ title: `Weekly ${i}`, kind: 'meeting' })).id)
   for (let i = 1; i < ids.length; i++) {
     okJson(await apiCall(server, 'PUT', `/api/pads/${ids[i]}/continues`, { continues: ids[i - 1] }))
   }
