@@ -21,7 +21,7 @@ import type { Logger } from './ops/logger.ts'
 import { Metrics, meteredPadLog } from './ops/metrics.ts'
 import { CLIENT_OUT } from './ops/paths.ts'
 import { OnlineBackups } from './storage/backup.ts'
-import type { Db } from './storage/db.ts'
+import { closeDb, type Db } from './storage/db.ts'
 import { SqliteLinksRepo } from './storage/links-store.ts'
 import type { PadLog } from './storage/pad-log.ts'
 import type { SearchIndex } from './storage/search-index.ts'
@@ -183,8 +183,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       await backups.idle()
       // No background round may hold the file while the last checkpoint empties the WAL.
       walCheckpointer.stop()
-      db.pragma('wal_checkpoint(TRUNCATE)')
-      db.close()
+      closeDb(db)
     })()
     return closing
   }
