@@ -923,7 +923,7 @@ describe('templates are applied exactly once', () => {
     }
   })
 
-  test('an import or a template into a pad someone has open goes through the room: over the size limit it is refused, stores nothing, sends nothing', async () => {
+  test('an import or a template into a pad someone has open goes through the room (with nobody in it, the size limit): over it, refused; nothing stored or sent', async () => {
     // 64 KiB pads; a 100 KB document or template is over it.
     const server = await ownServer({ maxPadBytes: 64 * 1024 })
     try {
@@ -960,6 +960,16 @@ describe('templates are applied exactly once', () => {
         kind: 'talk',
       })
       assert.match(assertApiError(tooBig, 413, 'refused'), /pad is full/)
+      // With nobody in the pad, the same limit holds.
+      const unopened = await call(
+        server,
+        'POST',
+        '/api/pads/import?id=nobody-here&title=Big',
+        state,
+        'application/octet-stream',
+      )
+      assert.match(assertApiError(unopened, 413, 'refused'), /pad is full/)
+      assertApiError(await call(server, 'GET', '/api/pads/nobody-here'), 404)
 
       await sleep(200)
       for (const [id, c] of [

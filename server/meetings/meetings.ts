@@ -5,7 +5,7 @@
  * sockets are closed for good.
  */
 import { randomBytes } from 'node:crypto'
-import { Busy, Conflict, Invalid, NotFound } from '../lib/domain-errors.ts'
+import { Busy, Conflict, Invalid, NotFound, TooLarge } from '../lib/domain-errors.ts'
 import { refusedWrite } from '../lib/refused-write.ts'
 import type {
   EventFields,
@@ -184,8 +184,9 @@ export class Meetings {
   /**
    * Creates a pad whose first log row is its kind's template — or `initialState` (an imported
    * Yjs state) — stored with its metadata in one operation. When someone has the (empty,
-   * unstored) pad open, that row goes through the room's checks (closed, size, validity): a
-   * refusal is a TooLarge or Conflict error and nothing is stored or sent.
+   * unstored) pad open, that row goes through the room's checks (closed, size, items, validity);
+   * otherwise through the size limit. A refusal is a TooLarge, Conflict or Busy error, and
+   * nothing is stored or sent.
    */
   async createPad(input: PadInput, initialState?: Uint8Array, prelude = ''): Promise<PadInfo> {
     // Commit a live room's first keystrokes before deciding whether the id is taken.
@@ -196,6 +197,9 @@ export class Meetings {
       const result = await room.applyCommitted(pad.firstRow.data, () => this.d.meetings.createPad(pad))
       if (!result.ok) throw refusedWrite(result)
     } else {
+      // Nobody has it open: the same size limit, without a room to ask.
+      const max = this.d.rooms.limits.maxPadBytes
+      if (pad.firstRow.data.byteLength > max) throw new TooLarge(`pad is full (${max} bytes)`, 'refused')
       await this.d.meetings.createPad(pad)
     }
     this.d.onPadChanged?.(pad.id)
