@@ -125,7 +125,7 @@ export class Meetings {
   }
 
   /** Conflict when the slug is taken (the store says so: two requests at once cannot both make it). */
-  createEvent(fields: EventFields): Promise<EventInfo> {
+  async createEvent(fields: EventFields): Promise<EventInfo> {
     checkDays(fields)
     return this.d.meetings.createEvent(fields)
   }
