@@ -21,7 +21,8 @@ import type { Logger } from './ops/logger.ts'
 import { Metrics, meteredPadLog } from './ops/metrics.ts'
 import { CLIENT_OUT } from './ops/paths.ts'
 import { OnlineBackups } from './storage/backup.ts'
-import type { Db } from './storage/db.ts'
+import { closeDb, type Db } from './storage/db.ts'
+import { SqliteLinksRepo } from './storage/links-store.ts'
 import type { PadLog } from './storage/pad-log.ts'
 import type { SearchIndex } from './storage/search-index.ts'
 import type { PadStore } from './storage/store.ts'
@@ -91,7 +92,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.tryHit(String(origin.ip), padId),
       padLog: (sqlite) => meteredPadLog(ops.padLog?.(sqlite) ?? sqlite, metrics),
     })
-  const links = new EventLinks(db)
+  const links = new EventLinks(new SqliteLinksRepo(db))
   const access = new AccessControl({ adminToken: ops.adminToken || null, links })
   // One policy for pages, the API and websocket upgrades.
   const hosts = hostPolicy(config)
@@ -132,9 +133,9 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       )
       log.info({ eventPk, link: kind, socketsClosed: n }, 'event link rotated')
     },
-    padMoved: (padId) => {
+    padMoved: async (padId) => {
       // Whoever came in with a link may not follow the pad into another event.
-      const now = links.ofPad(padId)?.eventPk
+      const now = (await links.ofPad(padId))?.eventPk
       endpoint.closeWhere(
         (grant) => grant.padId === padId && grant.via !== null && grant.via.eventPk !== now,
         CLOSE_FORBIDDEN,
@@ -182,8 +183,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       await backups.idle()
       // No background round may hold the file while the last checkpoint empties the WAL.
       walCheckpointer.stop()
-      db.pragma('wal_checkpoint(TRUNCATE)')
-      db.close()
+      closeDb(db)
     })()
     return closing
   }

@@ -14,11 +14,11 @@ import { DEFAULTS, type Durability } from './ops/config.ts'
 import type { Logger } from './ops/logger.ts'
 import { type Db, openDb } from './storage/db.ts'
 import { SqliteHistoryLog } from './storage/history-log.ts'
-import { MaterialsStore } from './storage/materials-store.ts'
-import { MeetingsStore } from './storage/meetings-store.ts'
+import { SqliteMaterialsRepo } from './storage/materials-store.ts'
+import { type MeetingsRepo, SqliteMeetingsRepo } from './storage/meetings-store.ts'
 import type { PadLog } from './storage/pad-log.ts'
 import { SearchIndex } from './storage/search-index.ts'
-import { SeriesStore } from './storage/series-store.ts'
+import { SqliteSeriesRepo } from './storage/series-store.ts'
 import { SqlitePadLog } from './storage/sqlite-pad-log.ts'
 import { PadStore } from './storage/store.ts'
 import { WalCheckpointer } from './storage/wal-checkpointer.ts'
@@ -50,7 +50,7 @@ export interface Core {
   /** The pad log the rooms persist to. */
   readonly padLog: PadLog
   readonly rooms: Rooms
-  readonly meetingsStore: MeetingsStore
+  readonly meetingsStore: MeetingsRepo
   readonly meetings: Meetings
   readonly minutes: Minutes
   readonly search: SearchIndex
@@ -82,10 +82,8 @@ export function openCore(options: CoreOptions): Core {
       isClosed: (padId) => history.isClosed(padId),
       mayCreatePad: options.mayCreatePad,
     })
-    const meetingsStore = new MeetingsStore(db)
+    const meetingsStore = new SqliteMeetingsRepo(db, store)
     const meetings = new Meetings({
-      db,
-      store,
       meetings: meetingsStore,
       rooms,
       templates,
@@ -97,7 +95,7 @@ export function openCore(options: CoreOptions): Core {
         text: (padId): string | null => minutes.text(padId),
         // Speakers are searchable from the start: they are metadata, never in the text.
         title: (padId) => {
-          const pad = meetingsStore.pad(padId)
+          const pad = meetingsStore.padNow(padId)
           return pad ? [pad.title ?? padId, ...pad.speakers].join('\n') : null
         },
       },
@@ -115,10 +113,10 @@ export function openCore(options: CoreOptions): Core {
     const history: History = new History(new SqliteHistoryLog(db), rooms)
     const series = new Series({
       meetings,
-      store: new SeriesStore(db),
+      store: new SqliteSeriesRepo(db),
       textOf: (padId) => minutes.text(padId),
     })
-    const materials = new Materials({ meetings, store: new MaterialsStore(db) })
+    const materials = new Materials({ meetings, store: new SqliteMaterialsRepo(db) })
     search.indexMissing()
     return {
       db,

@@ -139,7 +139,7 @@ describe('the Atom feed of an open event', () => {
     ] as const) {
       okJson(await apiCall(server, 'POST', '/api/events', { slug, name: slug }), 201)
       for (let i = 0; i < n; i++) {
-        server.meetings.createPad({ event: slug, title: `Session ${i}`, kind: 'talk' })
+        await server.meetings.createPad({ event: slug, title: `Session ${i}`, kind: 'talk' })
         // Let the loop turn: a client's idle keep-alive socket is closed in the open, not under a request.
         if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve))
       }

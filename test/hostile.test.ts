@@ -628,17 +628,22 @@ describe('the log stays quiet under a flood', () => {
 // hostile shape with a plain request of the same size (a ratio, never a time).
 
 /** A stored pad holding `text`, created the way an import would (one log row). */
-function storedPad(server: TestServer, title: string, text: string, event: string | null = null): string {
+async function storedPad(
+  server: TestServer,
+  title: string,
+  text: string,
+  event: string | null = null,
+): Promise<string> {
   const doc = new Y.Doc()
   doc.getText('notes').insert(0, text)
-  const pad = server.meetings.createPad({ title, kind: 'meeting', event }, Y.encodeStateAsUpdate(doc))
+  const pad = await server.meetings.createPad({ title, kind: 'meeting', event }, Y.encodeStateAsUpdate(doc))
   doc.destroy()
   server.search.markDirty(pad.id)
   return pad.id
 }
 
-function createEvent(server: TestServer, slug: string): void {
-  server.meetings.createEvent({
+async function createEvent(server: TestServer, slug: string): Promise<void> {
+  await server.meetings.createEvent({
     slug,
     name: slug,
     startsOn: null,
@@ -710,10 +715,10 @@ describe('budgets: exports and diffs', () => {
     // ~20 µs a paragraph, so the reference is the same shape a quarter the size, four times.
     const server = await startTestServer()
     try {
-      createEvent(server, 'paras')
-      const many = storedPad(server, 'Many', paragraphs(300_000, 1), 'paras')
-      const quarter = storedPad(server, 'Quarter', paragraphs(75_000, 1))
-      const plain = storedPad(server, 'Plain', paragraphs(300_000, 600))
+      await createEvent(server, 'paras')
+      const many = await storedPad(server, 'Many', paragraphs(300_000, 1), 'paras')
+      const quarter = await storedPad(server, 'Quarter', paragraphs(75_000, 1))
+      const plain = await storedPad(server, 'Plain', paragraphs(300_000, 600))
       // Warm up the renderer, so neither side pays for compiling it.
       await ok200(server, `/api/pads/${quarter}/export?format=txt`)
       const hostile = await measured(async () => {
@@ -743,11 +748,11 @@ describe('budgets: exports and diffs', () => {
   test('the event zip is made one pad at a time: four big pads block others no longer than one', async () => {
     const server = await startTestServer()
     try {
-      createEvent(server, 'one')
-      createEvent(server, 'four')
+      await createEvent(server, 'one')
+      await createEvent(server, 'four')
       const text = paragraphs(1_000_000, 300)
-      storedPad(server, 'Only', text, 'one')
-      for (let i = 0; i < 4; i++) storedPad(server, `Big ${i}`, text, 'four')
+      await storedPad(server, 'Only', text, 'one')
+      for (let i = 0; i < 4; i++) await storedPad(server, `Big ${i}`, text, 'four')
       await ok200(server, '/api/events/one/export')
       // The reference holds the same work and garbage: four zips of one pad each, one after another.
       // A zip made all at once (the old zipSync) blocks for all four pads; one made a pad at a time
@@ -775,7 +780,7 @@ describe('budgets: exports and diffs', () => {
     const server = await startTestServer()
     try {
       const lines = (tag: string) => Array.from({ length: 70_000 }, (_, i) => `${tag}${i}`).join('\n')
-      const id = storedPad(server, 'Long', lines('a'))
+      const id = await storedPad(server, 'Long', lines('a'))
       const room = await server.rooms.open(id)
       const ytext = room.doc.getText('notes')
       room.doc.transact(() => {
@@ -801,12 +806,12 @@ describe('budgets: search', () => {
   test('a one-letter query matching everywhere in a 2 MiB pad costs within 5× one match in a pad that size', async () => {
     const server = await startTestServer()
     try {
-      createEvent(server, 'dense')
-      createEvent(server, 'sparse')
+      await createEvent(server, 'dense')
+      await createEvent(server, 'sparse')
       const dense = 'm '.repeat(1024 * 1024)
       const sparse = `${'lorem '.repeat(170_000)}zebra ${'ipsum '.repeat(170_000)}`
-      storedPad(server, 'Dense', dense, 'dense')
-      storedPad(server, 'Sparse', sparse, 'sparse')
+      await storedPad(server, 'Dense', dense, 'dense')
+      await storedPad(server, 'Sparse', sparse, 'sparse')
       const hits = async (q: string, event: string) => {
         const reply = await apiCall(server, 'GET', `/api/search?q=${q}&event=${event}`)
         assert.equal(reply.status, 200, reply.text.slice(0, 300))
@@ -851,7 +856,7 @@ describe('budgets: snapshots', () => {
   test('connect, type a character, leave, ten times on a 2 MiB pad: no snapshot per leave', async () => {
     const server = await startTestServer()
     try {
-      const id = storedPad(server, 'Big', paragraphs(2 * 1024 * 1024, 300))
+      const id = await storedPad(server, 'Big', paragraphs(2 * 1024 * 1024, 300))
       const visit = async (i: number) => {
         const c = connectClient(server.wsUrl, id, { name: `V${i}` })
         await c.synced()
@@ -917,11 +922,11 @@ describe('budgets: event-wide views and new pads', () => {
   test('the outcomes roll-up of 200 pads is read again only for the pad that changed', async () => {
     const server = await startTestServer()
     try {
-      createEvent(server, 'many')
+      await createEvent(server, 'many')
       const ids: string[] = []
       for (let i = 0; i < 200; i++)
         ids.push(
-          storedPad(
+          await storedPad(
             server,
             `S${i}`,
             `${paragraphs(20_000, 200)}\nACTION(ana): item ${i}\nDECISION: d${i}\n`,
@@ -954,7 +959,7 @@ describe('budgets: event-wide views and new pads', () => {
   test('pads made over HTTP share the per-address new-pad limit (429 naming it)', async () => {
     const server = await startTestServer({ maxNewPadsPerIpPerMinute: 5 })
     try {
-      createEvent(server, 'kr-2026')
+      await createEvent(server, 'kr-2026')
       const statuses: number[] = []
       for (let i = 0; i < 5; i++)
         statuses.push(
@@ -978,7 +983,7 @@ describe('budgets: event-wide views and new pads', () => {
         'application/octet-stream',
       )
       assert.equal(imported.status, 429, 'the import door counts too')
-      assert.equal(server.meetings.pads({ event: 'kr-2026' }).length, 5)
+      assert.equal((await server.meetings.pads({ event: 'kr-2026' })).length, 5)
     } finally {
       await server.close()
     }
@@ -1024,16 +1029,16 @@ describe('budgets: answers and readers that do not read', () => {
     const server = await startTestServer({ stalledReaderCloseMs: 2000 }, { adminToken: ADMIN })
     const bearer = { authorization: `Bearer ${ADMIN}` }
     try {
-      createEvent(server, 'big')
+      await createEvent(server, 'big')
       const links = okJson<{ read: string }>(
         await apiCall(server, 'GET', '/api/events/big/links', undefined, 'application/json', bearer),
       )
       const read = new URL(links.read).searchParams.get('token')!
       const update = manyStructs(10_000)
-      const padOf = (title: string) =>
-        server.meetings.createPad({ title, kind: 'meeting', event: 'big' }, update).id
-      const plainPad = padOf('Plain')
-      const bigPad = padOf('Big')
+      const padOf = async (title: string) =>
+        (await server.meetings.createPad({ title, kind: 'meeting', event: 'big' }, update)).id
+      const plainPad = await padOf('Plain')
+      const bigPad = await padOf('Big')
       // Someone typing on another pad, whose keystrokes must keep arriving.
       const other = 'lpc-2026-other'
       const a = connectClient(server.wsUrl, other, { name: 'Ada', params: { token: ADMIN } })
@@ -1244,7 +1249,7 @@ describe('budgets: what a pad costs, at every door', () => {
         `refusing cost ${hostileMs.toFixed(0)} ms, a plain update ${plainMs.toFixed(0)} ms`,
       )
       // The import door: the same limit, named, and no pad.
-      const pads = server.meetings.pads({ unfiled: true }).length
+      const pads = (await server.meetings.pads({ unfiled: true })).length
       const imported = await apiCall(
         server,
         'POST',
@@ -1254,7 +1259,7 @@ describe('budgets: what a pad costs, at every door', () => {
       )
       assert.equal(imported.status, 413, imported.text)
       assert.match((imported.json as { error: { message: string } }).error.message, /MAX_PAD_ITEMS/)
-      assert.equal(server.meetings.pads({ unfiled: true }).length, pads)
+      assert.equal((await server.meetings.pads({ unfiled: true })).length, pads)
       plainRaw.ws.terminate()
     } finally {
       await server.close()
@@ -1265,7 +1270,7 @@ describe('budgets: what a pad costs, at every door', () => {
     const maxPadBytes = 64 * 1024
     const server = await startTestServer({ maxPadBytes, maxFrameBytes: maxPadBytes + 1024 * 1024 })
     try {
-      const id = storedPad(server, 'Restore', paragraphs(40_000, 300))
+      const id = await storedPad(server, 'Restore', paragraphs(40_000, 300))
       const room = await server.rooms.open(id)
       const notes = room.doc.getText('notes')
       room.doc.transact(() => {
@@ -1307,7 +1312,7 @@ describe('budgets: what a pad costs, at every door', () => {
       const old = encoding.toUint8Array(e)
       const id = 'lpc-2026-stored-before'
       server.store.append([{ padId: id, at: Date.now(), conn: 'server', author: null, data: old }])
-      const plain = storedPad(server, 'Plain', paragraphs(old.byteLength, 300))
+      const plain = await storedPad(server, 'Plain', paragraphs(old.byteLength, 300))
       const reads = (pad: string) => [
         `/api/pads/${pad}/export?format=md`,
         `/api/pads/${pad}/revisions/1`,
@@ -1347,8 +1352,9 @@ describe('budgets: a pad at its size limit', () => {
     // The limit 100 bytes above the pad: a few edits fit, then every one is at the limit.
     const server = await startTestServer({ maxPadBytes: full.byteLength + 100 })
     try {
-      const nearId = server.meetings.createPad({ title: 'Full', kind: 'meeting', event: null }, full).id
-      const smallId = storedPad(server, 'Small', 'Agenda\n')
+      const nearId = (await server.meetings.createPad({ title: 'Full', kind: 'meeting', event: null }, full))
+        .id
+      const smallId = await storedPad(server, 'Small', 'Agenda\n')
       /** One keystroke at the top of the pad by a writer of its own (each stands alone). */
       const keystroke = (room: Room, client: number): Uint8Array => {
         const first = (room.doc.getText('notes') as unknown as { _start: { id: Y.ID } })._start.id

@@ -923,6 +923,86 @@ describe('templates are applied exactly once', () => {
     }
   })
 
+  test('an import or a template into a pad someone has open goes through the room (with nobody in it, the size limit): over it, refused; nothing stored or sent', async () => {
+    // 64 KiB pads; a 100 KB document or template is over it.
+    const server = await ownServer({ maxPadBytes: 64 * 1024 })
+    try {
+      const big = new Y.Doc()
+      big.getText('notes').insert(0, 'x'.repeat(100_000))
+      const state = Y.encodeStateAsUpdate(big)
+      big.destroy()
+      const watcher = connect(server.wsUrl, 'open-import')
+      await watcher.synced()
+      const refused = await call(
+        server,
+        'POST',
+        '/api/pads/import?id=open-import&title=Big',
+        state,
+        'application/octet-stream',
+      )
+      assert.match(assertApiError(refused, 413, 'refused'), /pad is full/)
+
+      await createEvent(server, { slug: 'tpl', name: 'Templates' })
+      ok(
+        await call(
+          server,
+          'PUT',
+          '/api/events/tpl/templates/talk',
+          `# {{title}}\n${'y'.repeat(100_000)}\n`,
+          'text/markdown',
+        ),
+      )
+      const tplWatcher = connect(server.wsUrl, 'open-template')
+      await tplWatcher.synced()
+      const tooBig = await call(server, 'POST', '/api/events/tpl/pads', {
+        id: 'open-template',
+        title: 'Talk',
+        kind: 'talk',
+      })
+      assert.match(assertApiError(tooBig, 413, 'refused'), /pad is full/)
+      // With nobody in the pad, the same limit holds.
+      const unopened = await call(
+        server,
+        'POST',
+        '/api/pads/import?id=nobody-here&title=Big',
+        state,
+        'application/octet-stream',
+      )
+      assert.match(assertApiError(unopened, 413, 'refused'), /pad is full/)
+      assertApiError(await call(server, 'GET', '/api/pads/nobody-here'), 404)
+
+      await sleep(200)
+      for (const [id, c] of [
+        ['open-import', watcher],
+        ['open-template', tplWatcher],
+      ] as const) {
+        assert.equal(c.text.toString(), '', `${id}: the room's clients saw nothing`)
+        assertApiError(await call(server, 'GET', `/api/pads/${id}`), 404, undefined, `${id}: no metadata: `)
+        assert.equal(logRows(server, id).length, 0, `${id}: no row`)
+      }
+      // Within the limit the same door works, live.
+      const small = new Y.Doc()
+      small.getText('notes').insert(0, 'imported notes\n')
+      ok(
+        await call(
+          server,
+          'POST',
+          '/api/pads/import?id=open-import&title=Small',
+          Y.encodeStateAsUpdate(small),
+          'application/octet-stream',
+        ),
+        201,
+      )
+      small.destroy()
+      await waitFor('the import reaches the open room', () => watcher.text.toString() === 'imported notes\n')
+      assert.equal(logRows(server, 'open-import').length, 1)
+      watcher.destroy()
+      tplWatcher.destroy()
+    } finally {
+      await server.close()
+    }
+  })
+
   test('a pad opened by a bare websocket name starts empty and shows up as unfiled once it has content', async () => {
     const server = await ownServer()
     try {

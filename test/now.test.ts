@@ -192,7 +192,7 @@ describe('GET /api/events/<slug>/now', () => {
       okJson(await apiCall(server, 'POST', '/api/events', { slug, name: slug }), 201)
       for (let i = 0; i < n; i++) {
         const startsAt = Date.parse('2026-11-10T08:00:00Z') + (i % 2) * 24 * 60 * MIN
-        server.meetings.createPad({
+        await server.meetings.createPad({
           event: slug,
           title: `Session ${i}`,
           kind: 'talk',

@@ -241,7 +241,7 @@ describe('request logs', () => {
 
   test('an unexpected error is one error line carrying the request id; the response says nothing of it', async () => {
     const original = server.meetings.events
-    server.meetings.events = () => {
+    server.meetings.events = async () => {
       throw new Error('boom at /srv/secret/path')
     }
     try {
@@ -400,7 +400,7 @@ describe('online backup while five clients type, then restore', () => {
         got.size < final.size,
         'edits made after the backup are not in it: the restore replaced the data',
       )
-      assert.equal(restored.meetings.event('lpc-2026').name, 'Linux Plumbers 2026')
+      assert.equal((await restored.meetings.event('lpc-2026')).name, 'Linux Plumbers 2026')
       // A stock client sees the restored pad.
       const reader = connectClient(restored.wsUrl, padId)
       await reader.synced()

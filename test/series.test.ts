@@ -222,7 +222,7 @@ test('hostile: a 1 MB title, a bad pad name, an unknown event, a series 1,000 me
   // 1,000 meetings, each continuing the one before.
   const ids: string[] = []
   for (let i = 0; i < 1000; i++)
-    ids.push(server.meetings.createPad({ title: `Weekly ${i}`, kind: 'meeting' }).id)
+    ids.push((await server.meetings.createPad({ title: `Weekly ${i}`, kind: 'meeting' })).id)
   for (let i = 1; i < ids.length; i++) {
     okJson(await apiCall(server, 'PUT', `/api/pads/${ids[i]}/continues`, { continues: ids[i - 1] }))
   }
@@ -239,7 +239,9 @@ test('hostile: the series view of a 1,000-meeting series lists them all, at ~10Ã
     const ids: string[] = []
     for (let i = 0; i < n; i++) {
       const prelude = `- [ ] @alice weekly report for ${name}\nDECISION: meet again (${i})\n`
-      ids.push(server.meetings.createPad({ title: `${name} ${i}`, kind: 'meeting' }, undefined, prelude).id)
+      ids.push(
+        (await server.meetings.createPad({ title: `${name} ${i}`, kind: 'meeting' }, undefined, prelude)).id,
+      )
       if (i > 0)
         okJson(await apiCall(server, 'PUT', `/api/pads/${ids[i]}/continues`, { continues: ids[i - 1] }))
     }

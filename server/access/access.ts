@@ -64,15 +64,15 @@ export class AccessControl {
   }
 
   /** The role `tokens` give on `subject`. */
-  decide(subject: Subject, tokens: readonly string[]): Decision {
+  async decide(subject: Subject, tokens: readonly string[]): Promise<Decision> {
     if (this.mode === 'open') return { role: 'admin', via: null }
     const digests = tokens.map(digest)
     if (digests.some((d) => sameSecret(d, this.adminDigest!))) return { role: 'admin', via: null }
     const secrets =
       subject.kind === 'pad'
-        ? this.links.ofPad(subject.padId)
+        ? await this.links.ofPad(subject.padId)
         : subject.kind === 'event'
-          ? this.links.ofEvent(subject.slug)
+          ? await this.links.ofEvent(subject.slug)
           : null
     if (secrets) {
       const edit = digest(secrets.edit)
@@ -91,11 +91,11 @@ export class AccessControl {
    * is forbidden (403, close 4403): e.g. event A's link on event B's pad. It reads every event's
    * secrets, so it is asked once per refusal, never per event on a page.
    */
-  recognises(tokens: readonly string[]): boolean {
+  async recognises(tokens: readonly string[]): Promise<boolean> {
     if (this.mode === 'open' || tokens.length === 0) return false
     const digests = tokens.map(digest)
     if (digests.some((d) => sameSecret(d, this.adminDigest!))) return true
-    for (const secrets of this.links.all()) {
+    for (const secrets of await this.links.all()) {
       const edit = digest(secrets.edit)
       const read = digest(secrets.read)
       if (digests.some((d) => sameSecret(d, edit) || sameSecret(d, read))) return true

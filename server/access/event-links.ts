@@ -1,29 +1,23 @@
 /**
  * Each event's two secrets: the edit link and the read-only link of protected mode. They live in
  * their own table (never in EventInfo, so no listing or export can leak them), are made from
- * node's CSPRNG when an event's links are first needed, and are replaced by `rotate`.
+ * node's CSPRNG when an event's links are first needed, and are replaced by `rotate`. The storage
+ * is links-store.ts; what a secret is, and when one is made, is decided here.
  */
 import { randomBytes } from 'node:crypto'
-import type { Db } from '../storage/db.ts'
+import type { LinkKind, LinksRepo, StoredLinks } from '../storage/links-store.ts'
 import { TOKEN_PARAM } from './access.ts'
 
 /** 160 bits: beyond guessing (the issue asks for at least 128), and short enough for a URL. */
 const SECRET_BYTES = 20
 
-export type LinkKind = 'edit' | 'read'
+export type { LinkKind }
 
 export interface EventSecrets {
   eventPk: number
   slug: string
   edit: string
   read: string
-}
-
-interface Row {
-  pk: number
-  slug: string
-  edit_secret: string | null
-  read_secret: string | null
 }
 
 const newSecret = () => randomBytes(SECRET_BYTES).toString('base64url')
@@ -53,59 +47,37 @@ export interface ShortTarget {
 }
 
 export class EventLinks {
-  private readonly s
+  private readonly repo: LinksRepo
 
-  constructor(db: Db) {
-    const select = `SELECT e.pk, e.slug, l.edit_secret, l.read_secret FROM events e LEFT JOIN event_links l ON l.event = e.pk`
-    this.s = {
-      bySlug: db.prepare<[string], Row>(`${select} WHERE e.slug = ?`),
-      byPad: db.prepare<[string], Row>(`${select} WHERE e.pk = (SELECT event FROM pads WHERE id = ?)`),
-      all: db.prepare<[], Row>(select),
-      create: db.prepare<[number, string, string, number]>(
-        'INSERT OR IGNORE INTO event_links (event, edit_secret, read_secret, rotated_at) VALUES (?, ?, ?, ?)',
-      ),
-      rotateEdit: db.prepare<[string, number, number]>(
-        'UPDATE event_links SET edit_secret = ?, rotated_at = ? WHERE event = ?',
-      ),
-      rotateRead: db.prepare<[string, number, number]>(
-        'UPDATE event_links SET read_secret = ?, rotated_at = ? WHERE event = ?',
-      ),
-      shortOf: db.prepare<[string, string, string], { code: string }>(
-        'SELECT s.code FROM short_links s JOIN pads p ON p.pk = s.pad WHERE p.id = ? AND s.link = ? AND s.secret = ?',
-      ),
-      addShort: db.prepare<[string, string, string, number, string]>(
-        'INSERT INTO short_links (code, pad, link, secret, created_at) SELECT ?, pk, ?, ?, ? FROM pads WHERE id = ?',
-      ),
-      short: db.prepare<[string], { pad_id: string; link: string; secret: string }>(
-        'SELECT p.id AS pad_id, s.link, s.secret FROM short_links s JOIN pads p ON p.pk = s.pad WHERE s.code = ?',
-      ),
-      dropShorts: db.prepare<[string]>('DELETE FROM short_links WHERE secret = ?'),
-    }
+  constructor(repo: LinksRepo) {
+    this.repo = repo
   }
 
   /** The secrets of an event, or null when there is no such event. */
-  ofEvent(slug: string): EventSecrets | null {
-    return this.complete(this.s.bySlug.get(slug))
+  async ofEvent(slug: string): Promise<EventSecrets | null> {
+    return this.complete(await this.repo.ofEvent(slug))
   }
 
   /** The secrets of the event a pad is filed under; null for an unfiled or unknown pad. */
-  ofPad(padId: string): EventSecrets | null {
-    return this.complete(this.s.byPad.get(padId))
+  async ofPad(padId: string): Promise<EventSecrets | null> {
+    return this.complete(await this.repo.ofPad(padId))
   }
 
   /** Every event's secrets (to tell a stale or foreign link from a made-up token). */
-  all(): EventSecrets[] {
-    return this.s.all.all().map((row) => this.complete(row)!)
+  async all(): Promise<EventSecrets[]> {
+    const out: EventSecrets[] = []
+    for (const stored of await this.repo.all()) {
+      const secrets = await this.complete(stored)
+      if (secrets) out.push(secrets)
+    }
+    return out
   }
 
-  /** Replaces one of an event's secrets: links carrying the old one stop working. */
-  rotate(slug: string, kind: LinkKind): EventSecrets | null {
-    const current = this.ofEvent(slug)
+  /** Replaces one of an event's secrets: links carrying the old one (and their short links) stop working. */
+  async rotate(slug: string, kind: LinkKind): Promise<EventSecrets | null> {
+    const current = await this.ofEvent(slug)
     if (!current) return null
-    const statement = kind === 'edit' ? this.s.rotateEdit : this.s.rotateRead
-    statement.run(newSecret(), Date.now(), current.eventPk)
-    // The short links that stood for the old secret go with it.
-    this.s.dropShorts.run(current[kind])
+    await this.repo.rotate(current.eventPk, kind, newSecret(), Date.now())
     return this.ofEvent(slug)
   }
 
@@ -113,38 +85,33 @@ export class EventLinks {
    * The short link code of a pad through its event's `kind` link, made on first use; null for a
    * pad without an event (no link opens it).
    */
-  shortCode(padId: string, kind: LinkKind): string | null {
-    const secrets = this.ofPad(padId)
+  async shortCode(padId: string, kind: LinkKind): Promise<string | null> {
+    const secrets = await this.ofPad(padId)
     if (!secrets) return null
-    const secret = secrets[kind]
-    const known = this.s.shortOf.get(padId, kind, secret)
-    if (known) return known.code
-    const code = newShortCode()
-    this.s.addShort.run(code, kind, secret, Date.now(), padId)
-    return code
+    return this.repo.shortCode(padId, kind, secrets[kind], newShortCode(), Date.now())
   }
 
   /**
    * What a short link opens now, or null when it never existed or no longer works: its secret
    * was replaced, or the pad moved to another event (whose links are other secrets).
    */
-  resolveShort(code: string): ShortTarget | null {
-    const row = this.s.short.get(code)
-    if (!row) return null
-    const kind = row.link as LinkKind
-    const current = this.ofPad(row.pad_id)
-    if (!current || current[kind] !== row.secret) return null
-    return { padId: row.pad_id, kind, secret: row.secret }
+  async resolveShort(code: string): Promise<ShortTarget | null> {
+    const stored = await this.repo.short(code)
+    if (!stored) return null
+    const current = await this.ofPad(stored.padId)
+    if (!current || current[stored.kind] !== stored.secret) return null
+    return stored
   }
 
-  private complete(row: Row | undefined): EventSecrets | null {
-    if (!row) return null
-    if (row.edit_secret === null || row.read_secret === null) {
+  private async complete(stored: StoredLinks | null): Promise<EventSecrets | null> {
+    if (!stored) return null
+    let row: StoredLinks | null = stored
+    if (row.edit === null || row.read === null) {
       // First use of this event's links (a new event, or one from before links existed).
-      this.s.create.run(row.pk, newSecret(), newSecret(), Date.now())
-      return this.complete(this.s.bySlug.get(row.slug))
+      row = await this.repo.initialise(row.eventPk, newSecret(), newSecret(), Date.now())
+      if (!row || row.edit === null || row.read === null) return null
     }
-    return { eventPk: row.pk, slug: row.slug, edit: row.edit_secret, read: row.read_secret }
+    return { eventPk: row.eventPk, slug: row.slug, edit: row.edit, read: row.read }
   }
 }
 

@@ -27,20 +27,20 @@ function asksViewOnly(url: string | undefined): boolean {
 export function socketAuthorizer(
   access: AccessControl,
   allowedOrigins: readonly string[],
-): (request: SocketRequest) => Grant {
-  return ({ padId, req }) => {
+): (request: SocketRequest) => Promise<Grant> {
+  return async ({ padId, req }) => {
     const origin = checkOrigin(req.headers.origin, req.headers.host, allowedOrigins)
     if (origin === 'foreign') {
       return { ok: false, code: CLOSE_FORBIDDEN, reason: 'cross-site socket refused (Origin does not match)' }
     }
     const tokens = tokensOf(req)
-    const decision = access.decide({ kind: 'pad', padId }, tokens)
+    const decision = await access.decide({ kind: 'pad', padId }, tokens)
     if (atLeast(decision.role, 'edit'))
       return asksViewOnly(req.url)
         ? { ok: true, readOnly: true, via: decision.via }
         : { ok: true, via: decision.via }
     if (decision.role === 'read') return { ok: true, readOnly: true, via: decision.via }
-    return access.recognises(tokens)
+    return (await access.recognises(tokens))
       ? { ok: false, code: CLOSE_FORBIDDEN, reason: 'your link does not give access to this pad' }
       : { ok: false, code: CLOSE_UNAUTHORIZED, reason: 'this pad needs a link (token) from the organisers' }
   }

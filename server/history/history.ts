@@ -11,13 +11,13 @@ import {
   type Timeline,
   type TimelineStep,
 } from '../../shared/history.ts'
-import { Busy, Conflict, NotFound, TooLarge } from '../lib/domain-errors.ts'
+import { NotFound } from '../lib/domain-errors.ts'
+import { refusedWrite } from '../lib/refused-write.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
 import type { HistoryLog } from '../storage/history-log.ts'
-import { CLOSE, CLOSE_PAD_FULL, REFUSED_SESSION_CLOSED } from '../sync/close-codes.ts'
 import { admitStoredRead } from '../sync/item-budget.ts'
 import { docFromStored, LOAD_ORIGIN } from '../sync/pad-doc.ts'
-import { type Refusal, SERVER_ORIGIN } from '../sync/peer.ts'
+import { SERVER_ORIGIN } from '../sync/peer.ts'
 import type { Rooms } from '../sync/rooms.ts'
 
 /**
@@ -32,13 +32,6 @@ export const STEP_MAX_MS = 60_000
 export const NAMELESS = 'someone without a name'
 
 const iso = (ms: number) => new Date(ms).toISOString()
-
-/** A restore the room refused, as the domain error a person can act on. */
-function refusedWrite(refusal: Refusal): Error {
-  if (refusal.code === CLOSE_PAD_FULL) return new TooLarge(refusal.reason, 'refused')
-  if (refusal.code === CLOSE.goingAway) return new Busy(refusal.reason)
-  return new Conflict(refusal.reason, refusal.code === REFUSED_SESSION_CLOSED ? 'closed' : 'refused')
-}
 
 /** Who a log row is credited to: its author; the server's own rows (templates) are "Summitpad". */
 const authorOf = (row: { author: string | null; conn: string }) =>

@@ -11,6 +11,7 @@ import { parseTime } from '../meetings/schedule.ts'
 import { isValidIsoDateTime, isValidTimeZone } from '../meetings/time.ts'
 import { PAD_ID_MAX_LENGTH } from '../sync/pad-id.ts'
 import { HttpError } from './http-errors.ts'
+import { asyncRoute } from './json-route.ts'
 import { plainIssue } from './plain-errors.ts'
 import { onlyAdminNames } from './route-classes.ts'
 
@@ -109,7 +110,7 @@ function toMs(value: string | null | undefined, zone: string): number | null | u
 
 export interface ApiHooks {
   /** A pad now belongs to another event (or none): links of the old one must stop working on it. */
-  padMoved(padId: string): void
+  padMoved(padId: string): Promise<void>
   /** The per-address new-pad limit, shared with sockets opening new names. */
   newPads: NewPadGate
 }
@@ -117,113 +118,168 @@ export interface ApiHooks {
 export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
   const api = express.Router()
 
-  const zoneOf = (eventSlug: string | null | undefined) =>
-    eventSlug ? meetings.event(eventSlug).timezone : 'UTC'
+  const zoneOf = async (eventSlug: string | null | undefined) =>
+    eventSlug ? (await meetings.event(eventSlug)).timezone : 'UTC'
 
   // ---- events
-  api.get('/events', (_req, res) => {
-    res.json({ events: meetings.events() })
-  })
-  api.post('/events', (req, res) => {
-    const body = jsonBody(req, eventCreate)
-    const event = meetings.createEvent({
-      slug: body.slug,
-      name: body.name,
-      startsOn: body.startsOn ?? null,
-      endsOn: body.endsOn ?? null,
-      timezone: body.timezone ?? 'UTC',
-      description: body.description ?? null,
-    })
-    res.status(201).location(`/api/events/${event.slug}`).json(event)
-  })
-  api.get('/events/:slug', (req, res) => {
-    res.json(meetings.event(param(req, 'slug')))
-  })
-  api.patch('/events/:slug', (req, res) => {
-    res.json(meetings.updateEvent(param(req, 'slug'), jsonBody(req, eventPatch)))
-  })
-  api.delete('/events/:slug', (req, res) => {
-    res.json(meetings.deleteEvent(param(req, 'slug')))
-  })
-  api.get('/events/:slug/pads', (req, res) => {
-    res.json({ pads: meetings.pads({ event: param(req, 'slug') }) })
-  })
-  api.post('/events/:slug/pads', (req, res) => {
-    const body = jsonBody(req, padCreate)
-    if (body.event !== undefined && body.event !== param(req, 'slug')) {
-      throw new HttpError(400, 'invalid', 'event: differs from the event in the URL')
-    }
-    if (body.id !== undefined) onlyAdminNames(res)
-    meetings.event(param(req, 'slug'))
-    admitNewPad(req, res, hooks.newPads)
-    res
-      .status(201)
-      .json(createPad(meetings, { ...body, event: param(req, 'slug') }, zoneOf(param(req, 'slug'))))
-  })
-  api.get('/events/:slug/presence', (req, res) => {
-    const pads = meetings.pads({ event: param(req, 'slug') })
-    res.json({ pads: Object.fromEntries(pads.map((p) => [p.id, meetings.presence(p.id)])) })
-  })
-  api.get('/events/:slug/templates/:kind', (req, res) => {
-    res.json(meetings.template(param(req, 'slug'), kindOf(req)))
-  })
-  api.put('/events/:slug/templates/:kind', (req, res) => {
-    const body = typeof req.body === 'string' ? req.body : jsonBody(req, templateBody).body
-    meetings.setTemplate(param(req, 'slug'), kindOf(req), body)
-    res.json(meetings.template(param(req, 'slug'), kindOf(req)))
-  })
-  api.delete('/events/:slug/templates/:kind', (req, res) => {
-    meetings.resetTemplate(param(req, 'slug'), kindOf(req))
-    res.json(meetings.template(param(req, 'slug'), kindOf(req)))
-  })
-  api.get('/templates/:kind', (req, res) => {
-    res.json(meetings.template(null, kindOf(req)))
-  })
+  api.get(
+    '/events',
+    asyncRoute(async (_req, res) => {
+      res.json({ events: await meetings.events() })
+    }),
+  )
+  api.post(
+    '/events',
+    asyncRoute(async (req, res) => {
+      const body = jsonBody(req, eventCreate)
+      const event = await meetings.createEvent({
+        slug: body.slug,
+        name: body.name,
+        startsOn: body.startsOn ?? null,
+        endsOn: body.endsOn ?? null,
+        timezone: body.timezone ?? 'UTC',
+        description: body.description ?? null,
+      })
+      res.status(201).location(`/api/events/${event.slug}`).json(event)
+    }),
+  )
+  api.get(
+    '/events/:slug',
+    asyncRoute(async (req, res) => {
+      res.json(await meetings.event(param(req, 'slug')))
+    }),
+  )
+  api.patch(
+    '/events/:slug',
+    asyncRoute(async (req, res) => {
+      res.json(await meetings.updateEvent(param(req, 'slug'), jsonBody(req, eventPatch)))
+    }),
+  )
+  api.delete(
+    '/events/:slug',
+    asyncRoute(async (req, res) => {
+      res.json(await meetings.deleteEvent(param(req, 'slug')))
+    }),
+  )
+  api.get(
+    '/events/:slug/pads',
+    asyncRoute(async (req, res) => {
+      res.json({ pads: await meetings.pads({ event: param(req, 'slug') }) })
+    }),
+  )
+  api.post(
+    '/events/:slug/pads',
+    asyncRoute(async (req, res) => {
+      const body = jsonBody(req, padCreate)
+      if (body.event !== undefined && body.event !== param(req, 'slug')) {
+        throw new HttpError(400, 'invalid', 'event: differs from the event in the URL')
+      }
+      if (body.id !== undefined) onlyAdminNames(res)
+      await meetings.event(param(req, 'slug'))
+      admitNewPad(req, res, hooks.newPads)
+      res
+        .status(201)
+        .json(
+          await createPad(meetings, { ...body, event: param(req, 'slug') }, await zoneOf(param(req, 'slug'))),
+        )
+    }),
+  )
+  api.get(
+    '/events/:slug/presence',
+    asyncRoute(async (req, res) => {
+      const pads = await meetings.pads({ event: param(req, 'slug') })
+      res.json({ pads: Object.fromEntries(pads.map((p) => [p.id, meetings.presence(p.id)])) })
+    }),
+  )
+  api.get(
+    '/events/:slug/templates/:kind',
+    asyncRoute(async (req, res) => {
+      res.json(await meetings.template(param(req, 'slug'), kindOf(req)))
+    }),
+  )
+  api.put(
+    '/events/:slug/templates/:kind',
+    asyncRoute(async (req, res) => {
+      const body = typeof req.body === 'string' ? req.body : jsonBody(req, templateBody).body
+      await meetings.setTemplate(param(req, 'slug'), kindOf(req), body)
+      res.json(await meetings.template(param(req, 'slug'), kindOf(req)))
+    }),
+  )
+  api.delete(
+    '/events/:slug/templates/:kind',
+    asyncRoute(async (req, res) => {
+      await meetings.resetTemplate(param(req, 'slug'), kindOf(req))
+      res.json(await meetings.template(param(req, 'slug'), kindOf(req)))
+    }),
+  )
+  api.get(
+    '/templates/:kind',
+    asyncRoute(async (req, res) => {
+      res.json(await meetings.template(null, kindOf(req)))
+    }),
+  )
 
   // ---- pads
-  api.get('/pads', (req, res) => {
-    const event = req.query.event
-    if (typeof event === 'string') return void res.json({ pads: meetings.pads({ event }) })
-    res.json({ pads: meetings.pads({ unfiled: true }) })
-  })
-  api.post('/pads', (req, res) => {
-    const body = jsonBody(req, padCreate)
-    admitNewPad(req, res, hooks.newPads)
-    res.status(201).json(createPad(meetings, body, zoneOf(body.event)))
-  })
-  api.get('/pads/:id', (req, res) => {
-    res.json(meetings.pad(param(req, 'id')))
-  })
-  api.patch('/pads/:id', (req, res) => {
-    const body = jsonBody(req, padPatch)
-    const current = meetings.pad(param(req, 'id'))
-    const zone = zoneOf(body.event !== undefined ? body.event : current.event)
-    const { startsAt, endsAt, ...rest } = body
-    const updated = meetings.updatePad(current.id, {
-      ...rest,
-      startsAt: toMs(startsAt, zone),
-      endsAt: toMs(endsAt, zone),
-    })
-    if (updated.event !== current.event) hooks.padMoved(updated.id)
-    res.json(updated)
-  })
-  api.delete('/pads/:id', (req, res) => {
-    meetings.deletePad(param(req, 'id'))
-    res.status(204).end()
-  })
-  api.get('/pads/:id/presence', (req, res) => {
-    meetings.pad(param(req, 'id'))
-    res.json(meetings.presence(param(req, 'id')))
-  })
+  api.get(
+    '/pads',
+    asyncRoute(async (req, res) => {
+      const event = req.query.event
+      if (typeof event === 'string') return void res.json({ pads: await meetings.pads({ event }) })
+      res.json({ pads: await meetings.pads({ unfiled: true }) })
+    }),
+  )
+  api.post(
+    '/pads',
+    asyncRoute(async (req, res) => {
+      const body = jsonBody(req, padCreate)
+      admitNewPad(req, res, hooks.newPads)
+      res.status(201).json(await createPad(meetings, body, await zoneOf(body.event)))
+    }),
+  )
+  api.get(
+    '/pads/:id',
+    asyncRoute(async (req, res) => {
+      res.json(await meetings.pad(param(req, 'id')))
+    }),
+  )
+  api.patch(
+    '/pads/:id',
+    asyncRoute(async (req, res) => {
+      const body = jsonBody(req, padPatch)
+      const current = await meetings.pad(param(req, 'id'))
+      const zone = await zoneOf(body.event !== undefined ? body.event : current.event)
+      const { startsAt, endsAt, ...rest } = body
+      const updated = await meetings.updatePad(current.id, {
+        ...rest,
+        startsAt: toMs(startsAt, zone),
+        endsAt: toMs(endsAt, zone),
+      })
+      if (updated.event !== current.event) await hooks.padMoved(updated.id)
+      res.json(updated)
+    }),
+  )
+  api.delete(
+    '/pads/:id',
+    asyncRoute(async (req, res) => {
+      await meetings.deletePad(param(req, 'id'))
+      res.status(204).end()
+    }),
+  )
+  api.get(
+    '/pads/:id/presence',
+    asyncRoute(async (req, res) => {
+      await meetings.pad(param(req, 'id'))
+      res.json(meetings.presence(param(req, 'id')))
+    }),
+  )
 
   return api
 }
 
 function createPad(meetings: Meetings, body: z.infer<typeof padCreate>, zone: string) {
-  const pad = meetings.createPad({
+  return meetings.createPad({
     ...body,
     startsAt: toMs(body.startsAt, zone) ?? null,
     endsAt: toMs(body.endsAt, zone) ?? null,
   })
-  return pad
 }

@@ -59,7 +59,7 @@ export interface HttpAppOptions {
   /** After a rotation: cut off the sockets that came in with the old link. */
   linkRotated(eventPk: number, kind: LinkKind): void
   /** A pad's event changed: cut off sockets that came in with the old event's links. */
-  padMoved(padId: string): void
+  padMoved(padId: string): Promise<void>
   /** ALLOWED_ORIGINS (besides the request's own Host), for the cross-site checks. */
   allowedOrigins: readonly string[]
   /** Which Host names are answered (DNS rebinding): checked before anything else. */

@@ -120,9 +120,9 @@ export function createMinutesRouter(
   })
 
   api.get('/events/:slug/export', async (req, res, next) => {
-    let zip: ReturnType<Minutes['eventZip']>
+    let zip: Awaited<ReturnType<Minutes['eventZip']>>
     try {
-      zip = minutes.eventZip(req.params.slug, await materials.linksOfEvent(req.params.slug))
+      zip = await minutes.eventZip(req.params.slug, await materials.linksOfEvent(req.params.slug))
     } catch (err) {
       return next(err)
     }
@@ -144,8 +144,8 @@ export function createMinutesRouter(
       )
   })
 
-  api.get('/events/:slug/outcomes', (req, res) => {
-    res.json(minutes.rollup(req.params.slug))
+  api.get('/events/:slug/outcomes', (req, res, next) => {
+    minutes.rollup(req.params.slug).then((rollup) => res.json(rollup), next)
   })
 
   api.get('/search', (req, res) => {

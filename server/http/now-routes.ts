@@ -11,6 +11,7 @@ import { sessionsAt, slotOf } from '../meetings/now.ts'
 import { parseTime } from '../meetings/schedule.ts'
 import { inZone, isValidIsoDateTime } from '../meetings/time.ts'
 import { HttpError } from './http-errors.ts'
+import { asyncRoute } from './json-route.ts'
 
 /**
  * Most sessions the page follows at once, each a live socket and a Yjs doc in the browser. The
@@ -100,11 +101,15 @@ export function nowAnswer(event: EventInfo, pads: readonly PadInfo[], at: number
 
 export function createNowRouter(meetings: Meetings, clock: () => number = Date.now): Router {
   const api = express.Router()
-  api.get('/events/:slug/now', (req, res) => {
-    const event = meetings.event(String(req.params.slug))
-    const at = momentOf(req, event, clock)
-    res.set('Cache-Control', 'private, no-store')
-    res.json(nowAnswer(event, meetings.pads({ event: event.slug }), at))
-  })
+  api.get(
+    '/events/:slug/now',
+    asyncRoute(async (req, res) => {
+      const event = await meetings.event(String(req.params.slug))
+      const at = momentOf(req, event, clock)
+      const pads = await meetings.pads({ event: event.slug })
+      res.set('Cache-Control', 'private, no-store')
+      res.json(nowAnswer(event, pads, at))
+    }),
+  )
   return api
 }

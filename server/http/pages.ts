@@ -20,6 +20,7 @@ import { isValidPadId } from '../sync/pad-id.ts'
 import { type AssetManifest, preloadsOf } from './client-assets.ts'
 import { Html, html, type PageOptions, page as renderPage, siteHeader } from './html.ts'
 import { HttpError } from './http-errors.ts'
+import { asyncRoute } from './json-route.ts'
 import { accessOf } from './route-classes.ts'
 import { seriesLine, seriesPage } from './series-html.ts'
 
@@ -211,11 +212,11 @@ export function createPagesRouter({
   router.use('/assets', express.static(CLIENT_OUT, { index: false, maxAge: 0 }))
 
   /** The front page of a protected server for someone without the admin token: the events their links open. */
-  const protectedHome = (req: Request): string => {
+  const protectedHome = async (req: Request): Promise<string> => {
     const tokens = tokensOf(req)
-    const mine = meetings
-      .events()
-      .filter((e) => access.decide({ kind: 'event', slug: e.slug }, tokens).role !== 'none')
+    const mine: EventInfo[] = []
+    for (const e of await meetings.events())
+      if ((await access.decide({ kind: 'event', slug: e.slug }, tokens)).role !== 'none') mine.push(e)
     const body = html`${siteHeader()}
 <main>
   <h1>Meeting notes, live</h1>
@@ -225,15 +226,18 @@ export function createPagesRouter({
     return page({ title: 'Summitpad', body })
   }
 
-  router.get('/', (req, res) => {
-    const { mode, role } = accessOf(res)
-    // A public route whose answer depends on the caller: in protected mode it lists the events
-    // this visitor's links open (or everything, to the organiser). No cache may keep it.
-    if (mode === 'protected') res.set('Cache-Control', 'private, no-store')
-    if (mode === 'protected' && role !== 'admin') return void res.type('html').send(protectedHome(req))
-    const events = meetings.events()
-    const unfiled = meetings.pads({ unfiled: true })
-    const body = html`${siteHeader()}
+  router.get(
+    '/',
+    asyncRoute(async (req, res) => {
+      const { mode, role } = accessOf(res)
+      // A public route whose answer depends on the caller: in protected mode it lists the events
+      // this visitor's links open (or everything, to the organiser). No cache may keep it.
+      if (mode === 'protected') res.set('Cache-Control', 'private, no-store')
+      if (mode === 'protected' && role !== 'admin')
+        return void res.type('html').send(await protectedHome(req))
+      const events = await meetings.events()
+      const unfiled = await meetings.pads({ unfiled: true })
+      const body = html`${siteHeader()}
 <main>
   <h1>Meeting notes, live</h1>
   <p class="muted">One pad per session. Everyone in the room types into it at once; the minutes are kept with their full history.</p>
@@ -260,19 +264,22 @@ export function createPagesRouter({
   <h2>Unfiled pads</h2>
   ${unfiled.length ? html`<ul class="cards">${unfiled.map((p) => html`<li><a class="title" href="/p/${p.id}">${padTitle(p)}</a> <span class="muted">updated ${p.updatedAt.slice(0, 16).replace('T', ' ')} UTC</span></li>`)}</ul>` : html`<p class="muted">None.</p>`}
 </main>`
-    res.type('html').send(page({ title: 'Events', body, scripts: ['home-page.js'] }))
-  })
+      res.type('html').send(page({ title: 'Events', body, scripts: ['home-page.js'] }))
+    }),
+  )
 
-  router.get('/search', (req, res) => {
-    const q = typeof req.query.q === 'string' ? req.query.q.slice(0, 500) : ''
-    const event = typeof req.query.event === 'string' ? req.query.event : undefined
-    const kindParam = typeof req.query.kind === 'string' ? req.query.kind : undefined
-    const kind = (PAD_KINDS as readonly string[]).includes(kindParam ?? '')
-      ? (kindParam as PadKind)
-      : undefined
-    const hits = q ? search.search(q, { event, kind }) : []
-    const scope = event ? meetings.event(event) : null
-    const body = html`${siteHeader(scope ? html`<a href="/">Events</a> / <a href="/e/${scope.slug}">${scope.name}</a> / Search` : 'Search')}
+  router.get(
+    '/search',
+    asyncRoute(async (req, res) => {
+      const q = typeof req.query.q === 'string' ? req.query.q.slice(0, 500) : ''
+      const event = typeof req.query.event === 'string' ? req.query.event : undefined
+      const kindParam = typeof req.query.kind === 'string' ? req.query.kind : undefined
+      const kind = (PAD_KINDS as readonly string[]).includes(kindParam ?? '')
+        ? (kindParam as PadKind)
+        : undefined
+      const hits = q ? search.search(q, { event, kind }) : []
+      const scope = event ? await meetings.event(event) : null
+      const body = html`${siteHeader(scope ? html`<a href="/">Events</a> / <a href="/e/${scope.slug}">${scope.name}</a> / Search` : 'Search')}
 <main>
   <h1>${scope ? `Search ${scope.name}` : 'Search the minutes'}</h1>
   ${searchForm(q, event, kind)}
@@ -284,15 +291,18 @@ export function createPagesRouter({
 <p class="snippet">${new Html(h.snippet)}</p></li>`,
   )}</ul>
 </main>`
-    res.type('html').send(page({ title: q ? `${q} — search` : 'Search', body }))
-  })
+      res.type('html').send(page({ title: q ? `${q} — search` : 'Search', body }))
+    }),
+  )
 
-  router.get('/e/:slug/outcomes', (req, res) => {
-    const event = meetings.event(req.params.slug)
-    const { actionsByOwner, decisions } = minutes.rollup(event.slug)
-    const item = (i: { padId: string; padTitle: string; line: number; text: string; done?: boolean }) =>
-      html`<li>${i.done ? html`<s>${i.text}</s> <span class="badge">done</span>` : i.text} <span class="muted">— <a href="/p/${i.padId}#L${i.line}">${i.padTitle}</a>, line ${i.line}</span></li>`
-    const body = html`${siteHeader(html`<a href="/">Events</a> / <a href="/e/${event.slug}">${event.name}</a> / Outcomes`)}
+  router.get(
+    '/e/:slug/outcomes',
+    asyncRoute(async (req, res) => {
+      const event = await meetings.event(String(req.params.slug))
+      const { actionsByOwner, decisions } = await minutes.rollup(event.slug)
+      const item = (i: { padId: string; padTitle: string; line: number; text: string; done?: boolean }) =>
+        html`<li>${i.done ? html`<s>${i.text}</s> <span class="badge">done</span>` : i.text} <span class="muted">— <a href="/p/${i.padId}#L${i.line}">${i.padTitle}</a>, line ${i.line}</span></li>`
+      const body = html`${siteHeader(html`<a href="/">Events</a> / <a href="/e/${event.slug}">${event.name}</a> / Outcomes`)}
 <main>
   <h1>Action items and decisions</h1>
   <p class="muted">Collected from every pad of ${event.name}: lines starting with <code>ACTION(name):</code>, <code>- [ ] @name</code> or <code>DECISION:</code>. <a href="/api/events/${event.slug}/outcomes">JSON</a></p>
@@ -301,42 +311,53 @@ export function createPagesRouter({
   <h2>Decisions</h2>
   ${decisions.length ? html`<ul>${decisions.map(item)}</ul>` : html`<p class="muted">None yet.</p>`}
 </main>`
-    res.type('html').send(page({ title: `${event.name} — outcomes`, body }))
-  })
+      res.type('html').send(page({ title: `${event.name} — outcomes`, body }))
+    }),
+  )
 
   // The sessions under way with their notes, live (client/now-page.ts fills it from
   // /api/events/<slug>/now): nothing here but the event's name, so no link's token either.
-  router.get('/e/:slug/now', (req, res) => {
-    const event = meetings.event(req.params.slug)
-    const body = html`${siteHeader(html`<a href="/">Events</a> / <a href="/e/${event.slug}">${event.name}</a> / Now`)}
+  router.get(
+    '/e/:slug/now',
+    asyncRoute(async (req, res) => {
+      const event = await meetings.event(String(req.params.slug))
+      const body = html`${siteHeader(html`<a href="/">Events</a> / <a href="/e/${event.slug}">${event.name}</a> / Now`)}
 <main class="now" data-event="${event.slug}" data-timezone="${event.timezone}">
   <h1>Happening now at ${event.name}</h1>
   <p id="now-status" class="muted" role="status">Looking for the sessions under way…</p>
   <div id="now-sessions" class="now-sessions"></div>
   <p class="muted">The notes follow each session live, read-only; a session appears when it starts and goes when it ends. <a href="/e/${event.slug}">The whole programme</a></p>
 </main>`
-    res.type('html').send(page({ title: `${event.name} — now`, body, scripts: ['now-page.js'] }))
-  })
+      res.type('html').send(page({ title: `${event.name} — now`, body, scripts: ['now-page.js'] }))
+    }),
+  )
 
-  router.get('/e/:slug', (req, res, next) => {
-    const event = meetings.event(req.params.slug)
-    materials
-      .linksOfEvent(event.slug)
-      .then((shown) => eventPage(req, res, event, shown))
-      .catch(next)
-  })
+  router.get(
+    '/e/:slug',
+    asyncRoute(async (req, res) => {
+      const event = await meetings.event(String(req.params.slug))
+      await eventPage(req, res, event, await materials.linksOfEvent(event.slug))
+    }),
+  )
 
-  const eventPage = (req: Request, res: Response, event: EventInfo, shown: Map<string, PadLink[]>): void => {
-    const pads = meetings
-      .pads({ event: event.slug })
-      .map((p) => ({ ...p, links: shown.get(p.id) ?? p.links }))
+  const eventPage = async (
+    req: Request,
+    res: Response,
+    event: EventInfo,
+    shown: Map<string, PadLink[]>,
+  ): Promise<void> => {
+    const pads = (await meetings.pads({ event: event.slug })).map((p) => ({
+      ...p,
+      links: shown.get(p.id) ?? p.links,
+    }))
     const { role, mode } = accessOf(res)
+    const secrets = mode === 'protected' && role === 'admin' ? await links.ofEvent(event.slug) : null
     const body = html`${siteHeader(html`<a href="/">Events</a> / ${event.name}`)}
 <main data-event="${event.slug}" data-timezone="${event.timezone}">
   <h1>${event.name}</h1>
   <p class="muted">${dateRange(event)}${event.description ? html` · ${event.description}` : ''}</p>
   <p><a href="/e/${event.slug}/now">Happening now</a> · <a href="/e/${event.slug}/outcomes">Action items and decisions</a> · <a href="/api/events/${event.slug}/export" download>Download all minutes (.zip)</a> · <a href="/search?event=${event.slug}">Search this event</a></p>
-  ${mode === 'protected' && role === 'admin' ? eventLinks(linkUrls(publicBase(req), links.ofEvent(event.slug)!)) : ''}
+  ${secrets ? eventLinks(linkUrls(publicBase(req), secrets)) : ''}
   ${role === 'read' ? html`<p class="message">You are following along with a read-only link: you can read every pad and watch it change, not edit.</p>` : ''}
   ${pads.length ? schedule(pads, event.timezone, role !== 'read') : html`<p class="muted">No sessions yet${role === 'read' ? '' : ': import the schedule or add a pad'}.</p>`}
   ${
@@ -394,28 +415,38 @@ export function createPagesRouter({
     res.set('Cache-Control', 'no-cache').sendFile('sw.js', { root: CLIENT_OUT })
   })
 
-  router.get('/p/:id', (req, res, next) => {
-    const id = req.params.id
-    if (!isValidPadId(id)) throw new HttpError(400, 'invalid', 'pad names are 1-100 of A-Z a-z 0-9 . _ -')
-    // A pad nobody created yet opens empty, as in Etherpad; it is stored with its first edit.
-    const pad = meetings.findPad(id)
-    if (!pad) return void padPage(req, res, null, html``)
-    Promise.all([series.neighbours(id), materials.withMaterials(pad)])
-      .then(([n, shown]) =>
-        padPage(req, res, shown, seriesLine(id, pad.event, n, accessOf(res).role !== 'read')),
-      )
-      .catch(next)
-  })
+  router.get(
+    '/p/:id',
+    asyncRoute(async (req, res) => {
+      const id = String(req.params.id)
+      if (!isValidPadId(id)) throw new HttpError(400, 'invalid', 'pad names are 1-100 of A-Z a-z 0-9 . _ -')
+      // A pad nobody created yet opens empty, as in Etherpad; it is stored with its first edit.
+      const pad = await meetings.findPad(id)
+      if (!pad) return void (await padPage(req, res, null, html``))
+      const [n, shown] = await Promise.all([series.neighbours(id), materials.withMaterials(pad)])
+      await padPage(req, res, shown, seriesLine(id, pad.event, n, accessOf(res).role !== 'read'))
+    }),
+  )
 
-  const padPage = (req: Request, res: Response, pad: PadInfo | null, seriesNav: Html): void => {
+  const padPage = async (
+    req: Request,
+    res: Response,
+    pad: PadInfo | null,
+    seriesNav: Html,
+  ): Promise<void> => {
     const id = String(req.params.id)
     const title = pad ? padTitle(pad) : id
     const viewer = accessOf(res).role === 'read'
-    const zone = pad?.event ? meetings.event(pad.event).timezone : null
+    const event = pad?.event ? await meetings.event(pad.event) : null
+    const zone = event ? event.timezone : null
+    const neighbours =
+      pad && event
+        ? roomNeighbours(pad, await meetings.pads({ event: event.slug }))
+        : { prev: null, next: null }
     const body = html`<div class="pad-root" data-pad="${id}" data-title="${title}"${zone ? html` data-zone="${zone}"` : ''}${viewer ? html` data-viewer="true"` : ''}>
 <header class="pad-bar">
   <a class="brand" href="/">Summitpad</a>
-  ${pad?.event ? html`<a class="crumb" href="/e/${pad.event}">${meetings.event(pad.event).name}</a>` : ''}
+  ${event ? html`<a class="crumb" href="/e/${event.slug}">${event.name}</a>` : ''}
   <h1 title="${title}">${pad && accessOf(res).role === 'admin' ? html`<button id="title-button" type="button" class="title-button" aria-label="${title} (rename)">${title}</button>` : title}</h1>
   ${viewer ? html`<span class="badge" title="You opened a read-only link: you see every change live; nothing you type is kept.">View only</span>` : ''}
   <span id="save-state" role="status" aria-live="polite" data-state="reconnecting">Connecting…</span>
@@ -427,7 +458,7 @@ export function createPagesRouter({
   <button id="name-button" class="secondary" type="button" title="Change your name">Your name</button>
   </div>
 </header>
-${pad ? padFactsLine(pad, pad.event ? meetings.event(pad.event) : null, pad.event ? roomNeighbours(pad, meetings.pads({ event: pad.event })) : { prev: null, next: null }) : ''}
+${pad ? padFactsLine(pad, event, neighbours) : ''}
 ${seriesNav}
 <div class="pad-main">
   <div id="editor"></div>
@@ -451,19 +482,23 @@ ${seriesNav}
 
   router.get('/p/:id/series', (req, res, next) => {
     const tokens = tokensOf(req)
-    const canRead = (id: string) => access.decide({ kind: 'pad', padId: id }, tokens).role !== 'none'
+    const canRead = async (id: string) =>
+      (await access.decide({ kind: 'pad', padId: id }, tokens)).role !== 'none'
     series
       .view(req.params.id, canRead)
       .then((view) => res.type('html').send(page({ title: 'Series', body: seriesPage(view) })))
       .catch(next)
   })
 
-  router.get('/p/:id/history', (req, res) => {
-    const pad = meetings.findPad(req.params.id)
-    if (!pad) throw new HttpError(404, 'not_found', `no stored pad "${req.params.id}"`)
-    const title = padTitle(pad)
-    const body = html`${siteHeader(html`${pad.event ? html`<a href="/e/${pad.event}">${meetings.event(pad.event).name}</a> / ` : ''}<a href="/p/${pad.id}">${title}</a> / History`)}
-<main class="history" data-history="${pad.id}"${pad.event ? html` data-zone="${meetings.event(pad.event).timezone}"` : ''}>
+  router.get(
+    '/p/:id/history',
+    asyncRoute(async (req, res) => {
+      const pad = await meetings.findPad(String(req.params.id))
+      if (!pad) throw new HttpError(404, 'not_found', `no stored pad "${req.params.id}"`)
+      const title = padTitle(pad)
+      const event = pad.event ? await meetings.event(pad.event) : null
+      const body = html`${siteHeader(html`${event ? html`<a href="/e/${event.slug}">${event.name}</a> / ` : ''}<a href="/p/${pad.id}">${title}</a> / History`)}
+<main class="history" data-history="${pad.id}"${event ? html` data-zone="${event.timezone}"` : ''}>
   <h1>History of ${title}</h1>
   <p id="closed-note" class="message" hidden>This session is closed: the notes are read-only.</p>
   <p id="history-status" class="message" role="status" hidden></p>
@@ -484,33 +519,34 @@ ${seriesNav}
   <h2>Minutes</h2>
   ${downloadLinks(pad.id)}
 </main>`
-    res.type('html').send(page({ title: `${title} — history`, body, scripts: ['history-page.js'] }))
-  })
+      res.type('html').send(page({ title: `${title} — history`, body, scripts: ['history-page.js'] }))
+    }),
+  )
 
-  router.get('/p/:id/qr', (req, res, next) => {
-    const pad = meetings.pad(req.params.id)
-    // In protected mode the code carries a link, or the room could not open it: a short link
-    // (/q/<code>, a secret of its own) that stands for the read-only link by default, since
-    // anyone who photographs the projector gets it; for the edit link only when someone who may
-    // edit asks for it (?link=edit), with a warning on the page.
-    const { role, mode } = accessOf(res)
-    const wantsEdit = req.query.link === 'edit' && role !== 'read'
-    const code = mode === 'protected' ? links.shortCode(pad.id, wantsEdit ? 'edit' : 'read') : null
-    const url = code ? `${publicBase(req)}/q/${code}` : `${publicBase(req)}/p/${pad.id}`
-    const choice = !code
-      ? ''
-      : wantsEdit
-        ? html`<p class="message">This code opens the pad <strong>for editing</strong>: anyone who photographs it can edit. <a href="/p/${pad.id}/qr">Show the read-only link instead</a></p>`
-        : role === 'read'
-          ? html`<p class="muted">Read-only link: people follow the notes live.</p>`
-          : html`<p class="muted">Read-only link: people follow the notes live. <a href="/p/${pad.id}/qr?link=edit">Show the edit link instead</a></p>`
-    const what = code && !wantsEdit ? 'Scan to follow the notes live' : 'Scan to take notes'
-    // Loaded on first use (its own chunk in the build): most servers' starts never need it.
-    import('qrcode')
-      .then(({ default: QRCode }) =>
-        QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 }),
-      )
-      .then((svg) => {
+  router.get(
+    '/p/:id/qr',
+    asyncRoute(async (req, res) => {
+      const pad = await meetings.pad(String(req.params.id))
+      // In protected mode the code carries a link, or the room could not open it: a short link
+      // (/q/<code>, a secret of its own) that stands for the read-only link by default, since
+      // anyone who photographs the projector gets it; for the edit link only when someone who may
+      // edit asks for it (?link=edit), with a warning on the page.
+      const { role, mode } = accessOf(res)
+      const wantsEdit = req.query.link === 'edit' && role !== 'read'
+      const code = mode === 'protected' ? await links.shortCode(pad.id, wantsEdit ? 'edit' : 'read') : null
+      const url = code ? `${publicBase(req)}/q/${code}` : `${publicBase(req)}/p/${pad.id}`
+      const choice = !code
+        ? ''
+        : wantsEdit
+          ? html`<p class="message">This code opens the pad <strong>for editing</strong>: anyone who photographs it can edit. <a href="/p/${pad.id}/qr">Show the read-only link instead</a></p>`
+          : role === 'read'
+            ? html`<p class="muted">Read-only link: people follow the notes live.</p>`
+            : html`<p class="muted">Read-only link: people follow the notes live. <a href="/p/${pad.id}/qr?link=edit">Show the edit link instead</a></p>`
+      const what = code && !wantsEdit ? 'Scan to follow the notes live' : 'Scan to take notes'
+      // Loaded on first use (its own chunk in the build): most servers' starts never need it.
+      const { default: QRCode } = await import('qrcode')
+      const svg = await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 })
+      {
         // The address stays on one line: its size follows its length (a monospace character is
         // about 0.6 em wide), so a long pad name shrinks instead of breaking mid-word.
         const body = html`<main class="qr" style="--url-chars: ${url.length}">
@@ -524,21 +560,25 @@ ${seriesNav}
   </div>
 </main>`
         res.type('html').send(page({ title: `${padTitle(pad)} — QR`, body, bodyClass: 'qr-page' }))
-      }, next)
-  })
+      }
+    }),
+  )
 
   // A QR code's short link: open the pad through the event link it stands for. That link's
   // token goes through the usual path (kept in a cookie, removed from the address bar).
-  router.get('/q/:code', (req, res) => {
-    const target = links.resolveShort(req.params.code)
-    if (!target)
-      throw new HttpError(
-        404,
-        'not_found',
-        'This link does not work (any more): the organisers may have replaced it. Ask them for the current one.',
-      )
-    res.redirect(303, `/p/${encodeURIComponent(target.padId)}?${TOKEN_PARAM}=${target.secret}`)
-  })
+  router.get(
+    '/q/:code',
+    asyncRoute(async (req, res) => {
+      const target = await links.resolveShort(String(req.params.code))
+      if (!target)
+        throw new HttpError(
+          404,
+          'not_found',
+          'This link does not work (any more): the organisers may have replaced it. Ask them for the current one.',
+        )
+      res.redirect(303, `/p/${encodeURIComponent(target.padId)}?${TOKEN_PARAM}=${target.secret}`)
+    }),
+  )
 
   return router
 }

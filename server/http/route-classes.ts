@@ -264,26 +264,30 @@ const TOKEN_COOKIE_MAX_AGE_S = 400 * 24 * 3600
 
 export function accessGuard({ access, isLocalRequest }: GuardOptions): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
+    guard(req, res, next).catch(next)
+  }
+
+  async function guard(req: Request, res: Response, next: NextFunction): Promise<void> {
     const match = matchRoute(req.method, req.path)
     if (!match) return next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`))
     const tokens = tokensOf(req)
-    const decision = access.decide(subjectOf(match, req.query), tokens)
+    const decision = await access.decide(subjectOf(match, req.query), tokens)
     res.locals.access = { ...decision, mode: access.mode } satisfies RequestAccess
     const cls = match.rule.class
-    if (cls === 'public') return keepLink(req, res, next, match)
+    if (cls === 'public') return await keepLink(req, res, next, match)
     if (cls === 'operator') {
       if (access.mode === 'open' ? isLocalRequest(req) : decision.role === 'admin') return next()
       return next(
         access.mode === 'open'
           ? new HttpError(403, 'forbidden', 'this answers only local requests while ADMIN_TOKEN is not set')
-          : refusal(res, access.recognises(tokens)),
+          : refusal(res, await access.recognises(tokens)),
       )
     }
-    if (!atLeast(decision.role, NEEDS[cls])) return next(refusal(res, access.recognises(tokens)))
+    if (!atLeast(decision.role, NEEDS[cls])) return next(refusal(res, await access.recognises(tokens)))
     // What this answer holds depends on the caller's link (the organiser's page shows the links):
     // no shared or disk cache may keep it.
     if (access.mode === 'protected') res.set('Cache-Control', 'private, no-store')
-    keepLink(req, res, next, match)
+    await keepLink(req, res, next, match)
   }
 
   /**
@@ -291,14 +295,19 @@ export function accessGuard({ access, isLocalRequest }: GuardOptions): RequestHa
    * the page): the browser keeps it in a cookie, so the editor's socket, its API calls and later
    * visits carry it, and the address bar, history and Referer lose it.
    */
-  function keepLink(req: Request, res: Response, next: NextFunction, match: MatchedRoute): void {
+  async function keepLink(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    match: MatchedRoute,
+  ): Promise<void> {
     const linkToken = typeof req.query[TOKEN_PARAM] === 'string' ? (req.query[TOKEN_PARAM] as string) : null
     if (
       !linkToken ||
       req.method !== 'GET' ||
       req.path.startsWith('/api/') ||
       access.mode !== 'protected' ||
-      access.decide(subjectOf(match, req.query), [linkToken]).role === 'none'
+      (await access.decide(subjectOf(match, req.query), [linkToken])).role === 'none'
     )
       return next()
     res.cookie(TOKEN_COOKIE, cookieWith(linkToken, cookieTokens(req.headers.cookie)), {

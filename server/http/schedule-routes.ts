@@ -49,7 +49,7 @@ export async function importScheduleFile(
   request: ScheduleImportRequest,
   log?: Logger,
 ): Promise<ImportReport & { format: ScheduleFormat }> {
-  const event = meetings.event(slug)
+  const event = await meetings.event(slug)
   const read = await readUntrusted(
     scheduleTask,
     {
@@ -63,7 +63,7 @@ export async function importScheduleFile(
     { code: 'invalid_schedule', what: 'schedule' },
     log,
   )
-  const report = meetings.importSchedule(event.slug, read.entries, {
+  const report = await meetings.importSchedule(event.slug, read.entries, {
     dryRun: request.dryRun ?? false,
     ...(request.defaultMinutes !== undefined ? { defaultMinutes: request.defaultMinutes } : {}),
   })

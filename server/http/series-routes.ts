@@ -40,15 +40,15 @@ export function createSeriesRouter(
   const api = express.Router()
 
   /** The route table checked the pad in the path; the other meeting or event is checked here. */
-  const require = (req: Request, subject: Subject, role: Role, what: string) => {
-    if (!atLeast(access.decide(subject, tokensOf(req)).role, role))
+  const require = async (req: Request, subject: Subject, role: Role, what: string) => {
+    if (!atLeast((await access.decide(subject, tokensOf(req))).role, role))
       throw new HttpError(403, 'forbidden', `your link does not give access to ${what}`)
   }
 
   api.get(
     '/pads/:id/series',
     asyncRoute(async (req, res) => {
-      meetings.pad(String(req.params.id))
+      await meetings.pad(String(req.params.id))
       res.json(await series.neighbours(String(req.params.id)))
     }),
   )
@@ -56,7 +56,8 @@ export function createSeriesRouter(
     '/pads/:id/series/view',
     asyncRoute(async (req, res) => {
       const tokens = tokensOf(req)
-      const canRead = (id: string) => atLeast(access.decide({ kind: 'pad', padId: id }, tokens).role, 'read')
+      const canRead = async (id: string) =>
+        atLeast((await access.decide({ kind: 'pad', padId: id }, tokens)).role, 'read')
       res.json(await series.view(String(req.params.id), canRead))
     }),
   )
@@ -64,7 +65,8 @@ export function createSeriesRouter(
     '/pads/:id/continues',
     asyncRoute(async (req, res) => {
       const { continues } = jsonBodyOf(req, continuesBody)
-      if (continues !== null) require(req, { kind: 'pad', padId: continues }, 'read', `pad "${continues}"`)
+      if (continues !== null)
+        await require(req, { kind: 'pad', padId: continues }, 'read', `pad "${continues}"`)
       res.json(await series.setContinues(String(req.params.id), continues))
     }),
   )
@@ -72,11 +74,11 @@ export function createSeriesRouter(
     '/pads/:id/next',
     asyncRoute(async (req, res) => {
       const input = jsonBodyOf(req, nextBody)
-      const previous = meetings.pad(String(req.params.id))
+      const previous = await meetings.pad(String(req.params.id))
       const slug = input.event === undefined ? previous.event : input.event
-      if (slug) require(req, { kind: 'event', slug }, 'edit', `event "${slug}"`)
-      else require(req, { kind: 'site' }, 'admin', 'meetings outside an event (ask the organisers)')
-      const zone = slug ? meetings.event(slug).timezone : 'UTC'
+      if (slug) await require(req, { kind: 'event', slug }, 'edit', `event "${slug}"`)
+      else await require(req, { kind: 'site' }, 'admin', 'meetings outside an event (ask the organisers)')
+      const zone = slug ? (await meetings.event(slug)).timezone : 'UTC'
       const time = (v: string | null | undefined) => (v ? parseTime(v, zone) : null)
       admitNewPad(req, res, newPads)
       const { pad, created } = await series.startNext(previous.id, {

@@ -4,7 +4,7 @@
  * pages and every export read a pad through `withMaterials`, so they all show the same list.
  */
 import { Invalid, NotFound } from '../lib/domain-errors.ts'
-import type { HandMaterial, MaterialsStore } from '../storage/materials-store.ts'
+import type { HandMaterial, MaterialsRepo } from '../storage/materials-store.ts'
 import { materialKindOf } from './material-kinds.ts'
 import type { Meetings } from './meetings.ts'
 import type { Material, MaterialKind, PadInfo, PadLink } from './model.ts'
@@ -54,10 +54,10 @@ export interface MaterialInput {
 }
 
 export class Materials {
-  constructor(private readonly d: { meetings: Meetings; store: MaterialsStore }) {}
+  constructor(private readonly d: { meetings: Meetings; store: MaterialsRepo }) {}
 
   async of(padId: string): Promise<Material[]> {
-    const pad = this.d.meetings.pad(padId)
+    const pad = await this.d.meetings.pad(padId)
     return mergeMaterials(pad.links, await this.d.store.ofPad(pad.id))
   }
 
@@ -68,7 +68,7 @@ export class Materials {
 
   /** The pad's materials as links, or undefined for a pad without metadata (an export reads it as it is). */
   async findOf(padId: string): Promise<PadLink[] | undefined> {
-    const pad = this.d.meetings.findPad(padId)
+    const pad = await this.d.meetings.findPad(padId)
     return pad ? asLinks(mergeMaterials(pad.links, await this.d.store.ofPad(pad.id))) : undefined
   }
 
@@ -76,7 +76,7 @@ export class Materials {
   async linksOfEvent(slug: string): Promise<Map<string, PadLink[]>> {
     const hand = await this.d.store.ofEvent(slug)
     const out = new Map<string, PadLink[]>()
-    for (const pad of this.d.meetings.pads({ event: slug }))
+    for (const pad of await this.d.meetings.pads({ event: slug }))
       out.set(pad.id, asLinks(mergeMaterials(pad.links, hand.get(pad.id) ?? [])))
     return out
   }

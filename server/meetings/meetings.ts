@@ -5,11 +5,17 @@
  * sockets are closed for good.
  */
 import { randomBytes } from 'node:crypto'
-import { Conflict, Invalid, NotFound } from '../lib/domain-errors.ts'
-import type { Db } from '../storage/db.ts'
-import type { EventFields, MeetingsStore, PadFields } from '../storage/meetings-store.ts'
-import type { PadStore } from '../storage/store.ts'
-import { CLOSE_PAD_DELETED } from '../sync/close-codes.ts'
+import { Busy, Conflict, Invalid, NotFound, TooLarge } from '../lib/domain-errors.ts'
+import { refusedWrite } from '../lib/refused-write.ts'
+import type {
+  EventFields,
+  MeetingsRepo,
+  NewPad,
+  PadFields,
+  SchedulePlan,
+  StartingText,
+} from '../storage/meetings-store.ts'
+import { CLOSE_PAD_DELETED, CLOSE_TRY_LATER } from '../sync/close-codes.ts'
 import { isValidPadId } from '../sync/pad-id.ts'
 import type { Rooms } from '../sync/rooms.ts'
 import type { EventInfo, PadInfo, PadKind, PadLink } from './model.ts'
@@ -78,9 +84,7 @@ export interface Presence {
 }
 
 export interface MeetingsDeps {
-  db: Db
-  store: PadStore
-  meetings: MeetingsStore
+  meetings: MeetingsRepo
   rooms: Rooms
   templates: Templates
   /** A pad was created or its metadata changed (search indexes titles and speakers). */
@@ -110,24 +114,24 @@ export class Meetings {
 
   // ------------------------------------------------------------ events
 
-  events(): EventInfo[] {
+  events(): Promise<EventInfo[]> {
     return this.d.meetings.events()
   }
 
-  event(slug: string): EventInfo {
-    const event = this.d.meetings.event(slug)
+  async event(slug: string): Promise<EventInfo> {
+    const event = await this.d.meetings.event(slug)
     if (!event) throw notFound(`no event "${slug}"`)
     return event
   }
 
-  createEvent(fields: EventFields): EventInfo {
+  /** Conflict when the slug is taken (the store says so: two requests at once cannot both make it). */
+  async createEvent(fields: EventFields): Promise<EventInfo> {
     checkDays(fields)
-    if (this.d.meetings.event(fields.slug)) throw new Conflict(`event "${fields.slug}" already exists`)
     return this.d.meetings.createEvent(fields)
   }
 
-  updateEvent(slug: string, patch: Partial<EventFields>): EventInfo {
-    const current = this.event(slug)
+  async updateEvent(slug: string, patch: Partial<EventFields>): Promise<EventInfo> {
+    const current = await this.event(slug)
     const next: EventFields = {
       slug: patch.slug ?? current.slug,
       name: patch.name ?? current.name,
@@ -137,74 +141,86 @@ export class Meetings {
       description: patch.description !== undefined ? patch.description : current.description,
     }
     checkDays(next)
-    if (next.slug !== slug && this.d.meetings.event(next.slug)) {
-      throw new Conflict(`event "${next.slug}" already exists`)
-    }
-    return this.d.meetings.updateEvent(slug, next)!
+    const updated = await this.d.meetings.updateEvent(slug, next)
+    if (!updated) throw notFound(`no event "${slug}"`)
+    return updated
   }
 
   /** Deletes the event and everything of its pads (documents, logs, snapshots). */
-  deleteEvent(slug: string): { deletedPads: number } {
-    const pk = this.eventPk(slug)
-    const padIds = this.d.meetings.padIdsOfEvent(pk)
-    this.d.rooms.flush()
+  async deleteEvent(slug: string): Promise<{ deletedPads: number }> {
+    const before = await this.d.meetings.padsOfEvent(slug)
+    // Commit what the open pads hold, then close them, so no row of theirs comes after the delete.
+    await this.d.rooms.flush()
+    for (const pad of before) this.d.rooms.closePad(pad.id, CLOSE_PAD_DELETED, 'pad deleted')
+    const padIds = await this.d.meetings.deleteEvent(slug)
+    if (padIds === null) throw notFound(`no event "${slug}"`)
     for (const id of padIds) this.d.rooms.closePad(id, CLOSE_PAD_DELETED, 'pad deleted')
-    this.d.meetings.deleteEvent(slug)
     return { deletedPads: padIds.length }
   }
 
   // ------------------------------------------------------------ pads
 
-  pads(filter: { event: string } | { unfiled: true }): PadInfo[] {
-    if ('event' in filter) return this.d.meetings.padsOfEvent(this.eventPk(filter.event))
+  pads(filter: { event: string } | { unfiled: true }): Promise<PadInfo[]> {
+    if ('event' in filter) return this.d.meetings.padsOfEvent(filter.event)
     return this.d.meetings.unfiledPads()
   }
 
   /** The Markdown the pad started from (its filled-in template), or what is needed to find it. */
-  startingText(id: string): ReturnType<MeetingsStore['startingText']> {
+  startingText(id: string): Promise<StartingText> {
     return this.d.meetings.startingText(id)
   }
 
   /** The pad's metadata, or null for a pad that has no stored content yet. */
-  findPad(id: string): PadInfo | null {
+  findPad(id: string): Promise<PadInfo | null> {
     return this.d.meetings.pad(id)
   }
 
-  pad(id: string): PadInfo {
-    const pad = this.d.meetings.pad(id)
+  async pad(id: string): Promise<PadInfo> {
+    const pad = await this.d.meetings.pad(id)
     if (!pad) throw notFound(`no pad "${id}"`)
     return pad
   }
 
   /**
    * Creates a pad whose first log row is its kind's template — or `initialState` (an imported
-   * Yjs state) — in one transaction.
+   * Yjs state) — stored with its metadata in one operation. When someone has the (empty,
+   * unstored) pad open, that row goes through the room's checks (closed, size, items, validity);
+   * otherwise through the size limit. A refusal is a TooLarge, Conflict or Busy error, and
+   * nothing is stored or sent.
    */
-  createPad(input: PadInput, initialState?: Uint8Array, prelude = ''): PadInfo {
+  async createPad(input: PadInput, initialState?: Uint8Array, prelude = ''): Promise<PadInfo> {
     // Commit a live room's first keystrokes before deciding whether the id is taken.
-    this.d.rooms.flush()
-    const created = this.d.db.transaction(() => this.insertPad(input, null, initialState, prelude))()
-    this.sendTemplateLive(created)
-    this.d.onPadChanged?.(created.id)
-    return this.pad(created.id)
+    await this.d.rooms.flush()
+    const pad = await this.newPad(input, null, initialState, prelude)
+    const room = this.d.rooms.get(pad.id)
+    if (room) {
+      const result = await room.applyCommitted(pad.firstRow.data, () => this.d.meetings.createPad(pad))
+      if (!result.ok) throw refusedWrite(result)
+    } else {
+      // Nobody has it open: the same size limit, without a room to ask.
+      const max = this.d.rooms.limits.maxPadBytes
+      if (pad.firstRow.data.byteLength > max) throw new TooLarge(`pad is full (${max} bytes)`, 'refused')
+      await this.d.meetings.createPad(pad)
+    }
+    this.d.onPadChanged?.(pad.id)
+    return this.pad(pad.id)
   }
 
   /**
-   * Inserts the pad row and its template as its first log row; call inside a transaction.
-   * `prelude` (what a series carries over) goes first in that row; the template alone is kept
-   * as what the pad started from, so the minutes keep the carried lines.
+   * The pad to store: its metadata and its template as its first log row. `prelude` (what a
+   * series carries over) goes first in that row; the template alone is kept as what the pad
+   * started from, so the minutes keep the carried lines.
    */
-  private insertPad(
+  private async newPad(
     input: PadInput,
     sourceUid: string | null,
     initialState?: Uint8Array,
     prelude = '',
-  ): { id: string; update: Uint8Array; seq: number } {
-    const eventPk = input.event ? this.eventPk(input.event) : null
-    const event = input.event ? this.d.meetings.event(input.event) : null
-    const id = input.id ?? this.freshId(input.title)
+  ): Promise<NewPad> {
+    const event = input.event ? await this.event(input.event) : null
+    const id = input.id ?? (await this.freshId(input.title))
     if (!isValidPadId(id)) throw new Invalid('pad id must be 1-100 of A-Z a-z 0-9 . _ -')
-    if (this.d.store.exists(id)) throw new Conflict(`pad "${id}" already exists`)
+    if (await this.d.meetings.padExists(id)) throw new Conflict(`pad "${id}" already exists`)
     const fields: PadFields = {
       title: input.title,
       kind: input.kind,
@@ -218,56 +234,30 @@ export class Meetings {
     }
     checkSlot(fields)
     const body =
-      (eventPk !== null && this.d.meetings.template(eventPk, input.kind)) || this.d.templates[input.kind]
+      (event && (await this.d.meetings.template(event.slug, input.kind))) || this.d.templates[input.kind]
     // '' for an imported state: the pad started from someone's notes, not a template.
     const template = initialState ? '' : renderTemplate(body, fields, event)
-    const update = initialState ?? textUpdate(prelude + template)
-    this.d.meetings.insertPad(id, eventPk, fields, sourceUid, template)
-    const [seq] = this.d.store.append([
-      { padId: id, at: Date.now(), conn: 'server', author: null, data: update },
-    ])
-    return { id, update, seq: seq! }
-  }
-
-  /** After the commit: someone who had the (empty, unstored) pad open gets the template live. */
-  private sendTemplateLive(created: { id: string; update: Uint8Array; seq: number }): void {
-    this.d.rooms.get(created.id)?.applyStored(created.update, created.seq)
+    const data = initialState ?? textUpdate(prelude + template)
+    return { id, event: event?.slug ?? null, fields, sourceUid, template, firstRow: { at: Date.now(), data } }
   }
 
   /** Changes a pad's metadata; never its text. */
-  updatePad(id: string, patch: PadPatch): PadInfo {
-    const current = this.pad(id)
-    const fields: PadFields = {
-      title: patch.title !== undefined ? patch.title : current.title,
-      kind: patch.kind !== undefined ? patch.kind : current.kind,
-      track: patch.track !== undefined ? patch.track : current.track,
-      room: patch.room !== undefined ? patch.room : current.room,
-      startsAt:
-        patch.startsAt !== undefined
-          ? patch.startsAt
-          : current.startsAt
-            ? Date.parse(current.startsAt)
-            : null,
-      endsAt: patch.endsAt !== undefined ? patch.endsAt : current.endsAt ? Date.parse(current.endsAt) : null,
-      speakers: patch.speakers ?? current.speakers,
-      links: patch.links ?? current.links,
-      cancelled: patch.cancelled ?? current.cancelled,
-    }
+  async updatePad(id: string, patch: PadPatch): Promise<PadInfo> {
+    const fields = patchedFields(await this.pad(id), patch)
     checkSlot(fields)
-    const eventPk =
-      patch.event === undefined ? undefined : patch.event === null ? null : this.eventPk(patch.event)
-    this.d.meetings.updatePad(id, fields, eventPk)
+    if (patch.event) await this.event(patch.event)
+    if (!(await this.d.meetings.updatePad(id, fields, patch.event))) throw notFound(`no pad "${id}"`)
     this.d.onPadChanged?.(id)
     return this.pad(id)
   }
 
   /** Removes the pad's document, log, snapshots and metadata; its open sockets are closed for good. */
-  deletePad(id: string): void {
-    this.d.rooms.flush()
-    const existed = this.d.store.exists(id)
+  async deletePad(id: string): Promise<void> {
+    await this.d.rooms.flush()
+    const existed = await this.d.meetings.padExists(id)
     this.d.rooms.closePad(id, CLOSE_PAD_DELETED, 'pad deleted')
     if (!existed) throw notFound(`no pad "${id}"`)
-    this.d.store.delete(id)
+    await this.d.meetings.deletePad(id)
   }
 
   presence(id: string): Presence {
@@ -282,19 +272,23 @@ export class Meetings {
 
   // ------------------------------------------------------------ templates
 
-  template(slug: string | null, kind: PadKind): { kind: PadKind; source: 'event' | 'default'; body: string } {
-    const override = slug ? this.d.meetings.template(this.eventPk(slug), kind) : null
+  async template(
+    slug: string | null,
+    kind: PadKind,
+  ): Promise<{ kind: PadKind; source: 'event' | 'default'; body: string }> {
+    const override = slug ? await this.d.meetings.template((await this.event(slug)).slug, kind) : null
     return override !== null
       ? { kind, source: 'event', body: override }
       : { kind, source: 'default', body: this.d.templates[kind] }
   }
 
-  setTemplate(slug: string, kind: PadKind, body: string): void {
-    this.d.meetings.setTemplate(this.eventPk(slug), kind, body)
+  async setTemplate(slug: string, kind: PadKind, body: string): Promise<void> {
+    if (!(await this.d.meetings.setTemplate(slug, kind, body))) throw notFound(`no event "${slug}"`)
   }
 
-  resetTemplate(slug: string, kind: PadKind): void {
-    this.d.meetings.deleteTemplate(this.eventPk(slug), kind)
+  async resetTemplate(slug: string, kind: PadKind): Promise<void> {
+    await this.event(slug)
+    await this.d.meetings.deleteTemplate(slug, kind)
   }
 
   // ------------------------------------------------------------ schedule import
@@ -303,9 +297,48 @@ export class Meetings {
    * Creates or updates the event's pads from a schedule (schedule-match.ts pairs entries with
    * pads). Never touches text, never deletes. A dry run reads the same and writes nothing.
    */
-  importSchedule(slug: string, entries: readonly ScheduleEntry[], options: ImportOptions = {}): ImportReport {
-    const event = this.event(slug)
-    const eventPk = this.eventPk(slug)
+  async importSchedule(
+    slug: string,
+    entries: readonly ScheduleEntry[],
+    options: ImportOptions = {},
+  ): Promise<ImportReport> {
+    const event = await this.event(slug)
+    // Refused before anything is written, and the same in a dry run.
+    const backwards = entries.find((e) => e.startsAt !== null && e.endsAt !== null && e.endsAt < e.startsAt)
+    if (backwards) {
+      throw new Invalid(
+        `session "${backwards.title}" (id "${backwards.uid}") ends before it starts`,
+        'invalid_schedule',
+      )
+    }
+    for (let attempt = 1; ; attempt++) {
+      const pads = await this.d.meetings.padsOfEvent(slug)
+      const { report, plan } = await this.planImport(event, entries, pads, options)
+      if (report.dryRun) return report
+      const applied = await this.d.meetings.applySchedule(slug, plan)
+      if (applied !== 'stale') {
+        for (const pad of plan.create) {
+          // Its id was fresh, so nobody had it open, unless they guessed it meanwhile: they reload
+          // it from the store (the row went in without the room, which never saw it).
+          this.d.rooms.closePad(pad.id, CLOSE_TRY_LATER, 'the pad was just created: reconnect')
+          this.d.onPadChanged?.(pad.id)
+        }
+        for (const { id } of plan.update) this.d.onPadChanged?.(id)
+        return report
+      }
+      // Another import or an edit of these pads came in between: match again against what is there.
+      if (attempt >= MAX_IMPORT_ATTEMPTS)
+        throw new Busy("the event's sessions keep changing during the import: try again")
+    }
+  }
+
+  /** What an import would do to the event's `pads` now: the report, and the writes that do it. */
+  private async planImport(
+    event: EventInfo,
+    entries: readonly ScheduleEntry[],
+    pads: readonly PadInfo[],
+    options: ImportOptions,
+  ): Promise<{ report: ImportReport; plan: SchedulePlan & { create: NewPad[] } }> {
     const dryRun = options.dryRun ?? false
     const minutes = options.defaultMinutes ?? DEFAULT_SESSION_MINUTES
     const report: ImportReport = {
@@ -320,98 +353,102 @@ export class Meetings {
       defaultDuration: [],
       outsideEventDates: [],
     }
-    // Refused before anything is written, and the same in a dry run.
-    const backwards = entries.find((e) => e.startsAt !== null && e.endsAt !== null && e.endsAt < e.startsAt)
-    if (backwards) {
-      throw new Invalid(
-        `session "${backwards.title}" (id "${backwards.uid}") ends before it starts`,
-        'invalid_schedule',
-      )
+    const plan = {
+      create: [] as NewPad[],
+      update: [] as { id: string; fields: PadFields; sourceUid?: string }[],
+      basis: pads.map((p) => ({ id: p.id, updatedAt: p.updatedAt })),
     }
-    const createdPads: { id: string; update: Uint8Array; seq: number }[] = []
-    this.d.rooms.flush()
-    // IMMEDIATE: the write lock before the pads are read, so a concurrent import (the CLI while
-    // the server runs) waits instead of matching against pads about to change.
-    this.d.db
-      .transaction(() => {
-        const withEnds = entries.map((entry) => {
-          if (entry.endsAt !== null || entry.startsAt === null) return entry
-          return { ...entry, endsAt: entry.startsAt + minutes * 60_000 }
-        })
-        const { matches, unmatched } = matchSchedule(withEnds, this.d.meetings.padsOfEvent(eventPk))
-        for (const [i, { entry, pad, by }] of matches.entries()) {
-          if (entry.cancelled && !pad) {
-            report.skipped.push({ uid: entry.uid, title: entry.title, reason: 'cancelled' })
-            continue
-          }
-          let id = pad?.id ?? null
-          if (!pad) {
-            if (!dryRun) {
-              const created = this.insertPad({ event: slug, ...entry }, entry.uid)
-              createdPads.push(created)
-              id = created.id
-            }
-            report.created.push({ uid: entry.uid, id, title: entry.title })
-          } else {
-            const changed = changedFields(pad, entry)
-            const ref = { uid: entry.uid, id: pad.id, title: entry.title }
-            if (by === 'title-and-start') {
-              report.matchedByTitleAndStart.push({ ...ref, previousUid: pad.sourceUid ?? '' })
-              changed.unshift('uid')
-            }
-            if (changed.length === 0) report.unchanged.push(ref)
-            else {
-              report.updated.push({ ...ref, changed })
-              if (!dryRun) this.applyEntry(pad.id, entry, by === 'title-and-start')
-            }
-          }
-          const ref = { uid: entry.uid, id, title: entry.title }
-          if (entries[i]!.endsAt === null && entry.startsAt !== null)
-            report.defaultDuration.push({ ...ref, minutes })
-          if (entry.startsAt !== null && !withinDays(entry.startsAt, event)) {
-            report.outsideEventDates.push({ ...ref, startsAt: new Date(entry.startsAt).toISOString() })
-          }
-        }
-        for (const pad of unmatched) {
-          report.notInSchedule.push({ uid: pad.sourceUid!, id: pad.id, title: pad.title ?? pad.id })
-        }
-      })
-      .immediate()
-    for (const pad of createdPads) {
-      this.sendTemplateLive(pad)
-      this.d.onPadChanged?.(pad.id)
-    }
-    return report
-  }
-
-  private applyEntry(padId: string, entry: ScheduleEntry, newUid: boolean): void {
-    this.updatePad(padId, {
-      title: entry.title,
-      kind: entry.kind,
-      track: entry.track,
-      room: entry.room,
-      startsAt: entry.startsAt,
-      endsAt: entry.endsAt,
-      speakers: entry.speakers,
-      links: entry.links,
-      cancelled: entry.cancelled,
+    const withEnds = entries.map((entry) => {
+      if (entry.endsAt !== null || entry.startsAt === null) return entry
+      return { ...entry, endsAt: entry.startsAt + minutes * 60_000 }
     })
-    if (newUid) this.d.meetings.setSourceUid(padId, entry.uid)
+    const { matches, unmatched } = matchSchedule(withEnds, pads)
+    for (const [i, { entry, pad, by }] of matches.entries()) {
+      if (entry.cancelled && !pad) {
+        report.skipped.push({ uid: entry.uid, title: entry.title, reason: 'cancelled' })
+        continue
+      }
+      let id = pad?.id ?? null
+      if (!pad) {
+        if (!dryRun) {
+          const created = await this.newPad({ event: event.slug, ...entry }, entry.uid)
+          // Two new sessions with the same title must not draw the same fresh id.
+          if (plan.create.some((p) => p.id === created.id)) throw new Busy('try the import again')
+          plan.create.push(created)
+          id = created.id
+        }
+        report.created.push({ uid: entry.uid, id, title: entry.title })
+      } else {
+        const changed = changedFields(pad, entry)
+        const ref = { uid: entry.uid, id: pad.id, title: entry.title }
+        if (by === 'title-and-start') {
+          report.matchedByTitleAndStart.push({ ...ref, previousUid: pad.sourceUid ?? '' })
+          changed.unshift('uid')
+        }
+        if (changed.length === 0) report.unchanged.push(ref)
+        else {
+          report.updated.push({ ...ref, changed })
+          const fields = patchedFields(pad, entryPatch(entry))
+          checkSlot(fields)
+          plan.update.push(
+            by === 'title-and-start' ? { id: pad.id, fields, sourceUid: entry.uid } : { id: pad.id, fields },
+          )
+        }
+      }
+      const ref = { uid: entry.uid, id, title: entry.title }
+      if (entries[i]!.endsAt === null && entry.startsAt !== null)
+        report.defaultDuration.push({ ...ref, minutes })
+      if (entry.startsAt !== null && !withinDays(entry.startsAt, event)) {
+        report.outsideEventDates.push({ ...ref, startsAt: new Date(entry.startsAt).toISOString() })
+      }
+    }
+    for (const pad of unmatched) {
+      report.notInSchedule.push({ uid: pad.sourceUid!, id: pad.id, title: pad.title ?? pad.id })
+    }
+    return { report, plan }
   }
 
-  private eventPk(slug: string): number {
-    const pk = this.d.meetings.eventPk(slug)
-    if (pk === null) throw notFound(`no event "${slug}"`)
-    return pk
-  }
-
-  private freshId(title: string): string {
+  private async freshId(title: string): Promise<string> {
     const base = slugify(title)
     for (;;) {
       // 20 random bits: short enough to read off a projector, checked for collisions anyway.
       const id = `${base}-${randomBytes(3).toString('hex').slice(0, 5)}`
-      if (!this.d.store.exists(id) && !this.d.rooms.get(id)) return id
+      if (!this.d.rooms.get(id) && !(await this.d.meetings.padExists(id))) return id
     }
+  }
+}
+
+/** An import may find its event's pads changed under it (another import): it matches again, this often. */
+const MAX_IMPORT_ATTEMPTS = 5
+
+/** A pad's fields after a patch: what the patch leaves out stays as it is. */
+function patchedFields(current: PadInfo, patch: PadPatch): PadFields {
+  const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso))
+  return {
+    title: patch.title !== undefined ? patch.title : current.title,
+    kind: patch.kind !== undefined ? patch.kind : current.kind,
+    track: patch.track !== undefined ? patch.track : current.track,
+    room: patch.room !== undefined ? patch.room : current.room,
+    startsAt: patch.startsAt !== undefined ? patch.startsAt : ms(current.startsAt),
+    endsAt: patch.endsAt !== undefined ? patch.endsAt : ms(current.endsAt),
+    speakers: patch.speakers ?? current.speakers,
+    links: patch.links ?? current.links,
+    cancelled: patch.cancelled ?? current.cancelled,
+  }
+}
+
+/** What a schedule entry sets of a pad it updates. */
+function entryPatch(entry: ScheduleEntry): PadPatch {
+  return {
+    title: entry.title,
+    kind: entry.kind,
+    track: entry.track,
+    room: entry.room,
+    startsAt: entry.startsAt,
+    endsAt: entry.endsAt,
+    speakers: entry.speakers,
+    links: entry.links,
+    cancelled: entry.cancelled,
   }
 }
 

@@ -8,7 +8,7 @@
 import { Conflict, NotFound } from '../lib/domain-errors.ts'
 import { carryOverMarkdown } from '../minutes/carry-over.ts'
 import { findOutcomes } from '../minutes/markers.ts'
-import type { SeriesLink, SeriesStore } from '../storage/series-store.ts'
+import type { SeriesLink, SeriesRepo } from '../storage/series-store.ts'
 import type { Meetings } from './meetings.ts'
 import type { EventInfo, PadInfo } from './model.ts'
 import { type SeriesView, seriesView } from './series-view.ts'
@@ -48,9 +48,9 @@ export interface NextMeetingInput {
 
 export interface SeriesDeps {
   meetings: Meetings
-  store: SeriesStore
+  store: SeriesRepo
   /** The pad's Markdown now (live room or store), null when it has none. */
-  textOf(padId: string): string | null
+  textOf(padId: string): string | null | Promise<string | null>
 }
 
 const ref = (pad: PadInfo): MeetingRef => ({ id: pad.id, title: pad.title ?? pad.id, event: pad.event })
@@ -67,17 +67,17 @@ export class Series {
     const fwd = await this.d.store.forwardFrom(padId, MAX_SERIES_LENGTH)
     return {
       continues: back.length
-        ? this.walk(back.map((l) => ({ id: l.continues, title: l.continuesTitle })))
+        ? await this.walk(back.map((l) => ({ id: l.continues, title: l.continuesTitle })))
         : null,
-      continuedIn: fwd.length ? this.walk(fwd.map((l) => ({ id: l.pad, title: l.padTitle }))) : null,
+      continuedIn: fwd.length ? await this.walk(fwd.map((l) => ({ id: l.pad, title: l.padTitle }))) : null,
     }
   }
 
   /** The first meeting along `steps` that still exists, and the gone ones before it. */
-  private walk(steps: { id: string; title: string | null }[]): Neighbour {
+  private async walk(steps: { id: string; title: string | null }[]): Promise<Neighbour> {
     const gone: Neighbour['gone'] = []
     for (const step of steps) {
-      const pad = this.d.meetings.findPad(step.id)
+      const pad = await this.d.meetings.findPad(step.id)
       if (pad) return { meeting: ref(pad), gone }
       gone.push({ id: step.id, title: step.title ?? step.id })
     }
@@ -88,8 +88,8 @@ export class Series {
    * The whole series around `padId`, first meeting first. `canRead` says which meetings the
    * caller's link opens: the others are listed by title only, without their outcomes.
    */
-  async view(padId: string, canRead: (padId: string) => boolean): Promise<SeriesView> {
-    const pad = this.d.meetings.pad(padId)
+  async view(padId: string, canRead: (padId: string) => Promise<boolean>): Promise<SeriesView> {
+    const pad = await this.d.meetings.pad(padId)
     const back = await this.d.store.backFrom(pad.id, MAX_SERIES_LENGTH)
     const fwd = await this.d.store.forwardFrom(pad.id, MAX_SERIES_LENGTH)
     const steps = [
@@ -97,33 +97,33 @@ export class Series {
       { id: pad.id, title: pad.title },
       ...fwd.map((l) => ({ id: l.pad, title: l.padTitle })),
     ]
-    return seriesView(
-      steps.map((step) => {
-        const found = this.d.meetings.findPad(step.id)
-        const visible = found !== null && canRead(step.id)
-        return {
-          id: step.id,
-          title: found?.title ?? step.title ?? step.id,
-          event: visible ? found.event : null,
-          startsAt: visible ? found.startsAt : null,
-          room: visible ? found.room : null,
-          link: `/p/${step.id}`,
-          visible,
-          gone: found === null,
-          outcomes: visible ? findOutcomes(this.d.textOf(step.id) ?? '') : null,
-        }
-      }),
-    )
+    const meetings = []
+    for (const step of steps) {
+      const found = await this.d.meetings.findPad(step.id)
+      const visible = found !== null && (await canRead(step.id))
+      meetings.push({
+        id: step.id,
+        title: found?.title ?? step.title ?? step.id,
+        event: visible ? found.event : null,
+        startsAt: visible ? found.startsAt : null,
+        room: visible ? found.room : null,
+        link: `/p/${step.id}`,
+        visible,
+        gone: found === null,
+        outcomes: visible ? findOutcomes((await this.d.textOf(step.id)) ?? '') : null,
+      })
+    }
+    return seriesView(meetings)
   }
 
   /** `padId` continues `previousId` (null: it continues nothing). */
   async setContinues(padId: string, previousId: string | null): Promise<Neighbours> {
-    const pad = this.d.meetings.pad(padId)
+    const pad = await this.d.meetings.pad(padId)
     if (previousId === null) {
       await this.d.store.unlink(padId)
       return this.neighbours(padId)
     }
-    const previous = this.d.meetings.findPad(previousId)
+    const previous = await this.d.meetings.findPad(previousId)
     if (!previous) throw new NotFound(`continues: no pad "${previousId}" on this server`)
     if (previous.id === pad.id) throw new Conflict('A meeting cannot continue itself.', 'cycle')
     const before = await this.d.store.backFrom(previous.id, MAX_SERIES_LENGTH)
@@ -135,7 +135,7 @@ export class Series {
     }
     const after = await this.d.store.forwardFrom(previous.id, MAX_SERIES_LENGTH)
     if (after.length && after[0]!.pad !== pad.id) {
-      const other = this.walk(after.map((l) => ({ id: l.pad, title: l.padTitle }))).meeting
+      const other = (await this.walk(after.map((l) => ({ id: l.pad, title: l.padTitle })))).meeting
       if (other && other.id !== pad.id) {
         throw new Conflict(
           `“${previous.title ?? previous.id}” is already continued in “${other.title}” (${other.id}).`,
@@ -153,16 +153,16 @@ export class Series {
    * first lines carry its open action items and decisions. Twice gives the same pad.
    */
   async startNext(previousId: string, input: NextMeetingInput): Promise<{ pad: PadInfo; created: boolean }> {
-    const previous = this.d.meetings.pad(previousId)
+    const previous = await this.d.meetings.pad(previousId)
     const existing = await this.existingNext(previous.id)
     if (existing) return { pad: existing, created: false }
     const eventSlug = input.event === undefined ? previous.event : input.event
-    const event = eventSlug ? this.d.meetings.event(eventSlug) : null
+    const event = eventSlug ? await this.d.meetings.event(eventSlug) : null
     const prelude = carryOverMarkdown(
-      { padId: previous.id, title: previous.title ?? previous.id, context: this.contextOf(previous) },
-      findOutcomes(this.d.textOf(previous.id) ?? ''),
+      { padId: previous.id, title: previous.title ?? previous.id, context: await this.contextOf(previous) },
+      findOutcomes((await this.d.textOf(previous.id)) ?? ''),
     )
-    const pad = this.d.meetings.createPad(
+    const pad = await this.d.meetings.createPad(
       {
         event: event?.slug ?? null,
         title: input.title ?? previous.title ?? previous.id,
@@ -176,7 +176,7 @@ export class Series {
     )
     if ((await this.d.store.link(this.linkOf(pad, previous))) === 'linked') return { pad, created: true }
     // Another request made the next meeting meanwhile: that one stands, this one goes.
-    this.d.meetings.deletePad(pad.id)
+    await this.d.meetings.deletePad(pad.id)
     const winner = await this.existingNext(previous.id)
     if (!winner) throw new Conflict('the next meeting was being started twice: try again')
     return { pad: winner, created: false }
@@ -186,8 +186,8 @@ export class Series {
     const fwd = await this.d.store.forwardFrom(previousId, MAX_SERIES_LENGTH)
     if (fwd.length === 0) return null
     // Past deleted meetings to the first that is there: the series goes on through them.
-    const found = this.walk(fwd.map((l) => ({ id: l.pad, title: l.padTitle })))
-    if (found.meeting) return this.d.meetings.pad(found.meeting.id)
+    const found = await this.walk(fwd.map((l) => ({ id: l.pad, title: l.padTitle })))
+    if (found.meeting) return await this.d.meetings.pad(found.meeting.id)
     // Every later meeting is gone: the new one takes the place of the first of them.
     await this.d.store.unlink(fwd[0]!.pad)
     return null
@@ -204,8 +204,8 @@ export class Series {
   }
 
   /** "LPC 2026, 2026-11-10": the previous meeting's event and day. */
-  private contextOf(pad: PadInfo): string | null {
-    const event: EventInfo | null = pad.event ? this.d.meetings.event(pad.event) : null
+  private async contextOf(pad: PadInfo): Promise<string | null> {
+    const event: EventInfo | null = pad.event ? await this.d.meetings.event(pad.event) : null
     const when = pad.startsAt ?? pad.createdAt
     const day = inZone(Date.parse(when), event?.timezone ?? 'UTC').date
     return [event?.name, day].filter(Boolean).join(', ') || null

@@ -39,16 +39,15 @@ export class EventFeed {
 
   /** The feed as XML; `base` is this server's address as the reader reached it. */
   async atom(slug: string, base: string): Promise<string> {
-    const event = this.d.meetings.event(slug)
-    const closed = this.d.meetings
-      .pads({ event: slug })
+    const event = await this.d.meetings.event(slug)
+    const closed = (await this.d.meetings.pads({ event: slug }))
       .filter((p) => p.closedAt !== null)
       .sort((a, b) => b.closedAt!.localeCompare(a.closedAt!) || a.id.localeCompare(b.id))
       .slice(0, MAX_FEED_ENTRIES)
     const links = await this.d.materials.linksOfEvent(slug)
     const entries: FeedEntry[] = []
     for (const pad of closed) {
-      const notes = this.d.minutes.notesOf(pad.id, this.d.minutes.text(pad.id) ?? '')
+      const notes = await this.d.minutes.notesOf(pad.id, this.d.minutes.text(pad.id) ?? '')
       entries.push({
         id: uuidUrn(`summitpad pad ${pad.id} ${pad.createdAt}`),
         title: pad.title ?? pad.id,

@@ -122,16 +122,16 @@ export class Minutes {
 
   /** `links`: the pad's materials (Materials.withMaterials), shown instead of the schedule's links alone. */
   async exportPad(padId: string, format: ExportFormat, links?: PadLink[]): Promise<Exported> {
-    const found = this.d.meetings.findPad(padId)
+    const found = await this.d.meetings.findPad(padId)
     const pad = found && links ? { ...found, links } : found
     const text = this.text(padId)
     if (text === null) throw new NotFound(`no pad "${padId}"`)
     const { EXPORT_CSP, markdownToText, minutesPage } = await renderers()
-    const event = pad?.event ? this.d.meetings.event(pad.event) : null
+    const event = pad?.event ? await this.d.meetings.event(pad.event) : null
     const base = this.fileBase(padId, pad, event)
     const title = pad?.title ?? padId
     // The minutes hold what people wrote; the JSON and Yjs exports keep the text whole (data).
-    const notes = this.notesOf(padId, text) ?? NO_NOTES
+    const notes = (await this.notesOf(padId, text)) ?? NO_NOTES
     switch (format) {
       case 'md':
         return {
@@ -200,7 +200,7 @@ export class Minutes {
     )
     if (facts.items > MAX_PAD_ITEMS)
       throw new TooLarge(`${tooManyItems('this Yjs state')}; nothing was imported`)
-    const pad = this.d.meetings.createPad({ ...input, event: input.event ?? null }, state)
+    const pad = await this.d.meetings.createPad({ ...input, event: input.event ?? null }, state)
     this.d.search.markDirty(pad.id)
     return pad
   }
@@ -243,8 +243,8 @@ export class Minutes {
    * Throws (404) before anything is written when the event does not exist.
    */
   /** `links`: each pad's materials by pad id (Materials.linksOfEvent). */
-  eventZip(slug: string, links?: Map<string, PadLink[]>): EventZip {
-    const event = this.d.meetings.event(slug)
+  async eventZip(slug: string, links?: Map<string, PadLink[]>): Promise<EventZip> {
+    const event = await this.d.meetings.event(slug)
     return {
       filename: `${fileSlug(event.slug)}-minutes.zip`,
       contentType: 'application/zip',
@@ -265,7 +265,7 @@ export class Minutes {
     // Each combined file ends trimmed, as one string would be: its last piece is held back.
     const combinedMd = new TrimmedTail(zip.deferred('minutes.md'))
     const combinedTxt = new TrimmedTail(zip.deferred('minutes.txt'))
-    const pads = this.d.meetings.pads({ event: event.slug }).map((p) => {
+    const pads = (await this.d.meetings.pads({ event: event.slug })).map((p) => {
       const own = links?.get(p.id)
       return own ? { ...p, links: own } : p
     })
@@ -276,7 +276,7 @@ export class Minutes {
     for (const [i, pad] of pads.entries()) {
       const title = pad.title ?? pad.id
       const when = describeSlot(ms(pad.startsAt), ms(pad.endsAt), event.timezone) ?? 'unscheduled'
-      const hasNotes = this.notesOf(pad.id, this.text(pad.id) ?? '') !== null
+      const hasNotes = (await this.notesOf(pad.id, this.text(pad.id) ?? '')) !== null
       toc.push(
         hasNotes
           ? `${i + 1}. [${title}](#session-${i + 1}) — ${when}`
@@ -289,7 +289,7 @@ export class Minutes {
     let anyNotes = false
     for (const [i, pad] of pads.entries()) {
       const text = this.text(pad.id) ?? ''
-      const notes = this.notesOf(pad.id, text)
+      const notes = await this.notesOf(pad.id, text)
       const title = pad.title ?? pad.id
       const when = describeSlot(ms(pad.startsAt), ms(pad.endsAt), event.timezone) ?? 'unscheduled'
       const where = `${escapeHtml(when)}${pad.room ? ` · ${escapeHtml(pad.room)}` : ''}`
@@ -347,12 +347,12 @@ ${index.join('\n')}
   }
 
   /** What people wrote in the pad (its text without untouched template parts); null for nothing. */
-  notesOf(padId: string, text: string): string | null {
-    return writtenNotes(text, this.startingText(padId))
+  async notesOf(padId: string, text: string): Promise<string | null> {
+    return writtenNotes(text, await this.startingText(padId))
   }
 
-  private startingText(padId: string): string | null {
-    const start = this.d.meetings.startingText(padId)
+  private async startingText(padId: string): Promise<string | null> {
+    const start = await this.d.meetings.startingText(padId)
     if (!start) return null
     if ('text' in start) return start.text
     const doc = new Y.Doc()
@@ -368,8 +368,8 @@ ${index.join('\n')}
   }
 
   /** Action items (grouped by owner) and decisions across the event's pads. */
-  rollup(slug: string): Rollup {
-    const pads = this.d.meetings.pads({ event: slug })
+  async rollup(slug: string): Promise<Rollup> {
+    const pads = await this.d.meetings.pads({ event: slug })
     const owners = new Map<string, { owner: string; items: RolledUpItem[] }>()
     const decisions: RolledUpItem[] = []
     this.d.rooms.flush()

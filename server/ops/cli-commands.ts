@@ -128,7 +128,7 @@ Creates the database if the data directory has none yet.`,
     const startsOn = day(text(values, 'starts'), 'starts')
     const endsOn = day(text(values, 'ends'), 'ends')
     if (startsOn && endsOn && endsOn < startsOn) throw new UsageError('--ends is before --starts')
-    const event = (await context.open({ create: true })).meetings.createEvent({
+    const event = await (await context.open({ create: true })).meetings.createEvent({
       slug: slug!,
       name,
       startsOn,
@@ -190,7 +190,7 @@ JSON list: [{ "id", "title", "kind"?, "track"?, "room"?, "start"?, "end"?, "spea
       (format as ScheduleFormat | undefined) ??
       (ext === '.ics' || ext === '.ical' ? 'ics' : ext === '.xml' ? 'frab-xml' : null)
     const core = await context.open()
-    core.meetings.event(slug!) // "no event …" before reading the file
+    await core.meetings.event(slug!) // "no event …" before reading the file
     let report: Awaited<ReturnType<typeof importScheduleFile>>
     try {
       report = await importScheduleFile(core.meetings, slug!, {
@@ -245,7 +245,7 @@ index.html, and all minutes combined in minutes.md and minutes.txt. The default 
   arguments: { min: 1, max: 2 },
   async run(context, [slug, file], values) {
     const core = await context.open()
-    const zip = core.minutes.eventZip(slug!, await core.materials.linksOfEvent(slug!))
+    const zip = await core.minutes.eventZip(slug!, await core.materials.linksOfEvent(slug!))
     const target = path.resolve(file ?? zip.filename)
     let fd: number | null = null
     let bytes = 0
@@ -263,7 +263,7 @@ index.html, and all minutes combined in minutes.md and minutes.txt. The default 
     } finally {
       if (fd !== null) fs.closeSync(fd)
     }
-    const pads = core.meetings.pads({ event: slug! }).length
+    const pads = (await core.meetings.pads({ event: slug! })).length
     context.out(`wrote ${target} (${formatBytes(bytes)}, ${count(pads, 'pad')})\n`)
   },
 }
@@ -314,24 +314,23 @@ ${OPEN_PAD_NOTE}`,
   async run(context, [padId]) {
     const core = await context.open()
     const { docFromStored, encodeState } = await import('../sync/pad-doc.ts')
-    // IMMEDIATE: take the write lock before reading, so no row the server commits can fall
-    // between what the snapshot was built from and the seq it claims to cover.
-    const result = core.db
-      .transaction(() => {
-        const stored = core.store.load(padId!)
-        if (!stored) return null
-        if (stored.updates.length === 0) return { rows: 0, bytes: stored.snapshot?.byteLength ?? 0 }
-        const doc = docFromStored(stored)
-        try {
-          const state = encodeState(doc)
-          core.store.writeSnapshot(padId!, stored.updates.at(-1)!.seq, state)
-          return { rows: stored.updates.length, bytes: state.byteLength }
-        } finally {
-          doc.destroy()
-        }
-      })
-      .immediate()
-    if (!result) throw new Failure(`no stored pad "${padId}"`)
+    const stored = await core.padLog.load(padId!)
+    if (!stored) throw new Failure(`no stored pad "${padId}"`)
+    let result = { rows: 0, bytes: stored.snapshot?.byteLength ?? 0 }
+    if (stored.updates.length > 0) {
+      const doc = docFromStored(stored)
+      try {
+        const state = encodeState(doc)
+        // Stored only while those rows are still the pad's and no newer snapshot covers them
+        // (the server may write one meanwhile, or forget the history): rows the server commits
+        // after them are not in it, and load after it.
+        if (!(await core.padLog.snapshotIfCurrent(padId!, stored.updates.at(-1)!.seq, state)))
+          throw new Failure(`${padId} changed while it was being compacted: run this again`)
+        result = { rows: stored.updates.length, bytes: state.byteLength }
+      } finally {
+        doc.destroy()
+      }
+    }
     context.out(
       result.rows === 0
         ? `${padId} is already compact: its newest snapshot covers every update\n`
@@ -391,10 +390,11 @@ stored size (log + snapshots) and the time of its last edit (UTC).`,
     if (eventFilter !== undefined && values.unfiled)
       throw new UsageError('give --event or --unfiled, not both')
     const core = await context.open()
-    if (eventFilter !== undefined) core.meetings.event(eventFilter)
-    const rows = core.store
-      .list()
-      .map((summary) => ({ summary, pad: core.meetings.findPad(summary.id) }))
+    if (eventFilter !== undefined) await core.meetings.event(eventFilter)
+    const stored = []
+    for (const summary of core.store.list())
+      stored.push({ summary, pad: await core.meetings.findPad(summary.id) })
+    const rows = stored
       .filter(({ pad }) =>
         eventFilter !== undefined ? pad?.event === eventFilter : values.unfiled ? !pad?.event : true,
       )

@@ -220,3 +220,12 @@ export function openDb(dataDir: string, durability: Durability): Db {
     throw err
   }
 }
+
+/**
+ * Closes the database at shutdown, the write-ahead log emptied first (TRUNCATE): the data
+ * directory is then one file, as a backup or a copy expects. Nothing may write meanwhile.
+ */
+export function closeDb(db: Db): void {
+  db.pragma('wal_checkpoint(TRUNCATE)')
+  db.close()
+}

@@ -32,7 +32,19 @@ const toMaterial = (r: Row): HandMaterial => ({
   at: r.at,
 })
 
-export class MaterialsStore {
+export interface MaterialsRepo {
+  /** The pad's rows, oldest first. */
+  ofPad(padId: string): Promise<HandMaterial[]>
+  /** Every pad's rows in one event, by pad id (the event page, the feed, the bundle). */
+  ofEvent(slug: string): Promise<Map<string, HandMaterial[]>>
+  /** Stores the row of `m.url` for the pad (replacing one of the same address); nothing when the pad does not exist. */
+  put(padId: string, m: HandMaterial): Promise<void>
+  /** Deletes the pad's row of `url`; whether there was one. */
+  remove(padId: string, url: string): Promise<boolean>
+}
+
+/** MaterialsRepo on SQLite (table pad_materials; its rows go with their pad). */
+export class SqliteMaterialsRepo implements MaterialsRepo {
   private readonly s
 
   constructor(db: Db) {

@@ -1,9 +1,19 @@
 /**
- * Events and pad metadata in SQLite, next to the documents. Rows in, typed records out; it knows
- * nothing of Yjs or HTTP. Statements are prepared once.
+ * Events, pad metadata, templates and schedule ids: what meetings.ts needs of storage, as an
+ * interface whose every call returns a promise (the next engine is PostgreSQL, over the network),
+ * and its SQLite implementation. Plain values in, typed records out; nothing here knows Yjs or
+ * HTTP, and no engine type leaks through the interface.
+ *
+ * Every multi-step change is one operation, atomic in the engine: a pad is created with its
+ * metadata and its first log row together; an event is deleted with everything of its pads; a
+ * schedule import's creations and updates are applied all or none. A caller never holds a
+ * transaction open across an await.
  */
+import { Conflict, NotFound } from '../lib/domain-errors.ts'
 import type { EventInfo, PadInfo, PadKind, PadLink } from '../meetings/model.ts'
 import type { Db } from './db.ts'
+import { settled } from './settled.ts'
+import type { PadStore } from './store.ts'
 
 interface EventRow {
   pk: number
@@ -99,10 +109,105 @@ const PAD_SELECT = `SELECT p.pk, p.id, e.slug AS event_slug, p.title, p.kind, p.
 // Schedule order: by start time (unscheduled last), then room, then title.
 const PAD_ORDER = 'ORDER BY p.starts_at IS NULL, p.starts_at, p.room, p.title, p.id'
 
-export class MeetingsStore {
-  private readonly s
+/** A pad to create: its metadata and its first log row (the server's), stored together. */
+export interface NewPad {
+  id: string
+  /** Slug of the event it is filed under; null = unfiled. */
+  event: string | null
+  fields: PadFields
+  /** The schedule's id of the session, when imported. */
+  sourceUid: string | null
+  /** The Markdown it started from (its filled-in template); '' for an imported document. */
+  template: string | null
+  /** The first row of its log, written by the server (conn "server", no author). */
+  firstRow: { at: number; data: Uint8Array }
+}
 
-  constructor(db: Db) {
+/** A schedule import's writes, applied by `applySchedule` all or none. */
+export interface SchedulePlan {
+  create: readonly NewPad[]
+  /** Replaces these pads' metadata (their event stays); `sourceUid` set: it follows that id now. */
+  update: readonly { id: string; fields: PadFields; sourceUid?: string }[]
+  /**
+   * The event's pads as the plan was made from them (id and updatedAt): when they differ at
+   * apply time (another import or an edit came in between), nothing is written and the
+   * operation resolves 'stale', for the caller to read again and make a new plan.
+   */
+  basis: readonly { id: string; updatedAt: string }[]
+}
+
+/** The Markdown a pad started from, or its first row (server-written) for pads from before it was kept. */
+export type StartingText = { text: string } | { firstUpdate: Uint8Array } | null
+
+export interface MeetingsRepo {
+  /** Rejects with Conflict when the slug is taken. */
+  createEvent(fields: EventFields, now?: number): Promise<EventInfo>
+  event(slug: string): Promise<EventInfo | null>
+  /** Newest first (by first day), events without days last. */
+  events(): Promise<EventInfo[]>
+  /**
+   * Replaces the event's fields, slug included. Null when there is no such event; rejects with
+   * Conflict when the new slug is another event's.
+   */
+  updateEvent(slug: string, fields: EventFields, now?: number): Promise<EventInfo | null>
+  /**
+   * Deletes the event with its templates, links and every pad filed under it (metadata, log,
+   * snapshots, claims, short links, materials), atomically. Resolves with the deleted pads' ids,
+   * or null when there is no such event. Series rows stay (series-store.ts says why).
+   */
+  deleteEvent(slug: string): Promise<string[] | null>
+  /** Whether the pad has stored anything (metadata or a log row). */
+  padExists(id: string): Promise<boolean>
+  /**
+   * Stores the pad's metadata and its first log row atomically; resolves with that row's seq.
+   * Rejects with Conflict when the id is taken, NotFound when its event is gone.
+   */
+  createPad(pad: NewPad, now?: number): Promise<number>
+  pad(id: string): Promise<PadInfo | null>
+  /**
+   * Replaces the pad's metadata; `event` undefined keeps its event, null unfiles it (the slug
+   * must exist: NotFound otherwise). Resolves with whether the pad exists.
+   */
+  updatePad(id: string, fields: PadFields, event?: string | null, now?: number): Promise<boolean>
+  /** Deletes the pad: metadata, log, snapshots, claims, short links, materials. Whether it existed. */
+  deletePad(id: string): Promise<boolean>
+  /** The event's pads in schedule order (start, room, title); NotFound when there is no such event. */
+  padsOfEvent(slug: string): Promise<PadInfo[]>
+  /** Pads filed under no event, most recently changed first (including pads only typed into). */
+  unfiledPads(): Promise<PadInfo[]>
+  /**
+   * The Markdown a pad started from. Pads from before it was kept answer with their first log
+   * row when the server wrote it and its history was never forgotten (the caller decodes it).
+   */
+  startingText(id: string): Promise<StartingText>
+  /** The event's own template of a kind, or null (the default applies). */
+  template(event: string, kind: PadKind): Promise<string | null>
+  /** Resolves false when there is no such event. */
+  setTemplate(event: string, kind: PadKind, body: string): Promise<boolean>
+  deleteTemplate(event: string, kind: PadKind): Promise<boolean>
+  /**
+   * Applies a schedule import's creations and updates atomically, unless the event's pads have
+   * changed since `plan.basis` was read ('stale': nothing written). Resolves with the created
+   * pads' first-row seqs, in plan order. NotFound when the event is gone.
+   */
+  applySchedule(event: string, plan: SchedulePlan, now?: number): Promise<{ seqs: number[] } | 'stale'>
+}
+
+const isUnique = (err: unknown) => (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE'
+
+/**
+ * MeetingsRepo on SQLite, next to the documents (the pads table holds both a pad's metadata and
+ * the key its log hangs on). Each call runs one synchronous transaction at once and returns its
+ * settled result. Statements are prepared once.
+ */
+export class SqliteMeetingsRepo implements MeetingsRepo {
+  private readonly s
+  private readonly db: Db
+  private readonly store: PadStore
+
+  constructor(db: Db, store: PadStore) {
+    this.db = db
+    this.store = store
     this.s = {
       insertEvent: db.prepare<
         [string, string, string | null, string | null, string, string | null, number, number]
@@ -120,8 +225,9 @@ export class MeetingsStore {
       events: db.prepare<[], EventRow>(
         'SELECT * FROM events ORDER BY starts_on IS NULL, starts_on DESC, name',
       ),
-      deleteEvent: db.prepare<[string]>('DELETE FROM events WHERE slug = ?'),
+      deleteEvent: db.prepare<[number]>('DELETE FROM events WHERE pk = ?'),
       padIdsOfEvent: db.prepare<[number], { id: string }>('SELECT id FROM pads WHERE event = ?'),
+      padPk: db.prepare<[string], { pk: number }>('SELECT pk FROM pads WHERE id = ?'),
       insertPad: db.prepare(
         `INSERT INTO pads (id, event, title, kind, track, room, starts_at, ends_at, speakers, links, cancelled, source_uid,
                            template, created_at, updated_at)
@@ -163,128 +269,208 @@ export class MeetingsStore {
     }
   }
 
-  createEvent(fields: EventFields, now = Date.now()): EventInfo {
-    this.s.insertEvent.run(
-      fields.slug,
-      fields.name,
-      fields.startsOn,
-      fields.endsOn,
-      fields.timezone,
-      fields.description,
-      now,
-      now,
-    )
-    return this.event(fields.slug)!
+  createEvent(fields: EventFields, now = Date.now()): Promise<EventInfo> {
+    return settled(() => {
+      try {
+        this.s.insertEvent.run(
+          fields.slug,
+          fields.name,
+          fields.startsOn,
+          fields.endsOn,
+          fields.timezone,
+          fields.description,
+          now,
+          now,
+        )
+      } catch (err) {
+        if (isUnique(err)) throw new Conflict(`event "${fields.slug}" already exists`)
+        throw err
+      }
+      return this.eventNow(fields.slug)!
+    })
   }
 
-  event(slug: string): EventInfo | null {
+  event(slug: string): Promise<EventInfo | null> {
+    return settled(() => this.eventNow(slug))
+  }
+
+  events(): Promise<EventInfo[]> {
+    return settled(() => this.s.events.all().map(toEvent))
+  }
+
+  updateEvent(slug: string, fields: EventFields, now = Date.now()): Promise<EventInfo | null> {
+    return settled(() => {
+      let changed: number
+      try {
+        changed = this.s.updateEvent.run(
+          fields.slug,
+          fields.name,
+          fields.startsOn,
+          fields.endsOn,
+          fields.timezone,
+          fields.description,
+          now,
+          slug,
+        ).changes
+      } catch (err) {
+        if (isUnique(err)) throw new Conflict(`event "${fields.slug}" already exists`)
+        throw err
+      }
+      return changed ? this.eventNow(fields.slug) : null
+    })
+  }
+
+  deleteEvent(slug: string): Promise<string[] | null> {
+    return settled(() =>
+      this.db.transaction(() => {
+        const pk = this.s.eventBySlug.get(slug)?.pk
+        if (pk === undefined) return null
+        const ids = this.s.padIdsOfEvent.all(pk).map((r) => r.id)
+        // Through the pad store, so it forgets what it cached of them (a pad made again later
+        // under the same id is a new pad).
+        for (const id of ids) this.store.delete(id)
+        this.s.deleteEvent.run(pk)
+        return ids
+      })(),
+    )
+  }
+
+  padExists(id: string): Promise<boolean> {
+    return settled(() => this.s.padPk.get(id) !== undefined)
+  }
+
+  createPad(pad: NewPad, now = Date.now()): Promise<number> {
+    return settled(() => this.db.transaction(() => this.insertPad(pad, now))())
+  }
+
+  pad(id: string): Promise<PadInfo | null> {
+    return settled(() => this.padNow(id))
+  }
+
+  updatePad(id: string, fields: PadFields, event?: string | null, now = Date.now()): Promise<boolean> {
+    return settled(() => {
+      const eventPk = event === undefined || event === null ? event : this.eventPk(event)
+      const move = { moveEvent: eventPk === undefined ? 0 : 1, event: eventPk ?? null }
+      return this.s.updatePad.run({ id, now, ...move, ...padParams(fields) }).changes > 0
+    })
+  }
+
+  deletePad(id: string): Promise<boolean> {
+    return settled(() => this.store.delete(id))
+  }
+
+  padsOfEvent(slug: string): Promise<PadInfo[]> {
+    return settled(() => this.s.padsOfEvent.all(this.eventPk(slug)).map(toPad))
+  }
+
+  unfiledPads(): Promise<PadInfo[]> {
+    return settled(() => this.s.unfiledPads.all().map(toPad))
+  }
+
+  startingText(id: string): Promise<StartingText> {
+    return settled(() =>
+      this.db.transaction((): StartingText => {
+        const row = this.s.templateText.get(id)
+        if (!row) return null
+        if (row.template !== null) return { text: row.template }
+        const first = this.s.firstRow.get(id)
+        if (first?.conn !== 'server' || first.author !== null) return null
+        return this.s.forgotten.get(id)!.n === 0 ? { firstUpdate: first.data } : null
+      })(),
+    )
+  }
+
+  template(event: string, kind: PadKind): Promise<string | null> {
+    return settled(() => this.s.templateOf.get(this.eventPk(event), kind)?.body ?? null)
+  }
+
+  setTemplate(event: string, kind: PadKind, body: string): Promise<boolean> {
+    return settled(() => {
+      const pk = this.s.eventBySlug.get(event)?.pk
+      if (pk === undefined) return false
+      this.s.setTemplate.run(pk, kind, body)
+      return true
+    })
+  }
+
+  deleteTemplate(event: string, kind: PadKind): Promise<boolean> {
+    return settled(() => {
+      const pk = this.s.eventBySlug.get(event)?.pk
+      return pk !== undefined && this.s.deleteTemplate.run(pk, kind).changes > 0
+    })
+  }
+
+  applySchedule(event: string, plan: SchedulePlan, now = Date.now()): Promise<{ seqs: number[] } | 'stale'> {
+    return settled(() =>
+      // IMMEDIATE: the write lock before the pads are compared, so a concurrent import (the CLI
+      // while the server runs) waits, then finds its basis stale.
+      this.db
+        .transaction((): { seqs: number[] } | 'stale' => {
+          const pads = this.s.padsOfEvent.all(this.eventPk(event))
+          const current = new Map(pads.map((p) => [p.id, iso(p.updated_at)]))
+          if (current.size !== plan.basis.length) return 'stale'
+          if (plan.basis.some((b) => current.get(b.id) !== b.updatedAt)) return 'stale'
+          if (plan.create.some((p) => this.s.padPk.get(p.id) !== undefined)) return 'stale'
+          const seqs = plan.create.map((pad) => this.insertPad(pad, now))
+          for (const { id, fields, sourceUid } of plan.update) {
+            this.s.updatePad.run({ id, now, moveEvent: 0, event: null, ...padParams(fields) })
+            if (sourceUid !== undefined) this.s.setSourceUid.run(sourceUid, id)
+          }
+          return { seqs }
+        })
+        .immediate(),
+    )
+  }
+
+  /** The pad row and its first log row; call inside a transaction. */
+  private insertPad(pad: NewPad, now: number): number {
+    const eventPk = pad.event === null ? null : this.eventPk(pad.event)
+    if (this.s.padPk.get(pad.id) !== undefined) throw new Conflict(`pad "${pad.id}" already exists`)
+    this.s.insertPad.run({
+      id: pad.id,
+      event: eventPk,
+      sourceUid: pad.sourceUid,
+      template: pad.template,
+      now,
+      ...padParams(pad.fields),
+    })
+    const [seq] = this.store.append([
+      { padId: pad.id, at: pad.firstRow.at, conn: 'server', author: null, data: pad.firstRow.data },
+    ])
+    return seq!
+  }
+
+  private eventNow(slug: string): EventInfo | null {
     const row = this.s.eventBySlug.get(slug)
     return row ? toEvent(row) : null
   }
 
-  eventPk(slug: string): number | null {
-    return this.s.eventBySlug.get(slug)?.pk ?? null
-  }
-
-  events(): EventInfo[] {
-    return this.s.events.all().map(toEvent)
-  }
-
-  /** Replaces the event's fields (slug included); returns null if there is no such event. */
-  updateEvent(slug: string, fields: EventFields, now = Date.now()): EventInfo | null {
-    const changed = this.s.updateEvent.run(
-      fields.slug,
-      fields.name,
-      fields.startsOn,
-      fields.endsOn,
-      fields.timezone,
-      fields.description,
-      now,
-      slug,
-    ).changes
-    return changed ? this.event(fields.slug) : null
-  }
-
-  padIdsOfEvent(eventPk: number): string[] {
-    return this.s.padIdsOfEvent.all(eventPk).map((r) => r.id)
-  }
-
-  /** Deletes the event row; its pads cascade. */
-  deleteEvent(slug: string): boolean {
-    return this.s.deleteEvent.run(slug).changes > 0
-  }
-
-  insertPad(
-    id: string,
-    eventPk: number | null,
-    fields: PadFields,
-    sourceUid: string | null,
-    template: string | null = null,
-    now = Date.now(),
-  ): void {
-    this.s.insertPad.run({ id, event: eventPk, sourceUid, template, now, ...this.padParams(fields) })
-  }
-
   /**
-   * The Markdown a pad started from. Pads from before it was kept (NULL) answer with their
-   * first log row when the server wrote it (the template), for the caller to decode.
+   * The pad's metadata at once: for the SQLite search index, which reads its titles
+   * synchronously inside its own transactions. Not part of MeetingsRepo.
    */
-  startingText(id: string): { text: string } | { firstUpdate: Uint8Array } | null {
-    const row = this.s.templateText.get(id)
-    if (!row) return null
-    if (row.template !== null) return { text: row.template }
-    const first = this.s.firstRow.get(id)
-    if (first?.conn !== 'server' || first.author !== null) return null
-    return this.s.forgotten.get(id)!.n === 0 ? { firstUpdate: first.data } : null
-  }
-
-  /** Replaces the pad's metadata; `eventPk` undefined keeps its event, null unfiles it. */
-  updatePad(id: string, fields: PadFields, eventPk?: number | null, now = Date.now()): boolean {
-    const move = { moveEvent: eventPk === undefined ? 0 : 1, event: eventPk ?? null }
-    return this.s.updatePad.run({ id, now, ...move, ...this.padParams(fields) }).changes > 0
-  }
-
-  pad(id: string): PadInfo | null {
+  padNow(id: string): PadInfo | null {
     const row = this.s.padById.get(id)
     return row ? toPad(row) : null
   }
 
-  /** The pad now follows another id of the schedule (a rebuilt file with fresh UIDs). */
-  setSourceUid(id: string, sourceUid: string): void {
-    this.s.setSourceUid.run(sourceUid, id)
+  private eventPk(slug: string): number {
+    const pk = this.s.eventBySlug.get(slug)?.pk
+    if (pk === undefined) throw new NotFound(`no event "${slug}"`)
+    return pk
   }
+}
 
-  padsOfEvent(eventPk: number): PadInfo[] {
-    return this.s.padsOfEvent.all(eventPk).map(toPad)
-  }
-
-  unfiledPads(): PadInfo[] {
-    return this.s.unfiledPads.all().map(toPad)
-  }
-
-  template(eventPk: number, kind: PadKind): string | null {
-    return this.s.templateOf.get(eventPk, kind)?.body ?? null
-  }
-
-  setTemplate(eventPk: number, kind: PadKind, body: string): void {
-    this.s.setTemplate.run(eventPk, kind, body)
-  }
-
-  deleteTemplate(eventPk: number, kind: PadKind): boolean {
-    return this.s.deleteTemplate.run(eventPk, kind).changes > 0
-  }
-
-  private padParams(fields: PadFields) {
-    return {
-      title: fields.title,
-      kind: fields.kind,
-      track: fields.track,
-      room: fields.room,
-      startsAt: fields.startsAt,
-      endsAt: fields.endsAt,
-      speakers: JSON.stringify(fields.speakers),
-      links: JSON.stringify(fields.links),
-      cancelled: fields.cancelled ? 1 : 0,
-    }
+function padParams(fields: PadFields) {
+  return {
+    title: fields.title,
+    kind: fields.kind,
+    track: fields.track,
+    room: fields.room,
+    startsAt: fields.startsAt,
+    endsAt: fields.endsAt,
+    speakers: JSON.stringify(fields.speakers),
+    links: JSON.stringify(fields.links),
+    cancelled: fields.cancelled ? 1 : 0,
   }
 }

@@ -35,7 +35,26 @@ const toLink = (r: Row): SeriesLink => ({
 
 const COLUMNS = 'pad, pad_title, continues, continues_title, at'
 
-export class SeriesStore {
+export interface SeriesRepo {
+  /** What `pad` continues, or null. */
+  linkOf(pad: string): Promise<SeriesLink | null>
+  /** The meeting that continues `pad`, or null. */
+  nextOf(pad: string): Promise<SeriesLink | null>
+  /** Links from `pad` backwards (what it continues, what that continues...), nearest first, at most `max`. */
+  backFrom(pad: string, max: number): Promise<SeriesLink[]>
+  /** Links after `pad` (what continues it, ...), nearest first, at most `max`. */
+  forwardFrom(pad: string, max: number): Promise<SeriesLink[]>
+  /**
+   * Records (or replaces) what `link.pad` continues, atomically. 'taken': another meeting already
+   * continues `link.continues` (a meeting is continued by at most one; nothing written).
+   */
+  link(link: SeriesLink): Promise<'linked' | 'taken'>
+  /** Removes what `pad` continues; whether there was a link. */
+  unlink(pad: string): Promise<boolean>
+}
+
+/** SeriesRepo on SQLite (table pad_series). */
+export class SqliteSeriesRepo implements SeriesRepo {
   private readonly s
 
   constructor(db: Db) {

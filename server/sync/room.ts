@@ -43,7 +43,13 @@ import { notesTextRefusal } from './notes-text-check.ts'
 import { docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
 import { type Origin, type Peer, type Refusal, SERVER_ORIGIN } from './peer.ts'
 import { Presence } from './presence.ts'
-import { checkStateVector, checkUpdate, lacksDependencies, withinClockBound } from './update-check.ts'
+import {
+  checkStateVector,
+  checkUpdate,
+  lacksDependencies,
+  type UpdateShape,
+  withinClockBound,
+} from './update-check.ts'
 import { checkWriters, type WriterView, withoutClients } from './writer-check.ts'
 import type { WriterHash } from './writer-key.ts'
 
@@ -389,10 +395,8 @@ export class Room {
       this.tellReadOnly(replyTo)
       return OK
     }
-    const shape = checkUpdate(update)
-    if (!shape.ok) return { ok: false, code: CLOSE.invalidPayload, reason: `invalid update: ${shape.error}` }
-    if (!withinClockBound(shape.value))
-      return { ok: false, code: CLOSE.invalidPayload, reason: 'invalid update: clock out of range' }
+    const shape = this.shapeOf(update)
+    if (!shape.ok) return shape
     if (lacksDependencies(shape.value, (client) => Y.getState(this.doc.store, client))) {
       // The server's own writes are made on this doc: one that lacks something is a bug, not a gap.
       if (!replyTo)
@@ -402,13 +406,8 @@ export class Room {
       replyTo.send(this.step1Frame())
       return OK
     }
-    // Counted from the walk, before anything decodes or applies it: those are what cost seconds.
-    const stateOf = (client: number) => Y.getState(this.doc.store, client)
-    if (
-      shape.value.deleteRangeCount > MAX_PAD_ITEMS ||
-      itemsOf(this.doc) + newStructsIn(shape.value, stateOf) > MAX_PAD_ITEMS
-    )
-      return { ok: false, code: CLOSE_PAD_FULL, reason: tooManyItems('the pad') }
+    const overBudget = this.itemsRefusal(shape.value)
+    if (overBudget) return overBudget
     let claims: number[] = []
     /** The shape of what is kept of the update (all of it, unless another writer's part is dropped). */
     let kept = shape.value
@@ -448,13 +447,7 @@ export class Room {
       const notText = adds ? notesTextRefusal(this.doc, update) : null
       if (notText !== null) return { ok: false, code: CLOSE_NOT_TEXT, reason: notText }
     }
-    if (!this.fits(update)) {
-      return {
-        ok: false,
-        code: CLOSE_PAD_FULL,
-        reason: `pad is full (${this.host.limits.maxPadBytes} bytes)`,
-      }
-    }
+    if (!this.fits(update)) return this.padFull()
     // Whether this update is the pad's first content is known only once applied: Yjs emits (and
     // we queue) an update only when the doc changed.
     const creating = this.position.lastSeq === 0 && this.pending.length === 0
@@ -501,6 +494,31 @@ export class Room {
       if (!stripped) replyTo?.send(this.step1Frame())
     }
     return OK
+  }
+
+  /** The update's shape (shared/update-check), or why it is not a valid update. */
+  private shapeOf(update: Uint8Array): { ok: true; value: UpdateShape } | ({ ok: false } & Refusal) {
+    const shape = checkUpdate(update)
+    if (!shape.ok) return { ok: false, code: CLOSE.invalidPayload, reason: `invalid update: ${shape.error}` }
+    if (!withinClockBound(shape.value))
+      return { ok: false, code: CLOSE.invalidPayload, reason: 'invalid update: clock out of range' }
+    return shape
+  }
+
+  /** Whether the update would take the pad past its item budget, counted from the walk alone. */
+  private itemsRefusal(shape: UpdateShape): ({ ok: false } & Refusal) | null {
+    // Counted before anything decodes or applies it: those are what cost seconds.
+    const stateOf = (client: number) => Y.getState(this.doc.store, client)
+    if (
+      shape.deleteRangeCount > MAX_PAD_ITEMS ||
+      itemsOf(this.doc) + newStructsIn(shape, stateOf) > MAX_PAD_ITEMS
+    )
+      return { ok: false, code: CLOSE_PAD_FULL, reason: tooManyItems('the pad') }
+    return null
+  }
+
+  private padFull(): { ok: false } & Refusal {
+    return { ok: false, code: CLOSE_PAD_FULL, reason: `pad is full (${this.host.limits.maxPadBytes} bytes)` }
   }
 
   /** What writer-check needs to know of this pad, for updates from `peer`. */
@@ -614,16 +632,40 @@ export class Room {
   }
 
   /**
-   * Applies an update the server has already stored itself (e.g. a template written in the
-   * transaction that created the pad) and sends it to the peers: it is not logged again.
+   * A server write stored in one operation with more (a new pad's first row, stored by `commit`
+   * with the pad's metadata): the checks of applyServerUpdate — not closed, valid, within the
+   * item and size budgets — then `commit` runs while no other commit is in flight, and only once
+   * it has resolved (with the row's seq) is the update applied here and sent. When it is
+   * refused, `commit` never runs and nothing is applied; when `commit` rejects, neither.
    */
-  applyStored(update: Uint8Array, seq: number): void {
-    Y.applyUpdate(this.doc, update, LOAD_ORIGIN)
-    this.position.lastSeq = Math.max(this.position.lastSeq, seq)
-    this.position.rowsSinceSnapshot++
-    this.position.bytesSinceSnapshot += update.byteLength
-    this.broadcast(encodeSyncUpdate(update))
-    this.host.changed(this)
+  async applyCommitted(update: Uint8Array, commit: () => Promise<number>): Promise<Result> {
+    await this.host.flush()
+    if (this.gate) await this.gate
+    return this.host.exclusive(async (): Promise<Result> => {
+      const refusal = this.serverWriteRefusal() ?? this.serverUpdateRefusal(update)
+      if (refusal) return refusal
+      const seq = await commit()
+      // Stored; a room discarded meanwhile is reloaded from the store by its clients.
+      if (this.discarded) return OK
+      Y.applyUpdate(this.doc, update, LOAD_ORIGIN)
+      this.position.lastSeq = Math.max(this.position.lastSeq, seq)
+      this.position.rowsSinceSnapshot++
+      this.position.bytesSinceSnapshot += update.byteLength
+      this.position.approxBytes += update.byteLength
+      this.sinceMeasured += update.byteLength
+      this.broadcast(encodeSyncUpdate(update))
+      this.host.changed(this)
+      return OK
+    })
+  }
+
+  /** Why the server's own update cannot go into this pad (the checks of a peer's, less the writer's). */
+  private serverUpdateRefusal(update: Uint8Array): ({ ok: false } & Refusal) | null {
+    const shape = this.shapeOf(update)
+    if (!shape.ok) return shape
+    if (lacksDependencies(shape.value, (client) => Y.getState(this.doc.store, client)))
+      return { ok: false, code: CLOSE.invalidPayload, reason: 'update depends on missing edits' }
+    return this.itemsRefusal(shape.value) ?? (this.fits(update) ? null : this.padFull())
   }
 
   /**

@@ -58,6 +58,11 @@ export class Rooms {
     }
   }
 
+  /** The limits every room holds its pad to (the server's own writes of a pad with no room too). */
+  get limits(): RoomLimits {
+    return this.options.limits
+  }
+
   get loadedCount(): number {
     return this.rooms.size
   }
