@@ -20,6 +20,7 @@ import { isValidPadId } from '../sync/pad-id.ts'
 import { type AssetManifest, preloadsOf } from './client-assets.ts'
 import { Html, html, type PageOptions, page as renderPage, siteHeader } from './html.ts'
 import { HttpError } from './http-errors.ts'
+import { asyncRoute } from './json-route.ts'
 import { accessOf } from './route-classes.ts'
 import { seriesLine, seriesPage } from './series-html.ts'
 
@@ -263,16 +264,18 @@ export function createPagesRouter({
     res.type('html').send(page({ title: 'Events', body, scripts: ['home-page.js'] }))
   })
 
-  router.get('/search', (req, res) => {
-    const q = typeof req.query.q === 'string' ? req.query.q.slice(0, 500) : ''
-    const event = typeof req.query.event === 'string' ? req.query.event : undefined
-    const kindParam = typeof req.query.kind === 'string' ? req.query.kind : undefined
-    const kind = (PAD_KINDS as readonly string[]).includes(kindParam ?? '')
-      ? (kindParam as PadKind)
-      : undefined
-    const hits = q ? search.search(q, { event, kind }) : []
-    const scope = event ? meetings.event(event) : null
-    const body = html`${siteHeader(scope ? html`<a href="/">Events</a> / <a href="/e/${scope.slug}">${scope.name}</a> / Search` : 'Search')}
+  router.get(
+    '/search',
+    asyncRoute(async (req, res) => {
+      const q = typeof req.query.q === 'string' ? req.query.q.slice(0, 500) : ''
+      const event = typeof req.query.event === 'string' ? req.query.event : undefined
+      const kindParam = typeof req.query.kind === 'string' ? req.query.kind : undefined
+      const kind = (PAD_KINDS as readonly string[]).includes(kindParam ?? '')
+        ? (kindParam as PadKind)
+        : undefined
+      const hits = q ? await search.search(q, { event, kind }) : []
+      const scope = event ? meetings.event(event) : null
+      const body = html`${siteHeader(scope ? html`<a href="/">Events</a> / <a href="/e/${scope.slug}">${scope.name}</a> / Search` : 'Search')}
 <main>
   <h1>${scope ? `Search ${scope.name}` : 'Search the minutes'}</h1>
   ${searchForm(q, event, kind)}
@@ -284,15 +287,18 @@ export function createPagesRouter({
 <p class="snippet">${new Html(h.snippet)}</p></li>`,
   )}</ul>
 </main>`
-    res.type('html').send(page({ title: q ? `${q} — search` : 'Search', body }))
-  })
+      res.type('html').send(page({ title: q ? `${q} — search` : 'Search', body }))
+    }),
+  )
 
-  router.get('/e/:slug/outcomes', (req, res) => {
-    const event = meetings.event(req.params.slug)
-    const { actionsByOwner, decisions } = minutes.rollup(event.slug)
-    const item = (i: { padId: string; padTitle: string; line: number; text: string; done?: boolean }) =>
-      html`<li>${i.done ? html`<s>${i.text}</s> <span class="badge">done</span>` : i.text} <span class="muted">— <a href="/p/${i.padId}#L${i.line}">${i.padTitle}</a>, line ${i.line}</span></li>`
-    const body = html`${siteHeader(html`<a href="/">Events</a> / <a href="/e/${event.slug}">${event.name}</a> / Outcomes`)}
+  router.get(
+    '/e/:slug/outcomes',
+    asyncRoute(async (req, res) => {
+      const event = meetings.event(String(req.params.slug))
+      const { actionsByOwner, decisions } = await minutes.rollup(event.slug)
+      const item = (i: { padId: string; padTitle: string; line: number; text: string; done?: boolean }) =>
+        html`<li>${i.done ? html`<s>${i.text}</s> <span class="badge">done</span>` : i.text} <span class="muted">— <a href="/p/${i.padId}#L${i.line}">${i.padTitle}</a>, line ${i.line}</span></li>`
+      const body = html`${siteHeader(html`<a href="/">Events</a> / <a href="/e/${event.slug}">${event.name}</a> / Outcomes`)}
 <main>
   <h1>Action items and decisions</h1>
   <p class="muted">Collected from every pad of ${event.name}: lines starting with <code>ACTION(name):</code>, <code>- [ ] @name</code> or <code>DECISION:</code>. <a href="/api/events/${event.slug}/outcomes">JSON</a></p>
@@ -301,8 +307,9 @@ export function createPagesRouter({
   <h2>Decisions</h2>
   ${decisions.length ? html`<ul>${decisions.map(item)}</ul>` : html`<p class="muted">None yet.</p>`}
 </main>`
-    res.type('html').send(page({ title: `${event.name} — outcomes`, body }))
-  })
+      res.type('html').send(page({ title: `${event.name} — outcomes`, body }))
+    }),
+  )
 
   router.get('/e/:slug', (req, res, next) => {
     const event = meetings.event(req.params.slug)

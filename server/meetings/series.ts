@@ -50,7 +50,7 @@ export interface SeriesDeps {
   meetings: Meetings
   store: SeriesStore
   /** The pad's Markdown now (live room or store), null when it has none. */
-  textOf(padId: string): string | null
+  textOf(padId: string): Promise<string | null>
 }
 
 const ref = (pad: PadInfo): MeetingRef => ({ id: pad.id, title: pad.title ?? pad.id, event: pad.event })
@@ -98,21 +98,23 @@ export class Series {
       ...fwd.map((l) => ({ id: l.pad, title: l.padTitle })),
     ]
     return seriesView(
-      steps.map((step) => {
-        const found = this.d.meetings.findPad(step.id)
-        const visible = found !== null && canRead(step.id)
-        return {
-          id: step.id,
-          title: found?.title ?? step.title ?? step.id,
-          event: visible ? found.event : null,
-          startsAt: visible ? found.startsAt : null,
-          room: visible ? found.room : null,
-          link: `/p/${step.id}`,
-          visible,
-          gone: found === null,
-          outcomes: visible ? findOutcomes(this.d.textOf(step.id) ?? '') : null,
-        }
-      }),
+      await Promise.all(
+        steps.map(async (step) => {
+          const found = this.d.meetings.findPad(step.id)
+          const visible = found !== null && canRead(step.id)
+          return {
+            id: step.id,
+            title: found?.title ?? step.title ?? step.id,
+            event: visible ? found.event : null,
+            startsAt: visible ? found.startsAt : null,
+            room: visible ? found.room : null,
+            link: `/p/${step.id}`,
+            visible,
+            gone: found === null,
+            outcomes: visible ? findOutcomes((await this.d.textOf(step.id)) ?? '') : null,
+          }
+        }),
+      ),
     )
   }
 
@@ -160,7 +162,7 @@ export class Series {
     const event = eventSlug ? this.d.meetings.event(eventSlug) : null
     const prelude = carryOverMarkdown(
       { padId: previous.id, title: previous.title ?? previous.id, context: this.contextOf(previous) },
-      findOutcomes(this.d.textOf(previous.id) ?? ''),
+      findOutcomes((await this.d.textOf(previous.id)) ?? ''),
     )
     const pad = this.d.meetings.createPad(
       {

@@ -136,10 +136,24 @@ export class MemoryPadLog implements PadLog {
     return this.later(() => {
       const pad = this.pads.get(padId)
       if (!pad) throw new Error(`pad "${padId}" has no stored data`)
-      const covered = Math.max(pad.rows.at(-1)?.seq ?? 0, newest(pad)?.upto ?? 0)
-      pad.rows = []
-      pad.snapshots = [{ id: this.nextSnapshotId++, upto: covered, at, data }]
+      this.replaceHistory(pad, data, at)
     })
+  }
+
+  forgetHistoryIfCurrent(padId: string, upto: number, state: Uint8Array, at = Date.now()): Promise<boolean> {
+    const data = copy(state)
+    return this.later(() => {
+      const pad = this.pads.get(padId)
+      if (!pad || covered(pad) !== upto) return false
+      this.replaceHistory(pad, data, at)
+      return true
+    })
+  }
+
+  private replaceHistory(pad: MemoryPad, data: Uint8Array, at: number): void {
+    const upto = covered(pad)
+    pad.rows = []
+    pad.snapshots = [{ id: this.nextSnapshotId++, upto, at, data }]
   }
 
   lastSeq(padId: string): Promise<number> {
@@ -197,6 +211,11 @@ function isLogRow(row: LogRow): boolean {
     (row.author === null || typeof row.author === 'string') &&
     row.data instanceof Uint8Array
   )
+}
+
+/** The pad's newest revision: its last row, or the snapshot covering everything when it has none. */
+function covered(pad: MemoryPad): number {
+  return Math.max(pad.rows.at(-1)?.seq ?? 0, newest(pad)?.upto ?? 0)
 }
 
 /** The snapshot covering the most rows (the newest written among equals), as SQLite orders them. */
