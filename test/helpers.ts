@@ -20,6 +20,7 @@ import { type OpsOptions, type Summitpad, startSummitpad } from '../server/app.t
 import { type Config, DEFAULTS } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { MemoryPadLog, type MemoryPadLogOptions } from '../server/storage/memory-pad-log.ts'
+import { type MemoryStorage, openMemoryStorage } from '../server/storage/memory-storage.ts'
 import { prng } from './prng.ts'
 
 export function tempDir(prefix = 'summitpad-test-'): string {
@@ -52,6 +53,12 @@ export const MEMORY_PAD_LOG_MAX_DELAY_MS = 15
 export function slowMemoryPadLog(seed: number, options: MemoryPadLogOptions = {}): MemoryPadLog {
   const random = prng(seed)
   return new MemoryPadLog({ delayMs: () => random() * MEMORY_PAD_LOG_MAX_DELAY_MS, ...options })
+}
+
+/** The in-memory engine whole (pad log, history, search), every call waiting as `slowMemoryPadLog`'s. */
+export function slowMemoryStorage(seed: number): MemoryStorage {
+  const random = prng(seed)
+  return openMemoryStorage({ delayMs: () => random() * MEMORY_PAD_LOG_MAX_DELAY_MS })
 }
 
 export async function startTestServer(

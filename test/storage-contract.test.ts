@@ -1,14 +1,16 @@
 /**
  * The storage contract (storage-contract.ts) on every engine here: SQLite in a temp file, and the
- * in-memory store answering after random delays (seeded: the seed is printed). The in-memory engine
- * has a search store but no history log yet: its history part runs on SQLite only.
+ * in-memory store answering after random delays (seeded: the seed is printed), each with its
+ * history log and search store.
  */
 
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Unsupported } from '../server/lib/domain-errors.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { MeetingsStore } from '../server/storage/meetings-store.ts'
-import { MemorySearchStore } from '../server/storage/memory-search-store.ts'
 import { openSqliteStorage } from '../server/storage/storage.ts'
-import { seedFromEnv, slowMemoryPadLog, tempDir } from './helpers.ts'
+import { seedFromEnv, slowMemoryStorage, tempDir } from './helpers.ts'
 import { describeStorageContract, type PadPlace } from './storage-contract.ts'
 
 describeStorageContract('SQLite', async () => {
@@ -39,16 +41,25 @@ describeStorageContract('SQLite', async () => {
 const seed = seedFromEnv('CONTRACT_SEED')
 console.log(`# storage contract, in memory: CONTRACT_SEED=${seed}`)
 let stores = 0
-describeStorageContract(
-  'in memory, answering late',
-  async () => {
-    const log = slowMemoryPadLog(seed + stores++)
-    const search = new MemorySearchStore(log)
-    return {
-      log,
-      search: { store: search, place: async (padId: string, at: PadPlace) => search.place(padId, at) },
-      close: () => {},
-    }
-  },
-  { history: false, search: true },
-)
+describeStorageContract('in memory, answering late', async () => {
+  const storage = slowMemoryStorage(seed + stores++)
+  const place = async (padId: string, at: PadPlace) => storage.search.place(padId, at)
+  return {
+    log: storage.padLog,
+    history: storage.history,
+    search: { store: storage.search, place },
+    close: () => storage.close(),
+  }
+})
+
+test('an engine without online backups refuses them with an Unsupported error saying why (HTTP 501 and CLI exit 1: layers.test.ts)', async () => {
+  const { backups } = slowMemoryStorage(seed)
+  for (const attempt of [backups.take(), backups.copyTo('/tmp/never-written.sqlite')])
+    await assert.rejects(attempt, (err) => {
+      assert.ok(err instanceof Unsupported)
+      assert.equal(err.code, 'backup_unsupported')
+      assert.equal(err.message, 'backups: the in-memory store keeps nothing to back up')
+      return true
+    })
+  await backups.idle()
+})
