@@ -80,6 +80,23 @@ describe('search index upkeep', () => {
     db.close()
   })
 
+  test('two searches at once right after a change both find the new text', async () => {
+    const { db, search, texts } = setup(['bof', 'kernel'], { quietMs: 60_000, maxWaitMs: 60_000 })
+    texts.set('kernel', 'folios and writeback')
+    search.markDirty('kernel')
+    const [first, second] = await Promise.all([search.search('writeback'), search.search('folios')])
+    assert.deepEqual(
+      first.map((hit) => hit.padId),
+      ['kernel'],
+    )
+    assert.deepEqual(
+      second.map((hit) => hit.padId),
+      ['kernel'],
+      'the second search waited for the re-index the first one started',
+    )
+    db.close()
+  })
+
   test('many stale pads are re-indexed one per event-loop turn, all of them in the end', async () => {
     const pads = Array.from({ length: 5 }, (_, i) => `room-${i}`)
     const { db, search, texts, reindexed, turns } = setup(pads, { quietMs: 20, maxWaitMs: 100 })

@@ -89,8 +89,16 @@ export class SearchIndex {
     const ids = new Set([...this.queued, ...this.dirty])
     this.queued.clear()
     this.dirty.clear()
-    await this.current
-    for (const id of ids) await this.reindexLogged(id)
+    // Chained: a second search at the same time waits for these pads too, not only for its own.
+    await this.after(async () => {
+      for (const id of ids) await this.reindexLogged(id)
+    })
+  }
+
+  /** Runs `work` after every re-index already under way; later ones wait for it in turn. */
+  private after(work: () => Promise<void>): Promise<void> {
+    this.current = this.current.then(work)
+    return this.current
   }
 
   private startDrain(): void {
@@ -107,8 +115,7 @@ export class SearchIndex {
     if (next.done) return
     const id = next.value
     this.queued.delete(id)
-    this.current = this.current.then(() => this.reindexLogged(id))
-    void this.current.then(() => {
+    void this.after(() => this.reindexLogged(id)).then(() => {
       if (this.queued.size > 0 && this.draining === null) {
         this.draining = setImmediate(() => this.drainOne())
         this.draining.unref()
@@ -150,9 +157,17 @@ export class SearchIndex {
   async purge(padId: string): Promise<void> {
     this.dirty.delete(padId)
     this.queued.delete(padId)
-    await this.current
-    await this.reindex(padId)
-    await this.store.scrub()
+    let failed: unknown = null
+    await this.after(async () => {
+      try {
+        await this.reindex(padId)
+        await this.store.scrub()
+      } catch (err) {
+        failed = err
+      }
+    })
+    // The caller hears of it (the forgotten text may still be in the index); the chain goes on.
+    if (failed !== null) throw failed
   }
 
   /** A pad that fails stays out of date in the index until its next change; a search still works. */
