@@ -1,7 +1,7 @@
 /**
- * The composition root: config -> core (db, store, rooms, meetings, minutes, search) -> sync
- * endpoint + http app, on one port, with the metrics and backups beside them. It owns startup and
- * the graceful shutdown; nothing here is global, so tests build as many servers as they like, each
+ * The composition root, top to bottom: config -> metrics -> storage (openSqliteStorage) -> core
+ * (rooms, pad reads, search, meetings, minutes, history) -> access -> sync endpoint -> http app, on
+ * one port. It owns startup and the graceful shutdown, which undoes it in reverse; nothing here is global, so tests build as many servers as they like, each
  * on port 0 with its own data directory.
  */
 import { randomUUID } from 'node:crypto'
@@ -11,7 +11,7 @@ import { AccessControl } from './access/access.ts'
 import { EventLinks } from './access/event-links.ts'
 import { hostPolicy } from './access/host-check.ts'
 import { socketAuthorizer } from './access/socket-access.ts'
-import { openCore } from './core.ts'
+import { type Core, openCore } from './core.ts'
 import { readAssetManifest } from './http/client-assets.ts'
 import { createHttpApp } from './http/http-app.ts'
 import type { Meetings } from './meetings/meetings.ts'
@@ -20,11 +20,11 @@ import type { Config } from './ops/config.ts'
 import type { Logger } from './ops/logger.ts'
 import { Metrics, meteredPadLog } from './ops/metrics.ts'
 import { CLIENT_OUT } from './ops/paths.ts'
-import { OnlineBackups } from './storage/backup.ts'
-import { closeDb, type Db } from './storage/db.ts'
-import { SqliteLinksRepo } from './storage/links-store.ts'
+import type { BackupResult, Backups } from './storage/backups.ts'
+import type { Db } from './storage/db.ts'
 import type { PadLog } from './storage/pad-log.ts'
 import type { SearchIndex } from './storage/search-index.ts'
+import { openSqliteStorage } from './storage/storage.ts'
 import type { PadStore } from './storage/store.ts'
 import { CLOSE, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED } from './sync/close-codes.ts'
 import { PerMinuteCounter } from './sync/limits.ts'
@@ -67,22 +67,22 @@ export interface Summitpad {
   readonly minutes: Minutes
   readonly search: SearchIndex
   readonly metrics: Metrics
-  readonly backups: OnlineBackups
+  readonly backups: Backups
   /** Graceful shutdown: stop accepting, flush and snapshot, close sockets with 1012, close the DB. */
   close(): Promise<void>
 }
 
 export async function startSummitpad(config: Config, log: Logger, ops: OpsOptions = {}): Promise<Summitpad> {
-  const metrics: Metrics = new Metrics({
-    dataDir: config.dataDir,
-    connections: () => endpoint.connectionCount,
-    padsLoaded: () => rooms.loadedCount,
-  })
+  // Read first: a server without its built client refuses to start before it opens anything.
+  const assets = readAssetManifest(CLIENT_OUT)
+  const metrics = new Metrics({ dataDir: config.dataDir })
   // Anyone with edit rights may create pads, but one address only so many a minute (random names
   // fill disks). Counted: distinct pads whose first content was stored, not connections.
   const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
-  const { db, store, rooms, meetings, minutes, search, history, series, materials, walCheckpointer } =
-    openCore({
+  const storage = openSqliteStorage({ dataDir: config.dataDir, durability: config.durability, log })
+  let core: Core
+  try {
+    core = openCore({
       dataDir: config.dataDir,
       durability: config.durability,
       log,
@@ -90,13 +90,19 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       unloadDelayMs: config.unloadDelayMs,
       limits: config,
       mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.tryHit(String(origin.ip), padId),
-      padLog: (sqlite) => meteredPadLog(ops.padLog?.(sqlite) ?? sqlite, metrics),
+      storage,
+      padLog: (stored) => meteredPadLog(ops.padLog?.(stored) ?? stored, metrics),
     })
-  const links = new EventLinks(new SqliteLinksRepo(db))
+  } catch (err) {
+    await storage.close()
+    throw err
+  }
+  const { db, store, rooms, meetings, minutes, search, history, series, materials } = core
+  const links = new EventLinks(core.storage.links)
   const access = new AccessControl({ adminToken: ops.adminToken || null, links })
   // One policy for pages, the API and websocket upgrades.
   const hosts = hostPolicy(config)
-  const endpoint: SyncEndpoint = new SyncEndpoint({
+  const endpoint = new SyncEndpoint({
     rooms,
     log,
     config,
@@ -104,11 +110,19 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     hosts,
     authorize: ops.authorize ?? socketAuthorizer(access, config.allowedOrigins),
   })
-  const backups = new OnlineBackups({
-    dataDir: config.dataDir,
-    flush: () => rooms.flush(),
-    onDone: (ok) => metrics.backupCompleted(ok),
-  })
+  metrics.watch({ connections: () => endpoint.connectionCount, padsLoaded: () => rooms.loadedCount })
+  const backup = async (): Promise<BackupResult> => {
+    // What the server has received but not yet stored goes into the backup too.
+    await rooms.flush()
+    try {
+      const result = await storage.backups.take()
+      metrics.backupCompleted(true)
+      return result
+    } catch (err) {
+      metrics.backupCompleted(false)
+      throw err
+    }
+  }
   const app = createHttpApp({
     log,
     meetings,
@@ -124,7 +138,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     links,
     allowedOrigins: config.allowedOrigins,
     hosts,
-    assets: readAssetManifest(CLIENT_OUT),
+    assets,
     linkRotated: (eventPk, kind) => {
       const n = endpoint.closeWhere(
         (grant) => grant.via?.eventPk === eventPk && grant.via.link === kind,
@@ -142,7 +156,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
         'this pad moved to another event',
       )
     },
-    backup: () => backups.take(),
+    backup,
     trustProxy: config.trustProxy,
     // Each pad made over HTTP is a new one: a key of its own (the id is chosen after the check).
     newPads: (ip) => newPads.tryHit(ip, `http:${randomUUID()}`),
@@ -160,7 +174,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       })
     })
   } catch (err) {
-    db.close()
+    await core.close()
     throw err
   }
   const port = (server.address() as AddressInfo).port
@@ -171,7 +185,6 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
       await rooms.closeAll(CLOSE.serviceRestart, 'server restart')
-      search.flush()
       endpoint.close(CLOSE.serviceRestart, 'server restart')
       server.closeIdleConnections()
       await Promise.race([
@@ -179,11 +192,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
         new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref()),
       ])
       server.closeAllConnections()
-      // A backup in progress reads through its own connection; let it finish its file.
-      await backups.idle()
-      // No background round may hold the file while the last checkpoint empties the WAL.
-      walCheckpointer.stop()
-      closeDb(db)
+      // The search index brought up to date, then the storage closed (after a running backup).
+      await core.close()
     })()
     return closing
   }
@@ -198,7 +208,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     minutes,
     search,
     metrics,
-    backups,
+    backups: storage.backups,
     close,
   }
 }

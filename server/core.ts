@@ -1,7 +1,9 @@
 /**
- * The part of the server that works on the data, without a port: db -> store -> rooms ->
- * meetings, minutes, search. The server (app.ts) adds the sync endpoint and HTTP on top; the admin
- * CLI uses it as it is, against the same database, possibly while a server runs on it.
+ * The part of the server that works on the data, without a port, built top to bottom: storage ->
+ * rooms -> pad reads -> search -> meetings, minutes, history, series, materials. Each line uses
+ * only what the lines above it built (no closure refers to a later variable); `close` undoes it
+ * from the bottom up. The server (app.ts) adds the sync endpoint and HTTP on top; the admin CLI
+ * uses it as it is, against the same database, possibly while a server runs on it.
  */
 
 import { History } from './history/history.ts'
@@ -12,16 +14,14 @@ import { loadDefaultTemplates } from './meetings/templates.ts'
 import { Minutes } from './minutes/minutes.ts'
 import { DEFAULTS, type Durability } from './ops/config.ts'
 import type { Logger } from './ops/logger.ts'
-import { type Db, openDb } from './storage/db.ts'
-import { SqliteHistoryLog } from './storage/history-log.ts'
-import { SqliteMaterialsRepo } from './storage/materials-store.ts'
-import { type MeetingsRepo, SqliteMeetingsRepo } from './storage/meetings-store.ts'
+import type { Db } from './storage/db.ts'
+import type { MeetingsRepo } from './storage/meetings-store.ts'
 import type { PadLog } from './storage/pad-log.ts'
 import { SearchIndex } from './storage/search-index.ts'
-import { SqliteSeriesRepo } from './storage/series-store.ts'
-import { SqlitePadLog } from './storage/sqlite-pad-log.ts'
-import { PadStore } from './storage/store.ts'
-import { WalCheckpointer } from './storage/wal-checkpointer.ts'
+import { openSqliteStorage, type SqliteStorage } from './storage/storage.ts'
+import type { PadStore } from './storage/store.ts'
+import type { WalCheckpointer } from './storage/wal-checkpointer.ts'
+import { PadReader } from './sync/pad-reader.ts'
 import type { Origin } from './sync/peer.ts'
 import type { RoomLimits } from './sync/room.ts'
 import { Rooms } from './sync/rooms.ts'
@@ -37,19 +37,27 @@ export interface CoreOptions {
   /** Per-address rate limit on new pads (none when absent, e.g. in the CLI). */
   mayCreatePad?: (origin: Origin, padId: string) => boolean
   /**
-   * The pad log the rooms persist to, given the SQLite one: the server's counts its commits for
-   * /metrics; tests of the sync path may return another engine (MemoryPadLog). SQLite's when absent.
+   * The storage to build on; SQLite in `dataDir` when absent. SQLite's still, for the few readers
+   * of the file itself (tests, benchmarks, the CLI's integrity check) that `db` and `store` serve.
    */
-  padLog?: (sqlite: PadLog) => PadLog
+  storage?: SqliteStorage
+  /**
+   * The pad log the rooms persist to, given the storage's: the server's counts its commits for
+   * /metrics; tests of the sync path may return another engine (MemoryPadLog).
+   */
+  padLog?: (stored: PadLog) => PadLog
 }
 
 export interface Core {
+  readonly storage: SqliteStorage
   readonly db: Db
-  /** The SQLite pad store, for what still reads it synchronously (exports, meetings, the CLI). */
+  /** The SQLite pad store, for tests and benchmarks that read the file synchronously. */
   readonly store: PadStore
   /** The pad log the rooms persist to. */
   readonly padLog: PadLog
   readonly rooms: Rooms
+  /** A pad's current text or state: the live room's, or rebuilt from the pad log. */
+  readonly reader: PadReader
   readonly meetingsStore: MeetingsRepo
   readonly meetings: Meetings
   readonly minutes: Minutes
@@ -59,70 +67,74 @@ export interface Core {
   readonly series: Series
   /** Session materials: the schedule's links and those added by hand. */
   readonly materials: Materials
-  /** Checkpoints the WAL off the commit path; stops by itself once `db` is closed. */
+  /** Checkpoints the WAL off the commit path; stops with the storage. */
   readonly walCheckpointer: WalCheckpointer
+  /**
+   * Indexes what is still stale, then closes the storage (after its running backups). The rooms
+   * are the caller's to close first (the server closes its sockets with them).
+   */
+  close(): Promise<void>
 }
 
 export function openCore(options: CoreOptions): Core {
-  const templates = loadDefaultTemplates()
-  const db = openDb(options.dataDir, options.durability)
-  const walCheckpointer = new WalCheckpointer({ db, log: options.log })
+  const storage =
+    options.storage ??
+    openSqliteStorage({ dataDir: options.dataDir, durability: options.durability, log: options.log })
   try {
-    walCheckpointer.start()
-    const store = new PadStore(db)
-    const sqlitePadLog = new SqlitePadLog(store)
-    const padLog = options.padLog ? options.padLog(sqlitePadLog) : sqlitePadLog
+    const templates = loadDefaultTemplates()
+    const padLog = options.padLog ? options.padLog(storage.padLog) : storage.padLog
     const rooms = new Rooms({
       store: padLog,
       log: options.log,
       snapshotEvery: options.snapshotEvery,
       unloadDelayMs: options.unloadDelayMs,
-      onPadChanged: (padId) => search.markDirty(padId),
       limits: options.limits ?? DEFAULTS,
-      isClosed: (padId) => history.isClosed(padId),
+      isClosed: async (padId) => ((await storage.history.padState(padId))?.closedAt ?? null) !== null,
       mayCreatePad: options.mayCreatePad,
     })
-    const meetingsStore = new SqliteMeetingsRepo(db, store)
+    const reader = new PadReader({ rooms, padLog, snapshotEvery: options.snapshotEvery, log: options.log })
+    const meetingsStore = storage.meetings
+    const search = new SearchIndex(
+      storage.search,
+      {
+        text: (padId) => reader.text(padId),
+        // Speakers are searchable from the start: they are metadata, never in the text.
+        title: async (padId) => {
+          const pad = await meetingsStore.pad(padId)
+          return pad ? [pad.title ?? padId, ...pad.speakers].join('\n') : null
+        },
+      },
+      options.log,
+    )
+    rooms.onPadChanged((padId) => search.markDirty(padId))
     const meetings = new Meetings({
       meetings: meetingsStore,
       rooms,
       templates,
       onPadChanged: (padId) => search.markDirty(padId),
     })
-    const search: SearchIndex = new SearchIndex(
-      db,
-      {
-        text: (padId): string | null => minutes.text(padId),
-        // Speakers are searchable from the start: they are metadata, never in the text.
-        title: (padId) => {
-          const pad = meetingsStore.padNow(padId)
-          return pad ? [pad.title ?? padId, ...pad.speakers].join('\n') : null
-        },
-      },
-      options.log,
-    )
-    const minutes: Minutes = new Minutes({
-      store,
+    const minutes = new Minutes({
+      padLog,
+      reader,
       rooms,
       meetings,
       search,
-      snapshotEvery: options.snapshotEvery,
       log: options.log,
-      scrubWal: () => walCheckpointer.scrub(),
+      scrubWal: () => storage.scrubForgotten(),
     })
-    const history: History = new History(new SqliteHistoryLog(db), rooms)
-    const series = new Series({
-      meetings,
-      store: new SqliteSeriesRepo(db),
-      textOf: (padId) => minutes.text(padId),
-    })
-    const materials = new Materials({ meetings, store: new SqliteMaterialsRepo(db) })
-    search.indexMissing()
+    const history = new History(storage.history, rooms)
+    const series = new Series({ meetings, store: storage.series, textOf: (padId) => reader.text(padId) })
+    const materials = new Materials({ meetings, store: storage.materials })
+    // In the background: a search waits for it (SearchIndex), nothing else needs it.
+    void search.indexMissing()
+    let closing: Promise<void> | null = null
     return {
-      db,
-      store,
+      storage,
+      db: storage.db,
+      store: storage.store,
       padLog,
       rooms,
+      reader,
       meetingsStore,
       meetings,
       minutes,
@@ -130,11 +142,21 @@ export function openCore(options: CoreOptions): Core {
       history,
       series,
       materials,
-      walCheckpointer,
+      walCheckpointer: storage.walCheckpointer,
+      close() {
+        closing ??= (async () => {
+          try {
+            await search.flush()
+          } finally {
+            await storage.close()
+          }
+        })()
+        return closing
+      },
     }
   } catch (err) {
-    walCheckpointer.stop()
-    db.close()
+    // A storage given is the caller's to close; one opened here is closed here.
+    if (!options.storage) void storage.close()
     throw err
   }
 }

@@ -28,7 +28,9 @@ async function write(server: TestServer, padId: string, text: string, params: Re
   try {
     await client.synced()
     client.text.insert(client.text.length, text)
-    await eventually('the notes stored', () => (server.minutes.text(padId) ?? '').includes(text.trim()))
+    await eventually('the notes stored', async () =>
+      ((await server.minutes.text(padId)) ?? '').includes(text.trim()),
+    )
   } finally {
     client.destroy()
   }

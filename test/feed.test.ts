@@ -35,7 +35,7 @@ async function write(server: TestServer, padId: string, line: string): Promise<v
   try {
     await client.synced()
     client.text.insert(client.text.length, `\n${line}\n`)
-    await waitFor('the line stored', () => (server.minutes.text(padId) ?? '').includes(line))
+    await waitFor('the line stored', async () => ((await server.minutes.text(padId)) ?? '').includes(line))
   } finally {
     client.destroy()
   }

@@ -20,6 +20,7 @@ import { type OpsOptions, type Summitpad, startSummitpad } from '../server/app.t
 import { type Config, DEFAULTS } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { MemoryPadLog, type MemoryPadLogOptions } from '../server/storage/memory-pad-log.ts'
+import { type MemoryStorage, openMemoryStorage } from '../server/storage/memory-storage.ts'
 import { prng } from './prng.ts'
 
 export function tempDir(prefix = 'summitpad-test-'): string {
@@ -54,6 +55,12 @@ export function slowMemoryPadLog(seed: number, options: MemoryPadLogOptions = {}
   return new MemoryPadLog({ delayMs: () => random() * MEMORY_PAD_LOG_MAX_DELAY_MS, ...options })
 }
 
+/** The in-memory engine whole (pad log, history, search), every call waiting as `slowMemoryPadLog`'s. */
+export function slowMemoryStorage(seed: number): MemoryStorage {
+  const random = prng(seed)
+  return openMemoryStorage({ delayMs: () => random() * MEMORY_PAD_LOG_MAX_DELAY_MS })
+}
+
 export async function startTestServer(
   overrides: Partial<Config> = {},
   options: OpsOptions = {},
@@ -72,9 +79,13 @@ export async function startTestServer(
   return Object.assign(server, { wsUrl: server.url.replace(/^http/, 'ws') + '/sync', dataDir, logLines })
 }
 
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }

@@ -877,7 +877,11 @@ describe('budgets: snapshots', () => {
         snapshotted <= 5 * logged,
         `ten one-character visits logged ${logged} bytes and added ${snapshotted} bytes of snapshots`,
       )
-      assert.equal(server.minutes.text(id)!.slice(0, 10), 'xxxxxxxxxx', 'every visit’s character is there')
+      assert.equal(
+        (await server.minutes.text(id))!.slice(0, 10),
+        'xxxxxxxxxx',
+        'every visit’s character is there',
+      )
     } finally {
       await server.close()
     }
@@ -1284,7 +1288,7 @@ describe('budgets: what a pad costs, at every door', () => {
       assert.equal(refused.status, 413, refused.text.slice(0, 200))
       assert.match((refused.json as { error: { message: string } }).error.message, /pad is full/)
       assert.equal(server.rooms.get(id)!.doc.getText('notes').toString(), before)
-      assert.equal(server.minutes.text(id), before)
+      assert.equal(await server.minutes.text(id), before)
     } finally {
       await server.close()
     }

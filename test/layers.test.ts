@@ -22,6 +22,7 @@ import {
   TooCostly,
   TooLarge,
   TooMany,
+  Unsupported,
   WrongHost,
 } from '../server/lib/domain-errors.ts'
 import { EXIT, EXIT_OF_KIND, runCli } from '../server/ops/cli-run.ts'
@@ -47,6 +48,11 @@ function lineOf(source: ts.SourceFile, node: ts.Node): number {
 /** One of each kind, with the status and code the API answered before kinds existed. */
 const ONE_OF_EACH: { error: DomainError; status: number; code: string }[] = [
   { error: new NotFound('no pad "x"'), status: 404, code: 'not_found' },
+  {
+    error: new Unsupported('backups: use your database’s own backup tools'),
+    status: 501,
+    code: 'unsupported',
+  },
   { error: new Conflict('event "x" already exists'), status: 409, code: 'conflict' },
   { error: new Invalid('The last day is before the first day.'), status: 400, code: 'invalid' },
   {

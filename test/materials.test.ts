@@ -179,7 +179,9 @@ test('added and removed by hand, kept across a re-import; shown on the pages and
   const client = connectClient(server.wsUrl, pad.id)
   await client.synced()
   client.text.insert(client.text.length, '\nWe talked about namespaces.\n')
-  await waitFor('the line stored', () => (server.minutes.text(pad.id) ?? '').includes('namespaces'))
+  await waitFor('the line stored', async () =>
+    ((await server.minutes.text(pad.id)) ?? '').includes('namespaces'),
+  )
   client.destroy()
   const files = unzipSync((await apiCall(server, 'GET', '/api/events/camp2019/export')).bytes)
   const own = Object.keys(files).find((f) => f.startsWith('pads/') && f.endsWith('.txt'))

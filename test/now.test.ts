@@ -306,7 +306,7 @@ describe('the "now" page of a protected event', () => {
       follower.text.insert(0, 'FORGED ')
       await sleep(500)
       assert.ok(!writer.text.toString().includes('FORGED'), 'the writer never sees it')
-      assert.ok(!(server.minutes.text(padId) ?? '').includes('FORGED'), 'never stored')
+      assert.ok(!((await server.minutes.text(padId)) ?? '').includes('FORGED'), 'never stored')
     } finally {
       writer.destroy()
       follower.destroy()

@@ -391,7 +391,7 @@ describe('online backup while five clients type, then restore', () => {
     restoreInto(dataDir, backupFile)
     const restored = await startTestServer({ dataDir })
     try {
-      const text = restored.minutes.text(padId)
+      const text = await restored.minutes.text(padId)
       assert.ok(text !== null, 'the pad is in the backup')
       const got = tokensOf(text)
       assertSubset(before, got, 'edits made before the backup')
@@ -440,7 +440,7 @@ describe('online backup while five clients type, then restore', () => {
     restoreInto(dataDir, backupFile)
     const restored = await startTestServer({ dataDir })
     try {
-      const got = tokensOf(restored.minutes.text(padId) ?? '')
+      const got = tokensOf((await restored.minutes.text(padId)) ?? '')
       assertSubset(before, got, 'edits made before the backup')
       assertSubset(got, final, 'restored edits are real edits')
     } finally {
@@ -705,11 +705,11 @@ describe('admin CLI', () => {
     c.text.insert(c.text.length, 'password: hunter2\n')
     c.text.insert(c.text.length, 'Decisions\n')
     c.text.delete(7, 'password: hunter2\n'.length)
-    await waitFor('stored', () => server.minutes.text(padId) === 'Agenda\nDecisions\n')
+    await waitFor('stored', async () => (await server.minutes.text(padId)) === 'Agenda\nDecisions\n')
     c.destroy()
     // Nobody has it open any more: the case these commands are for.
     await waitFor('pad unloaded', () => server.rooms.get(padId) === undefined)
-    const text = server.minutes.text(padId)
+    const text = await server.minutes.text(padId)
 
     // Rows logged after the server's own last snapshot, as after a crash.
     server.store.append([
@@ -722,7 +722,7 @@ describe('admin CLI', () => {
     const stored = server.store.load(padId)!
     assert.equal(stored.updates.length, 0, 'the newest snapshot covers the whole log')
     assert.equal(stored.snapshotUpto, server.store.lastSeq(padId))
-    const textNow = server.minutes.text(padId)
+    const textNow = await server.minutes.text(padId)
     assert.equal(textNow, `${text}Action: rotate the password\n`)
     const again = await runHere('compact', padId)
     assert.equal(again.stdout, 'secret-pasted is already compact: its newest snapshot covers every update\n')
@@ -742,7 +742,7 @@ describe('admin CLI', () => {
     assert.equal(forgot.code, 0, forgot.stderr)
     assert.match(forgot.stdout, /^forgot the history of secret-pasted: \d+ logged updates? dropped/)
     assert.equal(history(), 0)
-    assert.equal(server.minutes.text(padId), textNow)
+    assert.equal(await server.minutes.text(padId), textNow)
     const everything = server.db
       .prepare<[], { data: Buffer }>('SELECT data FROM snapshots UNION ALL SELECT data FROM updates')
       .all()

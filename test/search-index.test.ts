@@ -8,6 +8,7 @@ import { describe, test } from 'node:test'
 import { createLogger } from '../server/ops/logger.ts'
 import { openDb } from '../server/storage/db.ts'
 import { SearchIndex } from '../server/storage/search-index.ts'
+import { SqliteSearchStore } from '../server/storage/sqlite-search-store.ts'
 import { PadStore } from '../server/storage/store.ts'
 import { tempDir, waitFor } from './helpers.ts'
 
@@ -31,7 +32,7 @@ function setup(padIds: readonly string[], timing: { quietMs: number; maxWaitMs: 
     },
     title: (padId: string) => `Pad ${padId}`,
   }
-  const search = new SearchIndex(db, source, createLogger('silent'), timing)
+  const search = new SearchIndex(new SqliteSearchStore(db), source, createLogger('silent'), timing)
   return { db, search, texts, reindexed, turns }
 }
 
@@ -62,19 +63,36 @@ describe('search index upkeep', () => {
     )
     await waitFor('the re-index after typing stops', () => reindexed.get('bof')! > whileTyping, 30_000)
     assert.deepEqual(
-      search.search('item159').map((hit) => hit.padId),
+      (await search.search('item159')).map((hit) => hit.padId),
       ['bof'],
     )
     db.close()
   })
 
-  test('a search right after a change finds the new text, without waiting for the quiet moment', () => {
+  test('a search right after a change finds the new text, without waiting for the quiet moment', async () => {
     const { db, search, texts } = setup(['bof', 'kernel'], { quietMs: 60_000, maxWaitMs: 60_000 })
     texts.set('kernel', 'folios and writeback')
     search.markDirty('kernel')
     assert.deepEqual(
-      search.search('writeback').map((hit) => hit.padId),
+      (await search.search('writeback')).map((hit) => hit.padId),
       ['kernel'],
+    )
+    db.close()
+  })
+
+  test('two searches at once right after a change both find the new text', async () => {
+    const { db, search, texts } = setup(['bof', 'kernel'], { quietMs: 60_000, maxWaitMs: 60_000 })
+    texts.set('kernel', 'folios and writeback')
+    search.markDirty('kernel')
+    const [first, second] = await Promise.all([search.search('writeback'), search.search('folios')])
+    assert.deepEqual(
+      first.map((hit) => hit.padId),
+      ['kernel'],
+    )
+    assert.deepEqual(
+      second.map((hit) => hit.padId),
+      ['kernel'],
+      'the second search waited for the re-index the first one started',
     )
     db.close()
   })
@@ -89,7 +107,7 @@ describe('search index upkeep', () => {
     await waitFor('every pad re-indexed', () => pads.every((id) => reindexed.get(id) === 1), 30_000)
     assert.equal(turns.most, 1, 'no two pads were re-indexed in the same event-loop turn')
     assert.deepEqual(
-      search.search('room3').map((hit) => hit.padId),
+      (await search.search('room3')).map((hit) => hit.padId),
       ['room-3'],
     )
     db.close()

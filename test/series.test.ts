@@ -65,7 +65,7 @@ async function edit(padId: string, from: string, to: string): Promise<void> {
   }
 }
 
-const textOf = (padId: string) => server.minutes.text(padId) ?? ''
+const textOf = async (padId: string) => (await server.minutes.text(padId)) ?? ''
 const next = (padId: string, body: unknown = {}) => apiCall(server, 'POST', `/api/pads/${padId}/next`, body)
 const page = async (padId: string) => (await apiCall(server, 'GET', `/p/${padId}`)).text
 
@@ -88,8 +88,8 @@ test('the next meeting, at another event, starts with the open action items and 
   assert.equal(pad.kind, 'bof')
   assert.equal(pad.title, 'Memory cgroup BoF')
 
-  const text = textOf(pad.id)
-  const lines = textOf(first.id).split('\n')
+  const text = await textOf(pad.id)
+  const lines = (await textOf(first.id)).split('\n')
   const lineOf = (s: string) => lines.findIndex((l) => l.includes(s)) + 1
   // First lines: the heading that says where they came from.
   assert.match(text, /^## Carried over from “Memory cgroup BoF” \(LPC 2026, 2026-11-10\)\n/)
@@ -139,7 +139,7 @@ test('an item ticked in the second meeting is not carried to the third; one stil
     await next(m2.id, { event: 'lsfmm-2027', title: 'Scheduler MC 3' }),
     201,
   ).pad
-  const text = textOf(m3.id)
+  const text = await textOf(m3.id)
   assert.ok(!text.includes('@carol'), text)
   const dave = text.split('\n').filter((l) => l.includes('@dave'))
   assert.equal(dave.length, 1)
@@ -230,7 +230,7 @@ test('hostile: a 1 MB title, a bad pad name, an unknown event, a series 1,000 me
   assert.equal(cycle.status, 409)
   assert.match(await page(ids[999]!), new RegExp(`Continues: <a href="/p/${ids[998]}"`))
   const made = okJson<{ pad: PadInfo }>(await next(ids[999]!), 201).pad
-  assert.match(textOf(made.id), /^# Weekly 999/)
+  assert.match(await textOf(made.id), /^# Weekly 999/)
 })
 
 test('hostile: the series view of a 1,000-meeting series lists them all, at ~10× the cost of 100', async () => {

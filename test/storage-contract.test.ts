@@ -1,22 +1,61 @@
 /**
  * The storage contract (storage-contract.ts) on every engine here: SQLite in a temp file, and the
- * in-memory store answering after random delays (seeded: the seed is printed).
+ * in-memory store answering after random delays (seeded: the seed is printed), each with its
+ * history log and search store.
  */
-import { openDb } from '../server/storage/db.ts'
-import { SqlitePadLog } from '../server/storage/sqlite-pad-log.ts'
-import { PadStore } from '../server/storage/store.ts'
-import { seedFromEnv, slowMemoryPadLog, tempDir } from './helpers.ts'
-import { describeStorageContract } from './storage-contract.ts'
+
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Unsupported } from '../server/lib/domain-errors.ts'
+import { createLogger } from '../server/ops/logger.ts'
+import { openSqliteStorage } from '../server/storage/storage.ts'
+import { seedFromEnv, slowMemoryStorage, tempDir } from './helpers.ts'
+import { describeStorageContract, type PadPlace } from './storage-contract.ts'
 
 describeStorageContract('SQLite', async () => {
-  const db = openDb(tempDir(), 'normal')
-  return { log: new SqlitePadLog(new PadStore(db)), close: () => void db.close() }
+  const storage = openSqliteStorage({ dataDir: tempDir(), durability: 'normal', log: createLogger('silent') })
+  const place = async (padId: string, at: PadPlace) => {
+    if (at.event !== null && (await storage.meetings.event(at.event)) === null) {
+      const fields = { slug: at.event, name: at.event, startsOn: null, endsOn: null, description: null }
+      await storage.meetings.createEvent({ ...fields, timezone: 'UTC' })
+    }
+    const none = { track: null, room: null, startsAt: null, endsAt: null, speakers: [], links: [] }
+    await storage.meetings.updatePad(
+      padId,
+      { ...none, title: at.title, kind: at.kind, cancelled: false },
+      at.event,
+    )
+  }
+  return {
+    log: storage.padLog,
+    history: storage.history,
+    search: { store: storage.search, place },
+    close: () => storage.close(),
+  }
 })
 
 const seed = seedFromEnv('CONTRACT_SEED')
 console.log(`# storage contract, in memory: CONTRACT_SEED=${seed}`)
 let stores = 0
-describeStorageContract('in memory, answering late', async () => ({
-  log: slowMemoryPadLog(seed + stores++),
-  close: () => {},
-}))
+describeStorageContract('in memory, answering late', async () => {
+  const storage = slowMemoryStorage(seed + stores++)
+  const place = async (padId: string, at: PadPlace) => storage.search.place(padId, at)
+  return {
+    log: storage.padLog,
+    history: storage.history,
+    search: { store: storage.search, place },
+    close: () => storage.close(),
+  }
+})
+
+test('an engine without online backups refuses them with an Unsupported error saying why (HTTP 501 and CLI exit 1: layers.test.ts)', async () => {
+  const { backups } = slowMemoryStorage(seed)
+  for (const attempt of [backups.take(), backups.copyTo('/tmp/never-written.sqlite')])
+    await assert.rejects(attempt, (err) => {
+      assert.ok(err instanceof Unsupported)
+      assert.equal(err.code, 'backup_unsupported')
+      assert.equal(err.message, 'backups: the in-memory store keeps nothing to back up')
+      return true
+    })
+  await backups.idle()
+})

@@ -1,14 +1,30 @@
 /**
- * The storage contract: what every PadLog engine must do, as one suite any engine runs unchanged
- * (`describeStorageContract('SQLite', makeStore)`). It talks only through the interface and
- * awaits every call, so an engine that answers late (over a network) is held to the same rules.
+ * The storage contract: what every engine must do, as one suite any engine runs unchanged
+ * (`describeStorageContract('SQLite', makeStore)`): the pad log, and — when the engine gives them —
+ * the history log and the search store. It talks only through the interfaces and awaits every
+ * call, so an engine that answers late (over a network) is held to the same rules.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import type { PadKind } from '../server/meetings/model.ts'
+import type { HistoryLog } from '../server/storage/history-log.ts'
 import type { LogRow, PadLog } from '../server/storage/pad-log.ts'
+import { parseSearchQuery, type SearchStore } from '../server/storage/search-store.ts'
+
+/** A pad's facts as the meetings store holds them (what search filters and hits read). */
+export interface PadPlace {
+  title: string | null
+  /** The event's slug (made when new), or null: unfiled. */
+  event: string | null
+  kind: PadKind | null
+}
 
 export interface ContractStore {
   log: PadLog
+  /** The engine's history log over the same pads; its part of the contract runs when given. */
+  history?: HistoryLog
+  /** The engine's search store over the same pads, and how to file a pad (the meetings' part). */
+  search?: { store: SearchStore; place(padId: string, place: PadPlace): Promise<void> }
   /** Frees what the store holds (a file, a connection). */
   close(): Promise<void> | void
 }
@@ -40,16 +56,26 @@ function pattern(length: number): Uint8Array {
   return out
 }
 
-export function describeStorageContract(engine: string, makeStore: () => Promise<ContractStore>): void {
+export function describeStorageContract(
+  engine: string,
+  makeStore: () => Promise<ContractStore>,
+  /** Which optional parts this engine has (their tests are defined only then). */
+  parts: { history: boolean; search: boolean } = { history: true, search: true },
+): void {
   /** Runs `body` on a fresh store, closed afterwards whatever happens. */
-  const withStore = (body: (log: PadLog) => Promise<void>) => async () => {
+  const withEngine = (body: (store: ContractStore) => Promise<void>) => async () => {
     const store = await makeStore()
     try {
-      await body(store.log)
+      await body(store)
     } finally {
       await store.close()
     }
   }
+  const withStore = (body: (log: PadLog) => Promise<void>) => withEngine((store) => body(store.log))
+  const withHistory = (body: (log: PadLog, history: HistoryLog) => Promise<void>) =>
+    withEngine((store) => body(store.log, store.history!))
+  const withSearch = (body: (log: PadLog, search: NonNullable<ContractStore['search']>) => Promise<void>) =>
+    withEngine((store) => body(store.log, store.search!))
 
   describe(`storage contract: ${engine}`, () => {
     test(
@@ -181,6 +207,23 @@ export function describeStorageContract(engine: string, makeStore: () => Promise
     )
 
     test(
+      'forget-history-if-current: done only while the revision read is still the newest',
+      withStore(async (log) => {
+        const seqs = await log.appendBatch([row('p', bytes(1)), row('p', bytes(2))])
+        assert.equal(await log.forgetHistoryIfCurrent('p', seqs[0]!, bytes(10)), false, 'a row came after it')
+        assert.equal((await log.load('p'))!.updates.length, 2, 'nothing was dropped')
+        assert.equal(await log.forgetHistoryIfCurrent('p', seqs[1]!, bytes(12)), true)
+        const forgotten = (await log.load('p'))!
+        assert.deepEqual([...forgotten.snapshot!], [12])
+        assert.deepEqual(forgotten.updates, [])
+        // With no rows left, the newest revision is the snapshot covering everything.
+        assert.equal(await log.forgetHistoryIfCurrent('p', forgotten.snapshotUpto, bytes(13)), true)
+        assert.deepEqual([...(await log.load('p'))!.snapshot!], [13])
+        assert.equal(await log.forgetHistoryIfCurrent('never-stored', 0, bytes(1)), false)
+      }),
+    )
+
+    test(
       'blobs from 0 B to 16 MiB come back byte-exact, as rows and as snapshots',
       withStore(async (log) => {
         const sizes = [0, 1, 255, 65_536, 1_000_003, LARGEST_BLOB_BYTES]
@@ -281,5 +324,185 @@ export function describeStorageContract(engine: string, makeStore: () => Promise
         )
       }),
     )
+
+    if (parts.history)
+      describe('history log', () => {
+        test(
+          'timeline: each row with who, when and its size; a time finds its row; a revision its neighbours and credits',
+          withHistory(async (log, history) => {
+            const [a, elsewhere, b, c] = await log.appendBatch([
+              row('h', bytes(1), { at: 1000, conn: 'c1', author: 'Ann' }),
+              row('other', bytes(9), { at: 1500 }),
+              row('h', bytes(2, 2), { at: 2000, conn: 'c2', author: 'Bo' }),
+              row('h', bytes(3, 3, 3), { at: 3000, conn: 'c1', author: 'Ann' }),
+            ])
+            assert.deepEqual(
+              (await history.rows('h')).map((r) => ({ ...r })),
+              [
+                { seq: a, at: 1000, conn: 'c1', author: 'Ann', bytes: 1 },
+                { seq: b, at: 2000, conn: 'c2', author: 'Bo', bytes: 2 },
+                { seq: c, at: 3000, conn: 'c1', author: 'Ann', bytes: 3 },
+              ],
+            )
+            assert.equal(await history.rowTime('h', b!), 2000)
+            assert.equal(await history.rowTime('h', elsewhere!), null, "another pad's row")
+            assert.equal(await history.seqAtTime('h', 2500), b)
+            assert.equal(await history.seqAtTime('h', 999), null)
+            assert.deepEqual(await history.neighbours('h', b!), { prev: a, next: c })
+            assert.deepEqual(await history.neighbours('h', a!), { prev: null, next: b })
+            assert.deepEqual(
+              (await history.creditsBetween('h', a!, c!)).map((r) => ({ ...r })),
+              [
+                { conn: 'c2', author: 'Bo' },
+                { conn: 'c1', author: 'Ann' },
+              ],
+            )
+            assert.deepEqual(await history.bounds('h'), { first: a, last: c })
+            assert.equal(await history.padState('never-stored'), null)
+            assert.deepEqual(await history.rows('never-stored'), [])
+          }),
+        )
+
+        test(
+          'diff: the state at a revision is the snapshot at or before it and the rows up to it; after forget-history, the snapshot',
+          withHistory(async (log, history) => {
+            const seqs = await log.appendBatch([1, 2, 3, 4].map((b) => row('d', bytes(b))))
+            await log.writeSnapshot('d', seqs[1]!, bytes(12))
+            const at = async (seq: number) => {
+              const state = await history.stateAt('d', seq)
+              return {
+                snapshot: state.snapshot && [...state.snapshot],
+                upto: state.snapshotUpto,
+                rows: state.updates.map((u) => [u.seq, ...u.data]),
+              }
+            }
+            assert.deepEqual(await at(seqs[0]!), { snapshot: null, upto: 0, rows: [[seqs[0], 1]] })
+            assert.deepEqual(await at(seqs[2]!), { snapshot: [12], upto: seqs[1], rows: [[seqs[2], 3]] })
+            assert.deepEqual(await at(seqs[3]!), {
+              snapshot: [12],
+              upto: seqs[1],
+              rows: [
+                [seqs[2], 3],
+                [seqs[3], 4],
+              ],
+            })
+            await log.forgetHistory('d', bytes(99))
+            assert.deepEqual(await history.rows('d'), [])
+            assert.deepEqual(await history.bounds('d'), { first: seqs[3], last: seqs[3] })
+            assert.deepEqual(await at(seqs[3]!), { snapshot: [99], upto: seqs[3], rows: [] })
+          }),
+        )
+
+        test(
+          'checkpoints name the newest revision; a pad closes and reopens; both go with the pad',
+          withHistory(async (log, history) => {
+            await log.appendBatch([row('k', bytes(1))])
+            const [last] = await log.appendBatch([row('k', bytes(2))])
+            assert.deepEqual(await history.padState('k'), { closedAt: null })
+            assert.equal(await history.addCheckpoint('k', 'start', 5000), last)
+            assert.deepEqual(
+              (await history.checkpoints('k')).map((c) => ({ ...c })),
+              [{ seq: last, name: 'start', at: 5000 }],
+            )
+            await history.setClosed('k', 6000)
+            assert.deepEqual(await history.padState('k'), { closedAt: 6000 })
+            await history.setClosed('k', null)
+            assert.deepEqual(await history.padState('k'), { closedAt: null })
+            await assert.rejects(history.addCheckpoint('never-stored', 'x', 1))
+            await log.delete('k')
+            await log.appendBatch([row('k', bytes(3))])
+            assert.deepEqual(await history.checkpoints('k'), [])
+          }),
+        )
+      })
+
+    if (parts.search)
+      describe('search store', () => {
+        const idsOf = async (
+          search: SearchStore,
+          input: string,
+          filter: { event?: string; kind?: PadKind } = {},
+          limit = 50,
+        ) => (await search.query(parseSearchQuery(input)!, filter, limit)).map((h) => h.padId).sort()
+
+        test(
+          'every word must start a word of the title or the text, in any case',
+          withSearch(async (log, { store }) => {
+            await log.appendBatch([row('kernel', bytes(1)), row('mm', bytes(1))])
+            await store.write('kernel', 'Kernel BoF', 'Folios and writeback were discussed.')
+            await store.write('mm', 'Memory MC', 'Writeback throttling; folio sizes')
+            assert.deepEqual(await idsOf(store, 'writ'), ['kernel', 'mm'], 'a prefix')
+            assert.deepEqual(await idsOf(store, 'WRITEBACK folios'), ['kernel'], 'every word, any case')
+            assert.deepEqual(await idsOf(store, 'kernel'), ['kernel'], 'the title')
+            assert.deepEqual(await idsOf(store, 'iteback'), [], 'not from inside a word')
+            assert.deepEqual(await idsOf(store, 'writeback zebra'), [])
+            assert.equal(parseSearchQuery(' "*" (-) '), null, 'no word: nothing to ask an engine')
+            // Quotes and operators are not query syntax: only the words count.
+            assert.deepEqual(await idsOf(store, '"writeback" -folio* ('), ['kernel', 'mm'])
+          }),
+        )
+
+        test(
+          'diacritics do not count, on either side',
+          withSearch(async (log, { store }) => {
+            await log.appendBatch([row('a', bytes(1)), row('b', bytes(1))])
+            await store.write('a', 'Müller BoF', 'Café talk with Jürgen')
+            await store.write('b', 'plain', 'muller and cafe')
+            assert.deepEqual(await idsOf(store, 'muller'), ['a', 'b'])
+            assert.deepEqual(await idsOf(store, 'Müller'), ['a', 'b'])
+            assert.deepEqual(await idsOf(store, 'CAFÉ'), ['a', 'b'])
+            assert.deepEqual(await idsOf(store, 'jurg'), ['a'])
+          }),
+        )
+
+        test(
+          'filters by event and kind, at most the limit, hits with title, event, kind and a marked snippet',
+          withSearch(async (log, { store, place }) => {
+            const pads = ['k1', 'k2', 'k3', 'k4']
+            await log.appendBatch(pads.map((id) => row(id, bytes(1))))
+            await place('k1', { title: 'K1', event: 'lpc', kind: 'bof' })
+            await place('k2', { title: 'K2', event: 'lpc', kind: 'talk' })
+            await place('k3', { title: 'K3', event: 'kvm', kind: 'bof' })
+            for (const id of pads) await store.write(id, id, `${id}: scheduler <notes> & more`)
+            assert.deepEqual(await idsOf(store, 'scheduler'), pads)
+            assert.deepEqual(await idsOf(store, 'scheduler', { event: 'lpc' }), ['k1', 'k2'])
+            assert.deepEqual(await idsOf(store, 'scheduler', { kind: 'bof' }), ['k1', 'k3'])
+            assert.deepEqual(await idsOf(store, 'scheduler', { event: 'lpc', kind: 'bof' }), ['k1'])
+            assert.deepEqual(await idsOf(store, 'scheduler', { event: 'nowhere' }), [])
+            assert.equal((await idsOf(store, 'scheduler', {}, 2)).length, 2)
+            const [hit] = await store.query(parseSearchQuery('sched')!, { event: 'kvm' }, 10)
+            assert.deepEqual(hit, {
+              padId: 'k3',
+              title: 'K3',
+              event: 'kvm',
+              kind: 'bof',
+              snippet: 'k3: <mark>scheduler</mark> &lt;notes&gt; &amp; more',
+            })
+          }),
+        )
+
+        test(
+          'an entry goes with its pad; missing lists pads without one; a rewrite replaces the old text',
+          withSearch(async (log, { store }) => {
+            await store.write('ghost', 'Ghost', 'boo')
+            assert.deepEqual(await idsOf(store, 'boo'), [], 'no entry for a pad never stored')
+            await log.appendBatch([row('p1', bytes(1)), row('p2', bytes(1))])
+            assert.deepEqual((await store.missing()).sort(), ['p1', 'p2'])
+            await store.write('p1', 'P1', 'first draft')
+            assert.deepEqual(await store.missing(), ['p2'])
+            await store.write('p2', 'P2', 'secret')
+            assert.deepEqual(await idsOf(store, 'secret'), ['p2'])
+            await store.remove('p2')
+            assert.deepEqual(await idsOf(store, 'secret'), [])
+            await store.write('p2', 'P2', 'secret')
+            await log.delete('p2')
+            assert.deepEqual(await idsOf(store, 'secret'), [], 'deleting the pad deletes its entry')
+            await store.write('p1', 'P1', 'second draft')
+            await store.scrub()
+            assert.deepEqual(await idsOf(store, 'first'), [])
+            assert.deepEqual(await idsOf(store, 'second'), ['p1'])
+          }),
+        )
+      })
   })
 }

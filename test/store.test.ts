@@ -557,7 +557,7 @@ describe('integrity', () => {
       await waitFor('the offline edit reaches the others', () => reader.text.toString() === expected)
       typist.text.insert(0, '# BoF\n')
       await waitFor('typing reaches the reader', () => reader.text.toString() === `# BoF\n${expected}`)
-      await waitFor('stored', () => server.minutes.text('decided') === `# BoF\n${expected}`)
+      await waitFor('stored', async () => (await server.minutes.text('decided')) === `# BoF\n${expected}`)
 
       // Refused as before: an error close, never the damaged bytes.
       const socket = await rawSocket(server.wsUrl, 'damaged-snapshot')

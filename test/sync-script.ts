@@ -228,10 +228,9 @@ export class Pad {
     return (await this.core.store.load(this.id))?.updates.length ?? 0
   }
 
-  close(): void {
-    this.core.rooms.closeAll(CLOSE.serviceRestart, 'test over')
-    this.core.search.flush()
-    this.core.db.close()
+  async close(): Promise<void> {
+    await this.core.rooms.closeAll(CLOSE.serviceRestart, 'test over')
+    await this.core.close()
   }
 }
 
@@ -260,6 +259,6 @@ export async function onPad(limits: Partial<RoomLimits>, script: (pad: Pad) => P
   try {
     await script(pad)
   } finally {
-    pad.close()
+    await pad.close()
   }
 }

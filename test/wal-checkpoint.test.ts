@@ -133,7 +133,7 @@ describe('WAL checkpoints off the commit path', () => {
     try {
       // Every row is in the log (startup may have added a snapshot over them: the log stays).
       assert.equal((again.db.prepare('SELECT count(*) AS n FROM updates').get() as { n: number }).n, written)
-      assert.equal(again.minutes.text('notes')?.split('\n').length, written + 1)
+      assert.equal((await again.minutes.text('notes'))?.split('\n').length, written + 1)
     } finally {
       await again.close()
     }

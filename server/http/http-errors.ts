@@ -33,6 +33,8 @@ export const STATUS_OF_KIND: Readonly<Record<DomainErrorKind, number>> = {
   forbidden: 403,
   // 421 Misdirected Request: the request reached a server that does not answer to its Host.
   wrong_host: 421,
+  // 501 Not Implemented: not by this server as it is set up; the message says what to use instead.
+  unsupported: 501,
 }
 
 /**

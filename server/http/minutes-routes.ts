@@ -11,6 +11,7 @@ import { PAD_KINDS } from '../meetings/model.ts'
 import { EXPORT_FORMATS, type Exported, type ExportFormat, type Minutes } from '../minutes/minutes.ts'
 import type { SearchIndex } from '../storage/search-index.ts'
 import { HttpError } from './http-errors.ts'
+import { asyncRoute } from './json-route.ts'
 import { plainIssue } from './plain-errors.ts'
 import { onlyAdminNames } from './route-classes.ts'
 
@@ -144,14 +145,20 @@ export function createMinutesRouter(
       )
   })
 
-  api.get('/events/:slug/outcomes', (req, res, next) => {
-    minutes.rollup(req.params.slug).then((rollup) => res.json(rollup), next)
-  })
+  api.get(
+    '/events/:slug/outcomes',
+    asyncRoute(async (req, res) => {
+      res.json(await minutes.rollup(String(req.params.slug)))
+    }),
+  )
 
-  api.get('/search', (req, res) => {
-    const q = query(searchQuery, req.query)
-    res.json({ query: q.q, hits: search.search(q.q, { event: q.event, kind: q.kind }) })
-  })
+  api.get(
+    '/search',
+    asyncRoute(async (req, res) => {
+      const q = query(searchQuery, req.query)
+      res.json({ query: q.q, hits: await search.search(q.q, { event: q.event, kind: q.kind }) })
+    }),
+  )
 
   return api
 }

@@ -277,7 +277,7 @@ export function createPagesRouter({
       const kind = (PAD_KINDS as readonly string[]).includes(kindParam ?? '')
         ? (kindParam as PadKind)
         : undefined
-      const hits = q ? search.search(q, { event, kind }) : []
+      const hits = q ? await search.search(q, { event, kind }) : []
       const scope = event ? await meetings.event(event) : null
       const body = html`${siteHeader(scope ? html`<a href="/">Events</a> / <a href="/e/${scope.slug}">${scope.name}</a> / Search` : 'Search')}
 <main>

@@ -17,6 +17,7 @@ export const DOMAIN_ERROR_KINDS = [
   'busy',
   'forbidden',
   'wrong_host',
+  'unsupported',
 ] as const
 
 export type DomainErrorKind = (typeof DOMAIN_ERROR_KINDS)[number]
@@ -65,6 +66,9 @@ export class Busy extends kindOf('busy', 'busy') {}
 
 /** The sender is known but may not do this (a request from another site's page). */
 export class Forbidden extends kindOf('forbidden', 'forbidden') {}
+
+/** This server's storage engine does not do this (a backup on an engine with its own tools). */
+export class Unsupported extends kindOf('unsupported', 'unsupported') {}
 
 /** The request named a host that is not this server (a DNS-rebinding page, a wrong vhost). */
 export class WrongHost extends kindOf('wrong_host', 'unknown_host') {}

@@ -47,7 +47,7 @@ export class EventFeed {
     const links = await this.d.materials.linksOfEvent(slug)
     const entries: FeedEntry[] = []
     for (const pad of closed) {
-      const notes = await this.d.minutes.notesOf(pad.id, this.d.minutes.text(pad.id) ?? '')
+      const notes = await this.d.minutes.notesOf(pad.id, (await this.d.minutes.text(pad.id)) ?? '')
       entries.push({
         id: uuidUrn(`summitpad pad ${pad.id} ${pad.createdAt}`),
         title: pad.title ?? pad.id,

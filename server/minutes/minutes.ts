@@ -7,17 +7,18 @@
 import * as Y from 'yjs'
 import { escapeHtml } from '../http/html.ts'
 import { pushAll } from '../lib/arrays.ts'
-import { Invalid, NotFound, TooLarge } from '../lib/domain-errors.ts'
+import { Busy, Invalid, NotFound, TooLarge } from '../lib/domain-errors.ts'
 import type { Meetings } from '../meetings/meetings.ts'
 import type { EventInfo, PadInfo, PadKind, PadLink } from '../meetings/model.ts'
 import { scheduleFacts } from '../meetings/pad-facts.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
 import { describeSlot, inZone } from '../meetings/time.ts'
 import type { Logger } from '../ops/logger.ts'
+import type { AuthorSummary, PadLog } from '../storage/pad-log.ts'
 import type { SearchIndex } from '../storage/search-index.ts'
-import type { AuthorSummary, PadStore, StoredPad } from '../storage/store.ts'
-import { admitStoredRead, MAX_PAD_ITEMS, tooManyItems } from '../sync/item-budget.ts'
-import { docFromStored, encodeState, readStoredDoc } from '../sync/pad-doc.ts'
+import { MAX_PAD_ITEMS, tooManyItems } from '../sync/item-budget.ts'
+import { docFromStored, encodeState } from '../sync/pad-doc.ts'
+import type { PadReader } from '../sync/pad-reader.ts'
 import type { Rooms } from '../sync/rooms.ts'
 import { readUntrusted, yjsStateTask } from '../untrusted/untrusted-files.ts'
 import type { TextHeader } from './export-text.ts'
@@ -71,12 +72,12 @@ export interface Rollup {
 }
 
 export interface MinutesDeps {
-  store: PadStore
+  padLog: PadLog
+  /** The pads' current text: the live room's, or rebuilt from the log. */
+  reader: PadReader
   rooms: Rooms
   meetings: Meetings
   search: SearchIndex
-  /** Log rows after which a snapshot is due (config SNAPSHOT_EVERY). */
-  snapshotEvery: number
   log: Logger
   /** Cuts the write-ahead log to nothing; false if a reader kept it (WalCheckpointer.scrub). */
   scrubWal: () => Promise<boolean>
@@ -96,11 +97,11 @@ function fileSlug(text: string): string {
   )
 }
 
+/** Reads of a pad a "forget history" beside a busy server makes before giving up (each is ms). */
+const FORGET_ATTEMPTS = 5
+
 /** Pads whose outcomes are kept (a few hundred bytes each): more than a large conference has. */
 const MAX_CACHED_OUTCOMES = 20_000
-
-/** A stored pad is rebuilt for a read only within MAX_READ_ITEMS (item-budget.ts). */
-const admitRead = (stored: StoredPad): void => admitStoredRead(stored, 'this pad')
 
 export class Minutes {
   private readonly d: MinutesDeps
@@ -111,20 +112,26 @@ export class Minutes {
   }
 
   /** The pad's Markdown now, or null when it has never been stored nor opened. */
-  text(padId: string): string | null {
-    return this.withDoc(padId, (doc) => doc.getText(NOTES_TEXT).toString())
+  text(padId: string): Promise<string | null> {
+    return this.d.reader.text(padId)
   }
 
   /** The pad's Yjs state now (no pending structs). */
-  state(padId: string): Uint8Array | null {
-    return this.withDoc(padId, (doc) => encodeState(doc))
+  state(padId: string): Promise<Uint8Array | null> {
+    return this.d.reader.state(padId)
+  }
+
+  private async stateOf(padId: string): Promise<Uint8Array> {
+    const state = await this.state(padId)
+    if (state === null) throw new NotFound(`no pad "${padId}"`)
+    return state
   }
 
   /** `links`: the pad's materials (Materials.withMaterials), shown instead of the schedule's links alone. */
   async exportPad(padId: string, format: ExportFormat, links?: PadLink[]): Promise<Exported> {
     const found = await this.d.meetings.findPad(padId)
     const pad = found && links ? { ...found, links } : found
-    const text = this.text(padId)
+    const text = await this.text(padId)
     if (text === null) throw new NotFound(`no pad "${padId}"`)
     const { EXPORT_CSP, markdownToText, minutesPage } = await renderers()
     const event = pad?.event ? await this.d.meetings.event(pad.event) : null
@@ -146,7 +153,7 @@ export class Minutes {
           body: minutesPage(notes, {
             title: event ? `${title} — ${event.name}` : title,
             heading: title,
-            fields: withoutSession(this.headerFields(text, padId, pad, event)),
+            fields: withoutSession(await this.headerFields(text, padId, pad, event)),
             footer: `Exported from Summitpad on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
           }),
           headers: { 'Content-Security-Policy': EXPORT_CSP },
@@ -155,7 +162,7 @@ export class Minutes {
         return {
           filename: `${base}.txt`,
           contentType: 'text/plain; charset=utf-8',
-          body: markdownToText(notes, this.headerFields(text, padId, pad, event)),
+          body: markdownToText(notes, await this.headerFields(text, padId, pad, event)),
         }
       case 'json':
         return {
@@ -167,7 +174,7 @@ export class Minutes {
               pad,
               event,
               text,
-              authors: this.d.store.authors(padId).map(authorJson),
+              authors: (await this.d.padLog.authors(padId)).map(authorJson),
               exportedAt: new Date().toISOString(),
             },
             null,
@@ -175,7 +182,11 @@ export class Minutes {
           )}\n`,
         }
       case 'yjs':
-        return { filename: `${base}.yjs`, contentType: 'application/octet-stream', body: this.state(padId)! }
+        return {
+          filename: `${base}.yjs`,
+          contentType: 'application/octet-stream',
+          body: await this.stateOf(padId),
+        }
       default: {
         const unknown: never = format
         throw new Invalid(`unknown format ${String(unknown)}`)
@@ -208,22 +219,31 @@ export class Minutes {
   /** Keeps the pad's current text, drops its log and older snapshots (for a secret pasted by mistake). */
   async forgetHistory(padId: string): Promise<void> {
     await this.d.rooms.flush()
-    if (!this.d.store.exists(padId)) throw new NotFound(`no stored pad "${padId}"`)
+    if (!(await this.d.padLog.exists(padId))) throw new NotFound(`no stored pad "${padId}"`)
     const room = this.d.rooms.get(padId)
     if (!room) return this.forgetStored(padId)
     await room.forgetHistory()
-    this.d.search.purge(padId)
+    await this.d.search.purge(padId)
   }
 
   /**
-   * `forgetHistory` for a pad no room holds, synchronously (the CLI runs it inside its IMMEDIATE
-   * transaction, so that no update a server commits meanwhile is dropped unseen).
+   * `forgetHistory` for a pad no room here holds (the CLI's, beside a running server): the state
+   * is rebuilt from a read and replaces the history only if no row was committed since
+   * (PadLog.forgetHistoryIfCurrent); else it is read again, a few times at most.
    */
-  forgetStored(padId: string): void {
-    const doc = docFromStored(this.d.store.load(padId))
-    this.d.store.forgetHistory(padId, encodeState(doc))
-    doc.destroy()
-    this.d.search.purge(padId)
+  async forgetStored(padId: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.d.padLog.load(padId)
+      if (!stored) throw new NotFound(`no stored pad "${padId}"`)
+      const doc = docFromStored(stored)
+      const state = encodeState(doc)
+      doc.destroy()
+      const upto = stored.updates.at(-1)?.seq ?? stored.snapshotUpto
+      if (await this.d.padLog.forgetHistoryIfCurrent(padId, upto, state)) break
+      if (attempt === FORGET_ATTEMPTS)
+        throw new Busy('the pad is being written to; its history was kept: try again')
+    }
+    await this.d.search.purge(padId)
   }
 
   /**
@@ -276,7 +296,7 @@ export class Minutes {
     for (const [i, pad] of pads.entries()) {
       const title = pad.title ?? pad.id
       const when = describeSlot(ms(pad.startsAt), ms(pad.endsAt), event.timezone) ?? 'unscheduled'
-      const hasNotes = (await this.notesOf(pad.id, this.text(pad.id) ?? '')) !== null
+      const hasNotes = (await this.notesOf(pad.id, (await this.text(pad.id)) ?? '')) !== null
       toc.push(
         hasNotes
           ? `${i + 1}. [${title}](#session-${i + 1}) — ${when}`
@@ -288,7 +308,7 @@ export class Minutes {
     const index: string[] = []
     let anyNotes = false
     for (const [i, pad] of pads.entries()) {
-      const text = this.text(pad.id) ?? ''
+      const text = (await this.text(pad.id)) ?? ''
       const notes = await this.notesOf(pad.id, text)
       const title = pad.title ?? pad.id
       const when = describeSlot(ms(pad.startsAt), ms(pad.endsAt), event.timezone) ?? 'unscheduled'
@@ -301,7 +321,7 @@ export class Minutes {
       }
       anyNotes = true
       const name = `${String(i + 1).padStart(2, '0')}-${fileSlug(title)}`
-      const fields = this.headerFields(text, pad.id, pad, event)
+      const fields = await this.headerFields(text, pad.id, pad, event)
       const txt = markdownToText(notes, fields)
       await zip.file(`pads/${name}.md`, this.markdownWithHeader(notes, pad, event))
       await zip.file(`pads/${name}.txt`, txt)
@@ -372,9 +392,9 @@ ${index.join('\n')}
     const pads = await this.d.meetings.pads({ event: slug })
     const owners = new Map<string, { owner: string; items: RolledUpItem[] }>()
     const decisions: RolledUpItem[] = []
-    this.d.rooms.flush()
+    await this.d.rooms.flush()
     for (const pad of pads) {
-      const found = this.outcomesOf(pad.id)
+      const found = await this.outcomesOf(pad.id)
       const ref = { padId: pad.id, padTitle: pad.title ?? pad.id }
       for (const a of found.actions) {
         const owner = a.owner ?? 'Unassigned'
@@ -399,35 +419,14 @@ ${index.join('\n')}
    * row (never reused, see db.ts). Rebuilding every pad per view cost 8.7 ms a pad, 5 s a view of
    * a 600-session event. Call after `rooms.flush()`.
    */
-  private outcomesOf(padId: string): Outcomes {
-    const version = this.d.store.lastSeq(padId)
+  private async outcomesOf(padId: string): Promise<Outcomes> {
+    const version = await this.d.padLog.lastSeq(padId)
     const cached = this.outcomes.get(padId)
     if (cached?.version === version) return cached.found
-    const found = findOutcomes(this.text(padId) ?? '')
+    const found = findOutcomes((await this.text(padId)) ?? '')
     if (this.outcomes.size >= MAX_CACHED_OUTCOMES) this.outcomes.clear()
     this.outcomes.set(padId, { version, found })
     return found
-  }
-
-  private withDoc<T>(padId: string, read: (doc: Y.Doc) => T): T | null {
-    const room = this.d.rooms.get(padId)
-    if (room) {
-      this.d.rooms.flush()
-      return read(room.doc)
-    }
-    const doc = readStoredDoc(
-      this.d.store,
-      padId,
-      this.d.snapshotEvery,
-      (err) => this.d.log.warn({ pad: padId, err }, 'could not keep a snapshot of a replayed pad'),
-      admitRead,
-    )
-    if (!doc) return null
-    try {
-      return read(doc)
-    } finally {
-      doc.destroy()
-    }
   }
 
   private fileBase(padId: string, pad: PadInfo | null, event: EventInfo | null): string {
@@ -443,12 +442,12 @@ ${index.join('\n')}
   }
 
   /** The minutes' header: event, session, the schedule facts, attendees. */
-  private headerFields(
+  private async headerFields(
     text: string,
     padId: string,
     pad: PadInfo | null,
     event: EventInfo | null,
-  ): TextHeader[] {
+  ): Promise<TextHeader[]> {
     const fields: TextHeader[] = []
     if (event) fields.push({ label: 'Event', value: event.name })
     fields.push({ label: 'Session', value: pad?.title ?? padId })
@@ -462,8 +461,7 @@ ${index.join('\n')}
         )
     let attendees = attendeesOf(text)
     if (attendees.length === 0) {
-      attendees = this.d.store
-        .authors(padId)
+      attendees = (await this.d.padLog.authors(padId))
         .map((a) => a.name)
         .filter((n): n is string => n !== null)
     }

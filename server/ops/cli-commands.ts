@@ -281,12 +281,8 @@ delete DATA_DIR/summitpad.sqlite-wal and -shm, start the server.`,
   options: { json: { type: 'boolean' } },
   arguments: { min: 1, max: 1 },
   async run(context, [file], values) {
-    if (!fs.existsSync(context.dbFile))
-      throw new Failure(
-        `no database at ${context.dbFile} (set DATA_DIR or --data-dir to the server's data directory)`,
-      )
-    const { backupDatabase } = await import('../storage/backup.ts')
-    const result = await backupDatabase(context.dbFile, file!)
+    const core = await context.open()
+    const result = await core.storage.backups.copyTo(file!)
     context.out(
       values.json
         ? json(result)
@@ -294,6 +290,9 @@ delete DATA_DIR/summitpad.sqlite-wal and -shm, start the server.`,
     )
   },
 }
+
+/** Reads of a pad `compact` makes beside a busy server before giving up (each is ms). */
+const BUSY_ATTEMPTS = 5
 
 /** A note for the two commands that rewrite a pad's stored rows behind a server's back. */
 const OPEN_PAD_NOTE = `Meant for pads nobody has open: the running server does not learn of it. For a pad
@@ -314,23 +313,24 @@ ${OPEN_PAD_NOTE}`,
   async run(context, [padId]) {
     const core = await context.open()
     const { docFromStored, encodeState } = await import('../sync/pad-doc.ts')
-    const stored = await core.padLog.load(padId!)
-    if (!stored) throw new Failure(`no stored pad "${padId}"`)
-    let result = { rows: 0, bytes: stored.snapshot?.byteLength ?? 0 }
-    if (stored.updates.length > 0) {
-      const doc = docFromStored(stored)
-      try {
-        const state = encodeState(doc)
-        // Stored only while those rows are still the pad's and no newer snapshot covers them
-        // (the server may write one meanwhile, or forget the history): rows the server commits
-        // after them are not in it, and load after it.
-        if (!(await core.padLog.snapshotIfCurrent(padId!, stored.updates.at(-1)!.seq, state)))
-          throw new Failure(`${padId} changed while it was being compacted: run this again`)
-        result = { rows: stored.updates.length, bytes: state.byteLength }
-      } finally {
-        doc.destroy()
+    // A server beside us may commit meanwhile: the snapshot is stored only while the row it ends
+    // at is still the pad's and nothing newer covers it (else it is built again from a new read).
+    let result: { rows: number; bytes: number } | null = null
+    for (let attempt = 1; result === null; attempt++) {
+      const stored = await core.padLog.load(padId!)
+      if (!stored) break
+      if (stored.updates.length === 0) {
+        result = { rows: 0, bytes: stored.snapshot?.byteLength ?? 0 }
+        break
       }
+      const doc = docFromStored(stored)
+      const state = encodeState(doc)
+      doc.destroy()
+      if (await core.padLog.snapshotIfCurrent(padId!, stored.updates.at(-1)!.seq, state))
+        result = { rows: stored.updates.length, bytes: state.byteLength }
+      else if (attempt === BUSY_ATTEMPTS) throw new Failure(`${padId} keeps changing; try again`)
     }
+    if (!result) throw new Failure(`no stored pad "${padId}"`)
     context.out(
       result.rows === 0
         ? `${padId} is already compact: its newest snapshot covers every update\n`
@@ -355,15 +355,15 @@ ${OPEN_PAD_NOTE}`,
     if (!values.yes)
       throw new UsageError(`this deletes the edit history of "${padId}" for good; add --yes to go ahead`)
     const core = await context.open()
-    const before = core.store.list().find((p) => p.id === padId)
+    const before = (await core.padLog.list()).find((p) => p.id === padId)
     if (!before) throw new Failure(`no stored pad "${padId}"`)
-    // IMMEDIATE, as in compact: no update the server commits meanwhile is dropped unseen.
-    core.db.transaction(() => core.minutes.forgetStored(padId!)).immediate()
+    // Replaced only if no update was committed since it was read (a server beside us).
+    await core.minutes.forgetStored(padId!)
     if (!(await core.minutes.scrubForgotten()))
       throw new Failure(
         'the history is forgotten, but a reader keeps its old copy in the write-ahead log: run this again',
       )
-    const after = core.store.list().find((p) => p.id === padId)
+    const after = (await core.padLog.list()).find((p) => p.id === padId)
     context.out(
       `forgot the history of ${padId}: ${count(before.updateCount, 'logged update')} dropped, ` +
         `stored size ${formatBytes(before.bytes)} -> ${formatBytes(after?.bytes ?? 0)}\n`,
@@ -392,7 +392,7 @@ stored size (log + snapshots) and the time of its last edit (UTC).`,
     const core = await context.open()
     if (eventFilter !== undefined) await core.meetings.event(eventFilter)
     const stored = []
-    for (const summary of core.store.list())
+    for (const summary of await core.padLog.list())
       stored.push({ summary, pad: await core.meetings.findPad(summary.id) })
     const rows = stored
       .filter(({ pad }) =>

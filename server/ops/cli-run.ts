@@ -33,6 +33,7 @@ export const EXIT_OF_KIND: Readonly<Record<DomainErrorKind, number>> = {
   busy: EXIT.failure,
   forbidden: EXIT.failure,
   wrong_host: EXIT.failure,
+  unsupported: EXIT.failure,
 }
 
 export interface CliIo {
@@ -168,16 +169,31 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
           )
         }
         // Loaded on first use: help and usage errors answer without loading the whole server.
-        const { openCore } = await import('../core.ts')
-        core = openCore({
-          dataDir,
-          durability: config.durability,
-          // Warnings from the shared code go to stderr as JSON lines, like the server's.
-          log: createLogger(env.LOG_LEVEL ? config.logLevel : 'warn', destination({ dest: 2, sync: true })),
-          snapshotEvery: config.snapshotEvery,
-          unloadDelayMs: config.unloadDelayMs,
-          limits: config,
-        })
+        const [{ openCore }, { openSqliteStorage }] = await Promise.all([
+          import('../core.ts'),
+          import('../storage/storage.ts'),
+        ])
+        // Warnings from the shared code go to stderr as JSON lines, like the server's.
+        const log = createLogger(
+          env.LOG_LEVEL ? config.logLevel : 'warn',
+          destination({ dest: 2, sync: true }),
+        )
+        // Shared: a server may run on the same database; its write-ahead log is left to it.
+        const storage = openSqliteStorage({ dataDir, durability: config.durability, log, shared: true })
+        try {
+          core = openCore({
+            dataDir,
+            durability: config.durability,
+            log,
+            storage,
+            snapshotEvery: config.snapshotEvery,
+            unloadDelayMs: config.unloadDelayMs,
+            limits: config,
+          })
+        } catch (err) {
+          await storage.close()
+          throw err
+        }
         return core
       },
     }
@@ -186,8 +202,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
     } finally {
       if (core) {
         const opened: Core = core
-        opened.search.flush()
-        opened.db.close()
+        await opened.close()
       }
     }
     return EXIT.ok

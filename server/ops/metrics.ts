@@ -79,11 +79,15 @@ export function wsErrorReason(err: Error & { code?: string }): string {
   return err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'too_large' : 'ws_protocol'
 }
 
-export interface MetricsSources {
+/** What the gauges read at each scrape, given once what they read is built (`Metrics.watch`). */
+export interface LiveCounts {
   /** Open websocket connections now. */
   connections(): number
   /** Pads held in memory now. */
   padsLoaded(): number
+}
+
+export interface MetricsSources extends Partial<LiveCounts> {
   /** The data directory: the database and its WAL are measured there at each scrape. */
   dataDir: string
 }
@@ -114,8 +118,13 @@ export class Metrics implements SyncMetrics {
   private readonly sockets = new Set<CountedSocket>()
   private closedRead = 0
   private closedWritten = 0
+  /** Zero until `watch`: the metrics are built before the rooms and sockets they count. */
+  private live: LiveCounts = { connections: () => 0, padsLoaded: () => 0 }
 
   constructor(sources: MetricsSources) {
+    if (sources.connections && sources.padsLoaded)
+      this.live = { connections: sources.connections, padsLoaded: sources.padsLoaded }
+    const live = () => this.live
     const registers = [this.registry]
     const dbFile = path.join(sources.dataDir, DB_FILE_NAME)
     // Process CPU, memory, file descriptors, GC and event-loop lag (nodejs_eventloop_lag_*).
@@ -126,7 +135,7 @@ export class Metrics implements SyncMetrics {
       help: 'Open websocket connections.',
       registers,
       collect() {
-        this.set(sources.connections())
+        this.set(live().connections())
       },
     })
     new Gauge({
@@ -134,7 +143,7 @@ export class Metrics implements SyncMetrics {
       help: 'Pads held in memory.',
       registers,
       collect() {
-        this.set(sources.padsLoaded())
+        this.set(live().padsLoaded())
       },
     })
     new Gauge({
@@ -225,6 +234,11 @@ export class Metrics implements SyncMetrics {
     this.connectionsRefused.inc({ reason: this.label(reason) })
   }
 
+  /** Counts `counts`' connections and loaded pads from now on (the server calls it once they exist). */
+  watch(counts: LiveCounts): void {
+    this.live = counts
+  }
+
   /** `count` updates were committed in one transaction that took `seconds`. */
   updatesPersisted(count: number, seconds: number): void {
     this.updates.inc(count)
@@ -283,6 +297,7 @@ export function meteredPadLog(log: PadLog, metrics: Metrics): PadLog {
     writeSnapshot: (padId, upto, state, at) => log.writeSnapshot(padId, upto, state, at),
     snapshotIfCurrent: (padId, upto, state, at) => log.snapshotIfCurrent(padId, upto, state, at),
     forgetHistory: (padId, state, at) => log.forgetHistory(padId, state, at),
+    forgetHistoryIfCurrent: (padId, upto, state, at) => log.forgetHistoryIfCurrent(padId, upto, state, at),
     lastSeq: (padId) => log.lastSeq(padId),
     authors: (padId) => log.authors(padId),
     exists: (padId) => log.exists(padId),

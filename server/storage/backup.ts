@@ -14,7 +14,10 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
+import type { BackupResult, Backups } from './backups.ts'
 import { DB_FILE_NAME } from './db.ts'
+
+export type { BackupResult } from './backups.ts'
 
 /** Backups the admin endpoint writes go here, inside the data directory. */
 export const BACKUP_DIR_NAME = 'backups'
@@ -24,18 +27,6 @@ export const BACKUP_DIR_NAME = 'backups'
  * wait while another connection recovers the WAL; the server's own writes never block them.
  */
 const BUSY_TIMEOUT_MS = 10_000
-
-export interface BackupResult {
-  /** Absolute path of the backup file. */
-  path: string
-  bytes: number
-  /** Pads in the backup: a quick sanity check for the operator. */
-  pads: number
-  /** Schema version (`PRAGMA user_version`) of the backup. */
-  schemaVersion: number
-  createdAt: string
-  tookMs: number
-}
 
 export class BackupError extends Error {}
 
@@ -159,12 +150,12 @@ export function backupFileName(at: Date): string {
 export interface OnlineBackupsOptions {
   dataDir: string
   /** Commits what the server has received but not yet stored, so the backup includes it. */
-  flush(): void
+  flush?(): Promise<void> | void
   onDone?(ok: boolean): void
 }
 
-/** The server's backups into DATA_DIR/backups/, one at a time. */
-export class OnlineBackups {
+/** The Backups interface on SQLite: into DATA_DIR/backups/ (or a file named), one at a time. */
+export class OnlineBackups implements Backups {
   private readonly options: OnlineBackupsOptions
   private last: Promise<unknown> = Promise.resolve()
 
@@ -179,6 +170,16 @@ export class OnlineBackups {
     return next
   }
 
+  /** Copies the database into the new file `file`, after any backup already running. */
+  copyTo(file: string): Promise<BackupResult> {
+    const next = this.last.then(async () => {
+      await this.options.flush?.()
+      return backupDatabase(path.join(this.options.dataDir, DB_FILE_NAME), file)
+    })
+    this.last = next.catch(() => {})
+    return next
+  }
+
   /** Resolves when no backup is running (at shutdown, before the database is closed). */
   async idle(): Promise<void> {
     await this.last
@@ -187,7 +188,7 @@ export class OnlineBackups {
   private async run(): Promise<BackupResult> {
     const dir = path.join(this.options.dataDir, BACKUP_DIR_NAME)
     fs.mkdirSync(dir, { recursive: true })
-    this.options.flush()
+    await this.options.flush?.()
     const now = new Date()
     let target = path.join(dir, backupFileName(now))
     for (let n = 2; fs.existsSync(target); n++)

@@ -6,7 +6,8 @@
  * another order than they were made. Nothing survives the process.
  */
 import type { WriterHash } from '../sync/writer-key.ts'
-import type { AuthorSummary, LoadedLog, LogRow, PadLog, PadSummary } from './pad-log.ts'
+import type { HistoryLog, HistoryRow, StoredCheckpoint } from './history-log.ts'
+import type { AuthorSummary, LoadedLog, LogRow, PadLog, PadSummary, StoredPad } from './pad-log.ts'
 import { NEWEST_KEPT, thinned } from './snapshot-policy.ts'
 
 interface MemoryRow {
@@ -30,6 +31,8 @@ interface MemoryPad {
   rows: MemoryRow[]
   snapshots: MemorySnapshot[]
   writers: Map<number, WriterHash>
+  checkpoints: StoredCheckpoint[]
+  closedAt: number | null
 }
 
 export interface MemoryPadLogOptions {
@@ -76,7 +79,15 @@ export class MemoryPadLog implements PadLog {
       for (const row of batch) {
         let pad = this.pads.get(row.padId)
         if (!pad) {
-          pad = { createdAt: row.at, updatedAt: row.at, rows: [], snapshots: [], writers: new Map() }
+          pad = {
+            createdAt: row.at,
+            updatedAt: row.at,
+            rows: [],
+            snapshots: [],
+            writers: new Map(),
+            checkpoints: [],
+            closedAt: null,
+          }
           this.pads.set(row.padId, pad)
         }
         const seq = this.nextSeq++
@@ -127,7 +138,13 @@ export class MemoryPadLog implements PadLog {
   private addSnapshot(pad: MemoryPad, upto: number, at: number, data: Uint8Array): void {
     pad.snapshots.push({ id: this.nextSnapshotId++, upto, at, data })
     if (pad.snapshots.length <= NEWEST_KEPT + 1) return
-    const doomed = new Set(thinned(pad.snapshots, [], at))
+    const doomed = new Set(
+      thinned(
+        pad.snapshots,
+        pad.checkpoints.map((c) => c.seq),
+        at,
+      ),
+    )
     pad.snapshots = pad.snapshots.filter((s) => !doomed.has(s.id))
   }
 
@@ -136,10 +153,101 @@ export class MemoryPadLog implements PadLog {
     return this.later(() => {
       const pad = this.pads.get(padId)
       if (!pad) throw new Error(`pad "${padId}" has no stored data`)
-      const covered = Math.max(pad.rows.at(-1)?.seq ?? 0, newest(pad)?.upto ?? 0)
-      pad.rows = []
-      pad.snapshots = [{ id: this.nextSnapshotId++, upto: covered, at, data }]
+      this.replaceHistory(pad, data, at)
     })
+  }
+
+  forgetHistoryIfCurrent(padId: string, upto: number, state: Uint8Array, at = Date.now()): Promise<boolean> {
+    const data = copy(state)
+    return this.later(() => {
+      const pad = this.pads.get(padId)
+      if (!pad || covered(pad) !== upto) return false
+      this.replaceHistory(pad, data, at)
+      return true
+    })
+  }
+
+  private replaceHistory(pad: MemoryPad, data: Uint8Array, at: number): void {
+    const upto = covered(pad)
+    pad.rows = []
+    pad.snapshots = [{ id: this.nextSnapshotId++, upto, at, data }]
+  }
+
+  /** The HistoryLog over the same pads (their timeline, states at a revision, checkpoints). */
+  history(): HistoryLog {
+    const pad = (padId: string) => this.pads.get(padId)
+    const rowsOf = (padId: string) => pad(padId)?.rows ?? []
+    const bounds = (padId: string) => {
+      const p = pad(padId)
+      const firstRow = p?.rows[0]?.seq ?? null
+      const oldest =
+        p?.snapshots.reduce<number | null>((min, s) => (min === null || s.upto < min ? s.upto : min), null) ??
+        null
+      const first = oldest !== null && (firstRow === null || oldest < firstRow) ? oldest : (firstRow ?? 0)
+      return { first, last: Math.max(p?.rows.at(-1)?.seq ?? 0, oldest ?? 0) }
+    }
+    return {
+      padState: (padId) => this.later(() => (pad(padId) ? { closedAt: pad(padId)!.closedAt } : null)),
+      rows: (padId) =>
+        this.later(() =>
+          rowsOf(padId).map(
+            (r): HistoryRow => ({
+              seq: r.seq,
+              at: r.at,
+              conn: r.conn,
+              author: r.author,
+              bytes: r.data.byteLength,
+            }),
+          ),
+        ),
+      rowTime: (padId, seq) => this.later(() => rowsOf(padId).find((r) => r.seq === seq)?.at ?? null),
+      seqAtTime: (padId, ms) => this.later(() => lastWhere(rowsOf(padId), (r) => r.at <= ms)?.seq ?? null),
+      neighbours: (padId, seq) =>
+        this.later(() => ({
+          prev: lastWhere(rowsOf(padId), (r) => r.seq < seq)?.seq ?? null,
+          next: rowsOf(padId).find((r) => r.seq > seq)?.seq ?? null,
+        })),
+      creditsBetween: (padId, after, upto) =>
+        this.later(() =>
+          rowsOf(padId)
+            .filter((r) => r.seq > after && r.seq <= upto)
+            .map((r) => ({ conn: r.conn, author: r.author })),
+        ),
+      bounds: (padId) => this.later(() => bounds(padId)),
+      stateAt: (padId, seq) =>
+        this.later((): StoredPad => {
+          let snapshot: MemorySnapshot | undefined
+          for (const s of pad(padId)?.snapshots ?? [])
+            if (
+              s.upto <= seq &&
+              (!snapshot || s.upto > snapshot.upto || (s.upto === snapshot.upto && s.id > snapshot.id))
+            )
+              snapshot = s
+          const upto = snapshot?.upto ?? 0
+          return {
+            snapshot: snapshot ? copy(snapshot.data) : null,
+            snapshotUpto: upto,
+            updates: rowsOf(padId)
+              .filter((r) => r.seq > upto && r.seq <= seq)
+              .map((r) => ({ seq: r.seq, data: copy(r.data) })),
+          }
+        }),
+      checkpoints: (padId) =>
+        this.later(() => [...(pad(padId)?.checkpoints ?? [])].sort((a, b) => a.seq - b.seq)),
+      addCheckpoint: (padId, name, at) =>
+        this.later(() => {
+          const p = pad(padId)
+          if (!p) throw new Error(`pad "${padId}" has no stored data`)
+          const seq = bounds(padId).last
+          p.checkpoints.push({ seq, name, at })
+          return seq
+        }),
+      setClosed: (padId, at) =>
+        this.later(() => {
+          const p = pad(padId)
+          if (p) p.closedAt = at
+        }),
+    }
   }
 
   lastSeq(padId: string): Promise<number> {
@@ -188,6 +296,12 @@ export class MemoryPadLog implements PadLog {
   }
 }
 
+/** The last item of `items` that `test` accepts. */
+function lastWhere<T>(items: readonly T[], test: (item: T) => boolean): T | undefined {
+  for (let i = items.length - 1; i >= 0; i--) if (test(items[i]!)) return items[i]
+  return undefined
+}
+
 /** What a database's columns would accept (NOT NULL, types). */
 function isLogRow(row: LogRow): boolean {
   return (
@@ -197,6 +311,11 @@ function isLogRow(row: LogRow): boolean {
     (row.author === null || typeof row.author === 'string') &&
     row.data instanceof Uint8Array
   )
+}
+
+/** The pad's newest revision: its last row, or the snapshot covering everything when it has none. */
+function covered(pad: MemoryPad): number {
+  return Math.max(pad.rows.at(-1)?.seq ?? 0, newest(pad)?.upto ?? 0)
 }
 
 /** The snapshot covering the most rows (the newest written among equals), as SQLite orders them. */

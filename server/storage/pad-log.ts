@@ -79,6 +79,13 @@ export interface PadLog {
    * every older snapshot, atomically. Rejects when the pad has no stored data.
    */
   forgetHistory(padId: string, state: Uint8Array, at?: number): Promise<void>
+  /**
+   * Like `forgetHistory`, for a state rebuilt outside any room (the CLI beside a running server):
+   * done only while `upto` is still the pad's newest revision (its last row, or the snapshot
+   * covering everything when it has no rows), so no row committed in between is dropped unseen.
+   * Resolves with whether it was done (false also when the pad has no stored data).
+   */
+  forgetHistoryIfCurrent(padId: string, upto: number, state: Uint8Array, at?: number): Promise<boolean>
   /** Seq of the pad's newest row (0 when none). */
   lastSeq(padId: string): Promise<number>
   /** Who wrote the pad: one entry per author name, oldest first; the server's rows are not counted. */

@@ -35,6 +35,10 @@ export class SqlitePadLog implements PadLog {
     return settled(() => this.store.forgetHistory(padId, state, at))
   }
 
+  forgetHistoryIfCurrent(padId: string, upto: number, state: Uint8Array, at?: number): Promise<boolean> {
+    return settled(() => this.store.forgetHistoryIfCurrent(padId, upto, state, at))
+  }
+
   lastSeq(padId: string): Promise<number> {
     return settled(() => this.store.lastSeq(padId))
   }

@@ -273,13 +273,26 @@ export class PadStore {
   forgetHistory(padId: string, state: Uint8Array, at = Date.now()): void {
     const pad = this.selectPadPk.get(padId)
     if (!pad) throw new Error(`pad "${padId}" has no stored data`)
-    this.db.transaction(() => {
-      const upto = this.selectLastSeq.get(pad.pk)?.seq ?? 0
-      const covered = Math.max(upto, this.selectLatestSnapshot.get(pad.pk)?.upto ?? 0)
-      this.deleteUpdatesOf.run(pad.pk)
-      this.deleteSnapshotsOf.run(pad.pk)
-      this.insertSnapshot.run(pad.pk, covered, at, asBuffer(state))
+    this.db.transaction(() => this.replaceHistory(pad.pk, state, at, null))()
+  }
+
+  /** `forgetHistory` only while `upto` is still the pad's newest revision; returns whether it was done. */
+  forgetHistoryIfCurrent(padId: string, upto: number, state: Uint8Array, at = Date.now()): boolean {
+    return this.db.transaction(() => {
+      const pad = this.selectPadPk.get(padId)
+      return pad ? this.replaceHistory(pad.pk, state, at, upto) : false
     })()
+  }
+
+  /** Call in a transaction. `ifUpto`: only when that is still the newest revision (null: always). */
+  private replaceHistory(pk: number, state: Uint8Array, at: number, ifUpto: number | null): boolean {
+    const upto = this.selectLastSeq.get(pk)?.seq ?? 0
+    const covered = Math.max(upto, this.selectLatestSnapshot.get(pk)?.upto ?? 0)
+    if (ifUpto !== null && covered !== ifUpto) return false
+    this.deleteUpdatesOf.run(pk)
+    this.deleteSnapshotsOf.run(pk)
+    this.insertSnapshot.run(pk, covered, at, asBuffer(state))
+    return true
   }
 
   exists(padId: string): boolean {

@@ -4,8 +4,8 @@
  * from (`loadForRoom`), and reads outside a room that keep a long replay (`readStoredDoc`).
  */
 import * as Y from 'yjs'
+import type { PadLog, StoredPad } from '../storage/pad-log.ts'
 import { snapshotDue } from '../storage/snapshot-policy.ts'
-import type { PadStore, StoredPad } from '../storage/store.ts'
 import { checkUpdate, lacksDependencies } from './update-check.ts'
 
 /** Origin of the transaction that replays stored data; rows replayed are never logged again. */
@@ -68,15 +68,15 @@ export function encodeState(doc: Y.Doc): Uint8Array {
  * be written (a full disk, a locked database) the read still succeeds, and `snapshotFailed` hears
  * why. Null when the pad was never stored.
  */
-export function readStoredDoc(
-  store: PadStore,
+export async function readStoredDoc(
+  log: PadLog,
   padId: string,
   snapshotEvery: number,
   snapshotFailed: (err: unknown) => void,
   /** Looks at what would be rebuilt first, and may refuse it by throwing (a read budget). */
   admit?: (stored: StoredPad) => void,
-): Y.Doc | null {
-  const stored = store.load(padId)
+): Promise<Y.Doc | null> {
+  const stored = await log.load(padId)
   if (!stored) return null
   admit?.(stored)
   const doc = docFromStored(stored)
@@ -88,7 +88,7 @@ export function readStoredDoc(
   }
   if (last && snapshotDue(debt, snapshotEvery)) {
     try {
-      store.writeSnapshotIfCurrent(padId, last.seq, encodeState(doc))
+      await log.snapshotIfCurrent(padId, last.seq, encodeState(doc))
     } catch (err) {
       snapshotFailed(err)
     }

@@ -16,8 +16,6 @@ export interface RoomsOptions {
   log: Logger
   snapshotEvery: number
   unloadDelayMs: number
-  /** Called after a pad's stored text changed. */
-  onPadChanged?: (padId: string) => void
   limits: RoomLimits
   /** Is the pad a closed session (read-only for everyone)? */
   isClosed?: (padId: string) => boolean | Promise<boolean>
@@ -35,6 +33,7 @@ export class Rooms {
   private readonly flusher: TickFlusher
   private readonly host: RoomHost
   private readonly options: RoomsOptions
+  private readonly changeListeners: ((padId: string) => void)[] = []
 
   constructor(options: RoomsOptions) {
     this.options = options
@@ -52,7 +51,9 @@ export class Rooms {
         this.discard(room, 'pad could not be loaded')
       },
       emptied: (room) => this.scheduleUnload(room),
-      changed: (room) => options.onPadChanged?.(room.padId),
+      changed: (room) => {
+        for (const listener of this.changeListeners) listener(room.padId)
+      },
       mayCreatePad: (origin, padId) => options.mayCreatePad?.(origin, padId) ?? true,
       limits: options.limits,
     }
@@ -61,6 +62,14 @@ export class Rooms {
   /** The limits every room holds its pad to (the server's own writes of a pad with no room too). */
   get limits(): RoomLimits {
     return this.options.limits
+  }
+
+  /**
+   * Calls `listener` after a pad's stored text changed. A subscription rather than an option: what
+   * listens (the search index) reads pads through the rooms, so it is built after them.
+   */
+  onPadChanged(listener: (padId: string) => void): void {
+    this.changeListeners.push(listener)
   }
 
   get loadedCount(): number {

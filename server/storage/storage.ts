@@ -1,0 +1,116 @@
+/**
+ * One storage engine, opened: every interface the server's domain reads and writes through, and
+ * one `close`. The composition root (core.ts) receives a Storage and builds everything else on
+ * it; a second engine is one more `open…Storage` returning the same shape (PostgreSQL next).
+ *
+ * `openSqliteStorage` is the SQLite engine: one database file in the data directory, its WAL
+ * checkpointed off the commit path, online backups into DATA_DIR/backups.
+ */
+import type { Durability } from '../ops/config.ts'
+import type { Logger } from '../ops/logger.ts'
+import { OnlineBackups } from './backup.ts'
+import type { Backups } from './backups.ts'
+import { closeDb, type Db, openDb } from './db.ts'
+import { type HistoryLog, SqliteHistoryLog } from './history-log.ts'
+import { type LinksRepo, SqliteLinksRepo } from './links-store.ts'
+import { type MaterialsRepo, SqliteMaterialsRepo } from './materials-store.ts'
+import { type MeetingsRepo, SqliteMeetingsRepo } from './meetings-store.ts'
+import type { PadLog } from './pad-log.ts'
+import type { SearchStore } from './search-store.ts'
+import { type SeriesRepo, SqliteSeriesRepo } from './series-store.ts'
+import { SqlitePadLog } from './sqlite-pad-log.ts'
+import { SqliteSearchStore } from './sqlite-search-store.ts'
+import { PadStore } from './store.ts'
+import { WalCheckpointer } from './wal-checkpointer.ts'
+
+/**
+ * What every engine stores of pads: their logs, history, search index and backups. The in-memory
+ * engine (memory-storage.ts, for tests of the sync path) is this much.
+ */
+export interface PadStorage {
+  /** For logs and error messages: "sqlite", "postgres"... */
+  readonly engine: string
+  /** Pads' update logs and snapshots (what the rooms persist to). */
+  readonly padLog: PadLog
+  /** Row metadata, states at a revision, checkpoints, the closed flag (the history pages). */
+  readonly history: HistoryLog
+  /** The full-text index (when to re-index is SearchIndex's, not the engine's). */
+  readonly search: SearchStore
+  /** Whole-database backups, or a clear refusal where the database has its own tools. */
+  readonly backups: Backups
+  /**
+   * After "forget history" committed: leaves no copy of the forgotten data in the engine's own
+   * logs (SQLite's write-ahead log). False when a reader kept it for now: try again later.
+   */
+  scrubForgotten(): Promise<boolean>
+  /** Waits for running backups, then closes the engine; nothing may be called afterwards. */
+  close(): Promise<void>
+}
+
+/** A whole engine: the pads, and the events, series, materials and links around them. */
+export interface Storage extends PadStorage {
+  readonly meetings: MeetingsRepo
+  readonly series: SeriesRepo
+  readonly materials: MaterialsRepo
+  readonly links: LinksRepo
+}
+
+/** SQLite's extras, for the few readers of the file itself (tests, benchmarks, the CLI's checks). */
+export interface SqliteStorage extends Storage {
+  readonly db: Db
+  /** The synchronous pad store under `padLog` (tests and benchmarks that read the file). */
+  readonly store: PadStore
+  readonly walCheckpointer: WalCheckpointer
+}
+
+export interface SqliteStorageOptions {
+  dataDir: string
+  durability: Durability
+  log: Logger
+  /**
+   * Another process (a running server) may use the database: at close, leave its write-ahead
+   * log to that process instead of truncating it (the CLI).
+   */
+  shared?: boolean
+}
+
+export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage {
+  const db = openDb(options.dataDir, options.durability)
+  const walCheckpointer = new WalCheckpointer({ db, log: options.log })
+  try {
+    walCheckpointer.start()
+    const store = new PadStore(db)
+    const backups = new OnlineBackups({ dataDir: options.dataDir })
+    let closing: Promise<void> | null = null
+    return {
+      engine: 'sqlite',
+      db,
+      store,
+      walCheckpointer,
+      padLog: new SqlitePadLog(store),
+      meetings: new SqliteMeetingsRepo(db, store),
+      series: new SqliteSeriesRepo(db),
+      materials: new SqliteMaterialsRepo(db),
+      links: new SqliteLinksRepo(db),
+      history: new SqliteHistoryLog(db),
+      search: new SqliteSearchStore(db),
+      backups,
+      scrubForgotten: () => walCheckpointer.scrub(),
+      close() {
+        closing ??= (async () => {
+          // A backup in progress reads through its own connection; let it finish its file.
+          await backups.idle()
+          // No background round may hold the file while the last checkpoint empties the WAL.
+          walCheckpointer.stop()
+          if (options.shared) db.close()
+          else closeDb(db)
+        })()
+        return closing
+      },
+    }
+  } catch (err) {
+    walCheckpointer.stop()
+    db.close()
+    throw err
+  }
+}
