@@ -108,6 +108,22 @@ describe('PostgreSQL engine', () => {
     }
   })
 
+  test('every session commits synchronously and ends a transaction left idle, whatever the database defaults', async () => {
+    const url = await server.freshDatabase()
+    const admin = createPgPool({ connectionString: url })
+    await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET synchronous_commit = off`)
+    await admin.end()
+    const storage = await openPostgres({ connectionString: url })
+    try {
+      const { rows } = await storage.pool.query<Record<string, string>>(
+        "SELECT current_setting('synchronous_commit') AS sync, current_setting('idle_in_transaction_session_timeout') AS idle",
+      )
+      assert.deepEqual(rows[0], { sync: 'on', idle: '30s' })
+    } finally {
+      await storage.close()
+    }
+  })
+
   test('a database restart under an idle pool: the process lives, the pool says so, the next query works', async () => {
     const lost: Error[] = []
     const storage = await openPostgres({
@@ -275,7 +291,8 @@ describe('PostgreSQL engine', () => {
           await client.query('UPDATE t SET n = n + 1 WHERE id = $1', [second])
         })
       await Promise.all([cross(1, 2, 0), cross(2, 1, 1)])
-      assert.equal(tries[0]! + tries[1]!, 3, 'one of them ran twice')
+      // At least one ran again (on a loaded machine both may be chosen as the deadlock's victim).
+      assert.ok(tries[0]! + tries[1]! >= 3, `tries: ${tries.join(', ')}`)
       const { rows } = await storage.pool.query<{ n: number }>('SELECT n FROM t ORDER BY id')
       assert.deepEqual(
         rows.map((r) => r.n),

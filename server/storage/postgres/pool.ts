@@ -21,6 +21,20 @@ export const POOL_MAX_CONNECTIONS = 10
 /** A connection attempt that takes longer fails the operation instead of hanging a room. */
 export const CONNECT_TIMEOUT_MS = 10_000
 
+/**
+ * A query with no answer after this long rejects (its connection is then dropped): a network
+ * that hangs without resetting would otherwise hold the server's one append in flight, and every
+ * room's edits behind it, for ever. Generous: a 16 MiB row or a 50,000-row load takes seconds.
+ */
+export const QUERY_TIMEOUT_MS = 30_000
+
+/**
+ * The database ends a session left inside a transaction this long (a server that vanished
+ * mid-append): its pad locks would otherwise stall the other servers' appends to those pads until
+ * TCP noticed, hours later. Our transactions never wait on anything but their own queries.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000
+
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value)
@@ -43,8 +57,16 @@ export function createPgPool(options: PgPoolOptions): pg.Pool {
     connectionString: options.connectionString,
     max: options.max ?? POOL_MAX_CONNECTIONS,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    keepAlive: true,
     types,
-    options: ['-c synchronous_commit=on', options.sessionOptions ?? ''].join(' ').trim(),
+    options: [
+      '-c synchronous_commit=on',
+      `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
+      options.sessionOptions ?? '',
+    ]
+      .join(' ')
+      .trim(),
   })
   pool.on('error', (err) => options.onIdleError?.(err))
   return pool
