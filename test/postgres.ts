@@ -134,6 +134,13 @@ async function startPostgres(): Promise<TestPostgres> {
     fs.rmSync(dir, { recursive: true, force: true })
   }
   process.once('exit', onExit)
+  // A run stopped by a signal (a timeout, Ctrl-C) takes its server down too. (Only a kill -9 of
+  // the test process leaves it running: pg_ctl starts it detached.)
+  const onSignal = (signal: NodeJS.Signals) => {
+    onExit()
+    process.kill(process.pid, signal)
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, onSignal)
   const url = (database: string) => `postgres://${SUPERUSER}@127.0.0.1:${port}/${database}`
   let databases = 0
   return {
@@ -162,6 +169,8 @@ async function startPostgres(): Promise<TestPostgres> {
       await stopServer('fast')
       stopped = true
       process.removeListener('exit', onExit)
+      process.removeListener('SIGINT', onSignal)
+      process.removeListener('SIGTERM', onSignal)
       fs.rmSync(dir, { recursive: true, force: true })
     },
   }
