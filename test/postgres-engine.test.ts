@@ -124,6 +124,32 @@ describe('PostgreSQL engine', () => {
     }
   })
 
+  test('writer claims within one batch: the first claim of a client id stands, as in SQLite', async () => {
+    const storage = await openPostgres({ connectionString: await server.freshDatabase() })
+    try {
+      await storage.padLog.appendBatch([
+        { ...row('w', [1]), claims: [7], writer: 'aa'.repeat(32) },
+        { ...row('w', [2]), claims: [7, 8], writer: 'bb'.repeat(32) },
+        { ...row('v', [3]), claims: [7], writer: 'cc'.repeat(32) },
+      ])
+      const writers = (await storage.padLog.load('w'))!.writers
+      assert.deepEqual(
+        [...writers].sort((a, b) => a[0] - b[0]),
+        [
+          [7, 'aa'.repeat(32)],
+          [8, 'bb'.repeat(32)],
+        ],
+      )
+      assert.deepEqual(
+        [...(await storage.padLog.load('v'))!.writers],
+        [[7, 'cc'.repeat(32)]],
+        'claims are per pad',
+      )
+    } finally {
+      await storage.close()
+    }
+  })
+
   test('a database restart under an idle pool: the process lives, the pool says so, the next query works', async () => {
     const lost: Error[] = []
     const storage = await openPostgres({
