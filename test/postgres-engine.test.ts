@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { LogRow } from '../server/storage/pad-log.ts'
+import { probePg } from '../server/storage/postgres/health.ts'
 import { MIGRATION_LOCK_KEY, migratePg, NewerSchemaError } from '../server/storage/postgres/migrate.ts'
 import { openPostgres } from '../server/storage/postgres/open.ts'
 import type { PgPadLog } from '../server/storage/postgres/pad-log.ts'
@@ -161,8 +162,15 @@ describe('PostgreSQL engine', () => {
       // Several idle connections in the pool, each dropped by the restart.
       await Promise.all([1, 2, 3].map(() => storage.pool.query('SELECT pg_sleep(0.05)')))
       assert.ok(storage.pool.idleCount >= 2)
-      await server.restart('immediate')
+      assert.deepEqual(await probePg(storage.pool), { ok: true })
+      await server.stopServer('immediate')
       await waitFor('the pool to report its lost connections', () => lost.length > 0)
+      // What /healthz can say meanwhile.
+      const down = await probePg(storage.pool)
+      assert.equal(down.ok, false)
+      assert.match((down as { error: string }).error, /^database unreachable: .*ECONNREFUSED/)
+      await server.startServer()
+      assert.deepEqual(await probePg(storage.pool), { ok: true })
       assert.deepEqual(await storage.padLog.appendBatch([row('p', [2])]).then((s) => s.length), 1)
       assert.equal((await storage.padLog.load('p'))!.updates.length, 2)
     } finally {
