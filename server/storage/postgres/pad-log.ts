@@ -21,6 +21,14 @@ import { inTransaction } from './transaction.ts'
 
 const READ = { isolation: 'repeatable read', readOnly: true } as const
 
+/**
+ * Rows this large go in one INSERT each, their bytes a parameter of their own, which the driver
+ * sends in binary; smaller ones all in one INSERT of arrays, where bytea travels as hex text (twice
+ * the size, parsed on both sides: a 16 MiB row took twice as long that way, while one statement
+ * for a whole tick of keystrokes is what keeps commits cheap).
+ */
+const BINARY_ROW_BYTES = 64 * 1024
+
 async function padPk(client: PgClient, padId: string): Promise<number | null> {
   const { rows } = await client.query<{ pk: number }>('SELECT pk FROM pads WHERE id = $1', [padId])
   return rows[0]?.pk ?? null
@@ -72,18 +80,27 @@ export class PgPadLog implements PadLog {
         [batch.length],
       )
       const seqs = drawn.rows.map((r) => r.seq).sort((a, b) => a - b)
-      await client.query(
-        `INSERT INTO updates (seq, pad, at, conn, author, data)
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])`,
-        [
-          seqs,
-          batch.map((row) => pkOf.get(row.padId)),
-          batch.map((row) => row.at),
-          batch.map((row) => row.conn),
-          batch.map((row) => row.author),
-          batch.map((row) => row.data),
-        ],
-      )
+      const rowsOf = batch.map((row, i) => ({ ...row, seq: seqs[i]!, pk: pkOf.get(row.padId)! }))
+      const small = rowsOf.filter((row) => row.data.byteLength < BINARY_ROW_BYTES)
+      if (small.length > 0)
+        await client.query(
+          `INSERT INTO updates (seq, pad, at, conn, author, data)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])`,
+          [
+            small.map((row) => row.seq),
+            small.map((row) => row.pk),
+            small.map((row) => row.at),
+            small.map((row) => row.conn),
+            small.map((row) => row.author),
+            small.map((row) => row.data),
+          ],
+        )
+      for (const row of rowsOf)
+        if (row.data.byteLength >= BINARY_ROW_BYTES)
+          await client.query(
+            'INSERT INTO updates (seq, pad, at, conn, author, data) VALUES ($1, $2, $3, $4, $5, $6)',
+            [row.seq, row.pk, row.at, row.conn, row.author, row.data],
+          )
       const claims = batch.flatMap((row) =>
         row.claims && row.writer
           ? row.claims.map((client) => ({
