@@ -6,9 +6,17 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 
-/** Installs Debian package `pkg` when `binary` is missing (as root, or through `sudo -n`). */
-export function ensureDebianPackage(binary: string, pkg: string): void {
-  if (fs.existsSync(binary)) return
+/**
+ * Installs Debian package `pkg` when `binary` is missing (as root, or through `sudo -n`). `binary`
+ * may be a check instead of a path (a program under a versioned dir), then `name` names it.
+ */
+export function ensureDebianPackage(
+  binary: string | (() => boolean),
+  pkg: string,
+  name = typeof binary === 'string' ? binary : pkg,
+): void {
+  const present = () => (typeof binary === 'string' ? fs.existsSync(binary) : binary())
+  if (present()) return
   const asRoot = process.getuid?.() === 0
   const run = (args: string[]) =>
     execFileSync(asRoot ? args[0]! : 'sudo', asRoot ? args.slice(1) : ['-n', ...args], {
@@ -16,8 +24,8 @@ export function ensureDebianPackage(binary: string, pkg: string): void {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       timeout: 10 * 60_000,
     })
-  console.error(`${binary} is missing: installing Debian's ${pkg} package`)
+  console.error(`${name} is missing: installing Debian's ${pkg} package`)
   run(['apt-get', 'update'])
   run(['apt-get', 'install', '-y', pkg])
-  if (!fs.existsSync(binary)) throw new Error(`apt-get installed ${pkg} but ${binary} is still missing`)
+  if (!present()) throw new Error(`apt-get installed ${pkg} but ${name} is still missing`)
 }

@@ -21,6 +21,8 @@ import { type Config, DEFAULTS } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { MemoryPadLog, type MemoryPadLogOptions } from '../server/storage/memory-pad-log.ts'
 import { type MemoryStorage, openMemoryStorage } from '../server/storage/memory-storage.ts'
+import { openPostgres } from '../server/storage/postgres/open.ts'
+import { testPostgres } from './postgres.ts'
 import { prng } from './prng.ts'
 
 export function tempDir(prefix = 'summitpad-test-'): string {
@@ -37,7 +39,8 @@ export interface TestServer extends Summitpad {
 /**
  * The pad log the rooms of test servers persist to: SQLite's, unless SUMMITPAD_TEST_PAD_LOG=memory
  * (then a MemoryPadLog answering after random delays, seeded by SUMMITPAD_TEST_PAD_LOG_SEED or at
- * random, printed), so that any suite can run its sync tests against an asynchronous store.
+ * random, printed), so that any suite can run its sync tests against an asynchronous store; or
+ * SUMMITPAD_TEST_PAD_LOG=postgres (PgPadLog in the test process's own PostgreSQL, postgres.ts).
  */
 function padLogFromEnv(): OpsOptions['padLog'] {
   if (process.env.SUMMITPAD_TEST_PAD_LOG !== 'memory') return undefined
@@ -61,12 +64,33 @@ export function slowMemoryStorage(seed: number): MemoryStorage {
   return openMemoryStorage({ delayMs: () => random() * MEMORY_PAD_LOG_MAX_DELAY_MS })
 }
 
+/**
+ * SUMMITPAD_TEST_PAD_LOG=postgres: one database per data dir, so that a server restarted on the
+ * same data dir finds its pads again, as it would in its SQLite file.
+ */
+const postgresOfDataDir = new Map<string, string>()
+
+async function postgresPadLog(dataDir: string) {
+  const server = await testPostgres()
+  let url = postgresOfDataDir.get(dataDir)
+  if (url === undefined) {
+    url = await server.freshDatabase()
+    postgresOfDataDir.set(dataDir, url)
+    console.log(`# pad log in PostgreSQL (started in ${server.startMs} ms)`)
+  }
+  return openPostgres({ connectionString: url })
+}
+
 export async function startTestServer(
   overrides: Partial<Config> = {},
   options: OpsOptions = {},
 ): Promise<TestServer> {
-  const ops: OpsOptions = { padLog: padLogFromEnv(), ...options }
   const dataDir = overrides.dataDir ?? tempDir()
+  const postgres =
+    process.env.SUMMITPAD_TEST_PAD_LOG === 'postgres' && !options.padLog
+      ? await postgresPadLog(dataDir)
+      : null
+  const ops: OpsOptions = { padLog: postgres ? () => postgres.padLog : padLogFromEnv(), ...options }
   const logLines: Record<string, unknown>[] = []
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -75,7 +99,19 @@ export async function startTestServer(
     },
   })
   const config: Config = { ...DEFAULTS, port: 0, logLevel: 'warn', unloadDelayMs: 200, ...overrides, dataDir }
-  const server = await startSummitpad(config, createLogger(config.logLevel, sink), ops)
+  const server = await startSummitpad(config, createLogger(config.logLevel, sink), ops).catch(async (err) => {
+    await postgres?.close()
+    throw err
+  })
+  if (postgres) {
+    const closeServer = server.close
+    let closing: Promise<void> | null = null
+    // The pool ends after the server has flushed its rooms into it.
+    server.close = () => {
+      closing ??= closeServer().finally(() => postgres.close())
+      return closing
+    }
+  }
   return Object.assign(server, { wsUrl: server.url.replace(/^http/, 'ws') + '/sync', dataDir, logLines })
 }
 

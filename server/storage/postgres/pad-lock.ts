@@ -1,0 +1,31 @@
+/**
+ * Per-pad advisory locks: what makes one pad's rows numbered in commit order when several servers
+ * append to it at once. A seq drawn from the shared sequence is not commit-ordered by itself (a
+ * transaction can draw 10, another 11 and commit first); drawn while holding the pad's lock,
+ * which only the COMMIT releases, the next writer of that pad draws after this one committed.
+ *
+ * Transaction-scoped (`pg_advisory_xact_lock`) only: a session lock would stay on the pooled
+ * connection after an error. Several pads are locked in ascending key order, so two batches
+ * sharing pads never wait for each other in a cycle.
+ */
+import { createHash } from 'node:crypto'
+import type { PgClient } from './pool.ts'
+
+/**
+ * A pad id's lock key: 64 bits of its SHA-256, as a decimal string (the bigint PostgreSQL takes).
+ * Two pads sharing a key only wait for each other now and then; nothing is wrong then.
+ */
+export function padLockKey(padId: string): bigint {
+  return createHash('sha256').update(`pad:${padId}`).digest().readBigInt64BE(0)
+}
+
+/** Takes the locks of `padIds` (any order, repeats allowed) in ascending key order, in one query. */
+export async function lockPads(client: PgClient, padIds: Iterable<string>): Promise<void> {
+  const keys = [...new Set([...padIds].map(padLockKey))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  if (keys.length === 0) return
+  // A function scan of unnest yields the array in order, and the aggregate takes each lock as
+  // its row arrives: the locks are taken in the order given.
+  await client.query('SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k', [
+    keys.map(String),
+  ])
+}
