@@ -15,6 +15,8 @@ import { docFromStored } from '../server/sync/pad-doc.ts'
 import { Rooms } from '../server/sync/rooms.ts'
 import {
   decodeMessage,
+  encodeAwareness,
+  encodeAwarenessUpdate,
   encodeQueryAwareness,
   encodeSyncStep1,
   encodeSyncUpdate,
@@ -186,6 +188,53 @@ describe('an asynchronous store', () => {
       )
       assert.ok(onlyStored(step2.update, storedDoc(w, 'in-order')))
       raw.ws.close()
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('a cursor move reaches the others after the keystroke that came with it', async () => {
+    const w = watched(slowMemoryPadLog(SEED + 5))
+    const server = await serverOn(w)
+    try {
+      const typist = await rawSocket(server.wsUrl, 'cursor-after-key')
+      const watcher = await rawSocket(server.wsUrl, 'cursor-after-key')
+      const kindsOf = (raw: typeof typist) =>
+        raw.received.flatMap((f) => {
+          const m = decodeMessage(f)
+          return m.ok ? [m.value.type] : []
+        })
+      for (const raw of [typist, watcher]) raw.ws.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+      await waitFor(
+        'both served',
+        () => [typist, watcher].every((raw) => kindsOf(raw).includes('sync-step2')),
+        30_000,
+      )
+      const doc = new Y.Doc()
+      const updates: Uint8Array[] = []
+      doc.on('update', (u: Uint8Array) => updates.push(u))
+      for (let i = 0; i < 5; i++) {
+        const seen = kindsOf(watcher).length
+        // As an editor sends them: the keystroke, then at once the cursor that moved with it.
+        doc.getText('notes').insert(i, 'x')
+        typist.ws.send(encodeSyncUpdate(updates.at(-1)!))
+        typist.ws.send(
+          encodeAwareness(
+            encodeAwarenessUpdate([
+              { clientId: doc.clientID, clock: i + 1, state: JSON.stringify({ cursor: i }) },
+            ]),
+          ),
+        )
+        await waitFor('both relayed', () => kindsOf(watcher).length >= seen + 2, 30_000)
+        // A cursor first would point at text the watcher does not have yet.
+        assert.deepEqual(
+          kindsOf(watcher).slice(seen, seen + 2),
+          ['sync-update', 'awareness'],
+          `keystroke ${i}`,
+        )
+      }
+      typist.ws.close()
+      watcher.ws.close()
     } finally {
       await server.close()
     }

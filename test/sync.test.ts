@@ -67,12 +67,14 @@ describe('sync with the stock y-websocket client', () => {
     const typist = await rawSocket(server.wsUrl, 'order')
     const watcher = await rawSocket(server.wsUrl, 'order')
     for (const raw of [typist, watcher]) raw.ws.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
-    await waitFor('both served', () => typist.received.length > 0 && watcher.received.length > 0)
+    const kindsOf = (raw: typeof typist) =>
+      raw.received.map((f) => decodeMessage(f)).flatMap((m) => (m.ok ? [m.value.type] : []))
+    // Served = answered with the pad (step 2), not only greeted with the server's step 1.
+    await waitFor('both served', () => [typist, watcher].every((raw) => kindsOf(raw).includes('sync-step2')))
     const doc = new Y.Doc()
     const updates: Uint8Array[] = []
     doc.on('update', (u: Uint8Array) => updates.push(u))
-    const kinds = () =>
-      watcher.received.map((f) => decodeMessage(f)).flatMap((m) => (m.ok ? [m.value.type] : []))
+    const kinds = () => kindsOf(watcher)
     for (let i = 0; i < 5; i++) {
       const seen = kinds().length
       doc.getText('notes').insert(i, 'x')

@@ -552,8 +552,16 @@ export class Room {
     for (const client of claims) this.writers.set(client, writer)
   }
 
-  receiveAwareness(peer: Peer, update: Uint8Array): Answer {
-    if (this.gate) return this.gate.then(() => this.receiveAwareness(peer, update))
+  /**
+   * Awareness from a peer. An editor sends its keystroke and the cursor that moved with it
+   * together; the keystroke is broadcast once committed, so the cursor waits for the commit of
+   * the edits before it (one flush: on SQLite within this turn, on a networked engine a round
+   * trip), else everyone would see a cursor at text they do not have yet. `flushed`: that wait is over.
+   */
+  receiveAwareness(peer: Peer, update: Uint8Array, flushed = false): Answer {
+    if (this.gate) return this.gate.then(() => this.receiveAwareness(peer, update, flushed))
+    if (!flushed && (this.pending.length > 0 || this.inFlight.length > 0))
+      return this.host.flush().then(() => this.receiveAwareness(peer, update, true))
     const decoded = decodeAwarenessUpdate(update)
     if (!decoded.ok)
       return { ok: false, code: CLOSE.protocolError, reason: `invalid awareness: ${decoded.error}` }
