@@ -1072,11 +1072,17 @@ describe('budgets: answers and readers that do not read', () => {
       await waitFor('the other pad converges', () => b.text.toString().includes('still typing'), 30_000)
       const mib = (n: number) => (n / 1024 / 1024).toFixed(1)
       console.log(
-        `BUDGET 40 step 1s: ${hostile.cpuMs.toFixed(0)} ms CPU, ${mib(hostile.peakBytes)} MiB held; one step 1: ${plain.cpuMs.toFixed(0)} ms, ${mib(plain.peakBytes)} MiB`,
+        `BUDGET 40 step 1s: ${hostile.cpuMs.toFixed(0)} ms CPU, ${mib(hostile.peakBytes)} MiB held; one step 1: ${plain.cpuMs.toFixed(0)} ms, ${mib(plain.peakBytes)} MiB; the pad ${mib(update.byteLength)} MiB`,
       )
+      // Bytes held are sampled ArrayBuffer totals, which a collection in the window lowers and
+      // other buffers raise: one step 1 on this 1 MiB pad measured from 0.5 to 6.7 MiB. So one
+      // answer is the larger of that figure and a few pads; without the shared answer, 40 step 1s
+      // held 9.2 MiB on a quiet machine (not 40 answers: the socket stops being read once 1 MiB
+      // waits unsent), which this bound catches whenever the single step 1 measured low.
+      const oneAnswer = Math.max(plain.peakBytes, (5 / 3) * update.byteLength)
       assert.ok(
-        hostile.peakBytes <= 3 * plain.peakBytes + 1024 * 1024,
-        `40 step 1s held ${mib(hostile.peakBytes)} MiB, one ${mib(plain.peakBytes)} MiB`,
+        hostile.peakBytes <= 3 * oneAnswer + 1024 * 1024,
+        `40 step 1s held ${mib(hostile.peakBytes)} MiB, one ${mib(plain.peakBytes)} MiB (the pad: ${mib(update.byteLength)} MiB)`,
       )
       assert.ok(
         hostile.cpuMs <= 3 * plain.cpuMs + 50,
