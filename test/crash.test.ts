@@ -7,66 +7,20 @@
  * observer saw survived" is exact: each of its tokens is in the restarted pad, in the same order.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { after, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { describe, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { DB_FILE_NAME } from '../server/storage/db.ts'
 import { type Client, connectClient, prng, seedFromEnv, sleep, tempDir, waitFor } from './helpers.ts'
+import { type ServerProcess, spawnServer } from './server-process.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const PAD = 'lpc-2026-crash'
 const TOKEN = /\[[a-z0-9.]+\]/g
 /** Bounds on each writer, in case a kill never comes. */
 const MAX_TOKENS_PER_WRITER = 1500
 const MAX_WRITE_MS = 15_000
 const BURST_TOKENS = 2000
-
-interface ServerProcess {
-  proc: ChildProcessWithoutNullStreams
-  port: number
-  wsUrl: string
-  output(): string
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-}
-
-const running = new Set<ChildProcessWithoutNullStreams>()
-after(() => {
-  for (const proc of running) proc.kill('SIGKILL')
-})
-
-/**
- * `npm start`, as a user runs it: the built entry point (dist/, which `npm test` builds first), its
- * port parsed from what it prints.
- */
-async function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, ['dist/server/main.js'], {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  running.add(proc)
-  let out = ''
-  proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk
-  })
-  proc.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk
-  })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => {
-      running.delete(proc)
-      resolve({ code, signal })
-    }),
-  )
-  const listening = /Summitpad listening on http:\/\/127\.0\.0\.1:(\d+)/
-  await waitFor('server to listen', () => listening.test(out) || proc.exitCode !== null, 20_000)
-  const port = Number(listening.exec(out)?.[1])
-  if (!port) throw new Error(`server did not start:\n${out}`)
-  return { proc, port, wsUrl: `ws://127.0.0.1:${port}/sync`, output: () => out, exited }
-}
 
 const tokensOf = (text: string): string[] => text.match(TOKEN) ?? []
 
