@@ -11,6 +11,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { after } from 'node:test'
 import { ensureDebianPackage } from './debian-packages.ts'
+import { freePort } from './free-port.ts'
 import { tempDir, waitFor } from './helpers.ts'
 
 export const HAPROXY = '/usr/sbin/haproxy'
@@ -22,18 +23,6 @@ const README_SERVER_PORTS = [1234, 1235, 1236]
 
 export function ensureHaproxy(): void {
   ensureDebianPackage(HAPROXY, 'haproxy')
-}
-
-/** A port nothing listens on right now (the kernel's pick, released before use). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 export interface BalancerAddresses {

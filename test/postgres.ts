@@ -10,12 +10,12 @@
  */
 import { execFile, execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { ensureDebianPackage } from './debian-packages.ts'
+import { freePort } from './free-port.ts'
 
 const run = promisify(execFile)
 
@@ -41,17 +41,6 @@ function binDir(): string {
   dir = findBinDir()
   if (!dir) throw new Error(`Debian's postgresql package is installed but no ${PG_LIB}/<major>/bin/initdb`)
   return dir
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 export interface TestPostgres {

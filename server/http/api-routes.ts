@@ -90,15 +90,6 @@ function jsonBody<T extends z.ZodType>(req: Request, schema: T): z.infer<T> {
   return parse(schema, req.body)
 }
 
-/** A JSON body handed over as text (the schedule import reads its body as text). */
-function jsonText(body: string): unknown {
-  try {
-    return JSON.parse(body)
-  } catch {
-    throw new HttpError(400, 'invalid_json', 'request body is not valid JSON')
-  }
-}
-
 const kindOf = (req: Request): PadKind => parse(kindParam, req.params.kind)
 const param = (req: Request, name: string): string => String(req.params[name])
 

@@ -4,7 +4,6 @@
  * by schedule-json.ts, schedule-frab.ts and schedule-ics.ts. Pure: values in, entries or an error
  * out. Times are UTC milliseconds.
  */
-import { pushAll } from '../lib/arrays.ts'
 import type { PadKind, PadLink } from './model.ts'
 import { zonedToUtc } from './time.ts'
 

@@ -1,0 +1,14 @@
+/** Ports for the programs tests start themselves (HAProxy, PostgreSQL, a server restarted on its port). */
+import net from 'node:net'
+
+/** A port nothing listens on right now (the kernel's pick, released before use). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
