@@ -1,12 +1,13 @@
 /**
- * The storage contract (storage-contract.ts) on PostgreSQL, unchanged: PgPadLog and PgHistoryLog (search comes with
- * the PostgreSQL search store) on a database of
- * its own per test, in this file's own PostgreSQL server (postgres.ts).
+ * The storage contract (storage-contract.ts) on PostgreSQL, unchanged: the log, the history and
+ * the search store of `openPgStorage`, on a database of its own per test, in this file's own
+ * PostgreSQL server (postgres.ts). Pads are filed for search through the PostgreSQL meetings repo,
+ * as storage-contract.test.ts files them on SQLite.
  */
 import { after, before } from 'node:test'
-import { openPostgres } from '../server/storage/postgres/open.ts'
+import { openPgStorage } from '../server/storage/postgres/open.ts'
 import { type TestPostgres, testPostgres } from './postgres.ts'
-import { describeStorageContract } from './storage-contract.ts'
+import { describeStorageContract, type PadPlace } from './storage-contract.ts'
 
 let server: TestPostgres
 before(async () => {
@@ -15,12 +16,24 @@ before(async () => {
 })
 after(() => server.stop())
 
-describeStorageContract(
-  'PostgreSQL',
-  async () => {
-    const storage = await openPostgres({ connectionString: await server.freshDatabase() })
-    return { log: storage.padLog, history: storage.historyLog, close: () => storage.close() }
-  },
-  // The search part runs once the PostgreSQL engine has its search store.
-  { history: true, search: false },
-)
+describeStorageContract('PostgreSQL', async () => {
+  const storage = await openPgStorage({ connectionString: await server.freshDatabase() })
+  const place = async (padId: string, at: PadPlace) => {
+    if (at.event !== null && (await storage.meetings.event(at.event)) === null) {
+      const fields = { slug: at.event, name: at.event, startsOn: null, endsOn: null, description: null }
+      await storage.meetings.createEvent({ ...fields, timezone: 'UTC' })
+    }
+    const none = { track: null, room: null, startsAt: null, endsAt: null, speakers: [], links: [] }
+    await storage.meetings.updatePad(
+      padId,
+      { ...none, title: at.title, kind: at.kind, cancelled: false },
+      at.event,
+    )
+  }
+  return {
+    log: storage.padLog,
+    history: storage.history,
+    search: { store: storage.search, place },
+    close: () => storage.close(),
+  }
+})
