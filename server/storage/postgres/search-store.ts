@@ -10,9 +10,10 @@
  * by search-snippet.ts as SQLite's store cuts them: from the head of the body, or from a window
  * around the first occurrence further in (strpos), never from the whole body read for one hit.
  *
- * Limits of PostgreSQL's own (docs/postgres.md): a tsvector holds at most 1 MB of distinct words
- * and positions; a body beyond that is indexed from its beginning (the largest part that fits).
- * A NUL character, which PostgreSQL text cannot hold, is stored as a space.
+ * Limits (docs/postgres.md): a body is indexed up to PG_SEARCH_BODY_CHARS; a tsvector holds at
+ * most 1 MB of distinct words and positions, and a body beyond that is indexed from its beginning
+ * (the largest half, quarter... that fits). A NUL character, which PostgreSQL text cannot hold,
+ * is indexed as a space.
  */
 import type { PadKind } from '../../meetings/model.ts'
 import { hasMatch, SNIPPET_SCAN_CHARS, SNIPPET_WINDOW_CHARS, snippetOf } from '../search-snippet.ts'
@@ -25,7 +26,15 @@ const READ = { isolation: 'repeatable read', readOnly: true } as const
 /** SQLSTATE program_limit_exceeded: "string is too long for tsvector". */
 const TOO_LONG_FOR_TSVECTOR = '54000'
 
-/** Halvings of a body too long for a tsvector before giving up (16 MiB → 256 KiB in 6). */
+/**
+ * Characters of a pad's text indexed (and searched for snippets): to_tsvector over unaccent took
+ * 0.5 s for 1 MiB, 3.8 s for 4 MiB and 28 s for 16 MiB here, close to the pool's query timeout and
+ * a database core busy all along, on every re-index of a large pad. 2 MiB is a day and a half of
+ * dense notes; SQLite indexes a whole pad (docs/postgres.md says so).
+ */
+export const PG_SEARCH_BODY_CHARS = 2 * 1024 * 1024
+
+/** Halvings of a body too large for a tsvector before giving up (2 MiB → 8 KiB in 8). */
 export const MAX_BODY_HALVINGS = 8
 
 const withoutNul = (text: string) => text.replaceAll('\u0000', ' ')
@@ -48,7 +57,7 @@ export class PgSearchStore implements SearchStore {
   }
 
   async write(padId: string, title: string, body: string): Promise<void> {
-    let text = withoutNul(body)
+    let text = withoutNul(body.slice(0, PG_SEARCH_BODY_CHARS))
     for (let halvings = 0; ; halvings++) {
       try {
         // One statement: nothing for a pad with no stored data (the SELECT finds no pk).
