@@ -3,7 +3,9 @@
  * one database. A pad created with its first row by one server while another server's typist is
  * already on it (the pad's page appeared, they typed at once) keeps its per-pad order: the
  * server's first row is the pad's first row, and every reader sees the pad's rows in commit
- * order (a row never appears below one already seen).
+ * order (a row never appears below one already seen). And two servers importing a schedule into
+ * one event at once: one applies, the other finds its basis stale (SQLite's IMMEDIATE transaction
+ * gave that; here the event's row lock).
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
@@ -117,5 +119,56 @@ test('a pad created with its first row by one server while another types into it
     }
   } finally {
     await Promise.all([a.close(), b.close(), c.close()])
+  }
+})
+
+/** Rounds of two servers importing into one event at once. */
+const IMPORT_ROUNDS = 10
+
+test('two servers importing a schedule into one event at once: one import applies, the other finds its basis stale and writes nothing', async () => {
+  const url = await server.freshDatabase()
+  const [a, b] = [
+    await openPgStorage({ connectionString: url }),
+    await openPgStorage({ connectionString: url }),
+  ]
+  try {
+    for (let round = 0; round < IMPORT_ROUNDS; round++) {
+      const slug = `conf-${round}`
+      await a.meetings.createEvent({
+        slug,
+        name: slug,
+        startsOn: null,
+        endsOn: null,
+        timezone: 'UTC',
+        description: null,
+      })
+      // Both plans made from the same reading: the event has no pads yet.
+      const plan = (who: string) => ({
+        create: [1, 2, 3].map((i) => ({
+          id: `${slug}-${who}-${i}`,
+          event: slug,
+          fields,
+          sourceUid: `${who}-${i}`,
+          template: TEMPLATE,
+          firstRow: { at: Date.now(), data: new Uint8Array([i]) },
+        })),
+        update: [],
+        basis: [],
+      })
+      const results = await Promise.all([
+        a.meetings.applySchedule(slug, plan('a')),
+        b.meetings.applySchedule(slug, plan('b')),
+      ])
+      const applied = results.filter((r) => r !== 'stale')
+      assert.equal(applied.length, 1, `${slug}: exactly one import applies (${JSON.stringify(results)})`)
+      const winner = results[0] === 'stale' ? 'b' : 'a'
+      assert.deepEqual(
+        (await a.meetings.padsOfEvent(slug)).map((p) => p.id).sort(),
+        [1, 2, 3].map((i) => `${slug}-${winner}-${i}`),
+        `${slug}: only the applied import's pads`,
+      )
+    }
+  } finally {
+    await Promise.all([a.close(), b.close()])
   }
 })
