@@ -7,7 +7,7 @@
 import { after, before } from 'node:test'
 import { openPgStorage } from '../server/storage/postgres/open.ts'
 import { type TestPostgres, testPostgres } from './postgres.ts'
-import { describeStorageContract, type PadPlace } from './storage-contract.ts'
+import { describeStorageContract, placeThrough } from './storage-contract.ts'
 
 let server: TestPostgres
 before(async () => {
@@ -18,22 +18,10 @@ after(() => server.stop())
 
 describeStorageContract('PostgreSQL', async () => {
   const storage = await openPgStorage({ connectionString: await server.freshDatabase() })
-  const place = async (padId: string, at: PadPlace) => {
-    if (at.event !== null && (await storage.meetings.event(at.event)) === null) {
-      const fields = { slug: at.event, name: at.event, startsOn: null, endsOn: null, description: null }
-      await storage.meetings.createEvent({ ...fields, timezone: 'UTC' })
-    }
-    const none = { track: null, room: null, startsAt: null, endsAt: null, speakers: [], links: [] }
-    await storage.meetings.updatePad(
-      padId,
-      { ...none, title: at.title, kind: at.kind, cancelled: false },
-      at.event,
-    )
-  }
   return {
     log: storage.padLog,
     history: storage.history,
-    search: { store: storage.search, place },
+    search: { store: storage.search, place: placeThrough(storage.meetings) },
     close: () => storage.close(),
   }
 })

@@ -3,29 +3,22 @@
  * read-then-write one transaction, with the row it decides on locked, so two servers' concurrent
  * first uses, rotations or short links end as SQLite's one-writer-at-a-time would.
  */
-import type { LinkKind, LinksRepo, StoredLinks, StoredShort } from '../links-store.ts'
+import {
+  type LinkKind,
+  type LinksRepo,
+  type LinksRow,
+  type StoredLinks,
+  type StoredShort,
+  toLinks,
+} from '../links-store.ts'
 import type { PgClient, PgPool } from './pool.ts'
 import { inTransaction } from './transaction.ts'
-
-interface Row {
-  pk: number
-  slug: string
-  edit_secret: string | null
-  read_secret: string | null
-}
-
-const toLinks = (row: Row): StoredLinks => ({
-  eventPk: row.pk,
-  slug: row.slug,
-  edit: row.edit_secret,
-  read: row.read_secret,
-})
 
 const SELECT =
   'SELECT e.pk, e.slug, l.edit_secret, l.read_secret FROM events e LEFT JOIN event_links l ON l.event = e.pk'
 
-async function byPk(client: PgClient, eventPk: number): Promise<Row | undefined> {
-  return (await client.query<Row>(`${SELECT} WHERE e.pk = $1`, [eventPk])).rows[0]
+async function byPk(client: PgClient, eventPk: number): Promise<LinksRow | undefined> {
+  return (await client.query<LinksRow>(`${SELECT} WHERE e.pk = $1`, [eventPk])).rows[0]
 }
 
 export class PgLinksRepo implements LinksRepo {
@@ -36,12 +29,12 @@ export class PgLinksRepo implements LinksRepo {
   }
 
   async ofEvent(slug: string): Promise<StoredLinks | null> {
-    const { rows } = await this.pool.query<Row>(`${SELECT} WHERE e.slug = $1`, [slug])
+    const { rows } = await this.pool.query<LinksRow>(`${SELECT} WHERE e.slug = $1`, [slug])
     return rows[0] ? toLinks(rows[0]) : null
   }
 
   async ofPad(padId: string): Promise<StoredLinks | null> {
-    const { rows } = await this.pool.query<Row>(
+    const { rows } = await this.pool.query<LinksRow>(
       `${SELECT} WHERE e.pk = (SELECT event FROM pads WHERE id = $1)`,
       [padId],
     )
@@ -49,7 +42,7 @@ export class PgLinksRepo implements LinksRepo {
   }
 
   async all(): Promise<StoredLinks[]> {
-    const { rows } = await this.pool.query<Row>(`${SELECT} ORDER BY e.pk`)
+    const { rows } = await this.pool.query<LinksRow>(`${SELECT} ORDER BY e.pk`)
     return rows.map(toLinks)
   }
 

@@ -3,26 +3,8 @@
  * each. Rows go with their pad (a cascading key). Oldest first, ties in insertion order (the
  * `id` column of migration 2 stands for SQLite's rowid).
  */
-import type { MaterialKind } from '../../meetings/model.ts'
-import type { HandMaterial, MaterialsRepo } from '../materials-store.ts'
+import { type HandMaterial, type MaterialRow, type MaterialsRepo, toMaterial } from '../materials-store.ts'
 import type { PgPool } from './pool.ts'
-
-interface Row {
-  pad_id: string
-  url: string
-  state: 'added' | 'removed'
-  kind: string
-  title: string | null
-  at: number
-}
-
-const toMaterial = (r: Row): HandMaterial => ({
-  url: r.url,
-  state: r.state,
-  kind: r.kind as MaterialKind,
-  title: r.title,
-  at: r.at,
-})
 
 const SELECT = `SELECT p.id AS pad_id, m.url, m.state, m.kind, m.title, m.at
   FROM pad_materials m JOIN pads p ON p.pk = m.pad`
@@ -35,12 +17,14 @@ export class PgMaterialsRepo implements MaterialsRepo {
   }
 
   async ofPad(padId: string): Promise<HandMaterial[]> {
-    const { rows } = await this.pool.query<Row>(`${SELECT} WHERE p.id = $1 ORDER BY m.at, m.id`, [padId])
+    const { rows } = await this.pool.query<MaterialRow>(`${SELECT} WHERE p.id = $1 ORDER BY m.at, m.id`, [
+      padId,
+    ])
     return rows.map(toMaterial)
   }
 
   async ofEvent(slug: string): Promise<Map<string, HandMaterial[]>> {
-    const { rows } = await this.pool.query<Row>(
+    const { rows } = await this.pool.query<MaterialRow>(
       `${SELECT} JOIN events e ON e.pk = p.event WHERE e.slug = $1 ORDER BY m.at, m.id`,
       [slug],
     )

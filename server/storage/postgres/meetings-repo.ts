@@ -14,14 +14,19 @@
  *   3. pad rows.
  */
 import { Conflict, NotFound } from '../../lib/domain-errors.ts'
-import type { EventInfo, PadInfo, PadKind, PadLink } from '../../meetings/model.ts'
-import type {
-  EventFields,
-  MeetingsRepo,
-  NewPad,
-  PadFields,
-  SchedulePlan,
-  StartingText,
+import type { EventInfo, PadInfo, PadKind } from '../../meetings/model.ts'
+import {
+  type EventFields,
+  type EventRow,
+  iso,
+  type MeetingsRepo,
+  type NewPad,
+  type PadFields,
+  type PadRow,
+  type SchedulePlan,
+  type StartingText,
+  toEvent,
+  toPad,
 } from '../meetings-store.ts'
 import { fromBytea, toBytea } from './bytes.ts'
 import { lockPads } from './pad-lock.ts'
@@ -34,72 +39,6 @@ const READ = { isolation: 'repeatable read', readOnly: true } as const
 /** PostgreSQL's SQLSTATE of a unique violation. */
 const UNIQUE_VIOLATION = '23505'
 const isUnique = (err: unknown) => (err as { code?: string }).code === UNIQUE_VIOLATION
-
-interface EventRow {
-  pk: number
-  slug: string
-  name: string
-  starts_on: string | null
-  ends_on: string | null
-  timezone: string
-  description: string | null
-  created_at: number
-  updated_at: number
-}
-
-interface PadRow {
-  pk: number
-  id: string
-  event_slug: string | null
-  title: string | null
-  kind: string | null
-  track: string | null
-  room: string | null
-  starts_at: number | null
-  ends_at: number | null
-  speakers: string
-  links: string
-  cancelled: number
-  closed_at: number | null
-  source_uid: string | null
-  created_at: number
-  updated_at: number
-}
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
-
-function toEvent(row: EventRow): EventInfo {
-  return {
-    slug: row.slug,
-    name: row.name,
-    startsOn: row.starts_on,
-    endsOn: row.ends_on,
-    timezone: row.timezone,
-    description: row.description,
-    createdAt: iso(row.created_at)!,
-    updatedAt: iso(row.updated_at)!,
-  }
-}
-
-function toPad(row: PadRow): PadInfo {
-  return {
-    id: row.id,
-    title: row.title,
-    kind: row.kind as PadKind | null,
-    event: row.event_slug,
-    track: row.track,
-    room: row.room,
-    startsAt: iso(row.starts_at),
-    endsAt: iso(row.ends_at),
-    speakers: JSON.parse(row.speakers) as string[],
-    links: JSON.parse(row.links) as PadLink[],
-    cancelled: row.cancelled === 1,
-    closedAt: iso(row.closed_at),
-    sourceUid: row.source_uid,
-    createdAt: iso(row.created_at)!,
-    updatedAt: iso(row.updated_at)!,
-  }
-}
 
 const EVENT_COLUMNS = 'pk, slug, name, starts_on, ends_on, timezone, description, created_at, updated_at'
 const PAD_SELECT = `SELECT p.pk, p.id, e.slug AS event_slug, p.title, p.kind, p.track, p.room, p.starts_at, p.ends_at,
