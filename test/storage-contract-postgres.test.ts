@@ -1,12 +1,13 @@
 /**
- * The storage contract (storage-contract.ts) on PostgreSQL, unchanged: PgPadLog and PgHistoryLog (search comes with
- * the PostgreSQL search store) on a database of
- * its own per test, in this file's own PostgreSQL server (postgres.ts).
+ * The storage contract (storage-contract.ts) on PostgreSQL, unchanged: the log, the history and
+ * the search store of `openPgStorage`, on a database of its own per test, in this file's own
+ * PostgreSQL server (postgres.ts). Pads are filed for search through the PostgreSQL meetings repo,
+ * as storage-contract.test.ts files them on SQLite.
  */
 import { after, before } from 'node:test'
-import { openPostgres } from '../server/storage/postgres/open.ts'
+import { openPgStorage } from '../server/storage/postgres/open.ts'
 import { type TestPostgres, testPostgres } from './postgres.ts'
-import { describeStorageContract } from './storage-contract.ts'
+import { describeStorageContract, placeThrough } from './storage-contract.ts'
 
 let server: TestPostgres
 before(async () => {
@@ -15,12 +16,12 @@ before(async () => {
 })
 after(() => server.stop())
 
-describeStorageContract(
-  'PostgreSQL',
-  async () => {
-    const storage = await openPostgres({ connectionString: await server.freshDatabase() })
-    return { log: storage.padLog, history: storage.historyLog, close: () => storage.close() }
-  },
-  // The search part runs once the PostgreSQL engine has its search store.
-  { history: true, search: false },
-)
+describeStorageContract('PostgreSQL', async () => {
+  const storage = await openPgStorage({ connectionString: await server.freshDatabase() })
+  return {
+    log: storage.padLog,
+    history: storage.history,
+    search: { store: storage.search, place: placeThrough(storage.meetings) },
+    close: () => storage.close(),
+  }
+})

@@ -10,26 +10,14 @@ import { Unsupported } from '../server/lib/domain-errors.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { openSqliteStorage } from '../server/storage/storage.ts'
 import { seedFromEnv, slowMemoryStorage, tempDir } from './helpers.ts'
-import { describeStorageContract, type PadPlace } from './storage-contract.ts'
+import { describeStorageContract, type PadPlace, placeThrough } from './storage-contract.ts'
 
 describeStorageContract('SQLite', async () => {
   const storage = openSqliteStorage({ dataDir: tempDir(), durability: 'normal', log: createLogger('silent') })
-  const place = async (padId: string, at: PadPlace) => {
-    if (at.event !== null && (await storage.meetings.event(at.event)) === null) {
-      const fields = { slug: at.event, name: at.event, startsOn: null, endsOn: null, description: null }
-      await storage.meetings.createEvent({ ...fields, timezone: 'UTC' })
-    }
-    const none = { track: null, room: null, startsAt: null, endsAt: null, speakers: [], links: [] }
-    await storage.meetings.updatePad(
-      padId,
-      { ...none, title: at.title, kind: at.kind, cancelled: false },
-      at.event,
-    )
-  }
   return {
     log: storage.padLog,
     history: storage.history,
-    search: { store: storage.search, place },
+    search: { store: storage.search, place: placeThrough(storage.meetings) },
     close: () => storage.close(),
   }
 })

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { PadKind } from '../server/meetings/model.ts'
 import type { HistoryLog } from '../server/storage/history-log.ts'
+import type { MeetingsRepo } from '../server/storage/meetings-store.ts'
 import type { LogRow, PadLog } from '../server/storage/pad-log.ts'
 import { parseSearchQuery, type SearchStore } from '../server/storage/search-store.ts'
 
@@ -17,6 +18,18 @@ export interface PadPlace {
   /** The event's slug (made when new), or null: unfiled. */
   event: string | null
   kind: PadKind | null
+}
+
+/** `place` for an engine with a meetings repo: files the pad there (its event made when missing). */
+export function placeThrough(meetings: MeetingsRepo): (padId: string, at: PadPlace) => Promise<void> {
+  return async (padId, at) => {
+    if (at.event !== null && (await meetings.event(at.event)) === null) {
+      const fields = { slug: at.event, name: at.event, startsOn: null, endsOn: null, description: null }
+      await meetings.createEvent({ ...fields, timezone: 'UTC' })
+    }
+    const none = { track: null, room: null, startsAt: null, endsAt: null, speakers: [], links: [] }
+    await meetings.updatePad(padId, { ...none, title: at.title, kind: at.kind, cancelled: false }, at.event)
+  }
 }
 
 export interface ContractStore {

@@ -57,14 +57,15 @@ export interface LinksRepo {
   short(code: string): Promise<StoredShort | null>
 }
 
-interface Row {
+/** An event's row with its links' secrets (null before first use), as both engines return it. */
+export interface LinksRow {
   pk: number
   slug: string
   edit_secret: string | null
   read_secret: string | null
 }
 
-const toLinks = (row: Row): StoredLinks => ({
+export const toLinks = (row: LinksRow): StoredLinks => ({
   eventPk: row.pk,
   slug: row.slug,
   edit: row.edit_secret,
@@ -79,10 +80,10 @@ export class SqliteLinksRepo implements LinksRepo {
     this.db = db
     const select = `SELECT e.pk, e.slug, l.edit_secret, l.read_secret FROM events e LEFT JOIN event_links l ON l.event = e.pk`
     this.s = {
-      bySlug: db.prepare<[string], Row>(`${select} WHERE e.slug = ?`),
-      byPk: db.prepare<[number], Row>(`${select} WHERE e.pk = ?`),
-      byPad: db.prepare<[string], Row>(`${select} WHERE e.pk = (SELECT event FROM pads WHERE id = ?)`),
-      all: db.prepare<[], Row>(select),
+      bySlug: db.prepare<[string], LinksRow>(`${select} WHERE e.slug = ?`),
+      byPk: db.prepare<[number], LinksRow>(`${select} WHERE e.pk = ?`),
+      byPad: db.prepare<[string], LinksRow>(`${select} WHERE e.pk = (SELECT event FROM pads WHERE id = ?)`),
+      all: db.prepare<[], LinksRow>(select),
       create: db.prepare<[number, string, string, number]>(
         'INSERT OR IGNORE INTO event_links (event, edit_secret, read_secret, rotated_at) VALUES (?, ?, ?, ?)',
       ),

@@ -15,7 +15,8 @@ export interface HandMaterial {
   at: number
 }
 
-interface Row {
+/** A pad_materials row with its pad's id, as both engines return it. */
+export interface MaterialRow {
   pad_id: string
   url: string
   state: 'added' | 'removed'
@@ -24,7 +25,7 @@ interface Row {
   at: number
 }
 
-const toMaterial = (r: Row): HandMaterial => ({
+export const toMaterial = (r: MaterialRow): HandMaterial => ({
   url: r.url,
   state: r.state,
   kind: r.kind as MaterialKind,
@@ -51,8 +52,8 @@ export class SqliteMaterialsRepo implements MaterialsRepo {
     const select = `SELECT p.id AS pad_id, m.url, m.state, m.kind, m.title, m.at
       FROM pad_materials m JOIN pads p ON p.pk = m.pad`
     this.s = {
-      ofPad: db.prepare<[string], Row>(`${select} WHERE p.id = ? ORDER BY m.at, m.rowid`),
-      ofEvent: db.prepare<[string], Row>(
+      ofPad: db.prepare<[string], MaterialRow>(`${select} WHERE p.id = ? ORDER BY m.at, m.rowid`),
+      ofEvent: db.prepare<[string], MaterialRow>(
         `${select} JOIN events e ON e.pk = p.event WHERE e.slug = ? ORDER BY m.at, m.rowid`,
       ),
       put: db.prepare<

@@ -15,7 +15,8 @@ import type { Db } from './db.ts'
 import { settled } from './settled.ts'
 import type { PadStore } from './store.ts'
 
-interface EventRow {
+/** An event's row as both engines return it (same column names). */
+export interface EventRow {
   pk: number
   slug: string
   name: string
@@ -27,7 +28,8 @@ interface EventRow {
   updated_at: number
 }
 
-interface PadRow {
+/** A pad's row joined with its event's slug, as both engines return it. */
+export interface PadRow {
   pk: number
   id: string
   event_slug: string | null
@@ -68,9 +70,9 @@ export interface PadFields {
   cancelled: boolean
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
 
-function toEvent(row: EventRow): EventInfo {
+export function toEvent(row: EventRow): EventInfo {
   return {
     slug: row.slug,
     name: row.name,
@@ -83,7 +85,7 @@ function toEvent(row: EventRow): EventInfo {
   }
 }
 
-function toPad(row: PadRow): PadInfo {
+export function toPad(row: PadRow): PadInfo {
   return {
     id: row.id,
     title: row.title,

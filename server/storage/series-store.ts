@@ -17,7 +17,8 @@ export interface SeriesLink {
   at: number
 }
 
-interface Row {
+/** A pad_series row, as both engines return it. */
+export interface SeriesRow {
   pad: string
   pad_title: string | null
   continues: string
@@ -25,7 +26,7 @@ interface Row {
   at: number
 }
 
-const toLink = (r: Row): SeriesLink => ({
+export const toLink = (r: SeriesRow): SeriesLink => ({
   pad: r.pad,
   padTitle: r.pad_title,
   continues: r.continues,
@@ -33,7 +34,7 @@ const toLink = (r: Row): SeriesLink => ({
   at: r.at,
 })
 
-const COLUMNS = 'pad, pad_title, continues, continues_title, at'
+export const SERIES_COLUMNS = 'pad, pad_title, continues, continues_title, at'
 
 export interface SeriesRepo {
   /** What `pad` continues, or null. */
@@ -59,28 +60,28 @@ export class SqliteSeriesRepo implements SeriesRepo {
 
   constructor(db: Db) {
     this.s = {
-      linkOf: db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM pad_series WHERE pad = ?`),
-      nextOf: db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM pad_series WHERE continues = ?`),
+      linkOf: db.prepare<[string], SeriesRow>(`SELECT ${SERIES_COLUMNS} FROM pad_series WHERE pad = ?`),
+      nextOf: db.prepare<[string], SeriesRow>(`SELECT ${SERIES_COLUMNS} FROM pad_series WHERE continues = ?`),
       // The rows from `pad` backwards (pad, what it continues, what that continues, ...): one
       // query however long the series; `n` bounds it even if a cycle were ever stored.
-      back: db.prepare<[string, number], Row>(
+      back: db.prepare<[string, number], SeriesRow>(
         `WITH RECURSIVE back(pad, pad_title, continues, continues_title, at, n) AS (
-           SELECT ${COLUMNS}, 1 FROM pad_series WHERE pad = ?
+           SELECT ${SERIES_COLUMNS}, 1 FROM pad_series WHERE pad = ?
            UNION ALL
            SELECT s.pad, s.pad_title, s.continues, s.continues_title, s.at, b.n + 1
            FROM pad_series s JOIN back b ON s.pad = b.continues WHERE b.n < ?
-         ) SELECT ${COLUMNS} FROM back ORDER BY n`,
+         ) SELECT ${SERIES_COLUMNS} FROM back ORDER BY n`,
       ),
-      forward: db.prepare<[string, number], Row>(
+      forward: db.prepare<[string, number], SeriesRow>(
         `WITH RECURSIVE fwd(pad, pad_title, continues, continues_title, at, n) AS (
-           SELECT ${COLUMNS}, 1 FROM pad_series WHERE continues = ?
+           SELECT ${SERIES_COLUMNS}, 1 FROM pad_series WHERE continues = ?
            UNION ALL
            SELECT s.pad, s.pad_title, s.continues, s.continues_title, s.at, f.n + 1
            FROM pad_series s JOIN fwd f ON s.continues = f.pad WHERE f.n < ?
-         ) SELECT ${COLUMNS} FROM fwd ORDER BY n`,
+         ) SELECT ${SERIES_COLUMNS} FROM fwd ORDER BY n`,
       ),
       upsert: db.prepare<[string, string | null, string, string | null, number]>(
-        `INSERT INTO pad_series (${COLUMNS}) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO pad_series (${SERIES_COLUMNS}) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(pad) DO UPDATE SET pad_title = excluded.pad_title, continues = excluded.continues,
            continues_title = excluded.continues_title, at = excluded.at`,
       ),

@@ -1,32 +1,97 @@
 /**
- * Opens the PostgreSQL engine: a pool (pool.ts), the schema brought up to date (migrate.ts), and
- * the storage interfaces over it. `close` ends the pool's connections.
+ * Opens the PostgreSQL engine as a storage bundle (../storage.ts): a pool (pool.ts), the schema
+ * brought up to date (migrate.ts), and every storage interface over it. `close` ends the pool
+ * once the work running on it is done.
+ *
+ * What PostgreSQL leaves to its own tools (docs/postgres.md): backups (pg_dump, base backups with
+ * point-in-time recovery), and removing forgotten history from the WAL, its archive and replicas.
  */
-
+import type { Logger } from '../../ops/logger.ts'
+import { backupsUnsupported } from '../backups.ts'
+import type { Storage } from '../storage.ts'
+import { type PgHealth, probePg } from './health.ts'
 import { PgHistoryLog } from './history-log.ts'
+import { PgLinksRepo } from './links-repo.ts'
+import { PgMaterialsRepo } from './materials-repo.ts'
+import { PgMeetingsRepo } from './meetings-repo.ts'
 import { migratePg } from './migrate.ts'
 import { PgPadLog } from './pad-log.ts'
 import { createPgPool, type PgPool, type PgPoolOptions } from './pool.ts'
+import { PgSearchStore } from './search-store.ts'
+import { PgSeriesRepo } from './series-repo.ts'
 
-export interface PgStorage {
-  pool: PgPool
-  padLog: PgPadLog
-  historyLog: PgHistoryLog
-  close(): Promise<void>
+/** What `backups.take()` / `copyTo()` answer on PostgreSQL (HTTP 501, CLI exit 1). */
+export const PG_BACKUP_MESSAGE =
+  'backups: the PostgreSQL engine leaves backups to PostgreSQL: use pg_dump, or base backups with WAL archiving (point-in-time recovery)'
+
+/** PostgreSQL's extras: its pool (tests, the CLI) and a bounded health probe (/healthz). */
+export interface PgStorage extends Storage {
+  readonly engine: 'postgres'
+  readonly pool: PgPool
+  readonly padLog: PgPadLog
+  readonly history: PgHistoryLog
+  /** The same as `history` (older tests' name). */
+  readonly historyLog: PgHistoryLog
+  /** One `SELECT 1`, bounded in time (health.ts): never rejects. */
+  health(): Promise<PgHealth>
 }
 
-export async function openPostgres(options: PgPoolOptions): Promise<PgStorage> {
-  const pool = createPgPool(options)
+export interface PgStorageOptions extends PgPoolOptions {
+  /** Told (warn) about idle connections the database dropped, unless `onIdleError` is given. */
+  log?: Logger
+}
+
+export async function openPgStorage(options: PgStorageOptions): Promise<PgStorage> {
+  const pool = createPgPool({
+    ...options,
+    onIdleError:
+      options.onIdleError ??
+      ((err) =>
+        options.log?.warn({ err }, 'PostgreSQL dropped an idle connection; the pool opens a new one')),
+  })
   try {
     await migratePg(pool)
   } catch (err) {
     await pool.end()
     throw err
   }
+  const padLog = new PgPadLog(pool)
+  const history = new PgHistoryLog(pool)
+  let closing: Promise<void> | null = null
   return {
+    engine: 'postgres',
     pool,
-    padLog: new PgPadLog(pool),
-    historyLog: new PgHistoryLog(pool),
-    close: () => pool.end(),
+    padLog,
+    history,
+    historyLog: history,
+    meetings: new PgMeetingsRepo(pool, padLog),
+    series: new PgSeriesRepo(pool),
+    materials: new PgMaterialsRepo(pool),
+    links: new PgLinksRepo(pool),
+    search: new PgSearchStore(pool),
+    backups: backupsUnsupported(PG_BACKUP_MESSAGE),
+    scrubForgotten: () => scrubForgotten(pool),
+    health: () => probePg(pool),
+    close() {
+      // pool.end() waits for every checked-out connection to come back (the running
+      // transactions finish), then closes them all.
+      closing ??= pool.end()
+      return closing
+    },
   }
+}
+
+/** The engine without the options of a whole server (the foundation's tests). */
+export const openPostgres = (options: PgStorageOptions): Promise<PgStorage> => openPgStorage(options)
+
+/**
+ * After "forget history" committed, its rows are deleted; a plain VACUUM of the log's tables
+ * removes them from the table pages now instead of at autovacuum's next round (no exclusive
+ * lock: appends go on). It cannot remove rows an open transaction still sees, nor reach the WAL,
+ * its archive, replicas or base backups, which keep the data until they are recycled
+ * (docs/postgres.md, "Forget history"). Resolves true: nothing left to retry here.
+ */
+async function scrubForgotten(pool: PgPool): Promise<boolean> {
+  await pool.query('VACUUM updates, snapshots')
+  return true
 }
