@@ -2,34 +2,51 @@
  * "Is it linear?" without timing assertions: the cost of a pathological input is compared with
  * that of a plain input of the same size, and with itself at a tenth of the size. Each figure is
  * the best of several runs, each run repeating the call until it has taken a while, so a
- * scheduler hiccup on a shared machine cannot decide the ratio.
+ * scheduler hiccup on a shared machine cannot decide the ratio. Costs are CPU time, not wall
+ * time: on a loaded machine (load 12 on 2 cores) a wall-clock run also counts the time the
+ * process waited for a core, which made figures 5 to 7 times larger and a growth ratio of 10
+ * read anywhere from 1.6 to 17; in CPU time they read as on a quiet machine.
  */
 import { performance } from 'node:perf_hooks'
 
-/** A measured run lasts at least this long (calls are repeated until it does). */
+/** CPU milliseconds this process has used (user and system, all its threads). */
+function cpuMs(): number {
+  const used = process.cpuUsage()
+  return (used.user + used.system) / 1000
+}
+
+/** A measured run uses at least this much CPU time (calls are repeated until it does). */
 const RUN_MS = 40
+/**
+ * ...and lasts at most this long on the clock: on a loaded machine, where the process gets a
+ * fraction of a core, a run is then shorter in CPU time (still many calls) instead of the test
+ * taking load-times longer than on a quiet machine.
+ */
+const RUN_WALL_MS = 2 * RUN_MS
 /** Runs per figure; the fastest counts. */
 const RUNS = 5
 /** Bounds the repetitions of a very fast call. */
 const MAX_CALLS = 10_000
 
 /**
- * Milliseconds per call of `f`: the best of RUNS runs, each repeating `f` for at least RUN_MS.
+ * CPU milliseconds per call of `f`: the best of RUNS runs, each repeating `f` for at least RUN_MS
+ * of CPU time (or RUN_WALL_MS on the clock).
  * A call over `budget` ms ends the measurement at once: the verdict is already clear, and
  * repeating a call that slow would only hold the (synchronous) test longer.
  */
 export function costOf(f: () => unknown, budget = Number.POSITIVE_INFINITY): number {
   let best = Number.POSITIVE_INFINITY
   for (let run = 0; run < RUNS; run++) {
-    const start = performance.now()
+    const start = cpuMs()
+    const wallStart = performance.now()
     let calls = 0
     let elapsed = 0
     do {
       f()
       calls++
-      elapsed = performance.now() - start
+      elapsed = cpuMs() - start
       if (elapsed > budget) return elapsed / calls
-    } while (elapsed < RUN_MS && calls < MAX_CALLS)
+    } while (elapsed < RUN_MS && performance.now() - wallStart < RUN_WALL_MS && calls < MAX_CALLS)
     best = Math.min(best, elapsed / calls)
   }
   return best

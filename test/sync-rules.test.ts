@@ -71,6 +71,56 @@ describe('sync rules', () => {
     })
   })
 
+  test('presence: someone who leaves while an editor’s client echoes her state is gone for everyone', async () => {
+    await onPad({}, async (pad) => {
+      const ann = pad.typist('ann')
+      ann.present({ user: { name: 'Ann' } })
+      await pad.settle()
+      // More visitors than the ids one socket may introduce (MAX_AWARENESS_CLIENTS_PER_SOCKET, 4).
+      for (const name of ['Bob', 'Cid', 'Dee', 'Eve', 'Fay']) {
+        const visitor = pad.typist(name)
+        visitor.present({ user: { name } })
+        await pad.settle({ unread: [ann] })
+        // Ann's client reads the visitor's presence just after she left: its echo of her state
+        // reaches the server before her removal has gone out.
+        visitor.leaves()
+        ann.deliver()
+        await pad.settle()
+        assert.deepEqual(ann.sees(), [], `${name} left`)
+      }
+      assert.equal(ann.closedWith, null, 'Ann stays connected')
+      const newcomer = pad.typist('newcomer')
+      await pad.settle()
+      assert.deepEqual(newcomer.sees(), ['Ann'], 'a newcomer sees only who is here')
+    })
+  })
+
+  test('presence: an echo is judged in its turn, after the frames its client sent before it', async () => {
+    await onPad({}, async (pad) => {
+      const ann = pad.typist('ann')
+      ann.present({ user: { name: 'Ann' } })
+      await pad.settle()
+      const bob = pad.typist('bob')
+      bob.present({ user: { name: 'Bob' } })
+      await pad.settle({ unread: [ann] })
+      // Ann types and her editor checks it is saved: her next frames wait for that answer.
+      ann.types('x')
+      ann.checksSaved()
+      bob.leaves()
+      // Her client reads Bob's state (and echoes it, behind the save check), then, once the
+      // keystroke is stored, his removal (and echoes that, before the first echo had its turn).
+      ann.deliver()
+      await new Promise((resolve) => setImmediate(resolve))
+      ann.deliver()
+      await pad.settle()
+      assert.deepEqual(ann.sees(), [])
+      const newcomer = pad.typist('newcomer')
+      await pad.settle()
+      assert.deepEqual(newcomer.sees(), ['Ann'], 'a newcomer sees only who is here')
+      assert.equal(ann.closedWith, null)
+    })
+  })
+
   test('ownership: typing under another writer’s client id closes the squatter; the owner’s text stands', async () => {
     await onPad({}, async (pad) => {
       const ann = pad.typist('ann')

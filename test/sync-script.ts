@@ -15,6 +15,7 @@
  * what a rule asserts is what a socket would see; test/sync.test.ts and friends keep the sockets.
  */
 import { EventEmitter } from 'node:events'
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { type Core, openCore } from '../server/core.ts'
 import { NOTES_TEXT } from '../server/meetings/templates.ts'
@@ -27,7 +28,13 @@ import { docFromStored } from '../server/sync/pad-doc.ts'
 import type { RoomLimits } from '../server/sync/room.ts'
 import { SEND_BUFFER_MARGIN_BYTES } from '../server/sync/sync-endpoint.ts'
 import { writerFromUrl } from '../server/sync/writer-key.ts'
-import { decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '../shared/protocol.ts'
+import {
+  decodeMessage,
+  encodeAwareness,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+} from '../shared/protocol.ts'
 import { tempDir } from './helpers.ts'
 
 /** Rounds of commit-then-deliver `settle` runs at most: a rule that needs more is looping. */
@@ -62,6 +69,12 @@ class MemorySocket extends EventEmitter {
     this.close(1006, '')
   }
 
+  /** The client hangs up: ws reports 'close' (from the network, never inside a call of ours). */
+  hangUp(): void {
+    this.readyState = 3
+    this.emit('close')
+  }
+
   pause(): void {}
   resume(): void {}
 }
@@ -84,6 +97,11 @@ export class Typist {
   readonly joined: Promise<void>
   readonly name: string
   readonly doc = new Y.Doc()
+  /**
+   * Its presence, kept as the stock client keeps it (y-protocols): every change it hears, other
+   * people's included, it sends back. None of its own until `present`.
+   */
+  readonly awareness: Awareness
   readonly socket = new MemorySocket()
   /** Auth messages it got (e.g. "read-only"). */
   readonly told: string[] = []
@@ -112,6 +130,12 @@ export class Typist {
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin !== this) this.sendFrame(encodeSyncUpdate(update))
     })
+    this.awareness = new Awareness(this.doc)
+    this.awareness.setLocalState(null)
+    this.awareness.on('update', ({ added, updated, removed }: Record<string, number[]>) => {
+      const changed = [...added!, ...updated!, ...removed!]
+      this.sendFrame(encodeAwareness(encodeAwarenessUpdate(this.awareness, changed)))
+    })
     this.sendFrame(encodeSyncStep1(Y.encodeStateVector(this.doc)))
   }
 
@@ -122,8 +146,34 @@ export class Typist {
     notes.insert(at ?? notes.length, text)
   }
 
+  /** Shows it as present, with `state` (e.g. `{ user: { name } }`), to everyone. */
+  present(state: Record<string, unknown>): void {
+    this.awareness.setLocalState(state)
+  }
+
+  /** The user names it shows as present, its own excepted, sorted. */
+  sees(): string[] {
+    const names: string[] = []
+    for (const [clientId, state] of this.awareness.getStates()) {
+      if (clientId !== this.awareness.clientID) names.push(String(state.user?.name))
+    }
+    return names.sort()
+  }
+
+  /** An editor's save check: a step 1, answered once everything it sent before is stored. */
+  checksSaved(): void {
+    this.sendFrame(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+  }
+
+  /** It closes its socket (a tab closed, a laptop lid shut). */
+  leaves(): void {
+    this.socket.hangUp()
+    this.awareness.destroy()
+  }
+
   /** A raw frame, as a client (or a script) could send it. */
   sendFrame(frame: Uint8Array): void {
+    if (this.socket.readyState !== this.socket.OPEN) return
     this.socket.emit('message', Buffer.from(frame), true)
   }
 
@@ -158,6 +208,8 @@ export class Typist {
           this.told.push(message.reason)
           break
         case 'awareness':
+          applyAwarenessUpdate(this.awareness, message.update, this)
+          break
         case 'query-awareness':
           break
         default: {
@@ -200,14 +252,19 @@ export class Pad {
     return typist
   }
 
-  /** Lets the server commit what it received, then delivers its answers; until nothing moves. */
-  async settle(): Promise<void> {
+  /**
+   * Lets the server commit what it received, then delivers its answers; until nothing moves.
+   * Typists in `unread` read nothing meanwhile (a slow network): what they are sent waits in
+   * their inbox until `deliver` or a later settle.
+   */
+  async settle(options: { unread?: readonly Typist[] } = {}): Promise<void> {
     await Promise.all(this.typists.map((typist) => typist.joined))
+    const reading = this.typists.filter((typist) => !options.unread?.includes(typist))
     for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
       // The real flusher runs on setImmediate; sockets report 'close' in a microtask.
       await new Promise((resolve) => setImmediate(resolve))
       let moved = false
-      for (const typist of this.typists) if (typist.deliver()) moved = true
+      for (const typist of reading) if (typist.deliver()) moved = true
       if (!moved) return
     }
     throw new Error(`still busy after ${MAX_SETTLE_ROUNDS} rounds`)
@@ -229,6 +286,8 @@ export class Pad {
   }
 
   async close(): Promise<void> {
+    // y-protocols' Awareness checks for timed-out states on an interval of its own.
+    for (const typist of this.typists) typist.awareness.destroy()
     await this.core.rooms.closeAll(CLOSE.serviceRestart, 'test over')
     await this.core.close()
   }

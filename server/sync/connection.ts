@@ -331,7 +331,11 @@ export class Connection implements Peer {
     // The stock client re-sends every presence change it hears; those echoes change nothing and
     // are dropped here, before a token is taken or a state decoded: in a room of 300 people moving
     // cursors they are most of each socket's frames, and must not count against its rate.
-    if (isBinary && this.pad.isEcho(this, data)) return
+    // Judged against the presence its turn will see: behind frames of this socket still waiting,
+    // it waits too (`drain` judges it), as those may change what it echoes — an echo of someone's
+    // state, then one of her removal, judged before the first is applied, dropped the removal and
+    // kept her present, owned by this socket.
+    if (isBinary && this.backlog === null && !this.waiting && this.pad.isEcho(this, data)) return
     if (this.waiting) {
       // Not a flood: the room is slow to answer. Only the backlog's bound applies.
       this.backlog ??= []
@@ -387,11 +391,17 @@ export class Connection implements Peer {
       !this.waiting &&
       this.backlog !== null &&
       this.backlog.length > 0 &&
-      !this.behind() &&
-      this.takeToken()
+      !this.behind()
     ) {
+      const [data, isBinary] = this.backlog[0]!
+      // An echo costs no token here either (see `admit`).
+      if (isBinary && this.room().isEcho(this, data)) {
+        this.backlog.shift()
+        continue
+      }
+      if (!this.takeToken()) break
       this.stalledSince = null
-      const [data, isBinary] = this.backlog.shift()!
+      this.backlog.shift()
       this.receive(data, isBinary)
     }
     if (this.closed || this.waiting) return

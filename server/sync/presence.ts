@@ -56,7 +56,7 @@ export class Presence<P> {
       if (held) {
         // Someone else's presence: an echo, or an attempt to rewrite or remove it.
         if (held.owner !== peer) continue
-        if (entry.clock < held.clock || (entry.clock === held.clock && !removing)) continue
+        if (!supersedes(entry, held)) continue
         if (removing) {
           this.states.delete(entry.clientId)
           this.disown(held.owner)
@@ -161,6 +161,17 @@ export class Presence<P> {
     const name = userNameOf(state)
     if (name !== null) this.names.set(peer, name)
   }
+}
+
+/**
+ * Whether `entry` replaces `than` for a client that holds `than`: a higher clock, or a removal at
+ * the same clock (y-protocols' rule; a client ignores anything else).
+ */
+export function supersedes(entry: AwarenessEntry, than: { clock: number; state: string }): boolean {
+  return (
+    entry.clock > than.clock ||
+    (entry.clock === than.clock && entry.state === 'null' && than.state !== 'null')
+  )
 }
 
 /** `state.user.name` of an awareness state, as y-codemirror.next and most editors set it. */

@@ -42,7 +42,7 @@ import { sanitizeAwarenessState } from './limits.ts'
 import { notesTextRefusal } from './notes-text-check.ts'
 import { docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
 import { type Origin, type Peer, type Refusal, SERVER_ORIGIN } from './peer.ts'
-import { Presence } from './presence.ts'
+import { Presence, supersedes } from './presence.ts'
 import {
   checkStateVector,
   checkUpdate,
@@ -844,7 +844,17 @@ export class Room {
   /** Presence changes go out at the end of the tick, one frame for all (see presenceOut). */
   private relayPresence(entries: readonly AwarenessEntry[]): void {
     if (entries.length === 0) return
-    for (const entry of entries) this.presenceOut.set(entry.clientId, entry)
+    for (const entry of entries) {
+      // An older state never replaces a newer change still waiting here: when someone leaves, the
+      // stock clients' echoes of her last state may arrive before her removal went out, and bring
+      // her back (the echoer then owns her: `Presence.apply`). Clients ignore that older state, so
+      // the removal must still go out: the echoer's client then removes her too and echoes the
+      // removal, which ends her again here; and a client that reconnected answers the removal of
+      // its own id with a higher clock. Replaced, everyone would show her until their 30 s
+      // timeout, and the echoer would own her meanwhile (a fifth one closed it with 1008).
+      const queued = this.presenceOut.get(entry.clientId)
+      if (!queued || supersedes(entry, queued)) this.presenceOut.set(entry.clientId, entry)
+    }
     this.presenceTimer ??= setImmediate(() => {
       this.presenceTimer = null
       // A typist's keystroke comes with a cursor move: the cursor waits for the keystroke, whose
