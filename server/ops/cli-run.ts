@@ -161,6 +161,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
     const context: CommandContext = {
       dataDir,
       dbFile,
+      databaseUrl: config.databaseUrl,
       out: (text) => io.out(text),
       async open(options = {}) {
         if (core) return core
