@@ -173,4 +173,28 @@ describe('on PostgreSQL', () => {
       await server.close()
     }
   })
+
+  test("backups are the database's: POST /api/admin/backup answers 501 and `summitpad backup` fails, both naming pg_dump", async () => {
+    const databaseUrl = await postgres.freshDatabase()
+    const server = await startTestServer({ databaseUrl })
+    try {
+      const res = await fetch(`${server.url}/api/admin/backup`, { method: 'POST' })
+      assert.equal(res.status, 501)
+      const body = (await res.json()) as { error: { code: string; message: string } }
+      assert.match(body.error.message, /pg_dump/)
+    } finally {
+      await server.close()
+    }
+    let err = ''
+    const code = await runCli(
+      ['backup', `${tempDir()}/copy.sqlite`],
+      { DATABASE_URL: databaseUrl },
+      {
+        out: () => {},
+        err: (t) => (err += t),
+      },
+    )
+    assert.equal(code, 1)
+    assert.match(err, /summitpad backup: .*pg_dump/)
+  })
 })
