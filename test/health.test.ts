@@ -5,10 +5,13 @@
  * a PostgreSQL of the test's own stopped as a crash and started again.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { after, before, describe, test } from 'node:test'
 import { runCli } from '../server/ops/cli-run.ts'
 import { ConfigError, configFromEnv } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
+import { ROOT } from '../server/ops/paths.ts'
 import { HEALTH_CACHE_MS, Readiness } from '../server/ops/readiness.ts'
 import { openSqliteStorage, type Storage, type StorageHealth } from '../server/storage/storage.ts'
 import { startTestServer, type TestServer, tempDir, waitFor } from './helpers.ts'
@@ -172,6 +175,45 @@ describe('on PostgreSQL', () => {
     } finally {
       await server.close()
     }
+  })
+
+  test('the built server (npm start) runs on PostgreSQL from DATABASE_URL, and says so; a bad URL stops it', async () => {
+    const run = (env: Record<string, string>) =>
+      spawn(process.execPath, ['dist/server/main.js'], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          PORT: '0',
+          HOST: '127.0.0.1',
+          DATA_DIR: tempDir(),
+          LOG_LEVEL: 'fatal',
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    const child = run({ DATABASE_URL: await postgres.freshDatabase() })
+    let output = ''
+    child.stdout!.on('data', (d) => (output += d))
+    child.stderr!.on('data', (d) => (output += d))
+    try {
+      await waitFor('the listening line', () => /listening on \S+/.test(output), 60_000)
+      assert.match(output, /\(data in PostgreSQL 127\.0\.0\.1:\d+\/test_/)
+      const url = /listening on (\S+)/.exec(output)![1]!
+      const res = await fetch(`${url}/healthz`)
+      assert.equal(res.status, 200)
+      assert.deepEqual(((await res.json()) as HealthBody).storage, { ok: true })
+    } finally {
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+    }
+    assert.equal(child.exitCode, 0, output)
+
+    const refused = run({ DATABASE_URL: 'mysql://app@db/summitpad' })
+    let said = ''
+    refused.stderr!.on('data', (d) => (said += d))
+    const [code] = await once(refused, 'exit')
+    assert.equal(code, 2)
+    assert.match(said, /summitpad: DATABASE_URL must start with postgres:\/\/ or postgresql:\/\//)
   })
 
   test("backups are the database's: POST /api/admin/backup answers 501 and `summitpad backup` fails, both naming pg_dump", async () => {
