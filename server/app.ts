@@ -1,7 +1,7 @@
 /**
- * The composition root, top to bottom: config -> storage (openStorage: SQLite or PostgreSQL) -> metrics -> core
- * (rooms, pad reads, search, meetings, minutes, history) -> access -> sync endpoint -> http app, on
- * one port. It owns startup and the graceful shutdown, which undoes it in reverse; nothing here is global, so tests build as many servers as they like, each
+ * The composition root, top to bottom: config -> storage (openStorage: SQLite, or PostgreSQL with
+ * DATABASE_URL) -> metrics -> core (rooms, pad reads, search, meetings, minutes, history) -> access
+ * -> sync endpoint -> http app, on one port. It owns startup and the graceful shutdown, which undoes it in reverse; nothing here is global, so tests build as many servers as they like, each
  * on port 0 with its own data directory.
  */
 import { randomUUID } from 'node:crypto'

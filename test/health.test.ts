@@ -90,10 +90,16 @@ describe('/healthz and /livez on SQLite', () => {
     const server = await startTestServer({}, { storage })
     try {
       const before = probes.count
+      const started = Date.now()
       const answers = await Promise.all(Array.from({ length: 50 }, () => health(server)))
       assert.ok(answers.every((a) => a.status === 200))
-      // All 50 within one cache period share a probe; a slow machine may straddle two periods.
-      assert.ok(probes.count - before <= 2, `${probes.count - before} probes for 50 checks`)
+      // One probe per cache period at most, however many checks came in it (a loaded machine may
+      // spread the 50 over a few periods; without the cache it would be 50 probes).
+      const periods = Math.ceil((Date.now() - started) / HEALTH_CACHE_MS) + 1
+      assert.ok(
+        probes.count - before <= periods,
+        `${probes.count - before} probes for 50 checks in ${periods} periods`,
+      )
     } finally {
       await server.close()
     }

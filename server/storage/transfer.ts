@@ -205,7 +205,7 @@ export function sqliteSide(file: string, role: 'source' | 'target'): TableSide {
         : ''
       return db
         .prepare(`SELECT ${select(table)} FROM ${table.name} ${where} ORDER BY ${key.join(', ')} LIMIT ?`)
-        .all(...(after ?? []), limit) as Row[]
+        .all([...(after ?? []), limit]) as Row[]
     },
     async count(table) {
       return (db.prepare(`SELECT count(*) AS n FROM ${table.name}`).get() as { n: number }).n
@@ -215,7 +215,7 @@ export function sqliteSide(file: string, role: 'source' | 'target'): TableSide {
       const insert = db.prepare(
         `INSERT INTO ${table.name} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
       )
-      for (const row of rows) insert.run(...table.columns.map((c) => row[c] ?? null))
+      for (const row of rows) insert.run(table.columns.map((c) => row[c] ?? null))
     },
     // AUTOINCREMENT keeps the largest seq ever inserted, explicit ones too; rowids follow max().
     async afterInserts() {},
