@@ -1,7 +1,7 @@
 /**
- * The composition root, top to bottom: config -> metrics -> storage (openSqliteStorage) -> core
- * (rooms, pad reads, search, meetings, minutes, history) -> access -> sync endpoint -> http app, on
- * one port. It owns startup and the graceful shutdown, which undoes it in reverse; nothing here is global, so tests build as many servers as they like, each
+ * The composition root, top to bottom: config -> storage (openStorage: SQLite, or PostgreSQL with
+ * DATABASE_URL) -> metrics -> core (rooms, pad reads, search, meetings, minutes, history) -> access
+ * -> sync endpoint -> http app, on one port. It owns startup and the graceful shutdown, which undoes it in reverse; nothing here is global, so tests build as many servers as they like, each
  * on port 0 with its own data directory.
  */
 import { randomUUID } from 'node:crypto'
@@ -20,11 +20,13 @@ import type { Config } from './ops/config.ts'
 import type { Logger } from './ops/logger.ts'
 import { Metrics, meteredPadLog } from './ops/metrics.ts'
 import { CLIENT_OUT } from './ops/paths.ts'
+import { Readiness } from './ops/readiness.ts'
 import type { BackupResult, Backups } from './storage/backups.ts'
 import type { Db } from './storage/db.ts'
+import { openStorage } from './storage/open-storage.ts'
 import type { PadLog } from './storage/pad-log.ts'
 import type { SearchIndex } from './storage/search-index.ts'
-import { openSqliteStorage } from './storage/storage.ts'
+import { type Storage, sqliteExtra } from './storage/storage.ts'
 import type { PadStore } from './storage/store.ts'
 import { CLOSE, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED } from './sync/close-codes.ts'
 import { PerMinuteCounter } from './sync/limits.ts'
@@ -54,13 +56,21 @@ export interface OpsOptions {
    * engine, e.g. MemoryPadLog); SQLite's when absent.
    */
   padLog?: (sqlite: PadLog) => PadLog
+  /**
+   * The storage to serve from, any engine (tests of the seam, e.g. one whose health fails); the
+   * server owns it from then on and closes it. Absent: `openStorage(config)`.
+   */
+  storage?: Storage
 }
 
 export interface Summitpad {
   /** http://host:port, with the port actually bound. */
   readonly url: string
   readonly port: number
+  readonly storage: Storage
+  /** SQLite's database, for tests that read the file: throws on another engine. */
   readonly db: Db
+  /** SQLite's synchronous pad store, for tests: throws on another engine. */
   readonly store: PadStore
   readonly rooms: Rooms
   readonly meetings: Meetings
@@ -75,11 +85,12 @@ export interface Summitpad {
 export async function startSummitpad(config: Config, log: Logger, ops: OpsOptions = {}): Promise<Summitpad> {
   // Read first: a server without its built client refuses to start before it opens anything.
   const assets = readAssetManifest(CLIENT_OUT)
-  const metrics = new Metrics({ dataDir: config.dataDir })
+  const storage = ops.storage ?? (await openStorage(config, log))
+  const metrics = new Metrics({ sizes: storage.sizes ? () => storage.sizes!() : undefined })
+  const readiness = new Readiness(() => storage.health())
   // Anyone with edit rights may create pads, but one address only so many a minute (random names
   // fill disks). Counted: distinct pads whose first content was stored, not connections.
   const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
-  const storage = openSqliteStorage({ dataDir: config.dataDir, durability: config.durability, log })
   let core: Core
   try {
     core = openCore({
@@ -97,7 +108,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     await storage.close()
     throw err
   }
-  const { db, store, rooms, meetings, minutes, search, history, series, materials } = core
+  const { rooms, meetings, minutes, search, history, series, materials } = core
   const links = new EventLinks(core.storage.links)
   const access = new AccessControl({ adminToken: ops.adminToken || null, links })
   // One policy for pages, the API and websocket upgrades.
@@ -133,6 +144,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     history,
     startedAt: Date.now(),
     status: () => ({ padsLoaded: rooms.loadedCount, connections: endpoint.connectionCount }),
+    health: () => readiness.check(),
     metrics,
     access,
     links,
@@ -201,8 +213,13 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   return {
     url: `http://${host}:${port}`,
     port,
-    db,
-    store,
+    storage,
+    get db() {
+      return sqliteExtra(storage, 'db')
+    },
+    get store() {
+      return sqliteExtra(storage, 'store')
+    },
     rooms,
     meetings,
     minutes,

@@ -18,7 +18,7 @@ import type { Db } from './storage/db.ts'
 import type { MeetingsRepo } from './storage/meetings-store.ts'
 import type { PadLog } from './storage/pad-log.ts'
 import { SearchIndex } from './storage/search-index.ts'
-import { openSqliteStorage, type SqliteStorage } from './storage/storage.ts'
+import { openSqliteStorage, type Storage, sqliteExtra } from './storage/storage.ts'
 import type { PadStore } from './storage/store.ts'
 import type { WalCheckpointer } from './storage/wal-checkpointer.ts'
 import { PadReader } from './sync/pad-reader.ts'
@@ -36,11 +36,8 @@ export interface CoreOptions {
   limits?: RoomLimits
   /** Per-address rate limit on new pads (none when absent, e.g. in the CLI). */
   mayCreatePad?: (origin: Origin, padId: string) => boolean
-  /**
-   * The storage to build on; SQLite in `dataDir` when absent. SQLite's still, for the few readers
-   * of the file itself (tests, benchmarks, the CLI's integrity check) that `db` and `store` serve.
-   */
-  storage?: SqliteStorage
+  /** The storage to build on, any engine (storage/open-storage.ts); SQLite in `dataDir` when absent. */
+  storage?: Storage
   /**
    * The pad log the rooms persist to, given the storage's: the server's counts its commits for
    * /metrics; tests of the sync path may return another engine (MemoryPadLog).
@@ -49,9 +46,10 @@ export interface CoreOptions {
 }
 
 export interface Core {
-  readonly storage: SqliteStorage
+  readonly storage: Storage
+  /** SQLite's database, for tests and benchmarks that read the file: throws on another engine. */
   readonly db: Db
-  /** The SQLite pad store, for tests and benchmarks that read the file synchronously. */
+  /** The SQLite pad store, for tests and benchmarks that read the file synchronously (SQLite only). */
   readonly store: PadStore
   /** The pad log the rooms persist to. */
   readonly padLog: PadLog
@@ -67,7 +65,7 @@ export interface Core {
   readonly series: Series
   /** Session materials: the schedule's links and those added by hand. */
   readonly materials: Materials
-  /** Checkpoints the WAL off the commit path; stops with the storage. */
+  /** SQLite's WAL checkpointer (tests): throws on another engine. */
   readonly walCheckpointer: WalCheckpointer
   /**
    * Indexes what is still stale, then closes the storage (after its running backups). The rooms
@@ -130,8 +128,12 @@ export function openCore(options: CoreOptions): Core {
     let closing: Promise<void> | null = null
     return {
       storage,
-      db: storage.db,
-      store: storage.store,
+      get db() {
+        return sqliteExtra(storage, 'db')
+      },
+      get store() {
+        return sqliteExtra(storage, 'store')
+      },
       padLog,
       rooms,
       reader,
@@ -142,7 +144,9 @@ export function openCore(options: CoreOptions): Core {
       history,
       series,
       materials,
-      walCheckpointer: storage.walCheckpointer,
+      get walCheckpointer() {
+        return sqliteExtra(storage, 'walCheckpointer')
+      },
       close() {
         closing ??= (async () => {
           try {

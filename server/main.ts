@@ -8,6 +8,7 @@ import { buildProblem } from './ops/build-info.ts'
 import { ConfigError, configFromEnv } from './ops/config.ts'
 import { createLogger } from './ops/logger.ts'
 import { DIST, ROOT } from './ops/paths.ts'
+import { describeStorage } from './storage/open-storage.ts'
 
 async function main(): Promise<void> {
   // Never serve a build older than the sources (a `git pull` without `npm run build`).
@@ -36,11 +37,16 @@ async function main(): Promise<void> {
   // Not part of Config: a secret, read here and handed to the one place that checks it.
   const server = await startSummitpad(config, log, { adminToken })
   log.info(
-    { dataDir: config.dataDir, durability: config.durability, mode: adminToken ? 'protected' : 'open' },
+    {
+      engine: server.storage.engine,
+      dataDir: config.databaseUrl ? undefined : config.dataDir,
+      durability: config.durability,
+      mode: adminToken ? 'protected' : 'open',
+    },
     `Summitpad listening on ${server.url}`,
   )
   // Also on stdout in plain words, whatever LOG_LEVEL says: it is the one line a new user needs.
-  console.log(`Summitpad listening on ${server.url}  (data in ${config.dataDir})`)
+  console.log(`Summitpad listening on ${server.url}  (${describeStorage(config)})`)
 
   let stopping = false
   const stop = (signal: string) => {

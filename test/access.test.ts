@@ -240,6 +240,7 @@ function samples(): Sample[] {
   const A = pads.a
   return [
     { method: 'GET', path: '/healthz', class: 'public' },
+    { method: 'GET', path: '/livez', class: 'public' },
     { method: 'GET', path: '/metrics', class: 'public' },
     { method: 'GET', path: '/assets/site.css', class: 'public' },
     { method: 'GET', path: '/favicon.ico', class: 'public' },

@@ -177,7 +177,7 @@ describe('GET /metrics', () => {
   })
 
   test('refused frames and connections are counted by reason; reason labels stay few', async () => {
-    const metrics = new Metrics({ dataDir: scratch(), connections: () => 0, padsLoaded: () => 0 })
+    const metrics = new Metrics({ connections: () => 0, padsLoaded: () => 0 })
     metrics.frameRejected('invalid_update')
     metrics.frameRejected('invalid_update')
     metrics.connectionRefused('Bad Pad-ID!')

@@ -28,6 +28,7 @@ import type { Logger } from '../ops/logger.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { BackupResult } from '../storage/backups.ts'
 import type { SearchIndex } from '../storage/search-index.ts'
+import type { StorageHealth } from '../storage/storage.ts'
 import { bodyPolicy } from './body-policy.ts'
 import type { AssetManifest } from './client-assets.ts'
 import { errorHandler, notFound } from './http-errors.ts'
@@ -50,6 +51,8 @@ export interface HttpAppOptions {
   search: SearchIndex
   history: History
   status(): ServerStatus
+  /** Whether the storage answers now (ops/readiness.ts: bounded, at most one probe a second). */
+  health(): Promise<StorageHealth>
   startedAt: number
   metrics: Metrics
   /** Who may do what (open or protected mode). */
@@ -138,12 +141,23 @@ export function createHttpApp(options: HttpAppOptions): Express {
   // Every route's body, by the route table's rule: no router reads bodies itself.
   app.use(bodyPolicy())
 
-  app.get('/healthz', (_req, res) => {
-    res.json({
-      status: 'ok',
-      uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
-      ...options.status(),
-    })
+  // Readiness, for monitoring: 503 while the storage does not answer, saying why. Not for a load
+  // balancer's health check (README "Health checks"): that is /livez.
+  app.get('/healthz', (_req, res, next) => {
+    options.health().then((storage) => {
+      res.status(storage.ok ? 200 : 503).json({
+        status: storage.ok ? 'ok' : 'degraded',
+        uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
+        ...options.status(),
+        storage,
+      })
+    }, next)
+  })
+
+  // Liveness, for load balancers: this process serves HTTP and its event loop turns. It does not
+  // ask the database: a database outage would otherwise take every server out of the pool at once.
+  app.get('/livez', (_req, res) => {
+    res.json({ status: 'ok' })
   })
 
   app.get('/metrics', (_req, res, next) => {

@@ -103,6 +103,7 @@ const YJS_IMPORT: BodyRule = {
 export const ROUTES: readonly RouteRule[] = [
   // Health, metrics, static assets, the service worker, the front page.
   r('GET', '/healthz', 'public'),
+  r('GET', '/livez', 'public'),
   r('GET', '/metrics', 'public'),
   r('GET', '/assets/*', 'public'),
   r('GET', '/favicon.ico', 'public'),

@@ -25,6 +25,8 @@ export interface CommandContext {
   dataDir: string
   /** DATA_DIR/summitpad.sqlite */
   dbFile: string
+  /** DATABASE_URL: the installation is in PostgreSQL (null: SQLite in `dbFile`). */
+  databaseUrl: string | null
   out(text: string): void
   /** The core on the data directory's database; refuses a missing database unless `create`. */
   open(options?: { create?: boolean }): Promise<Core>
@@ -435,6 +437,111 @@ stored size (log + snapshots) and the time of its last edit (UTC).`,
   },
 }
 
+/** What a transfer moved, in a line: the tables a person checks, then the rest in one number. */
+function describeTransfer(tables: Record<string, number>): string {
+  const { events = 0, pads = 0, updates = 0, snapshots = 0, ...rest } = tables
+  const others = Object.values(rest).reduce((a, b) => a + b, 0)
+  return `${count(events, 'event')}, ${count(pads, 'pad')}, ${count(updates, 'logged update')}, ${count(snapshots, 'snapshot')}, ${count(others, 'other row')}`
+}
+
+const TRANSFER_NOTE = `Every table is copied row for row with its keys, from one consistent snapshot of the source,
+into the target in one transaction: all of it or nothing, counts checked before it commits. The
+target must be empty. Servers may keep running on the source, but what they write after the copy
+began is not in it: stop them (or take the event offline) to move an installation for good.`
+
+const exportData: Command = {
+  name: 'export-data',
+  summary: 'copy the whole installation (SQLite or PostgreSQL) into a new SQLite file',
+  usage: 'export-data --to <file.sqlite>',
+  description: `
+Copies this installation's database — PostgreSQL when DATABASE_URL is set, else DATA_DIR's SQLite
+file — into a new SQLite file, e.g. to take a cluster's data to a laptop: start a server with
+DATA_DIR pointing at a directory holding it as summitpad.sqlite. The file must not exist.
+${TRANSFER_NOTE}`,
+  optionHelp: ['--to <file.sqlite>  the new file (required)', '--json  print the row counts as JSON'],
+  options: { to: { type: 'string' }, json: { type: 'boolean' } },
+  arguments: { min: 0, max: 0 },
+  async run(context, _args, values) {
+    const to = text(values, 'to')
+    if (!to) throw new UsageError('--to <file.sqlite> is required')
+    const target = path.resolve(to)
+    if (fs.existsSync(target)) throw new Failure(`${target} already exists: export-data writes a new file`)
+    if (!context.databaseUrl && !fs.existsSync(context.dbFile))
+      throw new Failure(`no database at ${context.dbFile} (set DATA_DIR, --data-dir or DATABASE_URL)`)
+    const { transfer, sqliteSide, pgSide } = await import('../storage/transfer.ts')
+    // Written beside, renamed when complete: a failed export leaves no half file behind.
+    const partial = `${target}.partial-${process.pid}`
+    const source = context.databaseUrl
+      ? await pgSide(context.databaseUrl, 'source')
+      : sqliteSide(context.dbFile, 'source')
+    try {
+      const sink = sqliteSide(partial, 'target')
+      try {
+        const report = await transfer(source, sink)
+        await sink.close()
+        fs.renameSync(partial, target)
+        context.out(
+          values.json ? json(report.tables) : `exported to ${target}: ${describeTransfer(report.tables)}\n`,
+        )
+      } finally {
+        await sink.close()
+      }
+    } finally {
+      await source.close()
+      for (const leftover of [partial, `${partial}-wal`, `${partial}-shm`])
+        fs.rmSync(leftover, { force: true })
+    }
+  },
+}
+
+const importData: Command = {
+  name: 'import-data',
+  summary: 'copy a SQLite file (export-data, or a data directory) into this installation',
+  usage: 'import-data --from <file.sqlite>',
+  description: `
+Copies a Summitpad SQLite database (written by export-data or backup, or a DATA_DIR's
+summitpad.sqlite) into this installation's database: PostgreSQL when DATABASE_URL is set (its
+schema is created if missing), else DATA_DIR's SQLite file. The target must hold no data yet,
+e.g. a new PostgreSQL database for a cluster that takes over from a laptop.
+${TRANSFER_NOTE}`,
+  optionHelp: [
+    '--from <file.sqlite>  the SQLite database to copy (required)',
+    '--json  print the row counts as JSON',
+  ],
+  options: { from: { type: 'string' }, json: { type: 'boolean' } },
+  arguments: { min: 0, max: 0 },
+  async run(context, _args, values) {
+    const from = text(values, 'from')
+    if (!from) throw new UsageError('--from <file.sqlite> is required')
+    const file = path.resolve(from)
+    if (!fs.existsSync(file)) throw new Failure(`cannot read ${file}: no such file`)
+    if (!context.databaseUrl && path.resolve(file) === path.resolve(context.dbFile))
+      throw new Failure(`${file} is this installation's own database`)
+    const { transfer, sqliteSide, pgSide, TargetNotEmpty } = await import('../storage/transfer.ts')
+    const source = sqliteSide(file, 'source')
+    try {
+      if (!context.databaseUrl) fs.mkdirSync(context.dataDir, { recursive: true })
+      const target = context.databaseUrl
+        ? await pgSide(context.databaseUrl, 'target')
+        : sqliteSide(context.dbFile, 'target')
+      try {
+        const report = await transfer(source, target)
+        const where = context.databaseUrl ? 'PostgreSQL' : context.dbFile
+        context.out(
+          values.json ? json(report.tables) : `imported into ${where}: ${describeTransfer(report.tables)}\n`,
+        )
+      } catch (err) {
+        if (err instanceof TargetNotEmpty) throw new Failure(err.message)
+        throw err
+      } finally {
+        await target.close()
+      }
+    } finally {
+      await source.close()
+    }
+  },
+}
+
 export const COMMANDS: readonly Command[] = [
   createEvent,
   importSchedule,
@@ -443,4 +550,6 @@ export const COMMANDS: readonly Command[] = [
   compact,
   forgetHistory,
   listPads,
+  exportData,
+  importData,
 ]

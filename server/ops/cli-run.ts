@@ -50,8 +50,9 @@ function mainHelp(): string {
   const width = maxOf(COMMANDS.map((c) => c.name.length))
   return `Usage: summitpad <command> [arguments] [options]
 
-Admin commands for a Summitpad data directory. They open its SQLite database directly, so they
-work with or without a running server (run them as the user the server runs as).
+Admin commands for a Summitpad installation. They open its database directly (SQLite in the data
+directory, or PostgreSQL when DATABASE_URL is set), so they work with or without a running server
+(run them as the user the server runs as, with its environment).
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
@@ -160,26 +161,28 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
     const context: CommandContext = {
       dataDir,
       dbFile,
+      databaseUrl: config.databaseUrl,
       out: (text) => io.out(text),
       async open(options = {}) {
         if (core) return core
-        if (!options.create && !fs.existsSync(dbFile)) {
+        if (!config.databaseUrl && !options.create && !fs.existsSync(dbFile)) {
           throw new Failure(
             `no database at ${dbFile} (set DATA_DIR or --data-dir to the server's data directory)`,
           )
         }
         // Loaded on first use: help and usage errors answer without loading the whole server.
-        const [{ openCore }, { openSqliteStorage }] = await Promise.all([
+        const [{ openCore }, { openStorage }] = await Promise.all([
           import('../core.ts'),
-          import('../storage/storage.ts'),
+          import('../storage/open-storage.ts'),
         ])
         // Warnings from the shared code go to stderr as JSON lines, like the server's.
         const log = createLogger(
           env.LOG_LEVEL ? config.logLevel : 'warn',
           destination({ dest: 2, sync: true }),
         )
-        // Shared: a server may run on the same database; its write-ahead log is left to it.
-        const storage = openSqliteStorage({ dataDir, durability: config.durability, log, shared: true })
+        // DATABASE_URL: PostgreSQL; else SQLite in the data directory, shared: a server may run on
+        // the same database, and its write-ahead log is left to it.
+        const storage = await openStorage({ ...config, dataDir }, log, { shared: true })
         try {
           core = openCore({
             dataDir,

@@ -14,6 +14,11 @@ export interface Config {
   host: string
   /** Directory holding the SQLite database; created on first start. */
   dataDir: string
+  /**
+   * DATABASE_URL: a PostgreSQL connection string (postgres:// or postgresql://) selects PostgreSQL
+   * instead of SQLite in `dataDir`; null = SQLite.
+   */
+  databaseUrl: string | null
   logLevel: string
   /** `full` = SQLite synchronous=FULL: survives power loss. `normal` survives a process crash. */
   durability: Durability
@@ -104,6 +109,7 @@ export const DEFAULTS: Config = {
   port: 1234,
   host: '127.0.0.1',
   dataDir: './data',
+  databaseUrl: null,
   logLevel: 'info',
   durability: 'normal',
   maxFrameBytes: 17 * 1024 * 1024,
@@ -142,6 +148,27 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value
 }
 
+/**
+ * DATABASE_URL, checked at start: only PostgreSQL's URL schemes select an engine; anything else
+ * (a typo, a MySQL URL, a file path meant for DATA_DIR) stops the server instead of silently
+ * running on SQLite.
+ */
+export function parseDatabaseUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw.trim() === '') return null
+  const value = raw.trim()
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError('DATABASE_URL must be a PostgreSQL URL, postgres://user@host:5432/database')
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw new ConfigError(
+      `DATABASE_URL must start with postgres:// or postgresql:// (got "${url.protocol}//…"); unset it to use SQLite in DATA_DIR`,
+    )
+  return value
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Config {
@@ -174,6 +201,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     port: intFrom(env, 'PORT', DEFAULTS.port, 0, 65535),
     host: env.HOST || DEFAULTS.host,
     dataDir: path.resolve(env.DATA_DIR || DEFAULTS.dataDir),
+    databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
     logLevel,
     durability,
     maxFrameBytes,

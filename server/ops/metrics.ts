@@ -4,11 +4,9 @@
  * loaded, database and WAL size); counters and the persistence histogram are fed by the few
  * places that see the events, through the small methods below.
  */
-import fs from 'node:fs/promises'
-import path from 'node:path'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import { DB_FILE_NAME } from '../storage/db.ts'
 import type { PadLog } from '../storage/pad-log.ts'
+import type { StorageSizes } from '../storage/storage.ts'
 import {
   CLOSE,
   CLOSE_AWARENESS_TOO_LARGE,
@@ -88,22 +86,17 @@ export interface LiveCounts {
 }
 
 export interface MetricsSources extends Partial<LiveCounts> {
-  /** The data directory: the database and its WAL are measured there at each scrape. */
-  dataDir: string
+  /**
+   * The storage's sizes, read at each scrape (Storage.sizes: SQLite's files, PostgreSQL's
+   * database and pg_wal); the gauges are left out of the scrape when absent or when it fails.
+   */
+  sizes?: () => Promise<StorageSizes>
 }
 
 /** The TCP socket under a websocket: Node counts its bytes; we only add them up. */
 export interface CountedSocket {
   readonly bytesRead: number
   readonly bytesWritten: number
-}
-
-async function fileSize(file: string): Promise<number> {
-  try {
-    return (await fs.stat(file)).size
-  } catch {
-    return 0
-  }
 }
 
 export class Metrics implements SyncMetrics {
@@ -126,7 +119,14 @@ export class Metrics implements SyncMetrics {
       this.live = { connections: sources.connections, padsLoaded: sources.padsLoaded }
     const live = () => this.live
     const registers = [this.registry]
-    const dbFile = path.join(sources.dataDir, DB_FILE_NAME)
+    // One read of the sizes serves both gauges of a scrape.
+    let sizesRead: Promise<StorageSizes | null> | null = null
+    const sizes = () => {
+      sizesRead ??= (sources.sizes?.() ?? Promise.resolve(null))
+        .catch(() => null)
+        .finally(() => setImmediate(() => (sizesRead = null)))
+      return sizesRead
+    }
     // Process CPU, memory, file descriptors, GC and event-loop lag (nodejs_eventloop_lag_*).
     collectDefaultMetrics({ register: this.registry })
 
@@ -146,20 +146,24 @@ export class Metrics implements SyncMetrics {
         this.set(live().padsLoaded())
       },
     })
+    // NaN when the size is unknown (no storage sizes, a failed read, PostgreSQL's WAL without
+    // pg_monitor): Prometheus' "no value", rather than a 0 that reads as "empty".
     new Gauge({
       name: 'summitpad_db_bytes',
-      help: `Size of ${DB_FILE_NAME} on disk.`,
+      help: "Size of the database: SQLite's file, or PostgreSQL's pg_database_size(current_database()).",
       registers,
       async collect() {
-        this.set(await fileSize(dbFile))
+        const read = await sizes()
+        this.set(read ? read.databaseBytes : Number.NaN)
       },
     })
     new Gauge({
       name: 'summitpad_db_wal_bytes',
-      help: 'Size of the SQLite write-ahead log on disk (cut back when the server is quiet, and to 0 at shutdown).',
+      help: "Size of the write-ahead log: SQLite's -wal file (cut back when the server is quiet, 0 at shutdown), or PostgreSQL's pg_wal for the whole cluster (only with pg_monitor).",
       registers,
       async collect() {
-        this.set(await fileSize(`${dbFile}-wal`))
+        const read = await sizes()
+        this.set(read?.walBytes ?? Number.NaN)
       },
     })
     this.updates = new Counter({
@@ -169,7 +173,7 @@ export class Metrics implements SyncMetrics {
     })
     this.persistSeconds = new Histogram({
       name: 'summitpad_persist_seconds',
-      help: 'Time to commit one batch of updates (one SQLite transaction).',
+      help: 'Time to commit one batch of updates (one database transaction).',
       registers,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     })

@@ -24,6 +24,7 @@ export function openMemoryStorage(options: MemoryPadLogOptions = {}): MemoryStor
     backups: backupsUnsupported('backups: the in-memory store keeps nothing to back up'),
     // Nothing is kept of what was forgotten.
     scrubForgotten: async () => true,
+    health: async () => ({ ok: true }),
     close: async () => {},
   }
 }

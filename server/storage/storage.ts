@@ -6,11 +6,13 @@
  * `openSqliteStorage` is the SQLite engine: one database file in the data directory, its WAL
  * checkpointed off the commit path, online backups into DATA_DIR/backups.
  */
+import fs from 'node:fs/promises'
+import path from 'node:path'
 import type { Durability } from '../ops/config.ts'
 import type { Logger } from '../ops/logger.ts'
 import { OnlineBackups } from './backup.ts'
 import type { Backups } from './backups.ts'
-import { closeDb, type Db, openDb } from './db.ts'
+import { closeDb, DB_FILE_NAME, type Db, openDb } from './db.ts'
 import { type HistoryLog, SqliteHistoryLog } from './history-log.ts'
 import { type LinksRepo, SqliteLinksRepo } from './links-store.ts'
 import { type MaterialsRepo, SqliteMaterialsRepo } from './materials-store.ts'
@@ -22,6 +24,20 @@ import { SqlitePadLog } from './sqlite-pad-log.ts'
 import { SqliteSearchStore } from './sqlite-search-store.ts'
 import { PadStore } from './store.ts'
 import { WalCheckpointer } from './wal-checkpointer.ts'
+
+/** Whether the engine answers now, and if not what is wrong, in an operator's words. */
+export type StorageHealth = { ok: true } | { ok: false; error: string }
+
+/** What the engine occupies, for /metrics (each engine says what its numbers mean: README). */
+export interface StorageSizes {
+  /** The database: SQLite's file; PostgreSQL's `pg_database_size(current_database())`. */
+  databaseBytes: number
+  /**
+   * The write-ahead log: SQLite's -wal file; PostgreSQL's pg_wal directory when the role may list
+   * it (pg_monitor), else null (not reported rather than reported as 0).
+   */
+  walBytes: number | null
+}
 
 /**
  * What every engine stores of pads: their logs, history, search index and backups. The in-memory
@@ -43,6 +59,13 @@ export interface PadStorage {
    * logs (SQLite's write-ahead log). False when a reader kept it for now: try again later.
    */
   scrubForgotten(): Promise<boolean>
+  /**
+   * One cheap read (SQLite: a trivial query; PostgreSQL: `SELECT 1` through the pool, bounded in
+   * time): /healthz. Never rejects: a failure is the answer.
+   */
+  health(): Promise<StorageHealth>
+  /** The engine's sizes for /metrics; absent where there is nothing to measure (in memory). */
+  sizes?(): Promise<StorageSizes>
   /** Waits for running backups, then closes the engine; nothing may be called afterwards. */
   close(): Promise<void>
 }
@@ -61,6 +84,24 @@ export interface SqliteStorage extends Storage {
   /** The synchronous pad store under `padLog` (tests and benchmarks that read the file). */
   readonly store: PadStore
   readonly walCheckpointer: WalCheckpointer
+}
+
+/** SQLite's extras when `storage` is SQLite's, else null (code that needs the file itself). */
+export function sqliteOf(storage: Storage): SqliteStorage | null {
+  return storage.engine === 'sqlite' && 'db' in storage ? (storage as SqliteStorage) : null
+}
+
+/**
+ * SQLite's extras for the readers of the file itself (tests, benchmarks, the CLI's checks), which
+ * run on SQLite: on another engine, reading one throws, naming the engine.
+ */
+export function sqliteExtra<K extends 'db' | 'store' | 'walCheckpointer'>(
+  storage: Storage,
+  key: K,
+): SqliteStorage[K] {
+  const sqlite = sqliteOf(storage)
+  if (!sqlite) throw new Error(`${key} is SQLite's; this storage is ${storage.engine}`)
+  return sqlite[key]
 }
 
 export interface SqliteStorageOptions {
@@ -96,6 +137,11 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
       search: new SqliteSearchStore(db),
       backups,
       scrubForgotten: () => walCheckpointer.scrub(),
+      health: async () => sqliteHealth(db),
+      sizes: async () => {
+        const file = path.join(options.dataDir, DB_FILE_NAME)
+        return { databaseBytes: await fileSize(file), walBytes: await fileSize(`${file}-wal`) }
+      },
       close() {
         closing ??= (async () => {
           // A backup in progress reads through its own connection; let it finish its file.
@@ -112,5 +158,24 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     walCheckpointer.stop()
     db.close()
     throw err
+  }
+}
+
+/** A trivial read of the file's schema: fails when the file is gone bad, locked out or closed. */
+function sqliteHealth(db: Db): StorageHealth {
+  try {
+    db.prepare('SELECT count(*) FROM sqlite_schema').get()
+    return { ok: true }
+  } catch (err) {
+    return { ok: false, error: `database error: ${err instanceof Error ? err.message : String(err)}` }
+  }
+}
+
+/** 0 for a file that is not there (the WAL after a clean shutdown). */
+async function fileSize(file: string): Promise<number> {
+  try {
+    return (await fs.stat(file)).size
+  } catch {
+    return 0
   }
 }

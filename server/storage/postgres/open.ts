@@ -8,6 +8,7 @@
  */
 import type { Logger } from '../../ops/logger.ts'
 import { backupsUnsupported } from '../backups.ts'
+import { pgSizes } from '../pg-sizes.ts'
 import type { Storage } from '../storage.ts'
 import { type PgHealth, probePg } from './health.ts'
 import { PgHistoryLog } from './history-log.ts'
@@ -72,6 +73,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     backups: backupsUnsupported(PG_BACKUP_MESSAGE),
     scrubForgotten: () => scrubForgotten(pool),
     health: () => probePg(pool),
+    sizes: () => pgSizes(pool),
     close() {
       // pool.end() waits for every checked-out connection to come back (the running
       // transactions finish), then closes them all.
