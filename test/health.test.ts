@@ -118,8 +118,8 @@ describe('DATABASE_URL', () => {
   test('postgres:// and postgresql:// select PostgreSQL; anything else stops the start with a clear message', async () => {
     assert.equal(configFromEnv({}).databaseUrl, null)
     assert.equal(
-      configFromEnv({ DATABASE_URL: 'postgres://app@db:5432/summitpad' }).databaseUrl,
-      'postgres://app@db:5432/summitpad',
+      configFromEnv({ DATABASE_URL: 'postgres://app@db:6432/summitpad' }).databaseUrl,
+      'postgres://app@db:6432/summitpad',
     )
     assert.equal(
       configFromEnv({ DATABASE_URL: 'postgresql://app@db/summitpad' }).databaseUrl,
