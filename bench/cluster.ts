@@ -13,7 +13,7 @@
 import { type Balancer, ensureHaproxy, startBalancer } from '../test/haproxy.ts'
 import { testPostgres } from '../test/postgres.ts'
 import { sleep } from './metrics.ts'
-import { freePort, type RunOptions, ServerProcess } from './servers.ts'
+import { freePort, HOST, type RunOptions, ServerProcess } from './servers.ts'
 
 /** The README's server names, in the order of its `server` lines. */
 export const SERVER_NAMES = ['s1', 's2', 's3'] as const
@@ -34,6 +34,8 @@ export interface Cluster {
   holderOf(pad: string): Promise<string>
   /** Total CPU seconds of the running servers (for a window's server CPU). */
   serverCpuSeconds(): number
+  /** Commits so far and their total seconds, over the running servers (their `summitpad_persist_seconds`). */
+  commits(): Promise<{ count: number; seconds: number }>
   /** kill -9 of one server; resolves once the process is gone. */
   kill9(name: string): Promise<void>
   /** Starts a killed server again on its port and database, as systemd's `Restart=on-failure` would. */
@@ -102,6 +104,16 @@ export async function startCluster(size: number, options: RunOptions): Promise<C
       let total = 0
       for (const server of servers.values()) if (server.alive) total += server.cpuSeconds()
       return total
+    },
+    async commits() {
+      let count = 0
+      let seconds = 0
+      for (const server of servers.values()) {
+        const text = await (await fetch(`http://${HOST}:${server.port}/metrics`)).text()
+        count += Number(/^summitpad_persist_seconds_count (\S+)$/m.exec(text)?.[1] ?? Number.NaN)
+        seconds += Number(/^summitpad_persist_seconds_sum (\S+)$/m.exec(text)?.[1] ?? Number.NaN)
+      }
+      return { count, seconds }
     },
     async kill9(name) {
       const server = servers.get(name)

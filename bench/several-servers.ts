@@ -9,7 +9,7 @@
  *   until p99 passes 100 ms or a keystroke is not delivered (the saturation rule of bench/live.ts).
  *   Capacity = keystroke deliveries/s of the heaviest sustained step, as a ratio to one process.
  *   On a host busy with other work a few stalls break that rule at any load, so the ladder goes
- *   on while the cluster keeps up (everything delivered, median ≤ 100 ms): "throughput".
+ *   on while the cluster keeps up (everything delivered, p99 ≤ 1 s): "throughput".
  * - Capacity in one pad: the saturation scenario (200 raw clients in one pad) through HAProxy. Pad
  *   affinity puts a pad's people on one process, so this one is not expected to scale.
  * - Failover: three processes, 20 stock clients in one pad (5 typing 5 chars/s throughout); kill -9
@@ -81,7 +81,8 @@ const SHORT: Plan = {
 
 const FULL: Plan = {
   sizes: [1, 2, 3],
-  rounds: 1,
+  // Commit times on a shared host move by 10× within minutes: the median of three rounds.
+  rounds: 3,
   stepMs: 4000,
   pads: {
     pads: 50,
@@ -101,6 +102,10 @@ const FULL: Plan = {
   failover: { clients: 20, typists: 5, kills: 8 },
 }
 
+/** The looser rule's bound: a keystroke that takes a second to appear is still usable for notes. */
+const KEEPING_UP_P99_MS = 1000
+/** The unmeasured first step of each cluster. */
+const WARM_UP_MS = 2000
 /** After typing stops, wait this long at most for the last keystrokes to arrive (as bench/live.ts). */
 const DRAIN_MS = 3000
 /** A failover that has not brought every client back within this long is reported as such. */
@@ -114,8 +119,10 @@ export interface StepResult extends Step {
   deliveryPct: number
   /** The saturation rule (bench/live.ts): everything delivered and p99 ≤ 100 ms. */
   sustained: boolean
-  /** The looser rule: everything delivered (within the drain) and p50 ≤ 100 ms. */
+  /** The looser rule: everything delivered (within the drain) and p99 ≤ 1 s. */
   keepingUp: boolean
+  /** Mean time of one commit (a tick's rows, one transaction) over the step, ms. */
+  commitMs: number
   /** All N servers together, % of one core. */
   serversCpuPct: number
   loadgenCpuPct: number
@@ -184,8 +191,12 @@ async function ladders(
         strictSoFar: true,
         load: [loadAverage(), 0],
       }
-      live.push({ cluster, writers, result, done: false })
+      const d: LiveLadder = { cluster, writers, result, done: false }
+      live.push(d)
       await settle(cluster, 300, 60_000)
+      // Unmeasured: the first seconds of typing time V8 compiling the keystroke path in every
+      // process and each pad's first row (as bench/live.ts's warm-up slice).
+      if (schedule[0]) await typeStep(d, pads, perPad, schedule[0], WARM_UP_MS, () => seq++, 'warm-up')
     }
     for (const [i, step] of schedule.entries()) {
       for (const d of rotate(live, i)) {
@@ -219,6 +230,7 @@ async function typeStep(
   step: Step,
   stepMs: number,
   nextSeq: () => number,
+  label = '',
 ): Promise<StepResult> {
   const tracker = new Tracker(perPad - 1)
   for (const w of writers) {
@@ -226,6 +238,7 @@ async function typeStep(
     w.resetSeen()
   }
   const typing = writers.filter((_, i) => Math.floor(i / pads) < step.typistsPerPad)
+  const commits0 = await cluster.commits()
   const window = new Window(null)
   const cpu0 = cluster.serverCpuSeconds()
   const metronome = new Metronome(
@@ -240,6 +253,7 @@ async function typeStep(
   metronome.stop()
   await waitUntil(() => tracker.complete, DRAIN_MS)
   const stats = window.stop()
+  const commits1 = await cluster.commits()
   for (const w of writers) w.tracker = null
   const serversCpuPct = ((cluster.serverCpuSeconds() - cpu0) / stats.seconds) * 100
   const latency = summarize(tracker.latencies)
@@ -250,14 +264,18 @@ async function typeStep(
     latency,
     deliveryPct,
     sustained: deliveryPct >= 100 && latency.p99 <= SATURATION_P99_MS,
-    keepingUp: deliveryPct >= 100 && latency.p50 <= SATURATION_P99_MS,
+    keepingUp: deliveryPct >= 100 && latency.p99 <= KEEPING_UP_P99_MS,
+    commitMs:
+      commits1.count > commits0.count
+        ? ((commits1.seconds - commits0.seconds) / (commits1.count - commits0.count)) * 1000
+        : Number.NaN,
     serversCpuPct,
     loadgenCpuPct: stats.loadgenCpuPct,
     othersCpuPct: Math.max(0, stats.othersCpuPct - serversCpuPct),
   }
   console.log(
-    `  ${cluster.size} process(es), ${pads} × ${perPad}, ${step.typistsPerPad}×${step.perTypist}/s per pad: ` +
-      `${Math.round(result.deliveredPerSecond)} deliveries/s, p99 ${latency.p99.toFixed(1)} ms, ${deliveryPct.toFixed(1)} %, ` +
+    `  ${cluster.size} process(es), ${pads} × ${perPad}, ${step.typistsPerPad}×${step.perTypist}/s per pad${label && ` (${label})`}: ` +
+      `${Math.round(result.deliveredPerSecond)} deliveries/s, p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} ms, ${deliveryPct.toFixed(1)} %, commit ${result.commitMs.toFixed(1)} ms, ` +
       `servers ${serversCpuPct.toFixed(0)} %, loadgen ${stats.loadgenCpuPct.toFixed(0)} %, others ${result.othersCpuPct.toFixed(0)} %`,
   )
   return result
@@ -423,6 +441,7 @@ function ladderTable(title: string, ladders: LadderResult[]): string {
       `${Math.round(s.serversCpuPct)} %`,
       `${Math.round(s.loadgenCpuPct)} %`,
       `${Math.round(s.othersCpuPct)} %`,
+      ms(s.commitMs),
       s.sustained ? 'yes' : 'no',
       s.keepingUp ? 'yes' : 'no',
     ]),
@@ -434,7 +453,7 @@ function ladderTable(title: string, ladders: LadderResult[]): string {
       [
         'processes',
         'capacity, p99 ≤ 100 ms: deliveries/s (× one process)',
-        'throughput, p50 ≤ 100 ms: deliveries/s (× one process)',
+        'throughput, p99 ≤ 1 s: deliveries/s (× one process)',
         'first step p50 / p99 ms',
         'heaviest step kept up with',
         'load average (1 min) before → after',
@@ -456,8 +475,9 @@ function ladderTable(title: string, ladders: LadderResult[]): string {
         'servers CPU',
         'loadgen CPU',
         'others CPU',
+        'commit ms (mean)',
         'p99 ≤ 100 ms',
-        'p50 ≤ 100 ms',
+        'p99 ≤ 1 s',
       ],
       steps,
     ),
