@@ -28,7 +28,7 @@ export interface Cluster {
   wsUrl: string
   /** The running servers by README name (`s1`…); a killed one is absent until `restart`. */
   servers: Map<string, ServerProcess>
-  /** How many of the README's servers this cluster uses. */
+  /** How many of the README's servers this cluster uses; 0: one, its clients not through HAProxy. */
   size: number
   /** The README name of the server HAProxy sends `pad` to (its `X-Summitpad-Server` header). */
   holderOf(pad: string): Promise<string>
@@ -58,9 +58,14 @@ async function waitForStates(balancer: Balancer, names: readonly string[], state
   }
 }
 
-/** PostgreSQL (started once per benchmark process), a fresh database, `size` servers, HAProxy. */
-export async function startCluster(size: number, options: RunOptions): Promise<Cluster> {
-  if (size < 1 || size > SERVER_NAMES.length) throw new Error(`a cluster of 1–3 servers, not ${size}`)
+/**
+ * PostgreSQL (started once per benchmark process), a fresh database, `size` servers, HAProxy.
+ * Size 0 is the baseline without the balancer: one server, its clients connecting to it directly.
+ */
+export async function startCluster(requested: number, options: RunOptions): Promise<Cluster> {
+  if (requested < 0 || requested > SERVER_NAMES.length)
+    throw new Error(`a cluster of 1–3 servers (0: one, without HAProxy), not ${requested}`)
+  const size = Math.max(1, requested)
   ensureHaproxy()
   const postgres = await testPostgres()
   const databaseUrl = await postgres.freshDatabase()
@@ -90,9 +95,9 @@ export async function startCluster(size: number, options: RunOptions): Promise<C
   const lb = balancer
   return {
     balancer: lb,
-    wsUrl: lb.wsUrl,
+    wsUrl: requested === 0 ? servers.get(SERVER_NAMES[0])!.serverUrl : lb.wsUrl,
     servers,
-    size,
+    size: requested,
     async holderOf(pad) {
       const res = await fetch(`${lb.url}/p/${encodeURIComponent(pad)}`)
       await res.arrayBuffer()

@@ -1,6 +1,7 @@
 /**
  * `node --import tsx bench/several-servers.ts [--full] [--only=pads,one-pad,failover] [--kills=N]`
- * (and, to try it at small sizes, `--sizes=1,2`, `--pads=10x5`, `--one-pad=50`):
+ * (and, to try it at small sizes, `--sizes=1,2`, `--pads=10x5`, `--one-pad=50`; `--sizes=0,1` sets one
+ * process with its clients connecting straight to it beside one behind HAProxy):
  * Summitpad as README's "Running several servers" deploys it — 1, 2 or 3 processes behind HAProxy
  * on one PostgreSQL (bench/cluster.ts) — with every client connecting through HAProxy.
  *
@@ -274,7 +275,7 @@ async function typeStep(
     othersCpuPct: Math.max(0, stats.othersCpuPct - serversCpuPct),
   }
   console.log(
-    `  ${cluster.size} process(es), ${pads} × ${perPad}, ${step.typistsPerPad}×${step.perTypist}/s per pad${label && ` (${label})`}: ` +
+    `  ${sizeLabel(cluster.size)} process(es), ${pads} × ${perPad}, ${step.typistsPerPad}×${step.perTypist}/s per pad${label && ` (${label})`}: ` +
       `${Math.round(result.deliveredPerSecond)} deliveries/s, p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} ms, ${deliveryPct.toFixed(1)} %, commit ${result.commitMs.toFixed(1)} ms, ` +
       `servers ${serversCpuPct.toFixed(0)} %, loadgen ${stats.loadgenCpuPct.toFixed(0)} %, others ${result.othersCpuPct.toFixed(0)} %`,
   )
@@ -403,6 +404,9 @@ const median = (xs: number[]) => {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN
 }
 
+/** Size 0 is one process with its clients connecting straight to it (bench/cluster.ts). */
+const sizeLabel = (size: number) => (size === 0 ? '1, no HAProxy' : String(size))
+
 function ladderTable(title: string, ladders: LadderResult[]): string {
   const sizes = [...new Set(ladders.map((l) => l.size))].sort()
   const of = (size: number, pick: (l: LadderResult) => number) =>
@@ -418,7 +422,7 @@ function ladderTable(title: string, ladders: LadderResult[]): string {
       `${int(of(size, pick))} (${ratio(of(size, pick), of(1, pick))})` +
       (mine.length > 1 ? `; rounds ${mine.map((x) => int(pick(x))).join(', ')}` : '')
     return [
-      String(size),
+      sizeLabel(size),
       figures(capacity),
       figures(throughput),
       first ? `${ms(first.latency.p50)} / ${ms(first.latency.p99)}` : '—',
@@ -431,7 +435,7 @@ function ladderTable(title: string, ladders: LadderResult[]): string {
   })
   const steps = ladders.flatMap((l) =>
     l.steps.map((s) => [
-      String(l.size),
+      sizeLabel(l.size),
       String(l.round),
       `${s.typistsPerPad} × ${s.perTypist}`,
       int(s.deliveredPerSecond),
