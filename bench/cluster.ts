@@ -9,6 +9,9 @@
  * The README's configuration names three servers. A cluster of fewer puts the others in
  * maintenance through HAProxy's runtime API (`disable server`), which is what an operator does
  * with a server that is not there: the configuration itself stays the README's.
+ *
+ * (test/haproxy.ts registers a node:test `after` hook that kills its HAProxy; imported here it
+ * also makes node print an empty TAP report, "TAP version 13" and zero tests, around the output.)
  */
 import { type Balancer, ensureHaproxy, startBalancer } from '../test/haproxy.ts'
 import { testPostgres } from '../test/postgres.ts'
@@ -48,11 +51,17 @@ export interface Cluster {
 /** Waits until HAProxy reports every server in `names` as `state` in the pads backend. */
 async function waitForStates(balancer: Balancer, names: readonly string[], state: string): Promise<void> {
   const deadline = performance.now() + UP_TIMEOUT_MS
+  let seen = 'nothing yet'
   for (;;) {
-    const states = await balancer.serverStates('pads')
-    if (names.every((n) => states.get(n) === state)) return
+    // A failed query is a missed poll (HAProxy still starting), not the answer.
+    const states = await balancer.serverStates('pads').catch((err: unknown) => {
+      seen = String(err)
+      return null
+    })
+    if (states && names.every((n) => states.get(n) === state)) return
+    if (states) seen = [...states].join('; ')
     if (performance.now() > deadline) {
-      throw new Error(`HAProxy did not see ${names.join(', ')} ${state}: ${[...states].join('; ')}`)
+      throw new Error(`HAProxy did not see ${names.join(', ')} ${state}: ${seen}\n${balancer.output()}`)
     }
     await sleep(200)
   }
