@@ -15,7 +15,7 @@ import type { WriterHash } from '../../sync/writer-key.ts'
 import type { AuthorSummary, LoadedLog, LogRow, PadLog, PadSummary } from '../pad-log.ts'
 import { NEWEST_KEPT, type SnapshotMeta, thinned } from '../snapshot-policy.ts'
 import { fromBytea, toBytea } from './bytes.ts'
-import { lockPads, padLockKey } from './pad-lock.ts'
+import { lockPads, lockPadsStatement, padLockKey } from './pad-lock.ts'
 import type { PgClient, PgPool } from './pool.ts'
 import { inTransaction } from './transaction.ts'
 
@@ -28,6 +28,55 @@ const READ = { isolation: 'repeatable read', readOnly: true } as const
  * for a whole tick of keystrokes is what keeps commits cheap).
  */
 const BINARY_ROW_BYTES = 64 * 1024
+
+/**
+ * An append after its pads' locks are held, in one statement (one round trip: under load each
+ * round trip waits for the database's process to be scheduled, and an append used to take six):
+ *
+ * - `upserted`: the pad rows made or touched ($1–$3, in lock order), with their keys;
+ * - `drawn`: one seq per row from the shared sequence, under the locks (MATERIALIZED: each
+ *   `nextval` runs exactly once), numbered in ascending order, so the batch's rows ($4–$8, in
+ *   their order) get increasing seqs;
+ * - `stored`: the rows whose bytes came here (a large row's are NULL: the caller inserts it with
+ *   its bytes as a binary parameter, at the seq and pad returned for it);
+ * - `claimed`: the writer claims ($9–$11; the first claim of an id stands, as SQLite's INSERT OR
+ *   IGNORE).
+ *
+ * The rows reference pad rows inserted by the same statement: foreign keys are checked at its end.
+ * Returns each row's seq and pad key, in batch order.
+ */
+const APPEND_SQL = `
+  WITH upserted AS (
+    INSERT INTO pads (id, created_at, updated_at)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+    ON CONFLICT (id) DO UPDATE SET updated_at = greatest(pads.updated_at, excluded.updated_at)
+    RETURNING id, pk
+  ),
+  drawn AS MATERIALIZED (
+    SELECT nextval('updates_seq') AS seq FROM generate_series(1, cardinality($4::text[]))
+  ),
+  numbered AS MATERIALIZED (
+    SELECT seq, row_number() OVER (ORDER BY seq) AS i FROM drawn
+  ),
+  batch AS MATERIALIZED (
+    SELECT n.seq, u.pk, r.at, r.conn, r.author, r.data
+    FROM unnest($4::text[], $5::bigint[], $6::text[], $7::text[], $8::bytea[])
+      WITH ORDINALITY AS r(pad_id, at, conn, author, data, i)
+    JOIN numbered n ON n.i = r.i
+    JOIN upserted u ON u.id = r.pad_id
+  ),
+  stored AS (
+    INSERT INTO updates (seq, pad, at, conn, author, data)
+    SELECT seq, pk, at, conn, author, data FROM batch WHERE data IS NOT NULL
+  ),
+  claimed AS (
+    INSERT INTO writers (pad, client, key_hash)
+    SELECT u.pk, c.client, c.key_hash
+    FROM unnest($9::text[], $10::bigint[], $11::bytea[]) AS c(pad_id, client, key_hash)
+    JOIN upserted u ON u.id = c.pad_id
+    ON CONFLICT DO NOTHING
+  )
+  SELECT seq, pk FROM batch ORDER BY seq`
 
 async function padPk(client: PgClient, padId: string): Promise<number | null> {
   const { rows } = await client.query<{ pk: number }>('SELECT pk FROM pads WHERE id = $1', [padId])
@@ -49,76 +98,52 @@ export class PgPadLog implements PadLog {
       data: toBytea(row.data),
       claims: row.claims && [...row.claims],
     }))
-    return inTransaction(this.pool, async (client) => {
-      await lockPads(
-        client,
-        batch.map((row) => row.padId),
-      )
-      // One row per pad, in lock order (row locks on pads are then taken in one order too).
-      const pads = new Map<string, { createdAt: number; updatedAt: number }>()
-      for (const row of batch) {
-        const pad = pads.get(row.padId)
-        if (pad) pad.updatedAt = Math.max(pad.updatedAt, row.at)
-        else pads.set(row.padId, { createdAt: row.at, updatedAt: row.at })
-      }
-      const ids = [...pads.keys()].sort((a, b) => {
-        const ka = padLockKey(a)
-        const kb = padLockKey(b)
-        return ka < kb ? -1 : ka > kb ? 1 : 0
-      })
-      const upserted = await client.query<{ id: string; pk: number }>(
-        `INSERT INTO pads (id, created_at, updated_at)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
-         ON CONFLICT (id) DO UPDATE SET updated_at = greatest(pads.updated_at, excluded.updated_at)
-         RETURNING id, pk`,
-        [ids, ids.map((id) => pads.get(id)!.createdAt), ids.map((id) => pads.get(id)!.updatedAt)],
-      )
-      const pkOf = new Map(upserted.rows.map((r) => [r.id, r.pk]))
-      // Drawn under the locks; ascending, so the batch's rows get increasing seqs in their order.
-      const drawn = await client.query<{ seq: number }>(
-        "SELECT nextval('updates_seq') AS seq FROM generate_series(1, $1::int)",
-        [batch.length],
-      )
-      const seqs = drawn.rows.map((r) => r.seq).sort((a, b) => a - b)
-      const rowsOf = batch.map((row, i) => ({ ...row, seq: seqs[i]!, pk: pkOf.get(row.padId)! }))
-      const small = rowsOf.filter((row) => row.data.byteLength < BINARY_ROW_BYTES)
-      if (small.length > 0)
-        await client.query(
-          `INSERT INTO updates (seq, pad, at, conn, author, data)
-           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])`,
-          [
-            small.map((row) => row.seq),
-            small.map((row) => row.pk),
-            small.map((row) => row.at),
-            small.map((row) => row.conn),
-            small.map((row) => row.author),
-            small.map((row) => row.data),
-          ],
-        )
-      for (const row of rowsOf)
-        if (row.data.byteLength >= BINARY_ROW_BYTES)
-          await client.query(
-            'INSERT INTO updates (seq, pad, at, conn, author, data) VALUES ($1, $2, $3, $4, $5, $6)',
-            [row.seq, row.pk, row.at, row.conn, row.author, row.data],
-          )
-      const claims = batch.flatMap((row) =>
-        row.claims && row.writer
-          ? row.claims.map((client) => ({
-              pad: pkOf.get(row.padId)!,
-              client,
-              key: Buffer.from(row.writer!, 'hex'),
-            }))
-          : [],
-      )
-      if (claims.length > 0)
-        // The first claim of an id stands: a later one (or another server's) changes nothing.
-        await client.query(
-          `INSERT INTO writers (pad, client, key_hash)
-           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING`,
-          [claims.map((c) => c.pad), claims.map((c) => c.client), claims.map((c) => c.key)],
-        )
-      return seqs
+    // One row per pad, in lock order (row locks on pads are then taken in one order too).
+    const pads = new Map<string, { createdAt: number; updatedAt: number }>()
+    for (const row of batch) {
+      const pad = pads.get(row.padId)
+      if (pad) pad.updatedAt = Math.max(pad.updatedAt, row.at)
+      else pads.set(row.padId, { createdAt: row.at, updatedAt: row.at })
+    }
+    const ids = [...pads.keys()].sort((a, b) => {
+      const ka = padLockKey(a)
+      const kb = padLockKey(b)
+      return ka < kb ? -1 : ka > kb ? 1 : 0
     })
+    const claims = batch.flatMap((row) =>
+      row.claims && row.writer
+        ? row.claims.map((client) => ({ padId: row.padId, client, key: Buffer.from(row.writer!, 'hex') }))
+        : [],
+    )
+    const isLarge = (row: { data: Buffer }) => row.data.byteLength >= BINARY_ROW_BYTES
+    // BEGIN and the locks in one round trip, everything else in one statement, then COMMIT.
+    return inTransaction(
+      this.pool,
+      async (client) => {
+        const { rows: stored } = await client.query<{ seq: number; pk: number }>(APPEND_SQL, [
+          ids,
+          ids.map((id) => pads.get(id)!.createdAt),
+          ids.map((id) => pads.get(id)!.updatedAt),
+          batch.map((row) => row.padId),
+          batch.map((row) => row.at),
+          batch.map((row) => row.conn),
+          batch.map((row) => row.author),
+          batch.map((row) => (isLarge(row) ? null : row.data)),
+          claims.map((c) => c.padId),
+          claims.map((c) => c.client),
+          claims.map((c) => c.key),
+        ])
+        // In batch order (APPEND_SQL numbers the rows by ascending seq).
+        for (const [i, row] of batch.entries())
+          if (isLarge(row))
+            await client.query(
+              'INSERT INTO updates (seq, pad, at, conn, author, data) VALUES ($1, $2, $3, $4, $5, $6)',
+              [stored[i]!.seq, stored[i]!.pk, row.at, row.conn, row.author, row.data],
+            )
+        return stored.map((r) => r.seq)
+      },
+      { withBegin: lockPadsStatement(ids) },
+    )
   }
 
   load(padId: string): Promise<LoadedLog | null> {
