@@ -19,30 +19,22 @@ export function padLockKey(padId: string): bigint {
   return createHash('sha256').update(`pad:${padId}`).digest().readBigInt64BE(0)
 }
 
-/** The lock keys of `padIds` (any order, repeats allowed), distinct, ascending. */
-function sortedKeys(padIds: Iterable<string>): bigint[] {
-  return [...new Set([...padIds].map(padLockKey))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-}
-
-// A function scan of unnest yields the array in order, and the aggregate takes each lock as its
-// row arrives: the locks are taken in the order given.
-const LOCK_KEYS_SQL = 'SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k'
-
-/** Takes the locks of `padIds` (any order, repeats allowed) in ascending key order, in one query. */
-export async function lockPads(client: PgClient, padIds: Iterable<string>): Promise<void> {
-  const keys = sortedKeys(padIds)
-  if (keys.length === 0) return
-  await client.query(LOCK_KEYS_SQL, [keys.map(String)])
+/** The lock keys of `padIds` (any order, repeats allowed), distinct, ascending, as the strings a bigint[] parameter takes. */
+export function sortedLockKeys(padIds: Iterable<string>): string[] {
+  return [...new Set([...padIds].map(padLockKey))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String)
 }
 
 /**
- * The same locks as one statement without parameters, to be sent in the same round trip as BEGIN
- * (transaction.ts `withBegin`): an append then starts its transaction and holds its pads' locks
- * after one round trip instead of two. The keys are written into the text, which is safe because
- * they are integers this module computed (never text from outside); null for no pads.
+ * The SQL that takes the locks of the keys in parameter `$n` (`sortedLockKeys`) in their order and
+ * yields one row once it holds them all: a function scan of unnest yields the array in order, and
+ * the aggregate takes each lock as its row arrives and answers only after the last one.
  */
-export function lockPadsStatement(padIds: Iterable<string>): string | null {
-  const keys = sortedKeys(padIds)
-  if (keys.length === 0) return null
-  return `SELECT count(pg_advisory_xact_lock(k)) FROM unnest('{${keys.join(',')}}'::bigint[]) AS k`
+export const lockKeysSql = (n: number): string =>
+  `SELECT count(pg_advisory_xact_lock(k)) AS locks FROM unnest($${n}::bigint[]) AS k`
+
+/** Takes the locks of `padIds` (any order, repeats allowed) in ascending key order, in one query. */
+export async function lockPads(client: PgClient, padIds: Iterable<string>): Promise<void> {
+  const keys = sortedLockKeys(padIds)
+  if (keys.length === 0) return
+  await client.query(lockKeysSql(1), [keys])
 }

@@ -15,9 +15,9 @@ import type { WriterHash } from '../../sync/writer-key.ts'
 import type { AuthorSummary, LoadedLog, LogRow, PadLog, PadSummary } from '../pad-log.ts'
 import { NEWEST_KEPT, type SnapshotMeta, thinned } from '../snapshot-policy.ts'
 import { fromBytea, toBytea } from './bytes.ts'
-import { lockPads, lockPadsStatement, padLockKey } from './pad-lock.ts'
+import { lockKeysSql, lockPads, padLockKey, sortedLockKeys } from './pad-lock.ts'
 import type { PgClient, PgPool } from './pool.ts'
-import { inTransaction } from './transaction.ts'
+import { inStatement, inTransaction } from './transaction.ts'
 
 const READ = { isolation: 'repeatable read', readOnly: true } as const
 
@@ -30,37 +30,44 @@ const READ = { isolation: 'repeatable read', readOnly: true } as const
 const BINARY_ROW_BYTES = 64 * 1024
 
 /**
- * An append after its pads' locks are held, in one statement (one round trip: under load each
- * round trip waits for the database's process to be scheduled, and an append used to take six):
+ * A whole append in one statement, so that without a large row it is one round trip, its COMMIT
+ * included (on a busy host each round trip waits for the database's process to be scheduled, and
+ * an append used to take six or seven):
  *
- * - `upserted`: the pad rows made or touched ($1–$3, in lock order), with their keys;
- * - `drawn`: one seq per row from the shared sequence, under the locks (MATERIALIZED: each
- *   `nextval` runs exactly once), numbered in ascending order, so the batch's rows ($4–$8, in
- *   their order) get increasing seqs;
- * - `stored`: the rows whose bytes came here (a large row's are NULL: the caller inserts it with
- *   its bytes as a binary parameter, at the seq and pad returned for it);
- * - `claimed`: the writer claims ($9–$11; the first claim of an id stands, as SQLite's INSERT OR
+ * - `locked`: the pads' advisory locks ($1, sorted; pad-lock.ts), one row once all are held;
+ * - `upserted`: the pad rows made or touched ($2–$4, in lock order), with their keys;
+ * - `drawn`: one seq per row from the shared sequence, numbered in ascending order, so the batch's
+ *   rows ($5–$9, in their order) get increasing seqs (MATERIALIZED: each `nextval` runs once);
+ * - `stored`: the rows whose bytes came here (a large row's are NULL: the caller inserts it with its
+ *   bytes as a binary parameter, at the seq and pad returned for it, in the same transaction);
+ * - `claimed`: the writer claims ($10–$12; the first claim of an id stands, as SQLite's INSERT OR
  *   IGNORE).
  *
- * The rows reference pad rows inserted by the same statement: foreign keys are checked at its end.
- * Returns each row's seq and pad key, in batch order.
+ * Locks first: `upserted` and `drawn` read `locked`'s one row, which its aggregate yields only
+ * after taking the last lock, so no pad row is touched and no seq drawn before every lock is held.
+ * Nothing here reads a table through the statement's snapshot (taken before the locks): the
+ * upsert and the claims see concurrent commits through their conflict checks, and `nextval` is
+ * outside snapshots. The rows reference pad rows inserted by the same statement: foreign keys are
+ * checked at its end. Returns each row's seq and pad key, in batch order.
  */
 const APPEND_SQL = `
-  WITH upserted AS (
+  WITH locked AS MATERIALIZED (${lockKeysSql(1)}),
+  upserted AS (
     INSERT INTO pads (id, created_at, updated_at)
-    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+    SELECT p.* FROM locked, unnest($2::text[], $3::bigint[], $4::bigint[]) AS p
     ON CONFLICT (id) DO UPDATE SET updated_at = greatest(pads.updated_at, excluded.updated_at)
     RETURNING id, pk
   ),
   drawn AS MATERIALIZED (
-    SELECT nextval('updates_seq') AS seq FROM generate_series(1, cardinality($4::text[]))
+    SELECT nextval('updates_seq') AS seq
+    FROM locked, generate_series(1, cardinality($5::text[]) + 0 * locked.locks)
   ),
   numbered AS MATERIALIZED (
     SELECT seq, row_number() OVER (ORDER BY seq) AS i FROM drawn
   ),
   batch AS MATERIALIZED (
     SELECT n.seq, u.pk, r.at, r.conn, r.author, r.data
-    FROM unnest($4::text[], $5::bigint[], $6::text[], $7::text[], $8::bytea[])
+    FROM unnest($5::text[], $6::bigint[], $7::text[], $8::text[], $9::bytea[])
       WITH ORDINALITY AS r(pad_id, at, conn, author, data, i)
     JOIN numbered n ON n.i = r.i
     JOIN upserted u ON u.id = r.pad_id
@@ -72,7 +79,7 @@ const APPEND_SQL = `
   claimed AS (
     INSERT INTO writers (pad, client, key_hash)
     SELECT u.pk, c.client, c.key_hash
-    FROM unnest($9::text[], $10::bigint[], $11::bytea[]) AS c(pad_id, client, key_hash)
+    FROM unnest($10::text[], $11::bigint[], $12::bytea[]) AS c(pad_id, client, key_hash)
     JOIN upserted u ON u.id = c.pad_id
     ON CONFLICT DO NOTHING
   )
@@ -116,34 +123,35 @@ export class PgPadLog implements PadLog {
         : [],
     )
     const isLarge = (row: { data: Buffer }) => row.data.byteLength >= BINARY_ROW_BYTES
-    // BEGIN and the locks in one round trip, everything else in one statement, then COMMIT.
-    return inTransaction(
-      this.pool,
-      async (client) => {
-        const { rows: stored } = await client.query<{ seq: number; pk: number }>(APPEND_SQL, [
-          ids,
-          ids.map((id) => pads.get(id)!.createdAt),
-          ids.map((id) => pads.get(id)!.updatedAt),
-          batch.map((row) => row.padId),
-          batch.map((row) => row.at),
-          batch.map((row) => row.conn),
-          batch.map((row) => row.author),
-          batch.map((row) => (isLarge(row) ? null : row.data)),
-          claims.map((c) => c.padId),
-          claims.map((c) => c.client),
-          claims.map((c) => c.key),
-        ])
-        // In batch order (APPEND_SQL numbers the rows by ascending seq).
-        for (const [i, row] of batch.entries())
-          if (isLarge(row))
-            await client.query(
-              'INSERT INTO updates (seq, pad, at, conn, author, data) VALUES ($1, $2, $3, $4, $5, $6)',
-              [stored[i]!.seq, stored[i]!.pk, row.at, row.conn, row.author, row.data],
-            )
-        return stored.map((r) => r.seq)
-      },
-      { withBegin: lockPadsStatement(ids) },
-    )
+    const values = [
+      sortedLockKeys(ids),
+      ids,
+      ids.map((id) => pads.get(id)!.createdAt),
+      ids.map((id) => pads.get(id)!.updatedAt),
+      batch.map((row) => row.padId),
+      batch.map((row) => row.at),
+      batch.map((row) => row.conn),
+      batch.map((row) => row.author),
+      batch.map((row) => (isLarge(row) ? null : row.data)),
+      claims.map((c) => c.padId),
+      claims.map((c) => c.client),
+      claims.map((c) => c.key),
+    ]
+    const seqsOf = (stored: { seq: number }[]) => stored.map((r) => r.seq)
+    // The usual append (a tick's keystrokes): one statement, its own transaction.
+    if (!batch.some(isLarge))
+      return inStatement<{ seq: number; pk: number }>(this.pool, APPEND_SQL, values).then(seqsOf)
+    return inTransaction(this.pool, async (client) => {
+      const { rows: stored } = await client.query<{ seq: number; pk: number }>(APPEND_SQL, values)
+      // In batch order (APPEND_SQL returns the rows by ascending seq).
+      for (const [i, row] of batch.entries())
+        if (isLarge(row))
+          await client.query(
+            'INSERT INTO updates (seq, pad, at, conn, author, data) VALUES ($1, $2, $3, $4, $5, $6)',
+            [stored[i]!.seq, stored[i]!.pk, row.at, row.conn, row.author, row.data],
+          )
+      return seqsOf(stored)
+    })
   }
 
   load(padId: string): Promise<LoadedLog | null> {
