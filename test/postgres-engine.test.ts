@@ -152,7 +152,7 @@ describe('PostgreSQL engine', () => {
     }
   })
 
-  test('an append of many rows, pads and claims is one round trip: one statement, its own transaction, the locks first', async () => {
+  test("an append of many rows, pads and claims is one round trip (its own transaction, the locks first), and so is a pad's load", async () => {
     // Each round trip waits for the database's process to be scheduled: on a busy host that, not
     // the work, is what an append's latency (and every keystroke's broadcast behind it) is made of.
     const storage = await openPostgres({ connectionString: await server.freshDatabase() })
@@ -183,7 +183,9 @@ describe('PostgreSQL engine', () => {
         [...seqs].sort((x, y) => x - y),
         'seqs ascending in batch order',
       )
+      sent.length = 0
       const loaded = (await storage.padLog.load('b'))!
+      assert.equal(sent.length, 1, sent.join('\n'))
       assert.deepEqual(
         loaded.updates.map((u) => u.data[0]),
         rows.filter((r) => r.padId === 'b').map((r) => r.data[0]),

@@ -9,7 +9,7 @@
  * - Every other write to a pad (snapshots, forget-history, delete) takes the same lock, so it
  *   reads the pad as the last append left it: a snapshot-if-current cannot slip a rebuilt state
  *   in beside a "forget history" that committed meanwhile.
- * - Reads of several statements run in one REPEATABLE READ transaction: one consistent view.
+ * - A pad's load is one statement: one consistent view of its snapshot, rows and claims.
  */
 import type { WriterHash } from '../../sync/writer-key.ts'
 import type { AuthorSummary, LoadedLog, LogRow, PadLog, PadSummary } from '../pad-log.ts'
@@ -18,8 +18,6 @@ import { fromBytea, toBytea } from './bytes.ts'
 import { lockKeysSql, lockPads, padLockKey, sortedLockKeys } from './pad-lock.ts'
 import type { PgClient, PgPool } from './pool.ts'
 import { inStatement, inTransaction } from './transaction.ts'
-
-const READ = { isolation: 'repeatable read', readOnly: true } as const
 
 /**
  * Rows this large go in one INSERT each, their bytes a parameter of their own, which the driver
@@ -90,6 +88,31 @@ async function padPk(client: PgClient, padId: string): Promise<number | null> {
   return rows[0]?.pk ?? null
 }
 
+/** What each row of LOAD_SQL is. */
+const LoadPart = { Pad: 0, Snapshot: 1, Update: 2, Writer: 3 } as const
+
+/**
+ * A pad's newest snapshot, the rows after it and its writer claims in one statement: one round
+ * trip (a pad opens after it: every round trip is a wait for the database's process on a busy host)
+ * and one snapshot of the database (one statement sees one, as REPEATABLE READ would across
+ * several). Rows by part, then by number (`n`: the pad's key, the snapshot's `upto`, the seq, the
+ * client id). No rows: no such pad.
+ */
+const LOAD_SQL = `
+  WITH pad AS (SELECT pk FROM pads WHERE id = $1),
+  snap AS MATERIALIZED (
+    SELECT s.upto, s.data FROM snapshots s JOIN pad ON s.pad = pad.pk ORDER BY s.upto DESC, s.id DESC LIMIT 1
+  )
+  SELECT ${LoadPart.Pad} AS kind, pk AS n, NULL::bytea AS data FROM pad
+  UNION ALL
+  SELECT ${LoadPart.Snapshot}, upto, data FROM snap
+  UNION ALL
+  SELECT ${LoadPart.Update}, u.seq, u.data FROM updates u JOIN pad ON u.pad = pad.pk
+  WHERE u.seq > coalesce((SELECT upto FROM snap), 0)
+  UNION ALL
+  SELECT ${LoadPart.Writer}, w.client, w.key_hash FROM writers w JOIN pad ON w.pad = pad.pk
+  ORDER BY kind, n`
+
 export class PgPadLog implements PadLog {
   private readonly pool: PgPool
 
@@ -154,38 +177,23 @@ export class PgPadLog implements PadLog {
     })
   }
 
-  load(padId: string): Promise<LoadedLog | null> {
-    return inTransaction(
-      this.pool,
-      async (client): Promise<LoadedLog | null> => {
-        const pk = await padPk(client, padId)
-        if (pk === null) return null
-        const snapshot = (
-          await client.query<{ upto: number; data: Buffer }>(
-            'SELECT upto, data FROM snapshots WHERE pad = $1 ORDER BY upto DESC, id DESC LIMIT 1',
-            [pk],
-          )
-        ).rows[0]
-        const upto = snapshot?.upto ?? 0
-        const updates = await client.query<{ seq: number; data: Buffer }>(
-          'SELECT seq, data FROM updates WHERE pad = $1 AND seq > $2 ORDER BY seq',
-          [pk, upto],
-        )
-        const claimed = await client.query<{ client: number; key_hash: Buffer }>(
-          'SELECT client, key_hash FROM writers WHERE pad = $1',
-          [pk],
-        )
-        const writers = new Map<number, WriterHash>()
-        for (const row of claimed.rows) writers.set(row.client, row.key_hash.toString('hex'))
-        return {
-          snapshot: snapshot ? fromBytea(snapshot.data) : null,
-          snapshotUpto: upto,
-          updates: updates.rows.map((r) => ({ seq: r.seq, data: fromBytea(r.data) })),
-          writers,
-        }
-      },
-      READ,
-    )
+  async load(padId: string): Promise<LoadedLog | null> {
+    const rows = await inStatement<{ kind: number; n: number; data: Buffer | null }>(this.pool, LOAD_SQL, [
+      padId,
+    ])
+    if (rows[0]?.kind !== LoadPart.Pad) return null
+    let snapshot: Uint8Array | null = null
+    let snapshotUpto = 0
+    const updates: { seq: number; data: Uint8Array }[] = []
+    const writers = new Map<number, WriterHash>()
+    for (const row of rows) {
+      if (row.kind === LoadPart.Snapshot) {
+        snapshot = fromBytea(row.data!)
+        snapshotUpto = row.n
+      } else if (row.kind === LoadPart.Update) updates.push({ seq: row.n, data: fromBytea(row.data!) })
+      else if (row.kind === LoadPart.Writer) writers.set(row.n, row.data!.toString('hex'))
+    }
+    return { snapshot, snapshotUpto, updates, writers }
   }
 
   writeSnapshot(padId: string, upto: number, state: Uint8Array, at = Date.now()): Promise<void> {
