@@ -5,7 +5,7 @@
  * PostgreSQL / SQLite. PostgreSQL is a private server the benchmark starts (bench/postgres.ts,
  * stock `initdb`); both servers run with the shipped settings, as `npm start` runs them.
  *
- * Options: `--engines=sqlite,postgres` (default both), `--only=fanout,persistence,cold,kill`,
+ * Options: `--engines=sqlite,postgres` (default; also `sqlite-full`), `--only=fanout,persistence,cold,kill`,
  * `--clients=200`, `--rounds=3` (2 s typing slices per engine, interleaved), `--cold-updates=50000`,
  * `--cold-trials=3`, `--writers=16`, `--per-writer=1250`, `--kill-runs=3`, `--profile`.
  * Writes bench/out/engines-results.json and bench/out/engines.md (the tables for
@@ -29,12 +29,22 @@ import {
   serverThroughput,
 } from './storage.ts'
 
-const ENGINES = { sqlite: 'summitpad', postgres: 'summitpad-postgres' } as const satisfies Record<
-  string,
-  ServerKind
->
+/**
+ * `sqlite-full` is not a second engine but SQLite with `DURABILITY=full` (a setting changed for it,
+ * on request only): an fsync per commit, the durability PostgreSQL's `synchronous_commit = on`
+ * gives, to tell the price of that fsync from the price of the engine.
+ */
+const ENGINES = {
+  sqlite: 'summitpad',
+  'sqlite-full': 'summitpad-durable',
+  postgres: 'summitpad-postgres',
+} as const satisfies Record<string, ServerKind>
 type Engine = keyof typeof ENGINES
-const ENGINE_LABEL: Record<Engine, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' }
+const ENGINE_LABEL: Record<Engine, string> = {
+  sqlite: 'SQLite',
+  'sqlite-full': 'SQLite, DURABILITY=full',
+  postgres: 'PostgreSQL',
+}
 
 const SCENARIOS = ['fanout', 'persistence', 'cold', 'kill'] as const
 type Scenario = (typeof SCENARIOS)[number]
@@ -300,7 +310,7 @@ function sideBySide<T>(
   extra: [label: string, cells: Partial<Record<Engine, string>>, ratioCell: string][] = [],
 ): string {
   const header = ['', ...engines.map((e) => ENGINE_LABEL[e])]
-  const both = engines.length === 2
+  const both = engines.includes('postgres') && engines.includes('sqlite')
   if (both) header.push('PostgreSQL / SQLite')
   const lines: string[][] = []
   for (const [label, figure, format] of rows) {

@@ -38,19 +38,27 @@ function summitpadStartArgs(): string[] {
 
 /**
  * `summitpad-postgres` is Summitpad with DATABASE_URL set, on the benchmark's own PostgreSQL
- * (bench/postgres.ts), everything else as `summitpad`: not in the default run (it needs
- * PostgreSQL installed), only where asked for (bench/engines.ts).
+ * (bench/postgres.ts), and `summitpad-durable` Summitpad on SQLite with `DURABILITY=full` (an
+ * fsync per commit, as PostgreSQL's `synchronous_commit = on` does), everything else as
+ * `summitpad`: not in the default run, only where asked for (bench/engines.ts).
  */
-export type ServerKind = 'summitpad' | 'summitpad-postgres' | 'reference' | 'reference-leveldb' | 'relay'
+export type ServerKind =
+  | 'summitpad'
+  | 'summitpad-postgres'
+  | 'summitpad-durable'
+  | 'reference'
+  | 'reference-leveldb'
+  | 'relay'
 
 export const isSummitpad = (kind: ServerKind): boolean =>
-  kind === 'summitpad' || kind === 'summitpad-postgres'
+  kind === 'summitpad' || kind === 'summitpad-postgres' || kind === 'summitpad-durable'
 
 export const ALL_SERVERS: readonly ServerKind[] = ['summitpad', 'reference', 'reference-leveldb', 'relay']
 
 export const LABEL: Record<ServerKind, string> = {
   summitpad: 'Summitpad',
   'summitpad-postgres': 'Summitpad (PostgreSQL)',
+  'summitpad-durable': 'Summitpad (SQLite, DURABILITY=full)',
   reference: 'reference (memory)',
   'reference-leveldb': 'reference (leveldb)',
   relay: 'relay (floor)',
@@ -60,6 +68,7 @@ export const LABEL: Record<ServerKind, string> = {
 export const PERSISTENT: Record<ServerKind, boolean> = {
   summitpad: true,
   'summitpad-postgres': true,
+  'summitpad-durable': true,
   reference: false,
   'reference-leveldb': true,
   relay: false,
@@ -72,6 +81,7 @@ const EXIT_ON_SIGTERM = pathToFileURL(path.join(ROOT, 'bench/exit-on-sigterm.mjs
 const READY: Record<ServerKind, RegExp> = {
   summitpad: /Summitpad listening on/,
   'summitpad-postgres': /Summitpad listening on/,
+  'summitpad-durable': /Summitpad listening on/,
   reference: /running at/,
   'reference-leveldb': /running at/,
   relay: /relay listening on/,
@@ -179,6 +189,7 @@ export class ServerProcess {
     switch (kind) {
       case 'summitpad':
       case 'summitpad-postgres':
+      case 'summitpad-durable':
         args = [...nodeArgs, ...summitpadStartArgs()]
         Object.assign(env, {
           DATA_DIR: dataDir,
@@ -187,6 +198,7 @@ export class ServerProcess {
           // venue's people do from its one NAT address. A scenario that must change a setting
           // passes it in `env`, and its report says which and why.
         })
+        if (kind === 'summitpad-durable') env.DURABILITY = 'full'
         if (kind === 'summitpad-postgres') {
           const { databaseFor } = await import('./postgres.ts')
           env.DATABASE_URL = await databaseFor(dataDir)
