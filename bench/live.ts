@@ -52,6 +52,8 @@ export interface TypingResult {
   rssBytes: number
   /** p99 ÷ the in-memory reference's p99, middle 90 % over resampled rounds (see p99RatioInterval). */
   p99VsReference?: [number, number]
+  /** Summitpad on PostgreSQL only: its p99 ÷ Summitpad on SQLite's, the same way (bench/engines.ts). */
+  p99VsSqlite?: [number, number]
 }
 
 function typingResult(tracker: Tracker, window: WindowStats, server: ServerProcess): TypingResult {
@@ -151,6 +153,8 @@ async function typingInTurns(
       const result = typingResult(d.clients.tracker, mergeWindows(d.windows), d.server)
       const own = roundLatencies.get(d.kind)
       if (reference && own && d.kind !== 'reference') result.p99VsReference = p99RatioInterval(own, reference)
+      const sqlite = roundLatencies.get('summitpad')
+      if (sqlite && own && d.kind === 'summitpad-postgres') result.p99VsSqlite = p99RatioInterval(own, sqlite)
       results[d.kind] = result
     }
     return results

@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { prng } from '../test/prng.ts'
 
-const CLOCK_TICKS_PER_SECOND = (() => {
+export const CLOCK_TICKS_PER_SECOND = (() => {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
   } catch {

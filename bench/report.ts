@@ -60,15 +60,15 @@ const isError = <T>(o: Outcome<T> | undefined): o is { error: string } =>
   o !== undefined && typeof o === 'object' && o !== null && 'error' in o
 const ok = <T>(o: Outcome<T> | undefined): T | undefined => (o === undefined || isError(o) ? undefined : o)
 
-function ms(x: number): string {
+export function ms(x: number): string {
   if (!Number.isFinite(x)) return '—'
   if (x < 1) return x.toFixed(3)
   if (x < 10) return x.toFixed(2)
   if (x < 100) return x.toFixed(1)
   return Math.round(x).toLocaleString('en-US')
 }
-const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—')
-const pct = (x: number): string =>
+export const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—')
+export const pct = (x: number): string =>
   Number.isFinite(x) ? `${x >= 99.95 && x < 100 ? '99.9' : x.toFixed(x >= 100 ? 0 : 1)} %` : '—'
 const kib = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / 1024).toFixed(1)}` : '—')
 const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(0)}` : '—')
@@ -79,7 +79,7 @@ function noiseOf(r: TypingResult): string {
   return `; rounds resampled, 90 %: ${range[0].toFixed(2)}–${range[1].toFixed(2)}×`
 }
 
-function ratio(x: number | undefined, ref: number | undefined): string {
+export function ratio(x: number | undefined, ref: number | undefined): string {
   if (x === undefined || ref === undefined || !Number.isFinite(x) || !Number.isFinite(ref) || ref === 0)
     return '—'
   return `${(x / ref).toFixed(2)}×`
@@ -106,7 +106,7 @@ function eachServer<T>(
   }
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
 }
@@ -119,7 +119,7 @@ function errorRow(kind: ServerKind, o: { error: string }, width: number): string
 
 /** Connect → synced with the content, the figure a person waits for. */
 export const coldMs = (t: ColdLoadTrial): number => Math.max(t.syncedMs, t.contentMs)
-const median = (xs: number[]): number => {
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN
 }

@@ -36,12 +36,29 @@ function summitpadStartArgs(): string[] {
   return args
 }
 
-export type ServerKind = 'summitpad' | 'reference' | 'reference-leveldb' | 'relay'
+/**
+ * `summitpad-postgres` is Summitpad with DATABASE_URL set, on the benchmark's own PostgreSQL
+ * (bench/postgres.ts), and `summitpad-durable` Summitpad on SQLite with `DURABILITY=full` (an
+ * fsync per commit, as PostgreSQL's `synchronous_commit = on` does), everything else as
+ * `summitpad`: not in the default run, only where asked for (bench/engines.ts).
+ */
+export type ServerKind =
+  | 'summitpad'
+  | 'summitpad-postgres'
+  | 'summitpad-durable'
+  | 'reference'
+  | 'reference-leveldb'
+  | 'relay'
+
+export const isSummitpad = (kind: ServerKind): boolean =>
+  kind === 'summitpad' || kind === 'summitpad-postgres' || kind === 'summitpad-durable'
 
 export const ALL_SERVERS: readonly ServerKind[] = ['summitpad', 'reference', 'reference-leveldb', 'relay']
 
 export const LABEL: Record<ServerKind, string> = {
   summitpad: 'Summitpad',
+  'summitpad-postgres': 'Summitpad (PostgreSQL)',
+  'summitpad-durable': 'Summitpad (SQLite, DURABILITY=full)',
   reference: 'reference (memory)',
   'reference-leveldb': 'reference (leveldb)',
   relay: 'relay (floor)',
@@ -50,6 +67,8 @@ export const LABEL: Record<ServerKind, string> = {
 /** Whether the server keeps pads across a restart. */
 export const PERSISTENT: Record<ServerKind, boolean> = {
   summitpad: true,
+  'summitpad-postgres': true,
+  'summitpad-durable': true,
   reference: false,
   'reference-leveldb': true,
   relay: false,
@@ -61,6 +80,8 @@ const EXIT_ON_SIGTERM = pathToFileURL(path.join(ROOT, 'bench/exit-on-sigterm.mjs
 
 const READY: Record<ServerKind, RegExp> = {
   summitpad: /Summitpad listening on/,
+  'summitpad-postgres': /Summitpad listening on/,
+  'summitpad-durable': /Summitpad listening on/,
   reference: /running at/,
   'reference-leveldb': /running at/,
   relay: /relay listening on/,
@@ -167,6 +188,8 @@ export class ServerProcess {
     let args: string[]
     switch (kind) {
       case 'summitpad':
+      case 'summitpad-postgres':
+      case 'summitpad-durable':
         args = [...nodeArgs, ...summitpadStartArgs()]
         Object.assign(env, {
           DATA_DIR: dataDir,
@@ -175,6 +198,11 @@ export class ServerProcess {
           // venue's people do from its one NAT address. A scenario that must change a setting
           // passes it in `env`, and its report says which and why.
         })
+        if (kind === 'summitpad-durable') env.DURABILITY = 'full'
+        if (kind === 'summitpad-postgres') {
+          const { databaseFor } = await import('./postgres.ts')
+          env.DATABASE_URL = await databaseFor(dataDir)
+        }
         break
       case 'reference':
         args = [...nodeArgs, REFERENCE_SERVER]
@@ -205,7 +233,7 @@ export class ServerProcess {
 
   /** The URL a y-websocket provider is given; the room (pad id) is appended with a slash. */
   get serverUrl(): string {
-    return this.kind === 'summitpad' ? `ws://${HOST}:${this.port}/sync` : `ws://${HOST}:${this.port}`
+    return isSummitpad(this.kind) ? `ws://${HOST}:${this.port}/sync` : `ws://${HOST}:${this.port}`
   }
 
   padUrl(padId: string): string {

@@ -30,7 +30,7 @@ import {
   waitUntil,
 } from './metrics.ts'
 import type { PadLog } from './pad-log.ts'
-import { ROOT, type RunOptions, type ServerKind, ServerProcess, tempDir } from './servers.ts'
+import { isSummitpad, ROOT, type RunOptions, type ServerKind, ServerProcess, tempDir } from './servers.ts'
 
 interface MemoryRead {
   rss: number
@@ -247,19 +247,21 @@ export async function coldLoad(
     startMs: null,
     feedMs: 0,
   }
-  if (kind === 'summitpad') {
+  if (isSummitpad(kind)) {
     const fedDir = tempDir('cold-fed')
     const padIds = coldPadIds(trials)
-    result.feedMs = await feedSummitpad(fedDir, log, padIds, options)
-    const logOnlyDir = tempDir('cold-log')
-    writeLogOnly(logOnlyDir, log, padIds)
-    const startMs = { fed: 0, logOnly: 0 }
+    result.feedMs = await feedSummitpad(kind, fedDir, log, padIds, options)
+    // Bare log rows are written with SQLite's PadStore: the SQLite engine only.
+    const logOnlyDir = kind === 'summitpad' ? tempDir('cold-log') : null
+    if (logOnlyDir) writeLogOnly(logOnlyDir, log, padIds)
+    const startMs = { fed: 0, logOnly: Number.NaN }
     for (const [which, dataDir] of [
       ['fed', fedDir],
       ['logOnly', logOnlyDir],
     ] as const) {
+      if (dataDir === null) continue
       const t0 = performance.now()
-      const server = await ServerProcess.start('summitpad', { ...options, dataDir })
+      const server = await ServerProcess.start(kind, { ...options, dataDir })
       startMs[which] = performance.now() - t0
       try {
         // One pad of the same size first, unmeasured: a server in use has opened pads before, and
@@ -296,13 +298,14 @@ export async function coldLoad(
  * time per pad.
  */
 async function feedSummitpad(
+  kind: ServerKind,
   dataDir: string,
   log: PadLog,
   padIds: readonly string[],
   options: RunOptions,
 ): Promise<number> {
   const env = { MESSAGE_RATE: '1000000', MESSAGE_BURST: '10000000' }
-  const server = await ServerProcess.start('summitpad', { ...options, dataDir, env })
+  const server = await ServerProcess.start(kind, { ...options, dataDir, env })
   const times: number[] = []
   try {
     for (const padId of padIds) {

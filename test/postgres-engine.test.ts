@@ -1,7 +1,8 @@
 /**
  * What the PostgreSQL engine guarantees beyond the storage contract, on this file's own
  * PostgreSQL (postgres.ts): migrations racing at start, a database restart under an idle pool,
- * two servers appending to one pad at once, a COMMIT whose answer never comes, deadlocks retried.
+ * two servers appending to one pad at once, a COMMIT whose answer never comes, deadlocks retried,
+ * the round trips of an append.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
@@ -146,6 +147,50 @@ describe('PostgreSQL engine', () => {
         [[7, 'cc'.repeat(32)]],
         'claims are per pad',
       )
+    } finally {
+      await storage.close()
+    }
+  })
+
+  test("an append of many rows, pads and claims is one round trip (its own transaction, the locks first), and so is a pad's load", async () => {
+    // Each round trip waits for the database's process to be scheduled: on a busy host that, not
+    // the work, is what an append's latency (and every keystroke's broadcast behind it) is made of.
+    const storage = await openPostgres({ connectionString: await server.freshDatabase() })
+    try {
+      await storage.padLog.appendBatch([row('a', [0])])
+      const sent: string[] = []
+      const counted = new WeakSet<object>()
+      storage.pool.on('acquire', (client) => {
+        if (counted.has(client)) return
+        counted.add(client)
+        const query = client.query.bind(client) as (...args: unknown[]) => unknown
+        client.query = ((...args: unknown[]) => {
+          const text = args[0]
+          sent.push(typeof text === 'string' ? text : String((text as { text?: string }).text))
+          return query(...args)
+        }) as typeof client.query
+      })
+      const rows = Array.from({ length: 40 }, (_, i) => ({
+        ...row(['a', 'b', 'c'][i % 3]!, [i]),
+        claims: [i],
+        writer: 'ab'.repeat(32),
+      }))
+      const seqs = await storage.padLog.appendBatch(rows)
+      assert.equal(sent.length, 1, sent.join('\n'))
+      assert.match(sent[0]!, /^\s*WITH locked AS MATERIALIZED \(SELECT count\(pg_advisory_xact_lock/)
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((x, y) => x - y),
+        'seqs ascending in batch order',
+      )
+      sent.length = 0
+      const loaded = (await storage.padLog.load('b'))!
+      assert.equal(sent.length, 1, sent.join('\n'))
+      assert.deepEqual(
+        loaded.updates.map((u) => u.data[0]),
+        rows.filter((r) => r.padId === 'b').map((r) => r.data[0]),
+      )
+      assert.equal(loaded.writers.size, rows.filter((r) => r.padId === 'b').length)
     } finally {
       await storage.close()
     }

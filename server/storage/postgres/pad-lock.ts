@@ -19,13 +19,22 @@ export function padLockKey(padId: string): bigint {
   return createHash('sha256').update(`pad:${padId}`).digest().readBigInt64BE(0)
 }
 
+/** The lock keys of `padIds` (any order, repeats allowed), distinct, ascending, as the strings a bigint[] parameter takes. */
+export function sortedLockKeys(padIds: Iterable<string>): string[] {
+  return [...new Set([...padIds].map(padLockKey))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String)
+}
+
+/**
+ * The SQL that takes the locks of the keys in parameter `$n` (`sortedLockKeys`) in their order and
+ * yields one row once it holds them all: a function scan of unnest yields the array in order, and
+ * the aggregate takes each lock as its row arrives and answers only after the last one.
+ */
+export const lockKeysSql = (n: number): string =>
+  `SELECT count(pg_advisory_xact_lock(k)) AS locks FROM unnest($${n}::bigint[]) AS k`
+
 /** Takes the locks of `padIds` (any order, repeats allowed) in ascending key order, in one query. */
 export async function lockPads(client: PgClient, padIds: Iterable<string>): Promise<void> {
-  const keys = [...new Set([...padIds].map(padLockKey))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  const keys = sortedLockKeys(padIds)
   if (keys.length === 0) return
-  // A function scan of unnest yields the array in order, and the aggregate takes each lock as
-  // its row arrives: the locks are taken in the order given.
-  await client.query('SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k', [
-    keys.map(String),
-  ])
+  await client.query(lockKeysSql(1), [keys])
 }

@@ -1,5 +1,6 @@
 /**
- * One transaction on a pooled connection, retried when PostgreSQL says retrying is safe.
+ * One transaction on a pooled connection (or one statement as its own, `inStatement`), retried
+ * when PostgreSQL says retrying is safe.
  *
  * - Deadlock (40P01) and serialization failure (40001): the transaction was rolled back by the
  *   database, so running it again from the start is what PostgreSQL's documentation asks for.
@@ -12,6 +13,7 @@
  * connection's own `error` event (the database going away between two queries) is caught here:
  * the pool only listens on idle ones, and an unheard `error` ends the process.
  */
+import type pg from 'pg'
 import type { PgClient, PgPool } from './pool.ts'
 
 /** SQLSTATEs after which the whole transaction may simply run again. */
@@ -31,6 +33,27 @@ const sqlState = (err: unknown): string | undefined =>
   typeof err === 'object' && err !== null && 'code' in err
     ? String((err as { code: unknown }).code)
     : undefined
+
+const retryable = (err: unknown): boolean => RETRYABLE.has(sqlState(err) ?? '')
+
+/**
+ * One statement as its own transaction (autocommit: one round trip, its COMMIT included; with
+ * `synchronous_commit` on, the answer comes once it is durable), retried as `inTransaction` retries.
+ * A connection that failed is destroyed by the pool (`pool.query` releases it with the error).
+ */
+export async function inStatement<R extends pg.QueryResultRow>(
+  pool: PgPool,
+  text: string,
+  values: unknown[],
+): Promise<R[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await pool.query<R>(text, values)).rows
+    } catch (err) {
+      if (!retryable(err) || attempt >= MAX_TRANSACTION_TRIES) throw err
+    }
+  }
+}
 
 export async function inTransaction<T>(
   pool: PgPool,
@@ -53,7 +76,7 @@ export async function inTransaction<T>(
       client.release()
       return result
     } catch (err) {
-      const retry = RETRYABLE.has(sqlState(err) ?? '') && attempt < MAX_TRANSACTION_TRIES
+      const retry = retryable(err) && attempt < MAX_TRANSACTION_TRIES
       if (lost === null) {
         try {
           await client.query('ROLLBACK')
