@@ -19,6 +19,7 @@ import {
   type TestServer,
   waitFor,
 } from './helpers.ts'
+import { queryRows } from './stored-rows.ts'
 
 const ADMIN = 'organiser-secret-token-for-tests'
 
@@ -191,7 +192,7 @@ describe('links', () => {
     const body = { title: 'Claimed', kind: 'talk', id: 'organisers-next-pad' }
     const byLink = await call('POST', '/api/events/event-a/pads', { token: linksA.edit, body })
     assert.equal(byLink.status, 403)
-    assert.equal(server.store.exists('organisers-next-pad'), false)
+    assert.equal(await server.storage.padLog.exists('organisers-next-pad'), false)
     const { id, ...unnamed } = body
     assert.equal(id, 'organisers-next-pad')
     assert.equal(
@@ -425,7 +426,7 @@ describe('websocket access', () => {
     await refusedWith(pads.unfiled, { token: linksA.edit }, 4403)
     // A refused socket never loads or creates a pad.
     await refusedWith('never-created', { token: linksA.edit }, 4403)
-    assert.equal(server.store.exists('never-created'), false)
+    assert.equal(await server.storage.padLog.exists('never-created'), false)
     assert.equal(server.rooms.get('never-created'), undefined)
   })
 
@@ -455,19 +456,28 @@ describe('websocket access', () => {
       () => server.rooms.get(pads.a)?.doc.getText('notes').toString().includes('Notes so far') === true,
     )
     await server.rooms.flush()
-    const stored = () => {
-      const rows = server.db
-        .prepare(
-          `SELECT 'u' AS t, seq AS n, data FROM updates WHERE pad = (SELECT pk FROM pads WHERE id = ?)
-           UNION ALL SELECT 's', upto, data FROM snapshots WHERE pad = (SELECT pk FROM pads WHERE id = ?) ORDER BY 1, 2`,
-        )
-        .all(pads.a, pads.a) as { t: string; n: number; data: Buffer }[]
-      return rows.map((r) => `${r.t}${r.n}:${r.data.toString('hex')}`)
+    // Every stored row and snapshot of the pad, bytes and all (no interface reads older snapshots).
+    const stored = async () => {
+      const rows = await queryRows(
+        server,
+        `SELECT 'u' AS t, seq AS n, data FROM updates WHERE pad = (SELECT pk FROM pads WHERE id = ?)
+         UNION ALL SELECT 's', upto, data FROM snapshots WHERE pad = (SELECT pk FROM pads WHERE id = ?) ORDER BY 1, 2`,
+        [pads.a, pads.a],
+      )
+      return rows.map((r) => `${r.t}${r.n}:${(r.data as Buffer).toString('hex')}`)
     }
-    const before = stored()
+    const before = await stored()
 
     const raw = await rawSocket(server.wsUrl, pads.a, { query: `token=${linksA.read}` })
     raw.ws.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+    const frames = () =>
+      raw.received
+        .map((f) => decodeMessage(f))
+        .filter((m) => m.ok)
+        .map((m) => m.value)
+    // In the room first: before it joins, a socket may only queue a few frames (1008 past them),
+    // and joining waits for the link check and the pad's load, a round trip on PostgreSQL.
+    await waitFor('the answer to the first step 1', () => frames().some((m) => m.type === 'sync-step2'))
     const attacker = new Y.Doc()
     const updates: Uint8Array[] = []
     attacker.on('update', (u: Uint8Array) => updates.push(u))
@@ -475,11 +485,6 @@ describe('websocket access', () => {
     for (const update of updates) raw.ws.send(encodeSyncUpdate(update))
     raw.ws.send(encodeSyncStep2(Y.encodeStateAsUpdate(attacker)))
     // Frames are handled in order: the answer to this step 1 means all of the above was handled.
-    const frames = () =>
-      raw.received
-        .map((f) => decodeMessage(f))
-        .filter((m) => m.ok)
-        .map((m) => m.value)
     raw.ws.send(encodeSyncStep1(Y.encodeStateVector(attacker)))
     await waitFor(
       'answers to both step 1s',
@@ -495,7 +500,7 @@ describe('websocket access', () => {
     assert.deepEqual(told[0], { type: 'auth-denied', reason: 'read-only' })
     const text = server.rooms.get(pads.a)!.doc.getText('notes').toString()
     assert.ok(!text.includes('x'), 'nothing of the viewer reached the pad')
-    const afterRows = stored()
+    const afterRows = await stored()
     // Byte-identical apart from the editor's own "LIVE " row.
     assert.deepEqual(afterRows.slice(0, before.length), before)
     assert.equal(afterRows.length, before.length + 1)
@@ -584,7 +589,9 @@ describe('websocket access', () => {
     await server.rooms.flush()
     assert.ok(!(server.rooms.get(pads.b)?.doc.getText('notes').toString() ?? '').includes('AFTER-ROTATION'))
     assert.ok(
-      !server.store.load(pads.b)!.updates.some((row) => Buffer.from(row.data).includes('AFTER-ROTATION')),
+      !(await server.storage.padLog.load(pads.b))!.updates.some((row) =>
+        Buffer.from(row.data).includes('AFTER-ROTATION'),
+      ),
     )
     raw.ws.terminate()
     const fresh = await json<Links>(await call('GET', '/api/events/event-b/links', { token: ADMIN }))

@@ -21,9 +21,8 @@ import { type Config, DEFAULTS } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { MemoryPadLog, type MemoryPadLogOptions } from '../server/storage/memory-pad-log.ts'
 import { type MemoryStorage, openMemoryStorage } from '../server/storage/memory-storage.ts'
-import { openPostgres } from '../server/storage/postgres/open.ts'
-import { testPostgres } from './postgres.ts'
 import { prng } from './prng.ts'
+import { testDatabaseUrl } from './test-storage.ts'
 
 export function tempDir(prefix = 'summitpad-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
@@ -39,8 +38,9 @@ export interface TestServer extends Summitpad {
 /**
  * The pad log the rooms of test servers persist to: SQLite's, unless SUMMITPAD_TEST_PAD_LOG=memory
  * (then a MemoryPadLog answering after random delays, seeded by SUMMITPAD_TEST_PAD_LOG_SEED or at
- * random, printed), so that any suite can run its sync tests against an asynchronous store; or
- * SUMMITPAD_TEST_PAD_LOG=postgres (PgPadLog in the test process's own PostgreSQL, postgres.ts).
+ * random, printed), so that any suite can run its sync tests against an asynchronous store.
+ * (SUMMITPAD_TEST_PAD_LOG=postgres, once the rooms' log alone on PostgreSQL, is now the whole
+ * storage there: SUMMITPAD_TEST_STORAGE=postgres, test-storage.ts.)
  */
 function padLogFromEnv(): OpsOptions['padLog'] {
   if (process.env.SUMMITPAD_TEST_PAD_LOG !== 'memory') return undefined
@@ -65,32 +65,21 @@ export function slowMemoryStorage(seed: number): MemoryStorage {
 }
 
 /**
- * SUMMITPAD_TEST_PAD_LOG=postgres: one database per data dir, so that a server restarted on the
- * same data dir finds its pads again, as it would in its SQLite file.
+ * Starts a server as a test's own, on the engine SUMMITPAD_TEST_STORAGE picks (test-storage.ts):
+ * on PostgreSQL through DATABASE_URL (`config.databaseUrl`, the production path), a database per
+ * data dir, so a restart on the same data dir finds its pads. A test that gives its own storage
+ * or pad log, or a `databaseUrl` (null: SQLite), runs on that.
  */
-const postgresOfDataDir = new Map<string, string>()
-
-async function postgresPadLog(dataDir: string) {
-  const server = await testPostgres()
-  let url = postgresOfDataDir.get(dataDir)
-  if (url === undefined) {
-    url = await server.freshDatabase()
-    postgresOfDataDir.set(dataDir, url)
-    console.log(`# pad log in PostgreSQL (started in ${server.startMs} ms)`)
-  }
-  return openPostgres({ connectionString: url })
-}
-
 export async function startTestServer(
   overrides: Partial<Config> = {},
   options: OpsOptions = {},
 ): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? tempDir()
-  const postgres =
-    process.env.SUMMITPAD_TEST_PAD_LOG === 'postgres' && !options.padLog
-      ? await postgresPadLog(dataDir)
-      : null
-  const ops: OpsOptions = { padLog: postgres ? () => postgres.padLog : padLogFromEnv(), ...options }
+  const databaseUrl =
+    overrides.databaseUrl !== undefined || options.storage || options.padLog
+      ? (overrides.databaseUrl ?? null)
+      : await testDatabaseUrl(dataDir)
+  const ops: OpsOptions = { padLog: padLogFromEnv(), ...options }
   const logLines: Record<string, unknown>[] = []
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -98,20 +87,16 @@ export async function startTestServer(
       done()
     },
   })
-  const config: Config = { ...DEFAULTS, port: 0, logLevel: 'warn', unloadDelayMs: 200, ...overrides, dataDir }
-  const server = await startSummitpad(config, createLogger(config.logLevel, sink), ops).catch(async (err) => {
-    await postgres?.close()
-    throw err
-  })
-  if (postgres) {
-    const closeServer = server.close
-    let closing: Promise<void> | null = null
-    // The pool ends after the server has flushed its rooms into it.
-    server.close = () => {
-      closing ??= closeServer().finally(() => postgres.close())
-      return closing
-    }
+  const config: Config = {
+    ...DEFAULTS,
+    port: 0,
+    logLevel: 'warn',
+    unloadDelayMs: 200,
+    ...overrides,
+    dataDir,
+    databaseUrl,
   }
+  const server = await startSummitpad(config, createLogger(config.logLevel, sink), ops)
   return Object.assign(server, { wsUrl: server.url.replace(/^http/, 'ws') + '/sync', dataDir, logLines })
 }
 

@@ -28,6 +28,7 @@ import {
   tempDir,
   waitFor,
 } from './helpers.ts'
+import { countPadRows, padPk, queryRows } from './stored-rows.ts'
 
 const ICS = fs.readFileSync(new URL('./fixtures/lpc-2026.ics', import.meta.url), 'utf8')
 
@@ -117,18 +118,9 @@ async function padText(server: TestServer, id: string): Promise<string> {
 
 const linesEqualTo = (text: string, line: string) => text.split('\n').filter((l) => l === line).length
 
-function logRows(server: TestServer, id: string): { conn: string }[] {
-  return server.db
-    .prepare('SELECT u.conn FROM updates u JOIN pads p ON p.pk = u.pad WHERE p.id = ? ORDER BY u.seq')
-    .all(id) as { conn: string }[]
-}
-
-function countRows(server: TestServer, table: 'updates' | 'snapshots', padPk: number): number {
-  return (server.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE pad = ?`).get(padPk) as { n: number }).n
-}
-
-function padPk(server: TestServer, id: string): number | undefined {
-  return (server.db.prepare('SELECT pk FROM pads WHERE id = ?').get(id) as { pk: number } | undefined)?.pk
+/** The pad's log rows, oldest first (none for a pad never stored). */
+function logRows(server: TestServer, id: string): Promise<{ conn: string }[]> {
+  return server.storage.history.rows(id)
 }
 
 /** Polls an async condition, bounded. */
@@ -477,7 +469,7 @@ describe('events and pads: create, list, get, update, delete', () => {
     const writer = connect(server.wsUrl, pad.id, { name: 'Alex' })
     await writer.synced()
     writer.text.insert(writer.text.length, '\nDECISION: keep the legacy ioctl for one more release\n')
-    await waitFor('typing stored', () => logRows(server, pad.id).length === 2)
+    await waitFor('typing stored', async () => (await logRows(server, pad.id)).length === 2)
     const before = writer.text.toString()
 
     const patched = ok<PadInfo>(
@@ -494,7 +486,7 @@ describe('events and pads: create, list, get, update, delete', () => {
     await sleep(200)
     assert.equal(writer.text.toString(), before, 'the open pad did not change')
     assert.equal(await padText(server, pad.id), before, 'a newcomer sees the same text')
-    assert.equal(logRows(server, pad.id).length, 2, 'nothing was written to the pad’s log')
+    assert.equal((await logRows(server, pad.id)).length, 2, 'nothing was written to the pad’s log')
     writer.destroy()
   })
 
@@ -521,9 +513,12 @@ describe('events and pads: create, list, get, update, delete', () => {
 
 // ==================================================================== migrations
 
+// SQLite's own migrations (user_version, a file of the previous schema): they run on SQLite
+// whatever SUMMITPAD_TEST_STORAGE says. PostgreSQL's (migrate.ts: concurrent migrators, a newer
+// schema refused) are postgres-engine.test.ts's.
 describe('schema migrations', () => {
   test('an empty database is brought to the current schema', async () => {
-    const server = await ownServer()
+    const server = await ownServer({ databaseUrl: null })
     try {
       assert.equal(server.db.pragma('user_version', { simple: true }), MIGRATIONS.length)
       const tables = (
@@ -561,7 +556,7 @@ describe('schema migrations', () => {
     ])
     old.close()
 
-    const server = await ownServer({ dataDir })
+    const server = await ownServer({ dataDir, databaseUrl: null })
     try {
       assert.equal(server.db.pragma('user_version', { simple: true }), MIGRATIONS.length)
       const unfiled = await unfiledPads(server)
@@ -574,9 +569,9 @@ describe('schema migrations', () => {
       assert.deepEqual(pad.speakers, [])
       assert.equal(pad.cancelled, false)
       assert.equal(pad.createdAt, new Date(createdAt).toISOString())
-      const pk = padPk(server, 'hallway-day1')!
-      assert.equal(countRows(server, 'snapshots', pk), 1, 'the old snapshot is kept')
-      assert.equal(countRows(server, 'updates', pk), 2, 'the old log is kept')
+      const pk = (await padPk(server, 'hallway-day1'))!
+      assert.equal(await countPadRows(server, 'snapshots', pk), 1, 'the old snapshot is kept')
+      assert.equal(await countPadRows(server, 'updates', pk), 2, 'the old log is kept')
       assert.equal(
         await padText(server, 'hallway-day1'),
         'Hallway track, day 1\nDECISION: meet again tomorrow\n',
@@ -619,7 +614,7 @@ describe('schema migrations', () => {
     const db = new Database(path.join(dataDir, DB_FILE_NAME))
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`)
     db.close()
-    await assert.rejects(ownServer({ dataDir }), /newer/)
+    await assert.rejects(ownServer({ dataDir, databaseUrl: null }), /newer/)
     const again = new Database(path.join(dataDir, DB_FILE_NAME))
     assert.equal(again.pragma('user_version', { simple: true }), MIGRATIONS.length + 1)
     again.close()
@@ -725,7 +720,8 @@ describe('schedule import', () => {
       pads.map((p) => [p.id, p.sourceUid, p.title, p.room, p.startsAt, p.endsAt]),
     )
     assert.equal(await padText(server, containers.id), text, 'the second import wrote nothing into the pad')
-    for (const p of again) assert.equal(logRows(server, p.id).length, 1, `${p.id}: only its template row`)
+    for (const p of again)
+      assert.equal((await logRows(server, p.id)).length, 1, `${p.id}: only its template row`)
   })
 
   test('a changed .ics updates that pad, reports it, and leaves its text alone', async () => {
@@ -736,7 +732,7 @@ describe('schedule import', () => {
     const notes = connect(server.wsUrl, bof.id, { name: 'Shakeel' })
     await notes.synced()
     notes.text.insert(notes.text.length, '\nACTION(Johannes): post the memcg v2 RFC\n')
-    await waitFor('notes stored', () => logRows(server, bof.id).length === 2)
+    await waitFor('notes stored', async () => (await logRows(server, bof.id)).length === 2)
     const typed = notes.text.toString()
 
     const changed = ICS.replace('LOCATION:Room 2.1', 'LOCATION:Room 3.3')
@@ -764,7 +760,7 @@ describe('schedule import', () => {
     await sleep(200)
     assert.equal(notes.text.toString(), typed, 'the open pad did not change')
     assert.equal(await padText(server, bof.id), typed)
-    assert.equal(logRows(server, bof.id).length, 2)
+    assert.equal((await logRows(server, bof.id)).length, 2)
     notes.destroy()
   })
 
@@ -875,7 +871,7 @@ describe('templates are applied exactly once', () => {
       assert.equal(text.split('## Agenda').length, 2)
       for (let n = 1; n <= 5; n++) assert.equal(linesEqualTo(text, `- Note-taker ${n}`), 1)
     }
-    const rows = logRows(first, pad.id)
+    const rows = await logRows(first, pad.id)
     assert.equal(rows[0]!.conn, 'server', 'the template is the first log row, written by the server')
     assert.equal(rows.filter((r) => r.conn === 'server').length, 1)
     const final = text0()
@@ -891,7 +887,7 @@ describe('templates are applied exactly once', () => {
         assert.equal(c.text.toString(), final)
         assert.equal(linesEqualTo(c.text.toString(), title), 1)
       }
-      assert.equal(logRows(second, pad.id).filter((r) => r.conn === 'server').length, 1)
+      assert.equal((await logRows(second, pad.id)).filter((r) => r.conn === 'server').length, 1)
       for (const c of again) c.destroy()
     } finally {
       await second.close()
@@ -916,7 +912,7 @@ describe('templates are applied exactly once', () => {
         assert.equal(c.text.toString(), text)
         assert.equal(linesEqualTo(c.text.toString(), '# Maintainers summit'), 1)
       }
-      assert.equal(logRows(server, 'kms-2026').length, 1)
+      assert.equal((await logRows(server, 'kms-2026')).length, 1)
       for (const c of clients) c.destroy()
     } finally {
       await server.close()
@@ -978,7 +974,7 @@ describe('templates are applied exactly once', () => {
       ] as const) {
         assert.equal(c.text.toString(), '', `${id}: the room's clients saw nothing`)
         assertApiError(await call(server, 'GET', `/api/pads/${id}`), 404, undefined, `${id}: no metadata: `)
-        assert.equal(logRows(server, id).length, 0, `${id}: no row`)
+        assert.equal((await logRows(server, id)).length, 0, `${id}: no row`)
       }
       // Within the limit the same door works, live.
       const small = new Y.Doc()
@@ -995,7 +991,7 @@ describe('templates are applied exactly once', () => {
       )
       small.destroy()
       await waitFor('the import reaches the open room', () => watcher.text.toString() === 'imported notes\n')
-      assert.equal(logRows(server, 'open-import').length, 1)
+      assert.equal((await logRows(server, 'open-import')).length, 1)
       watcher.destroy()
       tplWatcher.destroy()
     } finally {
@@ -1087,23 +1083,23 @@ describe('delete removes everything', () => {
     const first = connect(server.wsUrl, pad.id, { name: 'Ada' })
     await first.synced()
     first.text.insert(first.text.length, '\nconfidential: embargoed CVE details\n')
-    await waitFor('stored', () => logRows(server, pad.id).length === 2)
+    await waitFor('stored', async () => (await logRows(server, pad.id)).length === 2)
     first.destroy()
-    const pk = padPk(server, pad.id)!
-    await waitFor('snapshot on leave', () => countRows(server, 'snapshots', pk) > 0)
+    const pk = (await padPk(server, pad.id))!
+    await waitFor('snapshot on leave', async () => (await countPadRows(server, 'snapshots', pk)) > 0)
     const stays = connect(server.wsUrl, pad.id, { name: 'Linus' })
     const codes = closeCodes(stays)
     await stays.synced()
     assert.ok(stays.text.toString().includes('embargoed'))
-    assert.ok(countRows(server, 'updates', pk) >= 2)
+    assert.ok((await countPadRows(server, 'updates', pk)) >= 2)
 
     assert.equal((await call(server, 'DELETE', `/api/pads/${pad.id}`)).status, 204)
     await waitFor('socket closed', () => codes.length > 0)
     assert.deepEqual(codes, [4410])
 
-    assert.equal(padPk(server, pad.id), undefined)
-    assert.equal(countRows(server, 'updates', pk), 0)
-    assert.equal(countRows(server, 'snapshots', pk), 0)
+    assert.equal(await padPk(server, pad.id), undefined)
+    assert.equal(await countPadRows(server, 'updates', pk), 0)
+    assert.equal(await countPadRows(server, 'snapshots', pk), 0)
     assertApiError(await call(server, 'GET', `/api/pads/${pad.id}`), 404)
     assert.ok(!(await eventPads(server, 'lpc-2026')).some((p) => p.id === pad.id))
 
@@ -1111,7 +1107,7 @@ describe('delete removes everything', () => {
     await sleep(1200)
     assert.deepEqual(codes, [4410])
     assert.equal(stays.provider.wsconnected, false)
-    assert.equal(server.store.exists(pad.id), false)
+    assert.equal(await server.storage.padLog.exists(pad.id), false)
     assert.equal(ok<{ connections: number }>(await call(server, 'GET', '/healthz')).connections, 0)
     stays.destroy()
 
@@ -1126,24 +1122,24 @@ describe('delete removes everything', () => {
     const report = await importSchedule(server, 'doomed', ICS)
     const ids = report.created.map((c) => c.id!)
     assert.equal(ids.length, 5)
-    const pks = ids.map((id) => padPk(server, id)!)
+    const pks = (await Promise.all(ids.map((id) => padPk(server, id)))).map((pk) => pk!)
     const inRoom = connect(server.wsUrl, ids[0]!, { name: 'Ada' })
     const codes = closeCodes(inRoom)
     await inRoom.synced()
     inRoom.text.insert(0, 'live notes\n')
-    await waitFor('stored', () => logRows(server, ids[0]!).length === 2)
+    await waitFor('stored', async () => (await logRows(server, ids[0]!)).length === 2)
     const keep = await createPad(server, { title: 'Survivor', kind: 'talk' }, 'lpc-2026')
 
     assert.deepEqual(ok(await call(server, 'DELETE', '/api/events/doomed')), { deletedPads: 5 })
     await waitFor('socket closed', () => codes.length > 0)
     assert.deepEqual(codes, [4410])
     for (const [i, id] of ids.entries()) {
-      assert.equal(padPk(server, id), undefined, id)
-      assert.equal(countRows(server, 'updates', pks[i]!), 0, id)
-      assert.equal(countRows(server, 'snapshots', pks[i]!), 0, id)
+      assert.equal(await padPk(server, id), undefined, id)
+      assert.equal(await countPadRows(server, 'updates', pks[i]!), 0, id)
+      assert.equal(await countPadRows(server, 'snapshots', pks[i]!), 0, id)
       assertApiError(await call(server, 'GET', `/api/pads/${id}`), 404)
     }
-    assert.deepEqual(server.db.prepare('SELECT * FROM event_templates').all(), [])
+    assert.deepEqual(await queryRows(server, 'SELECT * FROM event_templates'), [])
     assertApiError(await call(server, 'GET', '/api/events/doomed'), 404)
     assert.deepEqual(
       (await eventPads(server, 'lpc-2026')).map((p) => p.id),
@@ -1151,7 +1147,11 @@ describe('delete removes everything', () => {
       'other events are untouched',
     )
     await sleep(800)
-    assert.equal(server.store.exists(ids[0]!), false, 'the client did not reconnect and re-create it')
+    assert.equal(
+      await server.storage.padLog.exists(ids[0]!),
+      false,
+      'the client did not reconnect and re-create it',
+    )
     inRoom.destroy()
   })
 })

@@ -24,6 +24,7 @@ import {
   startTestServer,
   type TestServer,
 } from './helpers.ts'
+import { countPadRows, padPk, queryRows, tableNames, tableValues } from './stored-rows.ts'
 
 type Element = DefaultTreeAdapterTypes.Element
 type ParentNode = DefaultTreeAdapterTypes.ParentNode
@@ -1221,21 +1222,13 @@ describe('search', () => {
     const { pad, client } = await padWith({ title: 'Doomed pad', kind: 'meeting' })
     typeAtEnd(client, '\nthe xylophonist presented\n')
     await waitForHits('q=xylophonist', 1)
-    const pk = (server.db.prepare('SELECT pk FROM pads WHERE id = ?').get(pad.id) as { pk: number }).pk
+    const pk = (await padPk(server, pad.id))!
     assert.equal((await call(server, 'DELETE', `/api/pads/${pad.id}`)).status, 204)
     await waitForHits('q=xylophonist', 0)
     await waitForHits('q=doomed', 0)
     assertApiError(await exportPad(server, pad.id, 'md'), 404)
-    for (const table of ['updates', 'snapshots']) {
-      assert.deepEqual(
-        server.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE pad = ?`).get(pk),
-        { n: 0 },
-        table,
-      )
-    }
-    assert.deepEqual(server.db.prepare('SELECT count(*) AS n FROM pad_search WHERE rowid = ?').get(pk), {
-      n: 0,
-    })
+    for (const table of ['updates', 'snapshots', 'pad_search'] as const)
+      assert.equal(await countPadRows(server, table, pk), 0, table)
   })
 
   test('finds nothing of a deleted event’s pads, and keeps no row of them', async () => {
@@ -1245,21 +1238,13 @@ describe('search', () => {
     typeAtEnd(one.client, '\nthe marimbaphone demo\n')
     typeAtEnd(two.client, '\nmarimbaphone questions\n')
     await waitForHits('q=marimbaphone', 2)
-    const pks = [one, two].map(
-      (p) => (server.db.prepare('SELECT pk FROM pads WHERE id = ?').get(p.pad.id) as { pk: number }).pk,
-    )
+    const pks = [(await padPk(server, one.pad.id))!, (await padPk(server, two.pad.id))!]
     assert.deepEqual(ok(await call(server, 'DELETE', '/api/events/doomed-event')), { deletedPads: 2 })
     await waitForHits('q=marimbaphone', 0)
     assert.deepEqual(await searchHits(server, 'q=marimbaphone&event=doomed-event'), [])
     for (const pk of pks) {
-      for (const table of ['updates', 'snapshots']) {
-        assert.deepEqual(server.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE pad = ?`).get(pk), {
-          n: 0,
-        })
-      }
-      assert.deepEqual(server.db.prepare('SELECT count(*) AS n FROM pad_search WHERE rowid = ?').get(pk), {
-        n: 0,
-      })
+      for (const table of ['updates', 'snapshots', 'pad_search'] as const)
+        assert.equal(await countPadRows(server, table, pk), 0, table)
     }
   })
 })
@@ -1281,16 +1266,14 @@ describe('forget history', () => {
   })
 
   /** Every stored byte of every update and snapshot row, of every pad. */
-  const logAndSnapshots = (s: TestServer) => [
-    ...(s.db.prepare('SELECT data FROM updates').all() as { data: Buffer }[]).map((r) => ({
-      table: 'updates',
-      data: r.data,
-    })),
-    ...(s.db.prepare('SELECT data FROM snapshots').all() as { data: Buffer }[]).map((r) => ({
-      table: 'snapshots',
-      data: r.data,
-    })),
-  ]
+  const logAndSnapshots = async (s: TestServer) =>
+    (
+      await Promise.all(
+        (['updates', 'snapshots'] as const).map(async (table) =>
+          (await queryRows(s, `SELECT data FROM ${table}`)).map((r) => ({ table, data: r.data as Buffer })),
+        ),
+      )
+    ).flat()
 
   /**
    * Two people in a pad; one pastes a password, it sits there long enough to be indexed and
@@ -1326,7 +1309,7 @@ describe('forget history', () => {
   test('a pasted password leaves the log and snapshots; the text and the editors carry on; a restart agrees', async () => {
     const SECRET = 'hunter2-Zq9xK7vB'
     const { pad, stephane, zoe, text: beforeForget } = await pastedAndDeleted(SECRET, 'Infra call')
-    const rows = logAndSnapshots(server)
+    const rows = await logAndSnapshots(server)
     assert.ok(
       rows.some((r) => r.table === 'updates' && contains(r.data, SECRET)),
       'before: the password is in the update log',
@@ -1340,7 +1323,7 @@ describe('forget history', () => {
     const reply = await call(server, 'POST', `/api/pads/${pad.id}/forget-history`)
     assert.deepEqual(ok(reply), { id: pad.id, history: 'forgotten' })
 
-    for (const r of logAndSnapshots(server))
+    for (const r of await logAndSnapshots(server))
       assert.ok(!contains(r.data, SECRET), `after: the password is in ${r.table}`)
     assert.equal(await serverText(server, pad.id), beforeForget, 'the current text is unchanged')
     assert.ok(!contains((await exportPad(server, pad.id, 'yjs')).bytes, SECRET), 'not in the Yjs backup')
@@ -1363,7 +1346,7 @@ describe('forget history', () => {
     clients.push(late)
     await late.synced()
     await eventually('a late joiner to get the text', async () => late.text.toString() === converged)
-    for (const r of logAndSnapshots(server))
+    for (const r of await logAndSnapshots(server))
       assert.ok(!contains(r.data, SECRET), `after editing: in ${r.table}`)
 
     // A restart from the same data directory serves the same text, still without the password.
@@ -1374,7 +1357,7 @@ describe('forget history', () => {
     server = await startTestServer({ dataDir: server.dataDir, snapshotEvery: 4 })
     assert.equal(await serverText(server, pad.id), converged)
     assert.equal((await exportPad(server, pad.id, 'md')).text, minutesBefore, 'the same minutes')
-    for (const r of logAndSnapshots(server))
+    for (const r of await logAndSnapshots(server))
       assert.ok(!contains(r.data, SECRET), `after restart: in ${r.table}`)
     assert.deepEqual(await searchHits(server, `q=${SECRET}`), [])
   })
@@ -1385,19 +1368,13 @@ describe('forget history', () => {
     const SECRET = 'swordfish-Qx7pLm3R'
     const { pad } = await pastedAndDeleted(SECRET, 'Ops call')
     assert.equal((await call(server, 'POST', `/api/pads/${pad.id}/forget-history`)).status, 200)
-    // FTS5 stores terms lowercased and split at the dash: look for the rarer half as indexed too.
+    // FTS5 (and a tsvector) stores terms lowercased and split at the dash: look for the rarer half
+    // as indexed too.
     const needles = [SECRET, SECRET.split('-')[1]!.toLowerCase()]
-    const tables = server.db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-      .all() as { name: string }[]
     const holders = new Set<string>()
-    for (const { name } of tables) {
-      for (const row of server.db.prepare(`SELECT * FROM "${name}"`).all() as Record<string, unknown>[]) {
-        for (const value of Object.values(row)) {
-          const bytes = Buffer.isBuffer(value) ? value : Buffer.from(String(value))
-          if (needles.some((n) => contains(bytes, n))) holders.add(name)
-        }
-      }
+    for (const name of await tableNames(server)) {
+      for (const bytes of await tableValues(server, name))
+        if (needles.some((n) => contains(bytes, n))) holders.add(name)
     }
     assert.deepEqual([...holders], [], 'tables still holding the password after forget-history')
   })

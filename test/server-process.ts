@@ -8,6 +8,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { after } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { waitFor } from './helpers.ts'
+import { testDatabaseUrl } from './test-storage.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -26,11 +27,24 @@ after(() => {
   for (const proc of running) proc.kill('SIGKILL')
 })
 
-/** Starts a server on `dataDir` (PORT=0 unless `env` says otherwise); resolves once it listens. */
+/**
+ * Starts a server on `dataDir` (PORT=0 unless `env` says otherwise); resolves once it listens. On
+ * the test engine (test-storage.ts): with SUMMITPAD_TEST_STORAGE=postgres, DATABASE_URL names the
+ * data dir's own database, the same one for a restart on it.
+ */
 export async function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const databaseUrl = (await testDatabaseUrl(dataDir)) ?? ''
   const proc = spawn(process.execPath, ['dist/server/main.js'], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      DATABASE_URL: databaseUrl,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   })
   running.add(proc)

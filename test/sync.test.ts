@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import * as Y from 'yjs'
-import { PadStore } from '../server/storage/store.ts'
 import {
   decodeMessage,
   encodeAwareness,
@@ -109,15 +108,15 @@ describe('sync with the stock y-websocket client', () => {
       assert.equal(await upgradeStatus(server.url, `/sync/${bad}`), 400, bad)
     }
     assert.equal(await upgradeStatus(server.url, '/elsewhere/x'), 404)
-    assert.equal(new PadStore(server.db).exists('ok-pad_1.2'), false)
+    assert.equal(await server.storage.padLog.exists('ok-pad_1.2'), false)
   })
 
   test('a pad is stored only with its first update', async () => {
     const idle = connectClient(server.wsUrl, 'idle-visitor')
     await idle.synced()
-    assert.equal(server.store.exists('idle-visitor'), false)
+    assert.equal(await server.storage.padLog.exists('idle-visitor'), false)
     idle.text.insert(0, 'x')
-    await waitFor('stored', () => server.store.exists('idle-visitor'))
+    await waitFor('stored', () => server.storage.padLog.exists('idle-visitor'))
     idle.destroy()
   })
 
@@ -126,10 +125,8 @@ describe('sync with the stock y-websocket client', () => {
     await a.synced()
     await waitFor('awareness reached server', () => (server.rooms.get('authors')?.people().length ?? 0) === 1)
     a.text.insert(0, 'hello')
-    await waitFor('stored', () => server.store.lastSeq('authors') > 0)
-    const rows = server.db
-      .prepare('SELECT conn, author FROM updates u JOIN pads p ON p.pk = u.pad WHERE p.id = ?')
-      .all('authors') as { conn: string; author: string }[]
+    await waitFor('stored', async () => (await server.storage.padLog.lastSeq('authors')) > 0)
+    const rows = await server.storage.history.rows('authors')
     assert.equal(rows.length, 1)
     assert.equal(rows[0]!.author, 'Ada')
     assert.match(rows[0]!.conn, /^[0-9a-f]{12}$/)
@@ -156,7 +153,7 @@ describe('restarts', () => {
     const a = connectClient(first.wsUrl, 'restart')
     await a.synced()
     a.text.insert(0, 'before restart\n')
-    await waitFor('stored', () => first.store.lastSeq('restart') > 0)
+    await waitFor('stored', async () => (await first.storage.padLog.lastSeq('restart')) > 0)
     const codes: number[] = []
     a.provider.on('connection-close', (event) => {
       if (event) codes.push(event.code)
@@ -194,7 +191,7 @@ describe('restarts', () => {
       text.insert(i % 7 === 0 ? 0 : text.length, String.fromCharCode(97 + (i % 26)))
     const expected = text.toString()
     for (let i = 0; i < rows.length; i += 5000) {
-      server.store.append(
+      await server.storage.padLog.appendBatch(
         rows
           .slice(i, i + 5000)
           .map((data) => ({ padId: 'big', at: Date.now(), conn: 'bench', author: null, data })),
