@@ -285,7 +285,7 @@ export class Metrics implements SyncMetrics {
 
 /**
  * The pad log, timing each commit for `summitpad_persist_seconds`. Every update the rooms store
- * goes through `appendBatch` (one call per tick, one transaction), so no hook inside the sync
+ * goes through `appendBatchWithHeads` (one call per tick, one transaction), so no hook inside the sync
  * path is needed for updates/s and persistence latency. Everything else passes through.
  */
 export function meteredPadLog(log: PadLog, metrics: Metrics): PadLog {
@@ -297,6 +297,15 @@ export function meteredPadLog(log: PadLog, metrics: Metrics): PadLog {
         metrics.updatesPersisted(seqs.length, Number(process.hrtime.bigint() - started) / 1e9)
       return seqs
     },
+    appendBatchWithHeads: async (rows) => {
+      const started = process.hrtime.bigint()
+      const appended = await log.appendBatchWithHeads(rows)
+      if (appended.seqs.length > 0)
+        metrics.updatesPersisted(appended.seqs.length, Number(process.hrtime.bigint() - started) / 1e9)
+      return appended
+    },
+    rowsAfter: (padId, afterSeq, limit) => log.rowsAfter(padId, afterSeq, limit),
+    heads: (padIds) => log.heads(padIds),
     load: (padId) => log.load(padId),
     writeSnapshot: (padId, upto, state, at) => log.writeSnapshot(padId, upto, state, at),
     snapshotIfCurrent: (padId, upto, state, at) => log.snapshotIfCurrent(padId, upto, state, at),

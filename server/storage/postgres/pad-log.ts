@@ -12,7 +12,15 @@
  * - Reads of several statements run in one REPEATABLE READ transaction: one consistent view.
  */
 import type { WriterHash } from '../../sync/writer-key.ts'
-import type { AuthorSummary, LoadedLog, LogRow, PadLog, PadSummary } from '../pad-log.ts'
+import type {
+  AppendedBatch,
+  AuthorSummary,
+  LoadedLog,
+  LogRow,
+  LogTail,
+  PadLog,
+  PadSummary,
+} from '../pad-log.ts'
 import { NEWEST_KEPT, type SnapshotMeta, thinned } from '../snapshot-policy.ts'
 import { fromBytea, toBytea } from './bytes.ts'
 import { lockPads, padLockKey } from './pad-lock.ts'
@@ -29,6 +37,14 @@ const READ = { isolation: 'repeatable read', readOnly: true } as const
  */
 const BINARY_ROW_BYTES = 64 * 1024
 
+/**
+ * A pad's head (PadLog.heads) as an expression over the `pads` row in scope: its newest row, or the
+ * snapshot covering everything after "forget history"; each an index lookup (pad, seq / upto).
+ */
+const HEAD_OF_PAD = `greatest(
+  coalesce((SELECT max(u.seq) FROM updates u WHERE u.pad = pads.pk), 0),
+  coalesce((SELECT max(s.upto) FROM snapshots s WHERE s.pad = pads.pk), 0))`
+
 async function padPk(client: PgClient, padId: string): Promise<number | null> {
   const { rows } = await client.query<{ pk: number }>('SELECT pk FROM pads WHERE id = $1', [padId])
   return rows[0]?.pk ?? null
@@ -41,8 +57,12 @@ export class PgPadLog implements PadLog {
     this.pool = pool
   }
 
-  appendBatch(rows: readonly LogRow[]): Promise<number[]> {
-    if (rows.length === 0) return Promise.resolve([])
+  async appendBatch(rows: readonly LogRow[]): Promise<number[]> {
+    return (await this.appendBatchWithHeads(rows)).seqs
+  }
+
+  appendBatchWithHeads(rows: readonly LogRow[]): Promise<AppendedBatch> {
+    if (rows.length === 0) return Promise.resolve({ seqs: [], headsBefore: new Map() })
     // Taken now, as they are at the call: the caller may change its buffers after.
     const batch = rows.map((row) => ({
       ...row,
@@ -66,11 +86,14 @@ export class PgPadLog implements PadLog {
         const kb = padLockKey(b)
         return ka < kb ? -1 : ka > kb ? 1 : 0
       })
-      const upserted = await client.query<{ id: string; pk: number }>(
+      // Each pad's head is read by this statement, under the locks: a READ COMMITTED statement sees
+      // every transaction committed before it starts, and the pad's last writer committed before
+      // its lock was released to us (PostgreSQL makes a commit visible before releasing its locks).
+      const upserted = await client.query<{ id: string; pk: number; head: number }>(
         `INSERT INTO pads (id, created_at, updated_at)
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
          ON CONFLICT (id) DO UPDATE SET updated_at = greatest(pads.updated_at, excluded.updated_at)
-         RETURNING id, pk`,
+         RETURNING id, pk, ${HEAD_OF_PAD} AS head`,
         [ids, ids.map((id) => pads.get(id)!.createdAt), ids.map((id) => pads.get(id)!.updatedAt)],
       )
       const pkOf = new Map(upserted.rows.map((r) => [r.id, r.pk]))
@@ -117,8 +140,50 @@ export class PgPadLog implements PadLog {
            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING`,
           [claims.map((c) => c.pad), claims.map((c) => c.client), claims.map((c) => c.key)],
         )
-      return seqs
+      return { seqs, headsBefore: new Map(upserted.rows.map((r) => [r.id, r.head])) }
     })
+  }
+
+  rowsAfter(padId: string, afterSeq: number, limit: number): Promise<LogTail | null> {
+    // One snapshot for the whole read. Seqs are drawn under the pad's lock, which its writer holds
+    // until its commit is visible; so a row with a lower seq than one this snapshot sees was
+    // committed before that one and is seen too: the rows returned have no holes.
+    return inTransaction(
+      this.pool,
+      async (client): Promise<LogTail | null> => {
+        const pk = await padPk(client, padId)
+        if (pk === null) return { rows: [], writers: new Map() }
+        const { rows: checked } = await client.query<{ forgotten: boolean }>(
+          `SELECT NOT EXISTS (SELECT 1 FROM updates WHERE pad = $1 AND seq <= $2)
+                  AND EXISTS (SELECT 1 FROM snapshots WHERE pad = $1 AND upto > $2) AS forgotten`,
+          [pk, afterSeq],
+        )
+        if (checked[0]!.forgotten) return null
+        const updates = await client.query<{ seq: number; data: Buffer }>(
+          'SELECT seq, data FROM updates WHERE pad = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+          [pk, afterSeq, limit],
+        )
+        const writers = new Map<number, WriterHash>()
+        if (updates.rows.length > 0) {
+          const claimed = await client.query<{ client: number; key_hash: Buffer }>(
+            'SELECT client, key_hash FROM writers WHERE pad = $1',
+            [pk],
+          )
+          for (const row of claimed.rows) writers.set(row.client, row.key_hash.toString('hex'))
+        }
+        return { rows: updates.rows.map((r) => ({ seq: r.seq, data: fromBytea(r.data) })), writers }
+      },
+      READ,
+    )
+  }
+
+  async heads(padIds: readonly string[]): Promise<Map<string, number>> {
+    if (padIds.length === 0) return new Map()
+    const { rows } = await this.pool.query<{ id: string; head: number }>(
+      `SELECT id, ${HEAD_OF_PAD} AS head FROM pads WHERE id = ANY($1::text[])`,
+      [[...padIds]],
+    )
+    return new Map(rows.map((r) => [r.id, r.head]))
   }
 
   load(padId: string): Promise<LoadedLog | null> {
