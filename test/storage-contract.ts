@@ -185,6 +185,7 @@ export function describeStorageContract(
 
         // A snapshot drops no row: the rows after any seq are still there.
         await log.writeSnapshot('p', p3!, bytes(33))
+        assert.equal((await log.rowsAfter('p', 0, 100))!.rows.length, 4)
         assert.deepEqual(
           (await log.rowsAfter('p', p1!, 100))!.rows.map((r) => r.seq),
           [p2, p3, p4],
@@ -193,9 +194,13 @@ export function describeStorageContract(
         // "Forget history" folds every row into a snapshot: rows after an older seq are gone.
         await log.forgetHistory('p', bytes(44))
         assert.equal(await log.rowsAfter('p', p2!, 100), null, 'rows were forgotten')
+        assert.equal(await log.rowsAfter('p', 0, 100), null)
         assert.equal((await log.heads(['p'])).get('p'), p4, 'the head is the snapshot covering everything')
         assert.deepEqual((await log.rowsAfter('p', p4!, 100))!.rows, [])
         const third = await log.appendBatchWithHeads([row('p', bytes(5))])
+        // Still forgotten after later rows and snapshots: the oldest snapshot says so.
+        await log.writeSnapshot('p', third.seqs[0]!, bytes(55))
+        assert.equal(await log.rowsAfter('p', p2!, 100), null)
         assert.deepEqual([...third.headsBefore], [['p', p4]])
         assert.deepEqual(
           (await log.rowsAfter('p', p4!, 100))!.rows.map((r) => [r.seq, ...r.data]),

@@ -104,6 +104,7 @@ export class Metrics implements SyncMetrics {
   private readonly framesRejected: Counter<'reason'>
   private readonly connectionsRefused: Counter<'reason'>
   private readonly updates: Counter
+  private readonly caughtUpRows: Counter
   private readonly persistSeconds: Histogram
   private readonly backups: Counter<'result'>
   private readonly lastBackup: Gauge
@@ -169,6 +170,11 @@ export class Metrics implements SyncMetrics {
     this.updates = new Counter({
       name: 'summitpad_updates_persisted_total',
       help: 'Document updates committed to the log (rate() = updates per second).',
+      registers,
+    })
+    this.caughtUpRows = new Counter({
+      name: 'summitpad_catch_up_rows_total',
+      help: 'Log rows read back by rooms catching up on rows another server stored for a pad it holds too (0 on one server).',
       registers,
     })
     this.persistSeconds = new Histogram({
@@ -247,6 +253,11 @@ export class Metrics implements SyncMetrics {
   updatesPersisted(count: number, seconds: number): void {
     this.updates.inc(count)
     this.persistSeconds.observe(seconds)
+  }
+
+  /** A room read `rows` back from the log, stored by another server (Room.catchUp). */
+  rowsCaughtUp(rows: number): void {
+    this.caughtUpRows.inc(rows)
   }
 
   backupCompleted(ok: boolean, at = Date.now()): void {

@@ -120,10 +120,10 @@ export class MemoryPadLog implements PadLog {
     return this.later(() => {
       const pad = this.pads.get(padId)
       if (!pad) return { rows: [], writers: new Map() }
-      // Rows up to a snapshot beyond `afterSeq` are gone, and none at or before it is left: history
-      // was forgotten after it (or nothing of the pad was ever had: a load serves that as well).
+      // See PadLog.rowsAfter: the oldest snapshot is after `afterSeq`, and no row up to it is left.
+      const oldest = pad.snapshots.reduce((min, s) => Math.min(min, s.upto), Number.POSITIVE_INFINITY)
       const forgotten =
-        !pad.rows.some((r) => r.seq <= afterSeq) && pad.snapshots.some((s) => s.upto > afterSeq)
+        pad.snapshots.length > 0 && oldest > afterSeq && !pad.rows.some((r) => r.seq <= oldest)
       if (forgotten) return null
       const rows = pad.rows.filter((r) => r.seq > afterSeq).slice(0, limit)
       return {

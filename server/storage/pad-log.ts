@@ -95,8 +95,9 @@ export interface PadLog {
    * not applied. Seqs are drawn from one counter for all pads, so a pad's are not consecutive,
    * but they follow its commit order: no row committed after this read can have a seq below the
    * newest one returned. Null when some rows after `afterSeq` are no longer in the log ("forget
-   * history" folded them into a snapshot since): `load` the pad instead. A pad never stored has
-   * no rows.
+   * history" folded them into a snapshot since): `load` the pad instead. Rows go only that way,
+   * which leaves its snapshot the oldest (snapshot-policy.ts keeps the oldest) with no row at or
+   * before it; every other snapshot names a row that stays. A pad never stored has no rows.
    */
   rowsAfter(padId: string, afterSeq: number, limit: number): Promise<LogTail | null>
   /**

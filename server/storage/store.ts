@@ -134,10 +134,10 @@ export class PadStore {
     this.selectRowsAfter = db.prepare<[number, number, number], { seq: number; data: Buffer }>(
       'SELECT seq, data FROM updates WHERE pad = ? AND seq > ? ORDER BY seq LIMIT ?',
     )
-    // See PadLog.rowsAfter: no row at or before the seq is left, and a snapshot covers more.
+    // See PadLog.rowsAfter: the oldest snapshot is after the seq, and no row up to it is left.
     this.selectForgottenAfter = db.prepare<{ pk: number; after: number }, { forgotten: number }>(
-      `SELECT NOT EXISTS (SELECT 1 FROM updates WHERE pad = @pk AND seq <= @after)
-              AND EXISTS (SELECT 1 FROM snapshots WHERE pad = @pk AND upto > @after) AS forgotten`,
+      `SELECT o.oldest > @after AND NOT EXISTS (SELECT 1 FROM updates WHERE pad = @pk AND seq <= o.oldest) AS forgotten
+       FROM (SELECT coalesce(min(upto), 0) AS oldest FROM snapshots WHERE pad = @pk) o`,
     )
     this.touchPad = db.prepare<[number, number]>(
       'UPDATE pads SET updated_at = max(updated_at, ?) WHERE pk = ?',

@@ -154,8 +154,8 @@ export class PgPadLog implements PadLog {
         const pk = await padPk(client, padId)
         if (pk === null) return { rows: [], writers: new Map() }
         const { rows: checked } = await client.query<{ forgotten: boolean }>(
-          `SELECT NOT EXISTS (SELECT 1 FROM updates WHERE pad = $1 AND seq <= $2)
-                  AND EXISTS (SELECT 1 FROM snapshots WHERE pad = $1 AND upto > $2) AS forgotten`,
+          `SELECT o.oldest > $2 AND NOT EXISTS (SELECT 1 FROM updates WHERE pad = $1 AND seq <= o.oldest) AS forgotten
+           FROM (SELECT coalesce(min(upto), 0) AS oldest FROM snapshots WHERE pad = $1) o`,
           [pk, afterSeq],
         )
         if (checked[0]!.forgotten) return null
