@@ -222,9 +222,11 @@ export function describeStorageContract(
         const seen: { seq: number; data: number[] }[] = []
         const reader = async () => {
           for (let round = 0; round < 5000 && seen.length < 2 * ROWS_EACH; round++) {
+            // Both writers done before this read: an empty answer then means there is no more.
+            const finished = done === 2
             const tail = (await log.rowsAfter('race', seen.at(-1)?.seq ?? 0, 7))!
             for (const r of tail.rows) seen.push({ seq: r.seq, data: [...r.data] })
-            if (done === 2 && tail.rows.length === 0) break
+            if (finished && tail.rows.length === 0) break
             await new Promise((resolve) => setImmediate(resolve))
           }
         }
