@@ -207,17 +207,26 @@ test('snapshots during a split never hide a row of the other server: each one is
   }
 })
 
-test('at its own commit a server applies what another stored in between (two servers on one in-memory log answering late: no poll)', async () => {
+/**
+ * Two servers whose rooms share one in-memory pad log answering late (seeded), with a client on
+ * each: no poll runs (each server's own storage is SQLite), so they hear of each other's rows only
+ * at their own commits.
+ */
+async function twoOnMemoryLog(pad: string) {
   const seed = seedFromEnv('CATCH_UP_SEED')
   console.log(`# CATCH_UP_SEED=${seed}`)
   const shared = slowMemoryPadLog(seed)
-  const [a, b] = [
+  const servers = [
     await startTestServer({}, { padLog: () => shared }),
     await startTestServer({}, { padLog: () => shared }),
   ]
+  const [onA, onB] = servers.map((server) => connectClient(server.wsUrl, pad)) as [Client, Client]
+  return { shared, servers, onA, onB }
+}
+
+test('at its own commit a server applies what another stored in between (two servers on one in-memory log answering late: no poll)', async () => {
   const pad = 'own-commits'
-  const onA = connectClient(a.wsUrl, pad)
-  const onB = connectClient(b.wsUrl, pad)
+  const { shared, servers, onA, onB } = await twoOnMemoryLog(pad)
   try {
     await Promise.all([onA.synced(), onB.synced()])
     onB.text.insert(0, 'from B. ')
@@ -231,21 +240,13 @@ test('at its own commit a server applies what another stored in between (two ser
     assert.equal(stored.getText('notes').toString(), onB.text.toString())
     stored.destroy()
   } finally {
-    await closeAll([onA, onB], [a, b])
+    await closeAll([onA, onB], servers)
   }
 })
 
 test("history forgotten on another server: the rows it folded into a snapshot still reach this server's clients, and nothing is lost", async () => {
-  const seed = seedFromEnv('CATCH_UP_SEED')
-  console.log(`# CATCH_UP_SEED=${seed}`)
-  const shared = slowMemoryPadLog(seed)
-  const [a, b] = [
-    await startTestServer({}, { padLog: () => shared }),
-    await startTestServer({}, { padLog: () => shared }),
-  ]
   const pad = 'forgotten-elsewhere'
-  const onA = connectClient(a.wsUrl, pad)
-  const onB = connectClient(b.wsUrl, pad)
+  const { shared, servers, onA, onB } = await twoOnMemoryLog(pad)
   try {
     await Promise.all([onA.synced(), onB.synced()])
     onA.text.insert(0, 'A first. ')
@@ -253,7 +254,7 @@ test("history forgotten on another server: the rows it folded into a snapshot st
     // B's commit comes after A's row: B reads it back.
     onB.text.insert(onB.text.length, 'B typed this, then forgot the history. ')
     await waitFor("B's client to get A's line", () => onB.text.toString().includes('A first. '), CONVERGE_MS)
-    const forgot = await apiCall(b, 'POST', `/api/pads/${pad}/forget-history`)
+    const forgot = await apiCall(servers[1]!, 'POST', `/api/pads/${pad}/forget-history`)
     assert.equal(forgot.status, 200, forgot.text)
     // B's line is in the log only as the snapshot now: A's next commit finds it, reads the pad whole.
     onA.text.insert(onA.text.length, 'A again. ')
@@ -279,6 +280,6 @@ test("history forgotten on another server: the rows it folded into a snapshot st
     assert.equal(stored.getText('notes').toString(), onA.text.toString(), 'a cold load has it all')
     stored.destroy()
   } finally {
-    await closeAll([onA, onB], [a, b])
+    await closeAll([onA, onB], servers)
   }
 })

@@ -41,7 +41,7 @@ import {
 import { itemsOf, MAX_PAD_ITEMS, newStructsIn, tooManyItems } from './item-budget.ts'
 import { sanitizeAwarenessState } from './limits.ts'
 import { notesTextRefusal } from './notes-text-check.ts'
-import { docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
+import { applyStored, docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
 import { type Origin, type Peer, type Refusal, SERVER_ORIGIN } from './peer.ts'
 import { Presence, supersedes } from './presence.ts'
 import {
@@ -897,14 +897,7 @@ export class Room {
     if (this.discarded || stored === null) return
     for (const [client, key] of stored.writers) this.writers.set(client, key)
     const doc = this.doc
-    Y.transact(
-      doc,
-      () => {
-        if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot, CATCH_UP_ORIGIN)
-        for (const row of stored.updates) Y.applyUpdate(doc, row.data, CATCH_UP_ORIGIN)
-      },
-      CATCH_UP_ORIGIN,
-    )
+    applyStored(doc, stored, CATCH_UP_ORIGIN)
     if (doc.store.pendingStructs || doc.store.pendingDs) {
       this.host.discard(this, 'pad reloading')
       return
