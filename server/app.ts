@@ -109,6 +109,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     throw err
   }
   const { rooms, meetings, minutes, search, history, series, materials } = core
+  rooms.onCaughtUp((rows) => metrics.rowsCaughtUp(rows))
   const links = new EventLinks(core.storage.links)
   const access = new AccessControl({ adminToken: ops.adminToken || null, links })
   // One policy for pages, the API and websocket upgrades.

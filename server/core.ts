@@ -21,6 +21,7 @@ import { SearchIndex } from './storage/search-index.ts'
 import { openSqliteStorage, type Storage, sqliteExtra } from './storage/storage.ts'
 import type { PadStore } from './storage/store.ts'
 import type { WalCheckpointer } from './storage/wal-checkpointer.ts'
+import { CATCH_UP_POLL_MS } from './sync/catch-up.ts'
 import { PadReader } from './sync/pad-reader.ts'
 import type { Origin } from './sync/peer.ts'
 import type { RoomLimits } from './sync/room.ts'
@@ -89,6 +90,8 @@ export function openCore(options: CoreOptions): Core {
       limits: options.limits ?? DEFAULTS,
       isClosed: async (padId) => ((await storage.history.padState(padId))?.closedAt ?? null) !== null,
       mayCreatePad: options.mayCreatePad,
+      // Several servers may share a PostgreSQL database, and hold the same pad at once.
+      catchUpEveryMs: storage.engine === 'postgres' ? CATCH_UP_POLL_MS : undefined,
     })
     const reader = new PadReader({ rooms, padLog, snapshotEvery: options.snapshotEvery, log: options.log })
     const meetingsStore = storage.meetings

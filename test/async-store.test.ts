@@ -55,11 +55,12 @@ function watched(inner: PadLog): Watched {
   const w: Watched = { log: inner, rows: new Map(), maxInFlight: 0, brokenAfter: [] }
   let inFlight = 0
   w.log = Object.assign(Object.create(inner) as PadLog, {
-    appendBatch: async (batch: readonly LogRow[]) => {
+    // What the rooms commit through.
+    appendBatchWithHeads: async (batch: readonly LogRow[]) => {
       inFlight++
       w.maxInFlight = Math.max(w.maxInFlight, inFlight)
       try {
-        const seqs = await inner.appendBatch(batch)
+        const appended = await inner.appendBatchWithHeads(batch)
         for (const row of batch) {
           const rows = w.rows.get(row.padId) ?? []
           rows.push(row.data)
@@ -74,7 +75,7 @@ function watched(inner: PadLog): Watched {
             w.brokenAfter.push(row.padId)
           }
         }
-        return seqs
+        return appended
       } finally {
         inFlight--
       }
@@ -273,9 +274,9 @@ describe('an asynchronous store', () => {
     const inner = slowMemoryPadLog(SEED + 4)
     // The first append holding the marker fails, late: the rows typed after it are queued by then.
     const failing: PadLog = Object.assign(Object.create(inner) as PadLog, {
-      appendBatch: async (rows: readonly LogRow[]) => {
+      appendBatchWithHeads: async (rows: readonly LogRow[]) => {
         if (failures > 0 || !rows.some((r) => Buffer.from(r.data).includes(marker)))
-          return inner.appendBatch(rows)
+          return inner.appendBatchWithHeads(rows)
         failures++
         await new Promise((resolve) => setTimeout(resolve, SLOW_WRITE_MS))
         throw new Error('disk on fire')

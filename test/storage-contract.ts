@@ -139,6 +139,113 @@ export function describeStorageContract(
     )
 
     test(
+      "heads and rows after a seq: what a server holding a pad reads of another's rows",
+      withStore(async (log) => {
+        const first = await log.appendBatchWithHeads([
+          row('p', bytes(1)),
+          row('q', bytes(9)),
+          row('p', bytes(2)),
+        ])
+        assert.deepEqual([...first.headsBefore].sort(), [
+          ['p', 0],
+          ['q', 0],
+        ])
+        const [p1, q1, p2] = first.seqs
+        // Another writer's rows of `p`, with claims, after a row of another pad.
+        await log.appendBatch([row('q', bytes(8))])
+        const second = await log.appendBatchWithHeads([
+          row('p', bytes(3), { claims: [41], writer: 'dd'.repeat(32) }),
+          row('p', bytes(4)),
+        ])
+        const [p3, p4] = second.seqs
+        assert.deepEqual([...second.headsBefore], [['p', p2]], "p's newest row before the batch")
+        const all = (await log.rowsAfter('p', 0, 100))!
+        assert.deepEqual(
+          all.rows.map((r) => [r.seq, ...r.data]),
+          [
+            [p1, 1],
+            [p2, 2],
+            [p3, 3],
+            [p4, 4],
+          ],
+        )
+        assert.deepEqual([...all.writers], [[41, 'dd'.repeat(32)]])
+        assert.deepEqual(
+          (await log.rowsAfter('p', p1!, 2))!.rows.map((r) => r.seq),
+          [p2, p3],
+          'a page: the next rows in seq order',
+        )
+        assert.deepEqual((await log.rowsAfter('p', p4!, 100))!.rows, [])
+        assert.deepEqual((await log.rowsAfter('never-stored', 0, 100))!.rows, [])
+        const heads = await log.heads(['p', 'q', 'never-stored'])
+        assert.equal(heads.get('p'), p4)
+        assert.ok(heads.get('q')! > q1!)
+        assert.equal(heads.get('never-stored') ?? 0, 0)
+        assert.deepEqual(await log.heads([]), new Map())
+
+        // A snapshot drops no row: the rows after any seq are still there.
+        await log.writeSnapshot('p', p3!, bytes(33))
+        assert.equal((await log.rowsAfter('p', 0, 100))!.rows.length, 4)
+        assert.deepEqual(
+          (await log.rowsAfter('p', p1!, 100))!.rows.map((r) => r.seq),
+          [p2, p3, p4],
+        )
+        assert.equal((await log.heads(['p'])).get('p'), p4)
+        // "Forget history" folds every row into a snapshot: rows after an older seq are gone.
+        await log.forgetHistory('p', bytes(44))
+        assert.equal(await log.rowsAfter('p', p2!, 100), null, 'rows were forgotten')
+        assert.equal(await log.rowsAfter('p', 0, 100), null)
+        assert.equal((await log.heads(['p'])).get('p'), p4, 'the head is the snapshot covering everything')
+        assert.deepEqual((await log.rowsAfter('p', p4!, 100))!.rows, [])
+        const third = await log.appendBatchWithHeads([row('p', bytes(5))])
+        // Still forgotten after later rows and snapshots: the oldest snapshot says so.
+        await log.writeSnapshot('p', third.seqs[0]!, bytes(55))
+        assert.equal(await log.rowsAfter('p', p2!, 100), null)
+        assert.deepEqual([...third.headsBefore], [['p', p4]])
+        assert.deepEqual(
+          (await log.rowsAfter('p', p4!, 100))!.rows.map((r) => [r.seq, ...r.data]),
+          [[third.seqs[0], 5]],
+        )
+      }),
+    )
+
+    test(
+      'rows after a seq never skip a row, read while two writers append to the pad',
+      withStore(async (log) => {
+        const ROWS_EACH = 25
+        let done = 0
+        const writer = async (tag: number) => {
+          for (let i = 0; i < ROWS_EACH; i++) await log.appendBatch([row('race', bytes(tag, i))])
+          done++
+        }
+        // A reader catching up as a server holding the pad does: from the newest seq it has.
+        const seen: { seq: number; data: number[] }[] = []
+        const reader = async () => {
+          for (let round = 0; round < 5000 && seen.length < 2 * ROWS_EACH; round++) {
+            // Both writers done before this read: an empty answer then means there is no more.
+            const finished = done === 2
+            const tail = (await log.rowsAfter('race', seen.at(-1)?.seq ?? 0, 7))!
+            for (const r of tail.rows) seen.push({ seq: r.seq, data: [...r.data] })
+            if (finished && tail.rows.length === 0) break
+            await new Promise((resolve) => setImmediate(resolve))
+          }
+        }
+        await Promise.all([writer(1), writer(2), reader()])
+        const stored = (await log.load('race'))!.updates
+        assert.equal(stored.length, 2 * ROWS_EACH)
+        assert.deepEqual(
+          seen.map((r) => r.seq),
+          stored.map((u) => u.seq),
+          'every row, once, in seq order',
+        )
+        assert.deepEqual(
+          seen.map((r) => r.data),
+          stored.map((u) => [...u.data]),
+        )
+      }),
+    )
+
+    test(
       'a batch is atomic: one bad row stores nothing of it, and the next batch goes in whole',
       withStore(async (log) => {
         await log.appendBatch([row('kept', bytes(1))])

@@ -104,6 +104,7 @@ export class Metrics implements SyncMetrics {
   private readonly framesRejected: Counter<'reason'>
   private readonly connectionsRefused: Counter<'reason'>
   private readonly updates: Counter
+  private readonly caughtUpRows: Counter
   private readonly persistSeconds: Histogram
   private readonly backups: Counter<'result'>
   private readonly lastBackup: Gauge
@@ -169,6 +170,11 @@ export class Metrics implements SyncMetrics {
     this.updates = new Counter({
       name: 'summitpad_updates_persisted_total',
       help: 'Document updates committed to the log (rate() = updates per second).',
+      registers,
+    })
+    this.caughtUpRows = new Counter({
+      name: 'summitpad_catch_up_rows_total',
+      help: 'Log rows read back by rooms catching up on rows another server stored for a pad it holds too (0 on one server).',
       registers,
     })
     this.persistSeconds = new Histogram({
@@ -249,6 +255,11 @@ export class Metrics implements SyncMetrics {
     this.persistSeconds.observe(seconds)
   }
 
+  /** A room read `rows` back from the log, stored by another server (Room.catchUp). */
+  rowsCaughtUp(rows: number): void {
+    this.caughtUpRows.inc(rows)
+  }
+
   backupCompleted(ok: boolean, at = Date.now()): void {
     this.backups.inc({ result: ok ? 'ok' : 'failed' })
     if (ok) this.lastBackup.set(at / 1000)
@@ -285,7 +296,7 @@ export class Metrics implements SyncMetrics {
 
 /**
  * The pad log, timing each commit for `summitpad_persist_seconds`. Every update the rooms store
- * goes through `appendBatch` (one call per tick, one transaction), so no hook inside the sync
+ * goes through `appendBatchWithHeads` (one call per tick, one transaction), so no hook inside the sync
  * path is needed for updates/s and persistence latency. Everything else passes through.
  */
 export function meteredPadLog(log: PadLog, metrics: Metrics): PadLog {
@@ -297,6 +308,15 @@ export function meteredPadLog(log: PadLog, metrics: Metrics): PadLog {
         metrics.updatesPersisted(seqs.length, Number(process.hrtime.bigint() - started) / 1e9)
       return seqs
     },
+    appendBatchWithHeads: async (rows) => {
+      const started = process.hrtime.bigint()
+      const appended = await log.appendBatchWithHeads(rows)
+      if (appended.seqs.length > 0)
+        metrics.updatesPersisted(appended.seqs.length, Number(process.hrtime.bigint() - started) / 1e9)
+      return appended
+    },
+    rowsAfter: (padId, afterSeq, limit) => log.rowsAfter(padId, afterSeq, limit),
+    heads: (padIds) => log.heads(padIds),
     load: (padId) => log.load(padId),
     writeSnapshot: (padId, upto, state, at) => log.writeSnapshot(padId, upto, state, at),
     snapshotIfCurrent: (padId, upto, state, at) => log.snapshotIfCurrent(padId, upto, state, at),

@@ -7,7 +7,16 @@
  */
 import type { WriterHash } from '../sync/writer-key.ts'
 import type { HistoryLog, HistoryRow, StoredCheckpoint } from './history-log.ts'
-import type { AuthorSummary, LoadedLog, LogRow, PadLog, PadSummary, StoredPad } from './pad-log.ts'
+import type {
+  AppendedBatch,
+  AuthorSummary,
+  LoadedLog,
+  LogRow,
+  LogTail,
+  PadLog,
+  PadSummary,
+  StoredPad,
+} from './pad-log.ts'
 import { NEWEST_KEPT, thinned } from './snapshot-policy.ts'
 
 interface MemoryRow {
@@ -68,7 +77,11 @@ export class MemoryPadLog implements PadLog {
     })
   }
 
-  appendBatch(rows: readonly LogRow[]): Promise<number[]> {
+  async appendBatch(rows: readonly LogRow[]): Promise<number[]> {
+    return (await this.appendBatchWithHeads(rows)).seqs
+  }
+
+  appendBatchWithHeads(rows: readonly LogRow[]): Promise<AppendedBatch> {
     // Refused whole, as a database refuses a row breaking its schema (and the batch with it).
     const bad = rows.find((row) => !isLogRow(row))
     if (bad) return Promise.reject(new Error(`invalid log row for pad ${JSON.stringify(bad.padId)}`))
@@ -76,8 +89,10 @@ export class MemoryPadLog implements PadLog {
     const batch = rows.map((row) => ({ ...row, data: copy(row.data), claims: row.claims && [...row.claims] }))
     return this.later(() => {
       const seqs: number[] = []
+      const headsBefore = new Map<string, number>()
       for (const row of batch) {
         let pad = this.pads.get(row.padId)
+        if (!headsBefore.has(row.padId)) headsBefore.set(row.padId, pad ? covered(pad) : 0)
         if (!pad) {
           pad = {
             createdAt: row.at,
@@ -97,7 +112,35 @@ export class MemoryPadLog implements PadLog {
           for (const client of row.claims) if (!pad.writers.has(client)) pad.writers.set(client, row.writer)
         seqs.push(seq)
       }
-      return seqs
+      return { seqs, headsBefore }
+    })
+  }
+
+  rowsAfter(padId: string, afterSeq: number, limit: number): Promise<LogTail | null> {
+    return this.later(() => {
+      const pad = this.pads.get(padId)
+      if (!pad) return { rows: [], writers: new Map() }
+      // See PadLog.rowsAfter: the oldest snapshot is after `afterSeq`, and no row up to it is left.
+      const oldest = pad.snapshots.reduce((min, s) => Math.min(min, s.upto), Number.POSITIVE_INFINITY)
+      const forgotten =
+        pad.snapshots.length > 0 && oldest > afterSeq && !pad.rows.some((r) => r.seq <= oldest)
+      if (forgotten) return null
+      const rows = pad.rows.filter((r) => r.seq > afterSeq).slice(0, limit)
+      return {
+        rows: rows.map((r) => ({ seq: r.seq, data: copy(r.data) })),
+        writers: new Map(pad.writers),
+      }
+    })
+  }
+
+  heads(padIds: readonly string[]): Promise<Map<string, number>> {
+    return this.later(() => {
+      const heads = new Map<string, number>()
+      for (const padId of padIds) {
+        const pad = this.pads.get(padId)
+        if (pad) heads.set(padId, covered(pad))
+      }
+      return heads
     })
   }
 

@@ -42,6 +42,29 @@ export interface LoadedLog extends StoredPad {
   writers: ReadonlyMap<number, WriterHash>
 }
 
+/** What `appendBatchWithHeads` resolves with. */
+export interface AppendedBatch {
+  /** The rows' seqs, as `appendBatch` resolves with. */
+  seqs: number[]
+  /**
+   * For each pad of the batch, its head (see `heads`) just before the batch, read under the same
+   * lock that orders its seqs: when a caller had every row of the pad up to it, it now has every
+   * row up to its own last one; when not, another writer's rows came in between.
+   */
+  headsBefore: ReadonlyMap<string, number>
+}
+
+/** A pad's rows after a seq, and its writer claims, read together (`rowsAfter`). */
+export interface LogTail {
+  /** Rows with a seq after the one asked for, oldest first, each with every row before it. */
+  rows: { seq: number; data: Uint8Array }[]
+  /**
+   * Every claim of the pad, when there are rows (claims are not stored per row: a row's claims
+   * commit with it, so a read seeing the row sees them).
+   */
+  writers: ReadonlyMap<number, WriterHash>
+}
+
 export interface AuthorSummary {
   /** Null for edits of connections that never announced a name (and for the server's own). */
   name: string | null
@@ -64,6 +87,24 @@ export interface PadLog {
    * rejects). Resolves with their seqs, increasing, never reused. A pad exists from its first row.
    */
   appendBatch(rows: readonly LogRow[]): Promise<number[]>
+  /** `appendBatch`, also telling each pad's head before the batch (what the rooms commit with). */
+  appendBatchWithHeads(rows: readonly LogRow[]): Promise<AppendedBatch>
+  /**
+   * Up to `limit` of the pad's rows with a seq above `afterSeq`, oldest first, with its writer
+   * claims, in one consistent read: what another server stored that a room holding the pad has
+   * not applied. Seqs are drawn from one counter for all pads, so a pad's are not consecutive,
+   * but they follow its commit order: no row committed after this read can have a seq below the
+   * newest one returned. Null when some rows after `afterSeq` are no longer in the log ("forget
+   * history" folded them into a snapshot since): `load` the pad instead. Rows go only that way,
+   * which leaves its snapshot the oldest (snapshot-policy.ts keeps the oldest) with no row at or
+   * before it; every other snapshot names a row that stays. A pad never stored has no rows.
+   */
+  rowsAfter(padId: string, afterSeq: number, limit: number): Promise<LogTail | null>
+  /**
+   * Each pad's head, in one read for many pads: the seq of its newest revision (its newest row,
+   * or the snapshot covering everything when history was forgotten since); 0 or absent when none.
+   */
+  heads(padIds: readonly string[]): Promise<Map<string, number>>
   /** The newest snapshot and the rows after it, plus the pad's writer claims; null when never stored. */
   load(padId: string): Promise<LoadedLog | null>
   /** Stores a snapshot of the pad up to and including row `upto` (the pad must exist). */

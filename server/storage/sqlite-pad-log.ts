@@ -4,7 +4,7 @@
  * this process, so the work is done by the time the call returns; callers still await it, as
  * they must for a networked engine.
  */
-import type { LoadedLog, LogRow, PadLog } from './pad-log.ts'
+import type { AppendedBatch, LoadedLog, LogRow, LogTail, PadLog } from './pad-log.ts'
 import { settled } from './settled.ts'
 import type { PadStore } from './store.ts'
 
@@ -17,6 +17,18 @@ export class SqlitePadLog implements PadLog {
 
   appendBatch(rows: readonly LogRow[]): Promise<number[]> {
     return settled(() => this.store.append(rows))
+  }
+
+  appendBatchWithHeads(rows: readonly LogRow[]): Promise<AppendedBatch> {
+    return settled(() => this.store.appendWithHeads(rows))
+  }
+
+  rowsAfter(padId: string, afterSeq: number, limit: number): Promise<LogTail | null> {
+    return settled(() => this.store.rowsAfter(padId, afterSeq, limit))
+  }
+
+  heads(padIds: readonly string[]): Promise<Map<string, number>> {
+    return settled(() => this.store.heads(padIds))
   }
 
   load(padId: string): Promise<LoadedLog | null> {

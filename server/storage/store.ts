@@ -11,7 +11,15 @@ import type Database from 'better-sqlite3'
 import type { Statement } from 'better-sqlite3'
 import type { WriterHash } from '../sync/writer-key.ts'
 import type { Db } from './db.ts'
-import type { AuthorSummary, LoadedLog, LogRow, PadSummary, StoredPad } from './pad-log.ts'
+import type {
+  AppendedBatch,
+  AuthorSummary,
+  LoadedLog,
+  LogRow,
+  LogTail,
+  PadSummary,
+  StoredPad,
+} from './pad-log.ts'
 import { NEWEST_KEPT, type SnapshotMeta, thinned } from './snapshot-policy.ts'
 
 export type { AuthorSummary, LogRow, PadSummary, StoredPad } from './pad-log.ts'
@@ -56,6 +64,9 @@ export class PadStore {
   /** Prepared on first use: checkpoints came with schema 4, and a store may open an older file. */
   private selectCheckpointSeqs: Statement<[number], { seq: number }> | null = null
   private readonly deleteSnapshot
+  private readonly selectHead
+  private readonly selectRowsAfter
+  private readonly selectForgottenAfter
   private readonly db: Db
   /**
    * Pads appended to since this store was opened, so a commit is one INSERT, not an upsert of the
@@ -116,11 +127,27 @@ export class PadStore {
       'SELECT id, upto, at FROM snapshots WHERE pad = ?',
     )
     this.deleteSnapshot = db.prepare<[number]>('DELETE FROM snapshots WHERE id = ?')
+    this.selectHead = db.prepare<[number, number], { head: number }>(
+      `SELECT max(coalesce((SELECT max(seq) FROM updates WHERE pad = ?), 0),
+                  coalesce((SELECT max(upto) FROM snapshots WHERE pad = ?), 0)) AS head`,
+    )
+    this.selectRowsAfter = db.prepare<[number, number, number], { seq: number; data: Buffer }>(
+      'SELECT seq, data FROM updates WHERE pad = ? AND seq > ? ORDER BY seq LIMIT ?',
+    )
+    // See PadLog.rowsAfter: the oldest snapshot is after the seq, and no row up to it is left.
+    this.selectForgottenAfter = db.prepare<{ pk: number; after: number }, { forgotten: number }>(
+      `SELECT o.oldest > @after AND NOT EXISTS (SELECT 1 FROM updates WHERE pad = @pk AND seq <= o.oldest) AS forgotten
+       FROM (SELECT coalesce(min(upto), 0) AS oldest FROM snapshots WHERE pad = @pk) o`,
+    )
     this.touchPad = db.prepare<[number, number]>(
       'UPDATE pads SET updated_at = max(updated_at, ?) WHERE pk = ?',
     )
     this.appendTx = db.transaction(
-      (rows: readonly LogRow[], pads: Map<string, WrittenPad & { lastAt: number }>): number[] => {
+      (
+        rows: readonly LogRow[],
+        pads: Map<string, WrittenPad & { lastAt: number }>,
+        headsBefore: Map<string, number> | null,
+      ): number[] => {
         const seqs: number[] = []
         const upsert = (row: LogRow) => this.upsertPad.get(row.padId, row.at, row.at)!.pk
         const insert = (pk: number, row: LogRow) =>
@@ -133,6 +160,7 @@ export class PadStore {
               ? { ...known, lastAt: row.at }
               : { pk: upsert(row), touchedAt: row.at, lastAt: row.at }
             pads.set(row.padId, pad)
+            headsBefore?.set(row.padId, this.head(pad.pk))
           }
           pad.lastAt = Math.max(pad.lastAt, row.at)
           let inserted = insert(pad.pk, row)
@@ -140,6 +168,7 @@ export class PadStore {
             // The kept key no longer names this pad: find (or make) its row, as for a new pad.
             pad.pk = upsert(row)
             pad.touchedAt = row.at
+            headsBefore?.set(row.padId, this.head(pad.pk))
             inserted = insert(pad.pk, row)
           }
           seqs.push(Number(inserted.lastInsertRowid))
@@ -160,11 +189,52 @@ export class PadStore {
 
   /** Appends rows (of any pads) in one transaction; returns their seqs, in order. */
   append(rows: readonly LogRow[]): number[] {
-    if (rows.length === 0) return []
+    return this.appendWithHeads(rows, null).seqs
+  }
+
+  /** `append`, also reading each pad's head before the batch (PadLog.appendBatchWithHeads). */
+  appendWithHeads(
+    rows: readonly LogRow[],
+    headsBefore: Map<string, number> | null = new Map(),
+  ): AppendedBatch {
+    const heads = headsBefore ?? new Map<string, number>()
+    if (rows.length === 0) return { seqs: [], headsBefore: heads }
     const pads = new Map<string, WrittenPad & { lastAt: number }>()
-    const seqs = this.appendTx(rows, pads)
+    const seqs = this.appendTx(rows, pads, headsBefore)
     for (const [padId, { pk, touchedAt }] of pads) this.written.set(padId, { pk, touchedAt })
-    return seqs
+    return { seqs, headsBefore: heads }
+  }
+
+  /** The pad's newest revision: its newest row, or the snapshot covering everything (0: none). */
+  private head(pk: number): number {
+    return this.selectHead.get(pk, pk)?.head ?? 0
+  }
+
+  /** Each stored pad's head (PadLog.heads). */
+  heads(padIds: readonly string[]): Map<string, number> {
+    return this.db.transaction(() => {
+      const heads = new Map<string, number>()
+      for (const padId of padIds) {
+        const pad = this.selectPadPk.get(padId)
+        if (pad) heads.set(padId, this.head(pad.pk))
+      }
+      return heads
+    })()
+  }
+
+  /** The pad's rows after `afterSeq` and its claims, or null when some were forgotten (PadLog.rowsAfter). */
+  rowsAfter(padId: string, afterSeq: number, limit: number): LogTail | null {
+    return this.db.transaction((): LogTail | null => {
+      const pad = this.selectPadPk.get(padId)
+      if (!pad) return { rows: [], writers: new Map() }
+      if (this.selectForgottenAfter.get({ pk: pad.pk, after: afterSeq })?.forgotten) return null
+      const rows = this.selectRowsAfter
+        .all(pad.pk, afterSeq, limit)
+        .map((r) => ({ seq: r.seq, data: new Uint8Array(r.data) }))
+      const writers = new Map<number, WriterHash>()
+      for (const row of this.writers().all.all(padId)) writers.set(row.client, row.key.toString('hex'))
+      return { rows, writers }
+    })()
   }
 
   /** Null when the pad was never stored. */

@@ -15,20 +15,25 @@ export function docFromStored(stored: StoredPad | null): Y.Doc {
   // gc stays on (the default): deleted text is dropped from the live doc; the log keeps history.
   const doc = new Y.Doc()
   if (!stored) return doc
-  Y.transact(
-    doc,
-    () => {
-      if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot, LOAD_ORIGIN)
-      for (const row of stored.updates) Y.applyUpdate(doc, row.data, LOAD_ORIGIN)
-    },
-    LOAD_ORIGIN,
-  )
+  applyStored(doc, stored, LOAD_ORIGIN)
   if (doc.store.pendingStructs || doc.store.pendingDs) {
     // Stored rows were all complete when written; missing dependencies mean the data is damaged.
     doc.destroy()
     throw new Error('stored pad has updates with missing dependencies')
   }
   return doc
+}
+
+/** Applies a stored pad (its snapshot, then its rows) to `doc` in one transaction of `origin`. */
+export function applyStored(doc: Y.Doc, stored: StoredPad, origin: unknown): void {
+  Y.transact(
+    doc,
+    () => {
+      if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot, origin)
+      for (const row of stored.updates) Y.applyUpdate(doc, row.data, origin)
+    },
+    origin,
+  )
 }
 
 /**

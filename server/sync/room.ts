@@ -21,8 +21,9 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../../shared/protocol.ts'
+import { Busy } from '../lib/domain-errors.ts'
 import type { Logger } from '../ops/logger.ts'
-import type { LogRow, PadLog } from '../storage/pad-log.ts'
+import type { LogRow, PadLog, StoredPad } from '../storage/pad-log.ts'
 import { snapshotDue } from '../storage/snapshot-policy.ts'
 import { AnswerCache, stateKey, WHOLE_PAD_KEY } from './answer-cache.ts'
 import {
@@ -40,7 +41,7 @@ import {
 import { itemsOf, MAX_PAD_ITEMS, newStructsIn, tooManyItems } from './item-budget.ts'
 import { sanitizeAwarenessState } from './limits.ts'
 import { notesTextRefusal } from './notes-text-check.ts'
-import { docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
+import { applyStored, docFromStored, encodeState, LOAD_ORIGIN, type LoadedPad } from './pad-doc.ts'
 import { type Origin, type Peer, type Refusal, SERVER_ORIGIN } from './peer.ts'
 import { Presence, supersedes } from './presence.ts'
 import {
@@ -83,6 +84,8 @@ export interface RoomHost {
   emptied(room: Room): void
   /** The pad's stored text changed (for the search index; cheap, called per commit). */
   changed(room: Room): void
+  /** `rows` were read back from the log by a catch-up (rows another server stored; see `catchUp`). */
+  caughtUp(room: Room, rows: number): void
   /**
    * May this peer create this pad now? Asked only when an update would store the first content of
    * a pad that has none: connections and empty sync step 2s (every stock client sends one) are
@@ -107,6 +110,26 @@ export const REMEASURE_BYTES = 64 * 1024
 
 /** Rows merged into one broadcast frame at most (see `committed`). */
 const MERGE_CHUNK_ROWS = 100
+
+/**
+ * Rows one read of a catch-up asks for: a few seconds of a busy pad's typing, so the usual
+ * catch-up is one read, and a server coming back to a pad much written meanwhile reads it in
+ * pages of bounded memory.
+ */
+export const CATCH_UP_PAGE_ROWS = 500
+/**
+ * Pages one catch-up reads at most (5,000 rows); what is left waits for the next one (the next
+ * poll or commit), so one pad far behind cannot hold a poll round for long.
+ */
+export const CATCH_UP_MAX_PAGES = 10
+/** Tries of "forget history" while other servers keep writing the pad, before it gives up (Busy). */
+const FORGET_TRIES = 3
+
+/**
+ * Origin of the transaction applying rows another server stored: never queued for storage (they
+ * are stored), sent to every peer at once (stored, so sendable).
+ */
+const CATCH_UP_ORIGIN = Symbol('catch-up')
 
 /** The auth message a read-only peer gets once: its edits are not stored. */
 export const READ_ONLY_REASON = 'read-only'
@@ -178,6 +201,15 @@ export class Room {
    * in the store or claimed here: an id's key never changes once it holds structs.
    */
   private readonly writers: Map<number, WriterHash | null>
+  /**
+   * Every row of the pad with a seq up to this one is applied to the doc (`position.lastSeq` is
+   * only the newest row known). Behind it when another server holding the pad too (a failover, a
+   * balancer reload, a forced split) stored rows in between: `catchUp` applies them.
+   */
+  private caughtUpTo: number
+  /** The catch-up running, and whether another was asked for meanwhile (it then reads again). */
+  private catching: Promise<void> | null = null
+  private catchAgain = false
   /** The pad's encoded size when last measured (see `fits`), and the update bytes since. */
   private measured: number | null = null
   private sinceMeasured = 0
@@ -195,6 +227,7 @@ export class Room {
     this.current = loaded.doc
     this.unbuilt = loaded.state
     this.position = position
+    this.caughtUpTo = position.lastSeq
     this.host = host
     if (loaded.doc) this.listen(loaded.doc)
   }
@@ -231,7 +264,9 @@ export class Room {
     this.answers.docChanged()
     doc.on('update', (update: Uint8Array, origin: unknown) => {
       this.answers.docChanged()
-      this.queue(update, origin)
+      // What rows other servers stored added here: stored, so everyone may have it now.
+      if (origin === CATCH_UP_ORIGIN) this.broadcast(encodeSyncUpdate(update))
+      else this.queue(update, origin)
     })
   }
 
@@ -271,6 +306,12 @@ export class Room {
       const stored = await this.host.store.load(this.padId)
       if (this.discarded) return true
       const doc = docFromStored(stored)
+      // The store may hold rows another server wrote that this room had not applied yet, so its
+      // peers never had them: they get the stored state whole (rare: only a failed apply gets here;
+      // and only what is stored, before this room's own rows not yet stored are added back).
+      const head = stored ? headOf(stored) : 0
+      const missed = head > this.caughtUpTo ? encodeSyncUpdate(Y.encodeStateAsUpdate(doc)) : null
+      for (const [client, key] of stored?.writers ?? []) this.writers.set(client, key)
       Y.transact(
         doc,
         () => {
@@ -281,6 +322,9 @@ export class Room {
       )
       this.current = doc
       this.listen(doc)
+      this.caughtUpTo = Math.max(this.caughtUpTo, head)
+      this.position.lastSeq = Math.max(this.position.lastSeq, head)
+      if (missed) this.broadcast(missed)
       return true
     } catch (err) {
       this.host.log.error({ pad: this.padId, err }, 'could not rebuild the pad after a failed update')
@@ -657,6 +701,9 @@ export class Room {
       if (this.discarded) return OK
       Y.applyUpdate(this.doc, update, LOAD_ORIGIN)
       this.position.lastSeq = Math.max(this.position.lastSeq, seq)
+      // Whether another server wrote the pad just before is not known here: read back from the
+      // log (this row comes back too, and changes nothing), and no snapshot before that.
+      void this.catchUp()
       this.position.rowsSinceSnapshot++
       this.position.bytesSinceSnapshot += update.byteLength
       this.position.approxBytes += update.byteLength
@@ -678,7 +725,9 @@ export class Room {
 
   /**
    * Replaces the pad's stored history with its current state (see PadLog.forgetHistory), once
-   * every row applied so far is stored: the state then covers all the rows it drops.
+   * every row applied so far is stored: the state then covers all the rows it drops. Rows another
+   * server stored are applied first, and the history is replaced only if none came in between
+   * (PadLog.forgetHistoryIfCurrent): else their text would be dropped with the log.
    */
   async forgetHistory(): Promise<void> {
     await this.host.flush()
@@ -687,13 +736,23 @@ export class Room {
     // store drops. Rows applied but not yet committed are in it too; stored after, they replay
     // on top of it (which changes nothing).
     await this.host.exclusive(async () => {
-      if (this.discarded) throw new Error(`pad ${this.padId} was closed`)
-      const state = encodeState(this.doc)
-      await this.host.store.forgetHistory(this.padId, state)
-      this.position.snapshotSeq = this.position.lastSeq
-      this.position.rowsSinceSnapshot = 0
-      this.position.bytesSinceSnapshot = 0
-      this.position.snapshotBytes = state.byteLength
+      for (let attempt = 1; ; attempt++) {
+        if (this.discarded) throw new Error(`pad ${this.padId} was closed`)
+        if (this.caughtUpTo < this.position.lastSeq || attempt > 1) await this.catchUp()
+        if (this.discarded) throw new Error(`pad ${this.padId} was closed`)
+        const upto = this.caughtUpTo
+        const state = encodeState(this.doc)
+        if (await this.host.store.forgetHistoryIfCurrent(this.padId, upto, state)) {
+          this.position.lastSeq = Math.max(this.position.lastSeq, upto)
+          this.position.snapshotSeq = this.position.lastSeq
+          this.position.rowsSinceSnapshot = 0
+          this.position.bytesSinceSnapshot = 0
+          this.position.snapshotBytes = state.byteLength
+          return
+        }
+        if (attempt === FORGET_TRIES)
+          throw new Busy('the pad is being written to on another server; its history was kept: try again')
+      }
     })
   }
 
@@ -705,18 +764,29 @@ export class Room {
     return rows
   }
 
-  /** Called after `rows` are durable, with their seqs: now they may be sent. */
-  committed(rows: readonly PendingRow[], seqs: readonly number[]): void {
+  /**
+   * Called after `rows` are durable, with their seqs and the pad's head just before them (see
+   * PadLog.appendBatchWithHeads): now they may be sent. A head beyond what this room has applied
+   * means another server stored rows in between: they are read back (`catchUp`).
+   */
+  committed(rows: readonly PendingRow[], seqs: readonly number[], headBefore: number): void {
     this.inFlight = []
     if (this.discarded) return
-    if (rows.length > 0) this.broadcastCommitted(rows, seqs)
+    if (rows.length > 0) {
+      const last = seqs[seqs.length - 1]!
+      this.position.lastSeq = Math.max(this.position.lastSeq, last)
+      if (headBefore <= this.caughtUpTo) {
+        this.caughtUpTo = Math.max(this.caughtUpTo, last)
+        // Counted here when the log has nothing else in between; else the catch-up counts them.
+        this.position.rowsSinceSnapshot += rows.length
+        for (const row of rows) this.position.bytesSinceSnapshot += row.data.byteLength
+      } else void this.catchUp()
+      this.broadcastCommitted(rows)
+    }
     this.flushPresence()
   }
 
-  private broadcastCommitted(rows: readonly PendingRow[], seqs: readonly number[]): void {
-    this.position.lastSeq = seqs[seqs.length - 1]!
-    this.position.rowsSinceSnapshot += rows.length
-    for (const row of rows) this.position.bytesSinceSnapshot += row.data.byteLength
+  private broadcastCommitted(rows: readonly PendingRow[]): void {
     const first = rows[0]!
     const soleOrigin = rows.every((r) => r.origin === first.origin) ? first.origin : null
     // Yjs' mergeUpdates costs more per update the more it merges at once (it re-sorts its inputs
@@ -728,6 +798,119 @@ export class Room {
       for (const peer of this.peers) if (peer !== soleOrigin) peer.send(message)
     }
     void this.snapshotIfDue()
+    this.host.changed(this)
+  }
+
+  /** Every row of the pad up to this seq is applied here (see `caughtUpTo`). */
+  get appliedUpTo(): number {
+    return this.caughtUpTo
+  }
+
+  /**
+   * Applies the rows another server stored for this pad since `caughtUpTo` (PadLog.rowsAfter), in
+   * seq order, and sends each peer what they add; rows of this room's own come back too and change
+   * nothing. Their writer claims are taken over: an id claimed on another server is not claimable
+   * here. One catch-up at a time: asked for while one runs, it reads once more after. Resolves when
+   * done; never rejects (a failed read is logged, and the next poll or commit tries again).
+   */
+  catchUp(): Promise<void> {
+    if (this.catching) {
+      this.catchAgain = true
+      return this.catching
+    }
+    const run = async () => {
+      for (let page = 0; page < CATCH_UP_MAX_PAGES && !this.discarded; page++) {
+        this.catchAgain = false
+        const more = await this.catchUpPage()
+        if (!more && !this.catchAgain) return
+      }
+    }
+    const catching = run()
+      .catch((err: unknown) => {
+        this.host.log.warn(
+          { pad: this.padId, err },
+          'could not read rows another server stored; retrying later',
+        )
+      })
+      .finally(() => {
+        if (this.catching === catching) this.catching = null
+      })
+    this.catching = catching
+    return catching
+  }
+
+  /** One page of `catchUp`; resolves with whether more rows may follow. */
+  private async catchUpPage(): Promise<boolean> {
+    if (this.gate) await this.gate
+    if (this.discarded) return false
+    const tail = await this.host.store.rowsAfter(this.padId, this.caughtUpTo, CATCH_UP_PAGE_ROWS)
+    if (this.gate) await this.gate
+    if (this.discarded) return false
+    if (tail === null) {
+      await this.reloadFromStore('its history was forgotten on another server')
+      return false
+    }
+    if (tail.rows.length === 0) return false
+    for (const [client, key] of tail.writers) this.writers.set(client, key)
+    const doc = this.doc
+    Y.transact(
+      doc,
+      () => {
+        for (const row of tail.rows) Y.applyUpdate(doc, row.data, CATCH_UP_ORIGIN)
+      },
+      CATCH_UP_ORIGIN,
+    )
+    if (doc.store.pendingStructs || doc.store.pendingDs) {
+      // Rows in seq order after every row applied cannot lack anything; if they do, this room was
+      // wrong about what it had: the pad is read again whole.
+      doc.store.pendingStructs = null
+      doc.store.pendingDs = null
+      await this.reloadFromStore('rows another server stored did not apply in order')
+      return false
+    }
+    const last = tail.rows[tail.rows.length - 1]!.seq
+    const p = this.position
+    for (const row of tail.rows) {
+      p.bytesSinceSnapshot += row.data.byteLength
+      p.approxBytes += row.data.byteLength
+      this.sinceMeasured += row.data.byteLength
+    }
+    p.rowsSinceSnapshot += tail.rows.length
+    this.caughtUpTo = Math.max(this.caughtUpTo, last)
+    p.lastSeq = Math.max(p.lastSeq, last)
+    this.host.caughtUp(this, tail.rows.length)
+    this.host.changed(this)
+    void this.snapshotIfDue()
+    return tail.rows.length === CATCH_UP_PAGE_ROWS
+  }
+
+  /**
+   * The pad as stored, whole, applied on top of the doc (what it adds is sent to every peer): when
+   * the log no longer has the rows after `caughtUpTo`. If even that leaves the doc waiting for
+   * something, the room is dropped and its clients load the pad again.
+   */
+  private async reloadFromStore(why: string): Promise<void> {
+    this.host.log.warn({ pad: this.padId }, `pad read again whole: ${why}`)
+    const stored = await this.host.store.load(this.padId)
+    if (this.gate) await this.gate
+    // A pad deleted on another server: that server's notice closes this room.
+    if (this.discarded || stored === null) return
+    for (const [client, key] of stored.writers) this.writers.set(client, key)
+    const doc = this.doc
+    applyStored(doc, stored, CATCH_UP_ORIGIN)
+    if (doc.store.pendingStructs || doc.store.pendingDs) {
+      this.host.discard(this, 'pad reloading')
+      return
+    }
+    const head = headOf(stored)
+    const p = this.position
+    this.caughtUpTo = Math.max(this.caughtUpTo, head)
+    p.lastSeq = Math.max(p.lastSeq, head)
+    p.snapshotSeq = Math.max(p.snapshotSeq, stored.snapshotUpto)
+    p.rowsSinceSnapshot = stored.updates.length
+    p.bytesSinceSnapshot = stored.updates.reduce((n, u) => n + u.data.byteLength, 0)
+    p.snapshotBytes = stored.snapshot?.byteLength ?? 0
+    this.host.caughtUp(this, stored.updates.length)
     this.host.changed(this)
   }
 
@@ -780,6 +963,8 @@ export class Room {
     const p = this.position
     if (this.discarded || this.gate || this.snapshotting || p.lastSeq <= p.snapshotSeq) return
     if (this.pending.length > 0 || this.inFlight.length > 0) return
+    // Rows another server stored that the doc lacks: a snapshot naming a later row would hide them.
+    if (this.caughtUpTo < p.lastSeq) return
     if (this.current === null && this.unbuilt !== null) return // the snapshot already is the pad
     this.snapshotting = true
     try {
@@ -869,4 +1054,9 @@ export class Room {
     this.presenceOut.clear()
     this.broadcast(encodeAwareness(encodeAwarenessUpdate(entries)))
   }
+}
+
+/** A stored pad's newest revision: its last row, or the snapshot covering everything. */
+function headOf(stored: StoredPad): number {
+  return stored.updates.at(-1)?.seq ?? stored.snapshotUpto
 }

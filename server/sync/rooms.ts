@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../ops/logger.ts'
 import type { PadLog } from '../storage/pad-log.ts'
+import { CatchUpPoll } from './catch-up.ts'
 import { CLOSE } from './close-codes.ts'
 import { loadForRoom } from './pad-doc.ts'
 import type { Origin } from './peer.ts'
@@ -21,6 +22,11 @@ export interface RoomsOptions {
   isClosed?: (padId: string) => boolean | Promise<boolean>
   /** May this origin create this pad now? (Per-address rate limit; always yes when absent.) */
   mayCreatePad?: (origin: Origin, padId: string) => boolean
+  /**
+   * Other processes may write the pads too (a database shared by several servers): poll for their
+   * rows every this many ms (catch-up.ts). Absent: no poll (SQLite is one process).
+   */
+  catchUpEveryMs?: number
 }
 
 export class Rooms {
@@ -34,6 +40,8 @@ export class Rooms {
   private readonly host: RoomHost
   private readonly options: RoomsOptions
   private readonly changeListeners: ((padId: string) => void)[] = []
+  private readonly caughtUpListeners: ((rows: number) => void)[] = []
+  private readonly poll: CatchUpPoll | null
 
   constructor(options: RoomsOptions) {
     this.options = options
@@ -54,9 +62,27 @@ export class Rooms {
       changed: (room) => {
         for (const listener of this.changeListeners) listener(room.padId)
       },
+      caughtUp: (_room, rows) => {
+        for (const listener of this.caughtUpListeners) listener(rows)
+      },
       mayCreatePad: (origin, padId) => options.mayCreatePad?.(origin, padId) ?? true,
       limits: options.limits,
     }
+    this.poll =
+      options.catchUpEveryMs === undefined
+        ? null
+        : new CatchUpPoll({
+            store: options.store,
+            log: options.log,
+            everyMs: options.catchUpEveryMs,
+            rooms: () => [...this.rooms.values()].filter((room) => room.peerCount > 0),
+          })
+    this.poll?.start()
+  }
+
+  /** Calls `listener` with the number of rows each catch-up read back from the log (for /metrics). */
+  onCaughtUp(listener: (rows: number) => void): void {
+    this.caughtUpListeners.push(listener)
   }
 
   /** The limits every room holds its pad to (the server's own writes of a pad with no room too). */
@@ -139,6 +165,7 @@ export class Rooms {
 
   /** Snapshots and closes every room (shutdown); resolves once their last writes are done. */
   async closeAll(code: number, reason: string): Promise<void> {
+    await this.poll?.stop()
     await Promise.allSettled([...this.loading.values()])
     await this.flusher.flush()
     const rooms = [...this.rooms.values()]

@@ -71,12 +71,12 @@ export class TickFlusher {
     const rooms = [...this.dirty]
     this.dirty = new Set()
     const batches: PendingRow[][] = rooms.map((room) => room.takePending())
-    const commit = this.store.appendBatch(batches.flat()).then(
-      (seqs) => {
+    const commit = this.store.appendBatchWithHeads(batches.flat()).then(
+      ({ seqs, headsBefore }) => {
         let offset = 0
         rooms.forEach((room, i) => {
           const rows = batches[i]!
-          room.committed(rows, seqs.slice(offset, offset + rows.length))
+          room.committed(rows, seqs.slice(offset, offset + rows.length), headsBefore.get(room.padId) ?? 0)
           offset += rows.length
         })
       },

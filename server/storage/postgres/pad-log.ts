@@ -12,12 +12,23 @@
  * - A pad's load is one statement: one consistent view of its snapshot, rows and claims.
  */
 import type { WriterHash } from '../../sync/writer-key.ts'
-import type { AuthorSummary, LoadedLog, LogRow, PadLog, PadSummary } from '../pad-log.ts'
+import type {
+  AppendedBatch,
+  AuthorSummary,
+  LoadedLog,
+  LogRow,
+  LogTail,
+  PadLog,
+  PadSummary,
+} from '../pad-log.ts'
 import { NEWEST_KEPT, type SnapshotMeta, thinned } from '../snapshot-policy.ts'
 import { fromBytea, toBytea } from './bytes.ts'
-import { lockKeysSql, lockPads, padLockKey, sortedLockKeys } from './pad-lock.ts'
+import { lockPads, lockPadsStatement, padLockKey } from './pad-lock.ts'
 import type { PgClient, PgPool } from './pool.ts'
 import { inStatement, inTransaction } from './transaction.ts'
+
+/** Reads of several statements: one consistent view. */
+const READ = { isolation: 'repeatable read', readOnly: true } as const
 
 /**
  * Rows this large go in one INSERT each, their bytes a parameter of their own, which the driver
@@ -28,44 +39,53 @@ import { inStatement, inTransaction } from './transaction.ts'
 const BINARY_ROW_BYTES = 64 * 1024
 
 /**
- * A whole append in one statement, so that without a large row it is one round trip, its COMMIT
- * included (on a busy host each round trip waits for the database's process to be scheduled, and
- * an append used to take six or seven):
+ * A pad's head (PadLog.heads) as an expression over the `pads` row in scope: its newest row, or the
+ * snapshot covering everything after "forget history"; each an index lookup (pad, seq / upto).
+ */
+const HEAD_OF_PAD = `greatest(
+  coalesce((SELECT max(u.seq) FROM updates u WHERE u.pad = pads.pk), 0),
+  coalesce((SELECT max(s.upto) FROM snapshots s WHERE s.pad = pads.pk), 0))`
+
+/**
+ * An append in one statement, run once its transaction holds the pads' locks (taken by the
+ * statement sent with BEGIN, pad-lock.ts `lockPadsStatement`): BEGIN and the locks, this, COMMIT
+ * are three round trips (on a busy host each waits for the database's process to be scheduled;
+ * an append used to take six or seven).
  *
- * - `locked`: the pads' advisory locks ($1, sorted; pad-lock.ts), one row once all are held;
- * - `upserted`: the pad rows made or touched ($2–$4, in lock order), with their keys;
- * - `drawn`: one seq per row from the shared sequence, numbered in ascending order, so the batch's
- *   rows ($5–$9, in their order) get increasing seqs (MATERIALIZED: each `nextval` runs once);
+ * - `upserted`: the pad rows made or touched ($1–$3, in lock order), with their keys and each
+ *   pad's head before this batch (what a room catching up on other servers' rows needs). Read
+ *   through this statement's snapshot, taken after the locks are held: a pad's last writer
+ *   committed before its lock was released to us (PostgreSQL makes a commit visible before it
+ *   releases the locks), so the head is exact. That is why the locks are taken by an earlier
+ *   statement: one that waited for them itself would read through a snapshot older than the
+ *   commit it waited for (one round trip fewer, and a head that misses rows).
+ * - `drawn`: one seq per row from the shared sequence, under the locks, numbered in ascending
+ *   order, so the batch's rows ($4–$8, in their order) get increasing seqs (MATERIALIZED: each
+ *   `nextval` runs once);
  * - `stored`: the rows whose bytes came here (a large row's are NULL: the caller inserts it with its
  *   bytes as a binary parameter, at the seq and pad returned for it, in the same transaction);
- * - `claimed`: the writer claims ($10–$12; the first claim of an id stands, as SQLite's INSERT OR
+ * - `claimed`: the writer claims ($9–$11; the first claim of an id stands, as SQLite's INSERT OR
  *   IGNORE).
  *
- * Locks first: `upserted` and `drawn` read `locked`'s one row, which its aggregate yields only
- * after taking the last lock, so no pad row is touched and no seq drawn before every lock is held.
- * Nothing here reads a table through the statement's snapshot (taken before the locks): the
- * upsert and the claims see concurrent commits through their conflict checks, and `nextval` is
- * outside snapshots. The rows reference pad rows inserted by the same statement: foreign keys are
- * checked at its end. Returns each row's seq and pad key, in batch order.
+ * The rows reference pad rows inserted by the same statement: foreign keys are checked at its end.
+ * Returns each row's seq, pad key and id, and its pad's head before the batch, in batch order.
  */
 const APPEND_SQL = `
-  WITH locked AS MATERIALIZED (${lockKeysSql(1)}),
-  upserted AS (
+  WITH upserted AS (
     INSERT INTO pads (id, created_at, updated_at)
-    SELECT p.* FROM locked, unnest($2::text[], $3::bigint[], $4::bigint[]) AS p
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
     ON CONFLICT (id) DO UPDATE SET updated_at = greatest(pads.updated_at, excluded.updated_at)
-    RETURNING id, pk
+    RETURNING id, pk, ${HEAD_OF_PAD} AS head
   ),
   drawn AS MATERIALIZED (
-    SELECT nextval('updates_seq') AS seq
-    FROM locked, generate_series(1, cardinality($5::text[]) + 0 * locked.locks)
+    SELECT nextval('updates_seq') AS seq FROM generate_series(1, cardinality($4::text[]))
   ),
   numbered AS MATERIALIZED (
     SELECT seq, row_number() OVER (ORDER BY seq) AS i FROM drawn
   ),
   batch AS MATERIALIZED (
-    SELECT n.seq, u.pk, r.at, r.conn, r.author, r.data
-    FROM unnest($5::text[], $6::bigint[], $7::text[], $8::text[], $9::bytea[])
+    SELECT n.seq, u.pk, u.id, u.head, r.at, r.conn, r.author, r.data
+    FROM unnest($4::text[], $5::bigint[], $6::text[], $7::text[], $8::bytea[])
       WITH ORDINALITY AS r(pad_id, at, conn, author, data, i)
     JOIN numbered n ON n.i = r.i
     JOIN upserted u ON u.id = r.pad_id
@@ -77,11 +97,11 @@ const APPEND_SQL = `
   claimed AS (
     INSERT INTO writers (pad, client, key_hash)
     SELECT u.pk, c.client, c.key_hash
-    FROM unnest($10::text[], $11::bigint[], $12::bytea[]) AS c(pad_id, client, key_hash)
+    FROM unnest($9::text[], $10::bigint[], $11::bytea[]) AS c(pad_id, client, key_hash)
     JOIN upserted u ON u.id = c.pad_id
     ON CONFLICT DO NOTHING
   )
-  SELECT seq, pk FROM batch ORDER BY seq`
+  SELECT seq, pk, id, head FROM batch ORDER BY seq`
 
 async function padPk(client: PgClient, padId: string): Promise<number | null> {
   const { rows } = await client.query<{ pk: number }>('SELECT pk FROM pads WHERE id = $1', [padId])
@@ -120,8 +140,12 @@ export class PgPadLog implements PadLog {
     this.pool = pool
   }
 
-  appendBatch(rows: readonly LogRow[]): Promise<number[]> {
-    if (rows.length === 0) return Promise.resolve([])
+  async appendBatch(rows: readonly LogRow[]): Promise<number[]> {
+    return (await this.appendBatchWithHeads(rows)).seqs
+  }
+
+  appendBatchWithHeads(rows: readonly LogRow[]): Promise<AppendedBatch> {
+    if (rows.length === 0) return Promise.resolve({ seqs: [], headsBefore: new Map() })
     // Taken now, as they are at the call: the caller may change its buffers after.
     const batch = rows.map((row) => ({
       ...row,
@@ -147,7 +171,6 @@ export class PgPadLog implements PadLog {
     )
     const isLarge = (row: { data: Buffer }) => row.data.byteLength >= BINARY_ROW_BYTES
     const values = [
-      sortedLockKeys(ids),
       ids,
       ids.map((id) => pads.get(id)!.createdAt),
       ids.map((id) => pads.get(id)!.updatedAt),
@@ -160,21 +183,69 @@ export class PgPadLog implements PadLog {
       claims.map((c) => c.client),
       claims.map((c) => c.key),
     ]
-    const seqsOf = (stored: { seq: number }[]) => stored.map((r) => r.seq)
-    // The usual append (a tick's keystrokes): one statement, its own transaction.
-    if (!batch.some(isLarge))
-      return inStatement<{ seq: number; pk: number }>(this.pool, APPEND_SQL, values).then(seqsOf)
-    return inTransaction(this.pool, async (client) => {
-      const { rows: stored } = await client.query<{ seq: number; pk: number }>(APPEND_SQL, values)
-      // In batch order (APPEND_SQL returns the rows by ascending seq).
-      for (const [i, row] of batch.entries())
-        if (isLarge(row))
-          await client.query(
-            'INSERT INTO updates (seq, pad, at, conn, author, data) VALUES ($1, $2, $3, $4, $5, $6)',
-            [stored[i]!.seq, stored[i]!.pk, row.at, row.conn, row.author, row.data],
+    return inTransaction(
+      this.pool,
+      async (client): Promise<AppendedBatch> => {
+        const { rows: stored } = await client.query<{ seq: number; pk: number; id: string; head: number }>(
+          APPEND_SQL,
+          values,
+        )
+        // In batch order (APPEND_SQL returns the rows by ascending seq).
+        for (const [i, row] of batch.entries())
+          if (isLarge(row))
+            await client.query(
+              'INSERT INTO updates (seq, pad, at, conn, author, data) VALUES ($1, $2, $3, $4, $5, $6)',
+              [stored[i]!.seq, stored[i]!.pk, row.at, row.conn, row.author, row.data],
+            )
+        return {
+          seqs: stored.map((r) => r.seq),
+          headsBefore: new Map(stored.map((r) => [r.id, r.head])),
+        }
+      },
+      { withBegin: lockPadsStatement(ids) },
+    )
+  }
+
+  rowsAfter(padId: string, afterSeq: number, limit: number): Promise<LogTail | null> {
+    // One snapshot for the whole read. Seqs are drawn under the pad's lock, which its writer holds
+    // until its commit is visible; so a row with a lower seq than one this snapshot sees was
+    // committed before that one and is seen too: the rows returned have no holes.
+    return inTransaction(
+      this.pool,
+      async (client): Promise<LogTail | null> => {
+        const pk = await padPk(client, padId)
+        if (pk === null) return { rows: [], writers: new Map() }
+        const { rows: checked } = await client.query<{ forgotten: boolean }>(
+          `SELECT o.oldest > $2 AND NOT EXISTS (SELECT 1 FROM updates WHERE pad = $1 AND seq <= o.oldest) AS forgotten
+           FROM (SELECT coalesce(min(upto), 0) AS oldest FROM snapshots WHERE pad = $1) o`,
+          [pk, afterSeq],
+        )
+        if (checked[0]!.forgotten) return null
+        const updates = await client.query<{ seq: number; data: Buffer }>(
+          'SELECT seq, data FROM updates WHERE pad = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+          [pk, afterSeq, limit],
+        )
+        const writers = new Map<number, WriterHash>()
+        if (updates.rows.length > 0) {
+          const claimed = await client.query<{ client: number; key_hash: Buffer }>(
+            'SELECT client, key_hash FROM writers WHERE pad = $1',
+            [pk],
           )
-      return seqsOf(stored)
-    })
+          for (const row of claimed.rows) writers.set(row.client, row.key_hash.toString('hex'))
+        }
+        return { rows: updates.rows.map((r) => ({ seq: r.seq, data: fromBytea(r.data) })), writers }
+      },
+      READ,
+    )
+  }
+
+  async heads(padIds: readonly string[]): Promise<Map<string, number>> {
+    if (padIds.length === 0) return new Map()
+    const { rows } = await this.pool.query<{ id: string; head: number }>(
+      `SELECT id, ${HEAD_OF_PAD} AS head FROM pads WHERE id = ANY($1::text[])`,
+      [[...padIds]],
+    )
+    return new Map(rows.map((r) => [r.id, r.head]))
   }
 
   async load(padId: string): Promise<LoadedLog | null> {
