@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import { createLogger } from '../server/ops/logger.ts'
 import { CONTROL_CHANNEL } from '../server/storage/postgres/control-channel.ts'
-import { openPgStorage } from '../server/storage/postgres/open.ts'
+import { openPgStorage, type PgStorage } from '../server/storage/postgres/open.ts'
 import {
   CLOSE_FORBIDDEN,
   CLOSE_PAD_DELETED,
@@ -246,6 +246,93 @@ describe('control events between two servers on one PostgreSQL', () => {
       onDeleted.client.destroy()
       onClosed.client.destroy()
       onRotated.client.destroy()
+    }
+  })
+
+  test("B's listening connection terminated by the database: B listens again and gets the next event", async () => {
+    const { padId, edit } = await eventWithPad()
+    const { client, closes } = await editorOn(b, padId, edit)
+    const control = (b.storage as PgStorage).control
+    const psql = new pg.Client({ connectionString: url })
+    await psql.connect()
+    try {
+      const before = control.listenerPid
+      assert.ok(before)
+      const { rows } = await psql.query('SELECT pg_terminate_backend($1) AS done', [before])
+      assert.deepEqual(rows, [{ done: true }])
+      await waitFor(
+        'B listening again',
+        () => control.listenerPid !== null && control.listenerPid !== before,
+        DEADLINE_MS,
+      )
+      assert.equal((await call(a, 'DELETE', `/api/pads/${padId}`)).status, 204)
+      await closedWith(closes, CLOSE_PAD_DELETED, 'the deletion reaching B')
+    } finally {
+      await psql.end()
+      client.destroy()
+    }
+  })
+
+  test('PostgreSQL restarted as a crash: both servers listen again and events flow', async () => {
+    const { slug, padId, edit } = await eventWithPad()
+    const { client, closes } = await editorOn(b, padId, edit)
+    try {
+      const before = (b.storage as PgStorage).control.listenerPid
+      await postgres.restart('immediate')
+      await waitFor(
+        'B listening again',
+        () => {
+          const pid = (b.storage as PgStorage).control.listenerPid
+          return pid !== null && pid !== before
+        },
+        DEADLINE_MS,
+      )
+      // A's pool may hand out a connection the restart killed: the first call can fail.
+      await waitFor(
+        'the rotation through A',
+        async () =>
+          (await call(a, 'POST', `/api/events/${slug}/links/rotate`, { link: 'edit' })).status === 200,
+        DEADLINE_MS,
+      )
+      await waitFor('the rotation reaching B', () => closes.includes(CLOSE_UNAUTHORIZED), DEADLINE_MS)
+      // B's socket may also have been closed by the restart itself (1011), never by anything else.
+      assert.deepEqual(
+        closes.filter((code) => code !== 1011),
+        [CLOSE_UNAUTHORIZED],
+      )
+    } finally {
+      client.destroy()
+    }
+  })
+
+  test('a change whose notification was lost (its server died before NOTIFY) is applied by the periodic re-check', async () => {
+    const c = await startTestServer(
+      { logLevel: 'info' },
+      { adminToken: ADMIN, storage: await openPgStorage({ connectionString: url, controlRecheckMs: 300 }) },
+    )
+    const deleted = await eventWithPad()
+    const closed = await eventWithPad()
+    const onDeleted = await editorOn(c, deleted.padId, deleted.edit)
+    const onClosed = await editorOn(c, closed.padId, closed.edit)
+    let passed = false
+    try {
+      // Committed straight through A's storage: what A did before dying, with no NOTIFY after it.
+      assert.equal(await a.storage.meetings.deletePad(deleted.padId), true)
+      await a.storage.history.setClosed(closed.padId, Date.now())
+      await closedWith(onDeleted.closes, CLOSE_PAD_DELETED, 'C finding the deletion')
+      await waitFor(
+        'C finding the closed session',
+        () => c.rooms.get(closed.padId)?.isReadOnly === true,
+        DEADLINE_MS,
+      )
+      assert.deepEqual(onClosed.closes, [])
+      passed = true
+    } finally {
+      if (!passed)
+        console.log(JSON.stringify({ closes: [onDeleted.closes, onClosed.closes], log: c.logLines }))
+      onDeleted.client.destroy()
+      onClosed.client.destroy()
+      await c.close()
     }
   })
 

@@ -69,6 +69,20 @@ export function controlEffects(options: ControlEffectsOptions): ControlHandler {
     )
   }
 
+  /** A loaded pad against the store: deleted meanwhile, or its session closed or reopened. */
+  const recheckPad = async (padId: string): Promise<void> => {
+    const room = rooms.get(padId)
+    if (!room) return
+    const state = await options.padState(padId)
+    // Not stored and never was here: a new pad someone opened, not a deleted one.
+    if (state === null && room.hasStoredRows && rooms.get(padId) === room) {
+      log.info({ pad: padId }, 'a pad held here was deleted meanwhile')
+      rooms.closePad(padId, CLOSE_PAD_DELETED, PAD_DELETED)
+      return
+    }
+    await recheckSession(padId)
+  }
+
   const apply = async (event: ControlEvent): Promise<void> => {
     switch (event.type) {
       case 'pad-deleted':
@@ -97,23 +111,13 @@ export function controlEffects(options: ControlEffectsOptions): ControlHandler {
   return {
     event: apply,
     async resync() {
-      const padIds = rooms.padIds()
-      const linked = [...sockets.padsOpenedByLink()]
-      await Promise.all([
-        ...padIds.map(async (padId) => {
-          const room = rooms.get(padId)
-          if (!room) return
-          const state = await options.padState(padId)
-          // Not stored and never was here: a new pad someone opened, not a deleted one.
-          if (state === null && room.hasStoredRows && rooms.get(padId) === room) {
-            log.info({ pad: padId }, 'a pad held here was deleted meanwhile')
-            rooms.closePad(padId, CLOSE_PAD_DELETED, PAD_DELETED)
-            return
-          }
-          await recheckSession(padId)
-        }),
-        ...linked.map(recheckLinks),
-      ])
+      // Pads first: a deleted pad's sockets are closed as deleted (4410), not as moved (4403) by
+      // the links' check, which finds no event for it.
+      const pads = await Promise.allSettled(rooms.padIds().map(recheckPad))
+      const links = await Promise.allSettled([...sockets.padsOpenedByLink()].map(recheckLinks))
+      const failed = [...pads, ...links].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))
+      if (failed.length > 0)
+        throw new AggregateError(failed, `${failed.length} re-checks of held pads failed`)
     },
   }
 }

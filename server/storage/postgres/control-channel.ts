@@ -40,6 +40,14 @@ export const LISTEN_RETRY_MAX_MS = 5_000
  */
 export const LISTEN_HEARTBEAT_MS = 15_000
 
+/**
+ * Every loaded pad and link socket is also re-checked this often while connected: a change whose
+ * notification was lost although this listener stayed up (its server died between COMMIT and
+ * NOTIFY, or the NOTIFY failed) is applied within this long. The cost is one small read per
+ * loaded pad (and per pad opened with a link) a minute.
+ */
+export const CONTROL_RECHECK_MS = 60_000
+
 /** A heartbeat not answered within this is a dead connection. */
 const HEARTBEAT_TIMEOUT_MS = 10_000
 
@@ -51,6 +59,8 @@ export interface PgControlOptions {
   log?: Logger
   /** This server's id on the channel (a random UUID when absent). */
   serverId?: string
+  /** CONTROL_RECHECK_MS unless given (tests). */
+  recheckMs?: number
 }
 
 export class PgControlEvents implements ControlEvents {
@@ -61,6 +71,9 @@ export class PgControlEvents implements ControlEvents {
   private retryMs = LISTEN_RETRY_MIN_MS
   private retryTimer: NodeJS.Timeout | null = null
   private heartbeat: NodeJS.Timeout | null = null
+  private recheck: NodeJS.Timeout | null = null
+  /** A re-check running now (reconnect or periodic): another one waits for it instead of piling up. */
+  private rechecking: Promise<void> | null = null
   private started: Promise<void> | null = null
   private closed = false
 
@@ -92,7 +105,14 @@ export class PgControlEvents implements ControlEvents {
 
   subscribe(handler: ControlHandler): Promise<void> {
     this.handlers.push(handler)
-    this.started ??= this.connect()
+    if (!this.started) {
+      this.started = this.connect()
+      this.recheck = setInterval(() => {
+        // Not listening: the reconnect re-checks everything anyway.
+        if (this.client && !this.rechecking) void this.resync()
+      }, this.options.recheckMs ?? CONTROL_RECHECK_MS)
+      this.recheck.unref()
+    }
     return this.started
   }
 
@@ -100,6 +120,7 @@ export class PgControlEvents implements ControlEvents {
     this.closed = true
     this.handlers.length = 0
     if (this.retryTimer) clearTimeout(this.retryTimer)
+    if (this.recheck) clearInterval(this.recheck)
     this.stopHeartbeat()
     const client = this.client
     this.client = null
@@ -134,7 +155,16 @@ export class PgControlEvents implements ControlEvents {
     this.retryMs = LISTEN_RETRY_MIN_MS
     this.startHeartbeat(client)
     this.options.log?.info({ pid: this.listenerPid }, 'listening for control events')
-    await resyncAll(this.handlers, this.options.log)
+    await this.resync()
+  }
+
+  /** Re-checks everything held; one at a time (a reconnect's waits for a periodic one to end first). */
+  private async resync(): Promise<void> {
+    while (this.rechecking) await this.rechecking
+    this.rechecking = resyncAll(this.handlers, this.options.log).finally(() => {
+      this.rechecking = null
+    })
+    return this.rechecking
   }
 
   private async received(payload: string): Promise<void> {

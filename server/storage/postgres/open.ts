@@ -43,6 +43,8 @@ export interface PgStorage extends Storage {
 export interface PgStorageOptions extends PgPoolOptions {
   /** Told (warn) about idle connections the database dropped, unless `onIdleError` is given. */
   log?: Logger
+  /** How often held pads are re-checked against missed control events (control-channel.ts; tests). */
+  controlRecheckMs?: number
 }
 
 export async function openPgStorage(options: PgStorageOptions): Promise<PgStorage> {
@@ -67,6 +69,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     connectionString: options.connectionString,
     sessionOptions: options.sessionOptions,
     log: options.log,
+    recheckMs: options.controlRecheckMs,
   })
   let closing: Promise<void> | null = null
   return {
