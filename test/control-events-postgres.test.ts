@@ -336,6 +336,41 @@ describe('control events between two servers on one PostgreSQL', () => {
     }
   })
 
+  test('a listening connection that goes silent without a reset is found by the heartbeat and replaced', async () => {
+    const relay = await startTcpProxy(postgres.port)
+    const viaRelay = new URL(url)
+    viaRelay.port = String(relay.port)
+    const d = await startTestServer(
+      {},
+      {
+        adminToken: ADMIN,
+        storage: await openPgStorage({ connectionString: viaRelay.toString(), controlHeartbeatMs: 300 }),
+      },
+    )
+    const control = (d.storage as PgStorage).control
+    try {
+      const before = control.listenerPid
+      assert.ok(before)
+      relay.freeze()
+      await waitFor('the silent connection given up', () => control.listenerPid === null, DEADLINE_MS)
+      relay.restore()
+      await waitFor('D listening again', () => control.listenerPid !== null, DEADLINE_MS)
+      assert.notEqual(control.listenerPid, before)
+      // The pad is opened after D listens again: the event itself must arrive.
+      const { padId, edit } = await eventWithPad()
+      const { client, closes } = await editorOn(d, padId, edit)
+      try {
+        assert.equal((await call(a, 'DELETE', `/api/pads/${padId}`)).status, 204)
+        await closedWith(closes, CLOSE_PAD_DELETED, 'the deletion reaching D')
+      } finally {
+        client.destroy()
+      }
+    } finally {
+      await d.close()
+      await relay.close()
+    }
+  })
+
   test('garbage on the channel is ignored: the servers go on, and the next real event still arrives', async () => {
     const { padId, edit } = await eventWithPad()
     const { client, closes } = await editorOn(b, padId, edit)

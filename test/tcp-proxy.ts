@@ -9,6 +9,11 @@ export interface TcpProxy {
   port: number
   /** Resets every relayed connection and refuses new ones until `restore`. */
   cut(): void
+  /**
+   * Stops relaying without a reset (a firewall that dropped its state, a host gone): the
+   * connections stay open and nothing arrives; new ones are refused. `restore` then resets them.
+   */
+  freeze(): void
   restore(): void
   close(): Promise<void>
 }
@@ -16,6 +21,7 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const live = new Set<net.Socket>()
   let isCut = false
+  let frozen = false
   const server = net.createServer((client) => {
     client.on('error', () => {})
     if (isCut) {
@@ -44,8 +50,16 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       for (const socket of live) socket.resetAndDestroy()
       live.clear()
     },
+    freeze() {
+      isCut = true
+      frozen = true
+      for (const socket of live) socket.pause()
+    },
     restore() {
+      if (frozen) for (const socket of live) socket.resetAndDestroy()
+      if (frozen) live.clear()
       isCut = false
+      frozen = false
     },
     close() {
       for (const socket of live) socket.destroy()

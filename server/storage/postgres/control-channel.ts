@@ -61,6 +61,8 @@ export interface PgControlOptions {
   serverId?: string
   /** CONTROL_RECHECK_MS unless given (tests). */
   recheckMs?: number
+  /** LISTEN_HEARTBEAT_MS unless given (tests); a heartbeat is also given this long to answer. */
+  heartbeatMs?: number
 }
 
 export class PgControlEvents implements ControlEvents {
@@ -206,7 +208,7 @@ export class PgControlEvents implements ControlEvents {
       let answered = false
       const timeout = setTimeout(() => {
         if (!answered) this.lost(client, new Error('the control channel did not answer its heartbeat'))
-      }, HEARTBEAT_TIMEOUT_MS)
+      }, this.options.heartbeatMs ?? HEARTBEAT_TIMEOUT_MS)
       timeout.unref()
       client.query('SELECT 1').then(
         () => {
@@ -219,7 +221,7 @@ export class PgControlEvents implements ControlEvents {
           this.lost(client, err)
         },
       )
-    }, LISTEN_HEARTBEAT_MS)
+    }, this.options.heartbeatMs ?? LISTEN_HEARTBEAT_MS)
     this.heartbeat.unref()
   }
 

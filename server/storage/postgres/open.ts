@@ -45,6 +45,8 @@ export interface PgStorageOptions extends PgPoolOptions {
   log?: Logger
   /** How often held pads are re-checked against missed control events (control-channel.ts; tests). */
   controlRecheckMs?: number
+  /** How often the listening connection is checked, and how long it may take to answer (tests). */
+  controlHeartbeatMs?: number
 }
 
 export async function openPgStorage(options: PgStorageOptions): Promise<PgStorage> {
@@ -70,6 +72,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     sessionOptions: options.sessionOptions,
     log: options.log,
     recheckMs: options.controlRecheckMs,
+    heartbeatMs: options.controlHeartbeatMs,
   })
   let closing: Promise<void> | null = null
   return {
