@@ -70,6 +70,8 @@ export class PgControlEvents implements ControlEvents {
   private readonly options: PgControlOptions
   private readonly handlers: ControlHandler[] = []
   private client: pg.Client | null = null
+  /** `client` once its LISTEN succeeded (until it is lost). */
+  private listening: pg.Client | null = null
   private retryMs = LISTEN_RETRY_MIN_MS
   private retryTimer: NodeJS.Timeout | null = null
   private heartbeat: NodeJS.Timeout | null = null
@@ -86,7 +88,7 @@ export class PgControlEvents implements ControlEvents {
 
   /** The listening connection's backend process id (tests cut it with pg_terminate_backend), or null. */
   get listenerPid(): number | null {
-    return (this.client as unknown as { processID?: number } | null)?.processID ?? null
+    return (this.listening as unknown as { processID?: number } | null)?.processID ?? null
   }
 
   async publish(events: readonly ControlEvent[]): Promise<void> {
@@ -111,7 +113,7 @@ export class PgControlEvents implements ControlEvents {
       this.started = this.connect()
       this.recheck = setInterval(() => {
         // Not listening: the reconnect re-checks everything anyway.
-        if (this.client && !this.rechecking) void this.resync()
+        if (this.listening && !this.rechecking) void this.resync()
       }, this.options.recheckMs ?? CONTROL_RECHECK_MS)
       this.recheck.unref()
     }
@@ -126,7 +128,8 @@ export class PgControlEvents implements ControlEvents {
     this.stopHeartbeat()
     const client = this.client
     this.client = null
-    await client?.end().catch(() => {})
+    this.listening = null
+    if (client) await endClient(client)
   }
 
   /** One attempt: connect, LISTEN, then re-check everything. A failure schedules the next one. */
@@ -154,6 +157,7 @@ export class PgControlEvents implements ControlEvents {
       return
     }
     if (this.client !== client || this.closed) return
+    this.listening = client
     this.retryMs = LISTEN_RETRY_MIN_MS
     this.startHeartbeat(client)
     this.options.log?.info({ pid: this.listenerPid }, 'listening for control events')
@@ -187,8 +191,9 @@ export class PgControlEvents implements ControlEvents {
   private lost(client: pg.Client, err: unknown): void {
     if (this.client !== client) return
     this.client = null
+    this.listening = null
     this.stopHeartbeat()
-    client.end().catch(() => {})
+    void endClient(client)
     if (this.closed) return
     this.options.log?.warn(
       { err, retryInMs: this.retryMs },
@@ -229,4 +234,25 @@ export class PgControlEvents implements ControlEvents {
     if (this.heartbeat) clearInterval(this.heartbeat)
     this.heartbeat = null
   }
+}
+
+/** A connection that has not ended after this long (a silent network) is dropped without its goodbye. */
+const END_TIMEOUT_MS = 1_000
+
+/** Ends `client`, bounded in time: shutdown never waits on a database that does not answer. */
+async function endClient(client: pg.Client): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const ended = await Promise.race([
+    client.end().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), END_TIMEOUT_MS)
+    }),
+  ])
+  clearTimeout(timer)
+  // Not public in pg's types: the socket under the client.
+  if (!ended)
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
 }
