@@ -28,7 +28,8 @@ import type { PadLog } from './storage/pad-log.ts'
 import type { SearchIndex } from './storage/search-index.ts'
 import { type Storage, sqliteExtra } from './storage/storage.ts'
 import type { PadStore } from './storage/store.ts'
-import { CLOSE, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED } from './sync/close-codes.ts'
+import { CLOSE } from './sync/close-codes.ts'
+import { controlEffects } from './sync/control-effects.ts'
 import { PerMinuteCounter } from './sync/limits.ts'
 import type { Rooms } from './sync/rooms.ts'
 import { SyncEndpoint, type SyncEndpointOptions } from './sync/sync-endpoint.ts'
@@ -122,6 +123,17 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     hosts,
     authorize: ops.authorize ?? socketAuthorizer(access, config.allowedOrigins),
   })
+  // Control events (a pad deleted or moved, a session closed or reopened, a link rotated) from this
+  // server and the others on the same database, applied to the rooms and sockets held here.
+  await storage.control.subscribe(
+    controlEffects({
+      rooms,
+      sockets: endpoint,
+      padState: (padId) => storage.history.padState(padId),
+      linksOfPad: (padId) => links.ofPad(padId),
+      log,
+    }),
+  )
   metrics.watch({ connections: () => endpoint.connectionCount, padsLoaded: () => rooms.loadedCount })
   const backup = async (): Promise<BackupResult> => {
     // What the server has received but not yet stored goes into the backup too.
@@ -152,23 +164,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     allowedOrigins: config.allowedOrigins,
     hosts,
     assets,
-    linkRotated: (eventPk, kind) => {
-      const n = endpoint.closeWhere(
-        (grant) => grant.via?.eventPk === eventPk && grant.via.link === kind,
-        CLOSE_UNAUTHORIZED,
-        'this link was replaced by the organisers',
-      )
-      log.info({ eventPk, link: kind, socketsClosed: n }, 'event link rotated')
-    },
-    padMoved: async (padId) => {
-      // Whoever came in with a link may not follow the pad into another event.
-      const now = (await links.ofPad(padId))?.eventPk
-      endpoint.closeWhere(
-        (grant) => grant.padId === padId && grant.via !== null && grant.via.eventPk !== now,
-        CLOSE_FORBIDDEN,
-        'this pad moved to another event',
-      )
-    },
+    // Applied here and on every other server by the control effects below.
+    linkRotated: (eventPk, link) => void storage.control.publish([{ type: 'link-rotated', eventPk, link }]),
     backup,
     trustProxy: config.trustProxy,
     // Each pad made over HTTP is a new one: a key of its own (the id is chosen after the check).

@@ -113,6 +113,7 @@ export function openCore(options: CoreOptions): Core {
       rooms,
       templates,
       onPadChanged: (padId) => search.markDirty(padId),
+      announce: (events) => storage.control.publish(events),
     })
     const minutes = new Minutes({
       padLog,
@@ -123,7 +124,7 @@ export function openCore(options: CoreOptions): Core {
       log: options.log,
       scrubWal: () => storage.scrubForgotten(),
     })
-    const history = new History(storage.history, rooms)
+    const history = new History(storage.history, rooms, (events) => storage.control.publish(events))
     const series = new Series({ meetings, store: storage.series, textOf: (padId) => reader.text(padId) })
     const materials = new Materials({ meetings, store: storage.materials })
     // In the background: a search waits for it (SearchIndex), nothing else needs it.

@@ -11,7 +11,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { pushAll } from '../lib/arrays.ts'
-import type { EventLinks, LinkKind } from './event-links.ts'
+import type { EventLinks, EventSecrets, LinkKind } from './event-links.ts'
 
 export type Mode = 'open' | 'protected'
 
@@ -27,6 +27,18 @@ export type Subject = { kind: 'pad'; padId: string } | { kind: 'event'; slug: st
 export interface Via {
   eventPk: number
   link: LinkKind
+  /** The link's secret's digest when it granted: a re-check tells a since-rotated link by it. */
+  digest: Buffer
+}
+
+/**
+ * Does the link behind `via` still open the pad whose event's secrets are now `current` (null: the
+ * pad is unfiled or gone)? No, once the link was rotated or the pad moved to another event.
+ */
+export function linkStillOpens(via: Via, current: EventSecrets | null): boolean {
+  return (
+    current !== null && current.eventPk === via.eventPk && sameSecret(digest(current[via.link]), via.digest)
+  )
 }
 
 export interface Decision {
@@ -78,9 +90,9 @@ export class AccessControl {
       const edit = digest(secrets.edit)
       const read = digest(secrets.read)
       if (digests.some((d) => sameSecret(d, edit)))
-        return { role: 'edit', via: { eventPk: secrets.eventPk, link: 'edit' } }
+        return { role: 'edit', via: { eventPk: secrets.eventPk, link: 'edit', digest: edit } }
       if (digests.some((d) => sameSecret(d, read)))
-        return { role: 'read', via: { eventPk: secrets.eventPk, link: 'read' } }
+        return { role: 'read', via: { eventPk: secrets.eventPk, link: 'read', digest: read } }
     }
     return { role: 'none', via: null }
   }

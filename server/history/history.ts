@@ -14,6 +14,7 @@ import {
 import { NotFound } from '../lib/domain-errors.ts'
 import { refusedWrite } from '../lib/refused-write.ts'
 import { NOTES_TEXT } from '../meetings/templates.ts'
+import type { ControlEvent } from '../storage/control-events.ts'
 import type { HistoryLog } from '../storage/history-log.ts'
 import { admitStoredRead } from '../sync/item-budget.ts'
 import { docFromStored, LOAD_ORIGIN } from '../sync/pad-doc.ts'
@@ -40,10 +41,20 @@ const authorOf = (row: { author: string | null; conn: string }) =>
 export class History {
   private readonly rooms: Rooms
   private readonly log: HistoryLog
+  private readonly announce: (events: readonly ControlEvent[]) => Promise<void>
 
-  constructor(log: HistoryLog, rooms: Rooms) {
+  /**
+   * `announce` tells the other servers holding the pad that its session was closed or reopened
+   * (storage/control-events.ts); nothing to tell when absent (a lone process).
+   */
+  constructor(
+    log: HistoryLog,
+    rooms: Rooms,
+    announce: (events: readonly ControlEvent[]) => Promise<void> = async () => {},
+  ) {
     this.rooms = rooms
     this.log = log
+    this.announce = announce
   }
 
   async timeline(padId: string): Promise<Timeline> {
@@ -218,6 +229,7 @@ export class History {
     const checkpoint = await this.addCheckpoint(padId, name)
     await this.log.setClosed(padId, Date.now())
     this.rooms.get(padId)?.setReadOnly(true)
+    await this.announce([{ type: 'session-changed', padId }])
     return checkpoint
   }
 
@@ -225,6 +237,7 @@ export class History {
     await this.pad(padId)
     await this.log.setClosed(padId, null)
     this.rooms.get(padId)?.setReadOnly(false)
+    await this.announce([{ type: 'session-changed', padId }])
   }
 
   private async pad(padId: string): Promise<{ closedAt: number | null }> {

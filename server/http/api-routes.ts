@@ -100,8 +100,6 @@ function toMs(value: string | null | undefined, zone: string): number | null | u
 }
 
 export interface ApiHooks {
-  /** A pad now belongs to another event (or none): links of the old one must stop working on it. */
-  padMoved(padId: string): Promise<void>
   /** The per-address new-pad limit, shared with sockets opening new names. */
   newPads: NewPadGate
 }
@@ -245,7 +243,6 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
         startsAt: toMs(startsAt, zone),
         endsAt: toMs(endsAt, zone),
       })
-      if (updated.event !== current.event) await hooks.padMoved(updated.id)
       res.json(updated)
     }),
   )

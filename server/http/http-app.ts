@@ -61,8 +61,6 @@ export interface HttpAppOptions {
   links: EventLinks
   /** After a rotation: cut off the sockets that came in with the old link. */
   linkRotated(eventPk: number, kind: LinkKind): void
-  /** A pad's event changed: cut off sockets that came in with the old event's links. */
-  padMoved(padId: string): Promise<void>
   /** ALLOWED_ORIGINS (besides the request's own Host), for the cross-site checks. */
   allowedOrigins: readonly string[]
   /** Which Host names are answered (DNS rebinding): checked before anything else. */
@@ -225,7 +223,7 @@ async function apiRouter(options: HttpAppOptions): Promise<Router> {
     ),
   )
   router.use(series.createSeriesRouter(options.series, options.meetings, options.access, options.newPads))
-  router.use(api.createApiRouter(options.meetings, { padMoved: options.padMoved, newPads: options.newPads }))
+  router.use(api.createApiRouter(options.meetings, { newPads: options.newPads }))
   return router
 }
 

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { Busy, Conflict, Invalid, NotFound, TooLarge } from '../lib/domain-errors.ts'
 import { refusedWrite } from '../lib/refused-write.ts'
+import type { ControlEvent } from '../storage/control-events.ts'
 import type {
   EventFields,
   MeetingsRepo,
@@ -89,6 +90,11 @@ export interface MeetingsDeps {
   templates: Templates
   /** A pad was created or its metadata changed (search indexes titles and speakers). */
   onPadChanged?: (padId: string) => void
+  /**
+   * Tells every server (this one included) about a committed change to its live pads: a pad
+   * deleted or moved (storage/control-events.ts). Never rejects.
+   */
+  announce?: (events: readonly ControlEvent[]) => Promise<void>
 }
 
 const notFound = (what: string) => new NotFound(what)
@@ -155,6 +161,7 @@ export class Meetings {
     const padIds = await this.d.meetings.deleteEvent(slug)
     if (padIds === null) throw notFound(`no event "${slug}"`)
     for (const id of padIds) this.d.rooms.closePad(id, CLOSE_PAD_DELETED, 'pad deleted')
+    await this.d.announce?.(padIds.map((padId) => ({ type: 'pad-deleted', padId })))
     return { deletedPads: padIds.length }
   }
 
@@ -243,12 +250,16 @@ export class Meetings {
 
   /** Changes a pad's metadata; never its text. */
   async updatePad(id: string, patch: PadPatch): Promise<PadInfo> {
-    const fields = patchedFields(await this.pad(id), patch)
+    const current = await this.pad(id)
+    const fields = patchedFields(current, patch)
     checkSlot(fields)
     if (patch.event) await this.event(patch.event)
     if (!(await this.d.meetings.updatePad(id, fields, patch.event))) throw notFound(`no pad "${id}"`)
     this.d.onPadChanged?.(id)
-    return this.pad(id)
+    const updated = await this.pad(id)
+    // Sockets that came in with the old event's link lose the pad (control-effects.ts).
+    if (updated.event !== current.event) await this.d.announce?.([{ type: 'pad-moved', padId: id }])
+    return updated
   }
 
   /** Removes the pad's document, log, snapshots and metadata; its open sockets are closed for good. */
@@ -258,6 +269,7 @@ export class Meetings {
     this.d.rooms.closePad(id, CLOSE_PAD_DELETED, 'pad deleted')
     if (!existed) throw notFound(`no pad "${id}"`)
     await this.d.meetings.deletePad(id)
+    await this.d.announce?.([{ type: 'pad-deleted', padId: id }])
   }
 
   presence(id: string): Presence {

@@ -12,6 +12,7 @@ import type { Durability } from '../ops/config.ts'
 import type { Logger } from '../ops/logger.ts'
 import { OnlineBackups } from './backup.ts'
 import type { Backups } from './backups.ts'
+import { type ControlEvents, LocalControlEvents } from './control-events.ts'
 import { closeDb, DB_FILE_NAME, type Db, openDb } from './db.ts'
 import { type HistoryLog, SqliteHistoryLog } from './history-log.ts'
 import { type LinksRepo, SqliteLinksRepo } from './links-store.ts'
@@ -76,6 +77,11 @@ export interface Storage extends PadStorage {
   readonly series: SeriesRepo
   readonly materials: MaterialsRepo
   readonly links: LinksRepo
+  /**
+   * Changes other servers on the same database must apply to their live pads (a pad deleted, a
+   * session closed, a link rotated): control-events.ts. SQLite's reach this process only.
+   */
+  readonly control: ControlEvents
 }
 
 /** SQLite's extras, for the few readers of the file itself (tests, benchmarks, the CLI's checks). */
@@ -122,6 +128,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
     walCheckpointer.start()
     const store = new PadStore(db)
     const backups = new OnlineBackups({ dataDir: options.dataDir })
+    const control = new LocalControlEvents(options.log)
     let closing: Promise<void> | null = null
     return {
       engine: 'sqlite',
@@ -133,6 +140,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
       series: new SqliteSeriesRepo(db),
       materials: new SqliteMaterialsRepo(db),
       links: new SqliteLinksRepo(db),
+      control,
       history: new SqliteHistoryLog(db),
       search: new SqliteSearchStore(db),
       backups,
@@ -146,6 +154,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): SqliteStorage 
         closing ??= (async () => {
           // A backup in progress reads through its own connection; let it finish its file.
           await backups.idle()
+          await control.close()
           // No background round may hold the file while the last checkpoint empties the WAL.
           walCheckpointer.stop()
           if (options.shared) db.close()

@@ -406,6 +406,11 @@ export class Room {
     return this.host.flush().then(send)
   }
 
+  /** Whether any row of this pad is stored (it was loaded with some, or committed one since). */
+  get hasStoredRows(): boolean {
+    return this.position.lastSeq > 0
+  }
+
   get isReadOnly(): boolean {
     return this.readOnly
   }

@@ -102,6 +102,11 @@ export class Rooms {
     return this.rooms.size
   }
 
+  /** The pads loaded now. */
+  padIds(): string[] {
+    return [...this.rooms.keys()]
+  }
+
   get(padId: string): Room | undefined {
     return this.rooms.get(padId)
   }

@@ -253,6 +253,16 @@ export class SyncEndpoint implements ConnectionHost {
     this.wss.close()
   }
 
+  /** The pads that live sockets opened with a link (what a re-check of links must look at). */
+  padsOpenedByLink(): Set<string> {
+    const pads = new Set<string>()
+    for (const ws of this.sockets) {
+      const grant = this.grants.get(ws)
+      if (grant) pads.add(grant.padId)
+    }
+    return pads
+  }
+
   /**
    * Closes the live sockets whose grant matches (a rotated link, a pad moved to another event).
    * The code is 44xx, so the stock client stops instead of retrying with a dead link.

@@ -10,6 +10,7 @@ import type { Logger } from '../../ops/logger.ts'
 import { backupsUnsupported } from '../backups.ts'
 import { pgSizes } from '../pg-sizes.ts'
 import type { Storage } from '../storage.ts'
+import { PgControlEvents } from './control-channel.ts'
 import { type PgHealth, probePg } from './health.ts'
 import { PgHistoryLog } from './history-log.ts'
 import { PgLinksRepo } from './links-repo.ts'
@@ -33,6 +34,8 @@ export interface PgStorage extends Storage {
   readonly history: PgHistoryLog
   /** The same as `history` (older tests' name). */
   readonly historyLog: PgHistoryLog
+  /** LISTEN/NOTIFY between the servers of this database (its listener's pid, for tests). */
+  readonly control: PgControlEvents
   /** One `SELECT 1`, bounded in time (health.ts): never rejects. */
   health(): Promise<PgHealth>
 }
@@ -40,6 +43,10 @@ export interface PgStorage extends Storage {
 export interface PgStorageOptions extends PgPoolOptions {
   /** Told (warn) about idle connections the database dropped, unless `onIdleError` is given. */
   log?: Logger
+  /** How often held pads are re-checked against missed control events (control-channel.ts; tests). */
+  controlRecheckMs?: number
+  /** How often the listening connection is checked, and how long it may take to answer (tests). */
+  controlHeartbeatMs?: number
 }
 
 export async function openPgStorage(options: PgStorageOptions): Promise<PgStorage> {
@@ -58,6 +65,15 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
   }
   const padLog = new PgPadLog(pool)
   const history = new PgHistoryLog(pool)
+  // Listens only once the server subscribes: the CLI publishes without holding a connection.
+  const control = new PgControlEvents({
+    pool,
+    connectionString: options.connectionString,
+    sessionOptions: options.sessionOptions,
+    log: options.log,
+    recheckMs: options.controlRecheckMs,
+    heartbeatMs: options.controlHeartbeatMs,
+  })
   let closing: Promise<void> | null = null
   return {
     engine: 'postgres',
@@ -70,6 +86,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     materials: new PgMaterialsRepo(pool),
     links: new PgLinksRepo(pool),
     search: new PgSearchStore(pool),
+    control,
     backups: backupsUnsupported(PG_BACKUP_MESSAGE),
     scrubForgotten: () => scrubForgotten(pool),
     health: () => probePg(pool),
@@ -77,7 +94,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     close() {
       // pool.end() waits for every checked-out connection to come back (the running
       // transactions finish), then closes them all.
-      closing ??= pool.end()
+      closing ??= control.close().then(() => pool.end())
       return closing
     },
   }
