@@ -30,7 +30,9 @@ import { type Storage, sqliteExtra } from './storage/storage.ts'
 import type { PadStore } from './storage/store.ts'
 import { CLOSE, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED } from './sync/close-codes.ts'
 import { PerMinuteCounter } from './sync/limits.ts'
+import { liveLoad } from './sync/live-load.ts'
 import type { Rooms } from './sync/rooms.ts'
+import { SharedCounts } from './sync/shared-counts.ts'
 import { SyncEndpoint, type SyncEndpointOptions } from './sync/sync-endpoint.ts'
 
 /**
@@ -91,6 +93,9 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   // Anyone with edit rights may create pads, but one address only so many a minute (random names
   // fill disks). Counted: distinct pads whose first content was stored, not connections.
   const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
+  // Several servers on one database: the per-address limits add the others' published counts.
+  const shared = storage.liveCounts ? new SharedCounts({ store: storage.liveCounts, log }) : null
+  const newPadsElsewhere = (ip: string) => shared?.of(ip).newPads ?? 0
   let core: Core
   try {
     core = openCore({
@@ -100,7 +105,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       snapshotEvery: config.snapshotEvery,
       unloadDelayMs: config.unloadDelayMs,
       limits: config,
-      mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.tryHit(String(origin.ip), padId),
+      mayCreatePad: (origin, padId) =>
+        !('ip' in origin) || newPads.tryHit(String(origin.ip), padId, newPadsElsewhere(String(origin.ip))),
       storage,
       padLog: (stored) => meteredPadLog(ops.padLog?.(stored) ?? stored, metrics),
     })
@@ -120,7 +126,9 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     metrics,
     hosts,
     authorize: ops.authorize ?? socketAuthorizer(access, config.allowedOrigins),
+    socketsElsewhere: shared ? (ip) => shared.of(ip).sockets : undefined,
   })
+  shared?.start(() => liveLoad(rooms, meetings, endpoint, newPads))
   metrics.watch({ connections: () => endpoint.connectionCount, padsLoaded: () => rooms.loadedCount })
   const backup = async (): Promise<BackupResult> => {
     // What the server has received but not yet stored goes into the backup too.
@@ -171,7 +179,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     backup,
     trustProxy: config.trustProxy,
     // Each pad made over HTTP is a new one: a key of its own (the id is chosen after the check).
-    newPads: (ip) => newPads.tryHit(ip, `http:${randomUUID()}`),
+    newPads: (ip) => newPads.tryHit(ip, `http:${randomUUID()}`, newPadsElsewhere(ip)),
   })
   const server = http.createServer(app)
   server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head))
@@ -186,6 +194,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       })
     })
   } catch (err) {
+    await shared?.stop()
     await core.close()
     throw err
   }
@@ -204,6 +213,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
         new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref()),
       ])
       server.closeAllConnections()
+      // Its people and sockets are gone: the other servers' counts stop including them now.
+      await shared?.stop()
       // The search index brought up to date, then the storage closed (after a running backup).
       await core.close()
     })()

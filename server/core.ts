@@ -110,6 +110,7 @@ export function openCore(options: CoreOptions): Core {
       rooms,
       templates,
       onPadChanged: (padId) => search.markDirty(padId),
+      liveCounts: storage.liveCounts,
     })
     const minutes = new Minutes({
       padLog,

@@ -179,7 +179,7 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
     '/events/:slug/presence',
     asyncRoute(async (req, res) => {
       const pads = await meetings.pads({ event: param(req, 'slug') })
-      res.json({ pads: Object.fromEntries(pads.map((p) => [p.id, meetings.presence(p.id)])) })
+      res.json({ pads: Object.fromEntries(await meetings.presenceOf(pads.map((p) => p.id))) })
     }),
   )
   api.get(
@@ -260,7 +260,7 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
     '/pads/:id/presence',
     asyncRoute(async (req, res) => {
       await meetings.pad(param(req, 'id'))
-      res.json(meetings.presence(param(req, 'id')))
+      res.json((await meetings.presenceOf([param(req, 'id')])).get(param(req, 'id')))
     }),
   )
 

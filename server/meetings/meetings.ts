@@ -5,8 +5,10 @@
  * sockets are closed for good.
  */
 import { randomBytes } from 'node:crypto'
+import { pushAll } from '../lib/arrays.ts'
 import { Busy, Conflict, Invalid, NotFound, TooLarge } from '../lib/domain-errors.ts'
 import { refusedWrite } from '../lib/refused-write.ts'
+import type { LiveCounts } from '../storage/live-counts.ts'
 import type {
   EventFields,
   MeetingsRepo,
@@ -89,6 +91,11 @@ export interface MeetingsDeps {
   templates: Templates
   /** A pad was created or its metadata changed (search indexes titles and speakers). */
   onPadChanged?: (padId: string) => void
+  /**
+   * The people other servers of the same database have on pads (storage/live-counts.ts); absent
+   * where this server is the only one (SQLite).
+   */
+  liveCounts?: Pick<LiveCounts, 'padsElsewhere'>
 }
 
 const notFound = (what: string) => new NotFound(what)
@@ -260,6 +267,7 @@ export class Meetings {
     await this.d.meetings.deletePad(id)
   }
 
+  /** Who is on the pad on this server (the live room's sockets and the names they gave). */
   presence(id: string): Presence {
     const room = this.d.rooms.get(id)
     if (!room) return { count: 0, people: [] }
@@ -268,6 +276,24 @@ export class Meetings {
       count: Math.max(people.length, room.peerCount),
       people: people.map((p) => p.name).filter((n): n is string => n !== null),
     }
+  }
+
+  /**
+   * Who is on each pad on every server: this one's plus what the others published
+   * (storage/live-counts.ts; bounded in time, this server's alone when the others cannot be read).
+   */
+  async presenceOf(ids: readonly string[]): Promise<Map<string, Presence>> {
+    const elsewhere = this.d.liveCounts ? await this.d.liveCounts.padsElsewhere(ids) : new Map()
+    const all = new Map<string, Presence>()
+    for (const id of ids) {
+      const here = this.presence(id)
+      const there = elsewhere.get(id)
+      all.set(
+        id,
+        there ? { count: here.count + there.count, people: pushAll([...here.people], there.names) } : here,
+      )
+    }
+    return all
   }
 
   // ------------------------------------------------------------ templates

@@ -76,6 +76,11 @@ export class Rooms {
     return this.rooms.size
   }
 
+  /** The ids of the pads loaded now (the live counts this server publishes). */
+  loadedIds(): IterableIterator<string> {
+    return this.rooms.keys()
+  }
+
   get(padId: string): Room | undefined {
     return this.rooms.get(padId)
   }

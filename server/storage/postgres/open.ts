@@ -13,6 +13,7 @@ import type { Storage } from '../storage.ts'
 import { type PgHealth, probePg } from './health.ts'
 import { PgHistoryLog } from './history-log.ts'
 import { PgLinksRepo } from './links-repo.ts'
+import { PgLiveCounts } from './live-counts.ts'
 import { PgMaterialsRepo } from './materials-repo.ts'
 import { PgMeetingsRepo } from './meetings-repo.ts'
 import { migratePg } from './migrate.ts'
@@ -33,6 +34,7 @@ export interface PgStorage extends Storage {
   readonly history: PgHistoryLog
   /** The same as `history` (older tests' name). */
   readonly historyLog: PgHistoryLog
+  readonly liveCounts: PgLiveCounts
   /** One `SELECT 1`, bounded in time (health.ts): never rejects. */
   health(): Promise<PgHealth>
 }
@@ -70,6 +72,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     materials: new PgMaterialsRepo(pool),
     links: new PgLinksRepo(pool),
     search: new PgSearchStore(pool),
+    liveCounts: new PgLiveCounts(pool),
     backups: backupsUnsupported(PG_BACKUP_MESSAGE),
     scrubForgotten: () => scrubForgotten(pool),
     health: () => probePg(pool),

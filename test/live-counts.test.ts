@@ -1,0 +1,220 @@
+/**
+ * Two servers on one PostgreSQL database (in this process, each with its own storage bundle as
+ * two processes would have), with the pads spread over them as HAProxy's pad affinity spreads
+ * them: the event page served by one counts the people on the other; a server that stops (closed,
+ * or killed with -9) stops counting; one address's sockets and new pads are limited across both,
+ * within the stated bound (two publish rounds of the other server's admissions; here none is
+ * admitted meanwhile, so the cap is exact).
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import http from 'node:http'
+import { after, before, describe, test } from 'node:test'
+import { LIVE_COUNTS_STALE_MS } from '../server/storage/live-counts.ts'
+import { openPgStorage } from '../server/storage/postgres/open.ts'
+import {
+  apiCall,
+  type Client,
+  connectClient,
+  okJson,
+  type RawSocket,
+  rawSocket,
+  startTestServer,
+  type TestServer,
+  tempDir,
+  waitFor,
+} from './helpers.ts'
+import { type TestPostgres, testPostgres } from './postgres.ts'
+import { spawnServer } from './server-process.ts'
+
+/** Generous: a publish round every 2 s, staleness 6 s, on a busy shared machine. */
+const SEEN_MS = 30_000
+const EVENT = 'lpc-2026'
+
+let pg: TestPostgres
+before(async () => {
+  pg = await testPostgres()
+})
+after(async () => {
+  await pg?.stop()
+})
+
+async function serverOn(
+  url: string,
+  overrides: Parameters<typeof startTestServer>[0] = {},
+): Promise<TestServer> {
+  return startTestServer(overrides, { storage: await openPgStorage({ connectionString: url }) })
+}
+
+type PresenceAnswer = { pads: Record<string, { count: number; people: string[] }> }
+
+async function eventPresence(server: { url: string }): Promise<PresenceAnswer['pads']> {
+  return okJson<PresenceAnswer>(await apiCall(server, 'GET', `/api/events/${EVENT}/presence`)).pads
+}
+
+async function createEventAndPad(server: { url: string }, padId: string): Promise<void> {
+  const event = await apiCall(server, 'GET', `/api/events/${EVENT}`)
+  if (event.status === 404)
+    okJson(await apiCall(server, 'POST', '/api/events', { slug: EVENT, name: 'Linux Plumbers' }), 201)
+  okJson(
+    await apiCall(server, 'POST', `/api/events/${EVENT}/pads`, { id: padId, title: padId, kind: 'talk' }),
+    201,
+  )
+}
+
+/** The status of a websocket upgrade sent from `localAddress` (a loopback address of its own). */
+function upgradeFrom(baseUrl: string, padId: string, localAddress = '127.0.0.1'): Promise<number> {
+  const { hostname, port } = new URL(baseUrl)
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: hostname,
+      port,
+      localAddress,
+      path: `/sync/${padId}`,
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
+      },
+    })
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy()
+      resolve(101)
+    })
+    req.on('response', (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('live counts and per-address limits across two servers on one PostgreSQL', () => {
+  const clients: Client[] = []
+  const sockets: RawSocket[] = []
+  const servers: TestServer[] = []
+  after(async () => {
+    for (const c of clients) c.destroy()
+    for (const s of sockets) s.ws.terminate()
+    for (const s of servers) await s.close()
+  })
+  const two = async (overrides: Parameters<typeof startTestServer>[0] = {}) => {
+    const url = await pg.freshDatabase()
+    const a = await serverOn(url, overrides)
+    const b = await serverOn(url, overrides)
+    servers.push(a, b)
+    return { url, a, b }
+  }
+
+  test("the event page served by A counts the people on B's pad, and stops when B closes", async () => {
+    const { a, b } = await two()
+    await createEventAndPad(a, 'bof-sched-ext')
+    for (const name of ['Ana', 'Bo', 'Chen']) {
+      const client = connectClient(b.wsUrl, 'bof-sched-ext', { name })
+      clients.push(client)
+      await client.synced()
+    }
+    // B counts them itself at once; A once B has published.
+    assert.equal((await eventPresence(b))['bof-sched-ext']?.count, 3)
+    let pads: PresenceAnswer['pads'] = {}
+    await waitFor(
+      "A's event page to count B's three people",
+      async () => {
+        pads = await eventPresence(a)
+        return pads['bof-sched-ext']?.count === 3
+      },
+      SEEN_MS,
+    )
+    assert.deepEqual([...(pads['bof-sched-ext']?.people ?? [])].sort(), ['Ana', 'Bo', 'Chen'])
+    const one = okJson<{ count: number }>(await apiCall(a, 'GET', '/api/pads/bof-sched-ext/presence'))
+    assert.equal(one.count, 3, "the pad's own presence answer on A counts them too")
+
+    await b.close()
+    // A graceful close withdraws B's numbers: gone at once, not after the staleness bound.
+    assert.equal((await eventPresence(a))['bof-sched-ext']?.count, 0)
+  })
+
+  test('maxConnectionsPerIp caps one address across both servers', async () => {
+    const max = 6
+    const { a, b } = await two({ maxConnectionsPerIp: max })
+    // A NAT'd room: four sockets (four pads) on A, two on B, all from 127.0.0.1.
+    for (let i = 0; i < 4; i++) sockets.push(await rawSocket(a.wsUrl, `room-a-${i}`))
+    for (let i = 0; i < 2; i++) sockets.push(await rawSocket(b.wsUrl, `room-b-${i}`))
+    // Each server refuses a seventh once it has heard of the other's sockets (within two rounds;
+    // an accepted probe closes at once, so probing adds nothing).
+    for (const [name, server] of [
+      ['B', b],
+      ['A', a],
+    ] as const) {
+      await waitFor(
+        `${name} to refuse a seventh socket from the address`,
+        async () => (await upgradeFrom(server.url, 'room-probe')) === 429,
+        SEEN_MS,
+      )
+    }
+    // Per address: another attendee's socket still gets in on either server.
+    assert.equal(await upgradeFrom(a.url, 'room-other', '127.0.0.2'), 101)
+    assert.equal(await upgradeFrom(b.url, 'room-other', '127.0.0.2'), 101)
+    // A socket closing frees a slot for the address, on the other server too.
+    const closing = sockets.splice(0, 1)[0]!
+    closing.ws.close()
+    await waitFor(
+      'B to admit the address again after one of its sockets on A closed',
+      async () => (await upgradeFrom(b.url, 'room-probe')) === 101,
+      SEEN_MS,
+    )
+  })
+
+  test('new pads per address per minute are counted across both servers', async () => {
+    const { a, b } = await two({ maxNewPadsPerIpPerMinute: 3, maxConnectionsPerIp: 2 })
+    okJson(await apiCall(a, 'POST', '/api/events', { slug: EVENT, name: 'Linux Plumbers' }), 201)
+    for (let i = 0; i < 3; i++)
+      okJson(await apiCall(a, 'POST', `/api/events/${EVENT}/pads`, { title: `BoF ${i}`, kind: 'bof' }), 201)
+    assertTooMany(await apiCall(a, 'POST', `/api/events/${EVENT}/pads`, { title: 'BoF 4', kind: 'bof' }))
+    // Two sockets on A, opened after the pads: once B refuses the address a socket, B has read
+    // a publish of A's that holds the three pads as well.
+    for (let i = 0; i < 2; i++) sockets.push(await rawSocket(a.wsUrl, `bof-listen-${i}`))
+    await waitFor(
+      "B to have heard of A's sockets",
+      async () => (await upgradeFrom(b.url, 'bof-probe')) === 429,
+      SEEN_MS,
+    )
+    assertTooMany(await apiCall(b, 'POST', `/api/events/${EVENT}/pads`, { title: 'BoF on B', kind: 'bof' }))
+  })
+
+  test('a server killed with -9 stops being counted after the staleness bound', {
+    timeout: 180_000,
+  }, async () => {
+    const url = await pg.freshDatabase()
+    const a = await serverOn(url)
+    servers.push(a)
+    await createEventAndPad(a, 'kernel-rust')
+    const b = await spawnServer(tempDir('summitpad-live-'), { DATABASE_URL: url })
+    const on = (name: string) => {
+      const client = connectClient(b.wsUrl, 'kernel-rust', { name })
+      clients.push(client)
+      return client
+    }
+    await Promise.all([on('Dara').synced(), on('Eli').synced()])
+    await waitFor(
+      "A's event page to count the two people on B",
+      async () => (await eventPresence(a))['kernel-rust']?.count === 2,
+      SEEN_MS,
+    )
+    b.proc.kill('SIGKILL')
+    await b.exited
+    // Their clients retry B's port, which nobody answers: they are nowhere now.
+    await waitFor(
+      `B's people to vanish from A's page (stale after ${LIVE_COUNTS_STALE_MS} ms)`,
+      async () => (await eventPresence(a))['kernel-rust']?.count === 0,
+      SEEN_MS,
+    )
+  })
+})
+
+function assertTooMany(reply: Awaited<ReturnType<typeof apiCall>>): void {
+  assert.equal(reply.status, 429, reply.text)
+  assert.equal((reply.json as { error: { code: string } }).error.code, 'too_many_new_pads')
+}
