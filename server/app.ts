@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { AccessControl } from './access/access.ts'
 import { EventLinks } from './access/event-links.ts'
 import { hostPolicy } from './access/host-check.ts'
+import { NewPadLimit } from './access/new-pad-limit.ts'
 import { socketAuthorizer } from './access/socket-access.ts'
 import { type Core, openCore } from './core.ts'
 import { readAssetManifest } from './http/client-assets.ts'
@@ -29,7 +30,6 @@ import type { SearchIndex } from './storage/search-index.ts'
 import { type Storage, sqliteExtra } from './storage/storage.ts'
 import type { PadStore } from './storage/store.ts'
 import { CLOSE, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED } from './sync/close-codes.ts'
-import { PerMinuteCounter } from './sync/limits.ts'
 import { liveLoad } from './sync/live-load.ts'
 import type { Rooms } from './sync/rooms.ts'
 import { SharedCounts } from './sync/shared-counts.ts'
@@ -92,10 +92,14 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   const readiness = new Readiness(() => storage.health())
   // Anyone with edit rights may create pads, but one address only so many a minute (random names
   // fill disks). Counted: distinct pads whose first content was stored, not connections.
-  const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
-  // Several servers on one database: the per-address limits add the others' published counts.
+  // Several servers on one database: the per-address limits add the others' counts.
   const shared = storage.liveCounts ? new SharedCounts({ store: storage.liveCounts, log }) : null
-  const newPadsElsewhere = (ip: string) => shared?.of(ip).newPads ?? 0
+  const newPads = new NewPadLimit({
+    max: config.maxNewPadsPerIpPerMinute,
+    log,
+    shared: storage.liveCounts,
+    elsewhere: shared ? (ip) => shared.of(ip).newPads : undefined,
+  })
   let core: Core
   try {
     core = openCore({
@@ -105,8 +109,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       snapshotEvery: config.snapshotEvery,
       unloadDelayMs: config.unloadDelayMs,
       limits: config,
-      mayCreatePad: (origin, padId) =>
-        !('ip' in origin) || newPads.tryHit(String(origin.ip), padId, newPadsElsewhere(String(origin.ip))),
+      mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.mayCreate(String(origin.ip), padId),
       storage,
       padLog: (stored) => meteredPadLog(ops.padLog?.(stored) ?? stored, metrics),
     })
@@ -128,7 +131,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     authorize: ops.authorize ?? socketAuthorizer(access, config.allowedOrigins),
     socketsElsewhere: shared ? (ip) => shared.of(ip).sockets : undefined,
   })
-  shared?.start(() => liveLoad(rooms, meetings, endpoint, newPads))
+  shared?.start(() => liveLoad(rooms, meetings, endpoint))
   metrics.watch({ connections: () => endpoint.connectionCount, padsLoaded: () => rooms.loadedCount })
   const backup = async (): Promise<BackupResult> => {
     // What the server has received but not yet stored goes into the backup too.
@@ -179,7 +182,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     backup,
     trustProxy: config.trustProxy,
     // Each pad made over HTTP is a new one: a key of its own (the id is chosen after the check).
-    newPads: (ip) => newPads.tryHit(ip, `http:${randomUUID()}`, newPadsElsewhere(ip)),
+    newPads: (ip) => newPads.admit(ip, `http:${randomUUID()}`),
   })
   const server = http.createServer(app)
   server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head))

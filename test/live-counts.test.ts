@@ -10,8 +10,11 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
 import { after, before, describe, test } from 'node:test'
+import { textUpdate } from '../server/meetings/templates.ts'
 import { LIVE_COUNTS_STALE_MS } from '../server/storage/live-counts.ts'
 import { openPgStorage } from '../server/storage/postgres/open.ts'
+import { CLOSE_TOO_MANY_NEW_PADS } from '../server/sync/close-codes.ts'
+import { encodeSyncUpdate } from '../shared/protocol.ts'
 import {
   apiCall,
   type Client,
@@ -167,21 +170,53 @@ describe('live counts and per-address limits across two servers on one PostgreSQ
     )
   })
 
-  test('new pads per address per minute are counted across both servers', async () => {
-    const { a, b } = await two({ maxNewPadsPerIpPerMinute: 3, maxConnectionsPerIp: 2 })
+  test('new pads over HTTP: one count across both servers, exact even when asked at once', async () => {
+    const max = 3
+    const { a, b } = await two({ maxNewPadsPerIpPerMinute: max })
     okJson(await apiCall(a, 'POST', '/api/events', { slug: EVENT, name: 'Linux Plumbers' }), 201)
-    for (let i = 0; i < 3; i++)
-      okJson(await apiCall(a, 'POST', `/api/events/${EVENT}/pads`, { title: `BoF ${i}`, kind: 'bof' }), 201)
-    assertTooMany(await apiCall(a, 'POST', `/api/events/${EVENT}/pads`, { title: 'BoF 4', kind: 'bof' }))
-    // Two sockets on A, opened after the pads: once B refuses the address a socket, B has read
-    // a publish of A's that holds the three pads as well.
-    for (let i = 0; i < 2; i++) sockets.push(await rawSocket(a.wsUrl, `bof-listen-${i}`))
+    // A script from one address, its requests spread over both servers (HAProxy's `backend any`).
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        apiCall(i % 2 ? b : a, 'POST', `/api/events/${EVENT}/pads`, { title: `BoF ${i}`, kind: 'bof' }),
+      ),
+    )
+    const made = replies.filter((r) => r.status === 201)
+    assert.equal(made.length, max, replies.map((r) => r.status).join(' '))
+    for (const refused of replies.filter((r) => r.status !== 201)) assertTooMany(refused)
+  })
+
+  test('new pads by sockets: the other server counts them too', async () => {
+    const { a, b } = await two({ maxNewPadsPerIpPerMinute: 2, maxConnectionsPerIp: 3 })
+    // Two pads made by typing into them on A (their first content creates them).
+    for (const padId of ['hallway-0', 'hallway-1']) {
+      const typist = await rawSocket(a.wsUrl, padId)
+      typist.ws.send(encodeSyncUpdate(textUpdate(`notes of ${padId}\n`)))
+      await waitFor(
+        `${padId} stored`,
+        async () => (await apiCall(a, 'GET', `/api/pads/${padId}`)).status === 200,
+      )
+      typist.ws.close()
+    }
+    // HTTP asks the shared count itself: refused on B at once.
+    assertTooMany(await apiCall(b, 'POST', '/api/pads', { title: 'BoF on B', kind: 'bof' }))
+    // A socket's check reads what B last heard. Rounds are made visible by sockets: three held on
+    // A (B refuses the address), then one closed (B admits it again): B has read a round since.
+    const holds: RawSocket[] = []
+    for (let i = 0; i < 3; i++) holds.push(await rawSocket(a.wsUrl, `hold-${i}`))
+    sockets.push(...holds)
     await waitFor(
-      "B to have heard of A's sockets",
-      async () => (await upgradeFrom(b.url, 'bof-probe')) === 429,
+      'B to refuse the address a socket',
+      async () => (await upgradeFrom(b.url, 'probe')) === 429,
       SEEN_MS,
     )
-    assertTooMany(await apiCall(b, 'POST', `/api/events/${EVENT}/pads`, { title: 'BoF on B', kind: 'bof' }))
+    holds[0]!.ws.close()
+    await waitFor('B to admit it again', async () => (await upgradeFrom(b.url, 'probe')) === 101, SEEN_MS)
+    const third = await rawSocket(b.wsUrl, 'hallway-2')
+    sockets.push(third)
+    third.ws.send(encodeSyncUpdate(textUpdate('notes of hallway-2\n')))
+    await waitFor('the third new pad refused on B', () => third.closed !== null, SEEN_MS)
+    assert.equal(third.closed?.code, CLOSE_TOO_MANY_NEW_PADS)
+    assert.equal((await apiCall(b, 'GET', '/api/pads/hallway-2')).status, 404)
   })
 
   test('a server killed with -9 stops being counted after the staleness bound', {

@@ -167,7 +167,7 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
       }
       if (body.id !== undefined) onlyAdminNames(res)
       await meetings.event(param(req, 'slug'))
-      admitNewPad(req, res, hooks.newPads)
+      await admitNewPad(req, res, hooks.newPads)
       res
         .status(201)
         .json(
@@ -223,7 +223,7 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
     '/pads',
     asyncRoute(async (req, res) => {
       const body = jsonBody(req, padCreate)
-      admitNewPad(req, res, hooks.newPads)
+      await admitNewPad(req, res, hooks.newPads)
       res.status(201).json(await createPad(meetings, body, await zoneOf(body.event)))
     }),
   )

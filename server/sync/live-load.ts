@@ -1,16 +1,10 @@
 /**
  * What this server publishes for the others on the same database (storage/live-counts.ts): the
- * people on each pad it holds, and per client address its open sockets and the pads it created
- * in the last minute. Read from the live structures as they are, once per publish round.
+ * people on each pad it holds, and per client address its open sockets. Read from the live
+ * structures as they are, once per publish round.
  */
 import type { Meetings } from '../meetings/meetings.ts'
-import {
-  type AddressLoad,
-  LIVE_COUNTS_MAX_NAMES,
-  type PadPeople,
-  type ServerLoad,
-} from '../storage/live-counts.ts'
-import type { PerMinuteCounter } from './limits.ts'
+import { LIVE_COUNTS_MAX_NAMES, type PadPeople, type ServerLoad } from '../storage/live-counts.ts'
 import type { Rooms } from './rooms.ts'
 import type { SyncEndpoint } from './sync-endpoint.ts'
 
@@ -18,7 +12,6 @@ export function liveLoad(
   rooms: Rooms,
   meetings: Pick<Meetings, 'presence'>,
   endpoint: Pick<SyncEndpoint, 'socketsByAddress'>,
-  newPads: PerMinuteCounter,
 ): ServerLoad {
   const pads = new Map<string, PadPeople>()
   for (const padId of rooms.loadedIds()) {
@@ -26,9 +19,5 @@ export function liveLoad(
     // A room kept loaded for a while after its last person left has nobody to count.
     if (count > 0) pads.set(padId, { count, names: people.slice(0, LIVE_COUNTS_MAX_NAMES) })
   }
-  const addresses = new Map<string, AddressLoad>()
-  for (const [ip, sockets] of endpoint.socketsByAddress()) addresses.set(ip, { sockets, newPads: 0 })
-  for (const [ip, created] of newPads.counts())
-    addresses.set(ip, { sockets: addresses.get(ip)?.sockets ?? 0, newPads: created })
-  return { pads, addresses }
+  return { pads, sockets: new Map(endpoint.socketsByAddress()) }
 }

@@ -1,8 +1,9 @@
 /**
  * This server's side of the live counts several servers share (storage/live-counts.ts): every
- * LIVE_COUNTS_PUBLISH_MS it publishes its people per pad, sockets and new pads per address, and
- * keeps what the others published, so that a socket's admission and a new pad's check add the
- * other servers' share to the local count without waiting for the database.
+ * LIVE_COUNTS_PUBLISH_MS it publishes its people per pad and sockets per address, and keeps what
+ * the others have per address (sockets, new pads this minute), so that a socket's admission and
+ * a socket's new pad add the other servers' share to the local count without waiting for the
+ * database.
  *
  * The bound: a check sees the others as of their last publish, read at our last publish, so the
  * total can pass a limit by what the other servers admitted in the last two rounds. Without a
@@ -37,7 +38,7 @@ export class SharedCounts {
   private readAt = 0
   private timer: NodeJS.Timeout | null = null
   /** What this server has now (called once per round). */
-  private collect: () => ServerLoad = () => ({ pads: new Map(), addresses: new Map() })
+  private collect: () => ServerLoad = () => ({ pads: new Map(), sockets: new Map() })
   private round: Promise<void> | null = null
   /** Whether the last round failed: a database outage is logged once, not every round. */
   private failing = false

@@ -4,21 +4,28 @@
  * is opened. Freshness is judged by the database's clock (`now()`), so servers on machines whose
  * clocks differ still agree on what is stale.
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { pushAll } from '../../lib/arrays.ts'
 import {
   type AddressLoad,
   LIVE_COUNTS_READ_TIMEOUT_MS,
   LIVE_COUNTS_STALE_MS,
   type LiveCounts,
+  NEW_PADS_WINDOW_MS,
   type PadPeople,
   type ServerLoad,
 } from '../live-counts.ts'
-import type { PgPool } from './pool.ts'
+import type { PgClient, PgPool } from './pool.ts'
 import { inTransaction } from './transaction.ts'
 
-/** `make_interval(secs => $n)` of LIVE_COUNTS_STALE_MS. */
+/** `make_interval(secs => $n)` of LIVE_COUNTS_STALE_MS and NEW_PADS_WINDOW_MS. */
 const STALE_SECONDS = LIVE_COUNTS_STALE_MS / 1000
+const WINDOW_SECONDS = NEW_PADS_WINDOW_MS / 1000
+
+/** One address's advisory lock key (64 bits of a hash, a bigint as PostgreSQL takes it). */
+function newPadsLockKey(address: string): bigint {
+  return createHash('sha256').update(`new-pads:${address}`).digest().readBigInt64BE(0)
+}
 
 export class PgLiveCounts implements LiveCounts {
   /** This server's rows: a new id at every start, so a restarted server never reuses a dead one's. */
@@ -33,12 +40,15 @@ export class PgLiveCounts implements LiveCounts {
 
   publish(load: ServerLoad): Promise<ReadonlyMap<string, AddressLoad>> {
     const pads = [...load.pads]
-    const addresses = [...load.addresses]
+    const sockets = [...load.sockets]
     return inTransaction(this.pool, async (client) => {
       // Whoever publishes clears the servers that stopped publishing (killed, or cut off); their
-      // pads and addresses go with them (ON DELETE CASCADE).
+      // pads and addresses go with them (ON DELETE CASCADE); and new pads past the window.
       await client.query('DELETE FROM live_servers WHERE published_at < now() - make_interval(secs => $1)', [
         STALE_SECONDS,
+      ])
+      await client.query('DELETE FROM live_new_pads WHERE created_at < now() - make_interval(secs => $1)', [
+        WINDOW_SECONDS,
       ])
       await client.query(
         `INSERT INTO live_servers (server, published_at) VALUES ($1, now())
@@ -58,26 +68,62 @@ export class PgLiveCounts implements LiveCounts {
             pads.map(([, p]) => JSON.stringify(p.names)),
           ],
         )
-      if (addresses.length > 0)
+      if (sockets.length > 0)
         await client.query(
-          `INSERT INTO live_addresses (server, address, sockets, new_pads)
-           SELECT $1, * FROM unnest($2::text[], $3::integer[], $4::integer[])`,
-          [
-            this.server,
-            addresses.map(([address]) => address),
-            addresses.map(([, a]) => a.sockets),
-            addresses.map(([, a]) => a.newPads),
-          ],
+          `INSERT INTO live_addresses (server, address, sockets)
+           SELECT $1, * FROM unnest($2::text[], $3::integer[])`,
+          [this.server, sockets.map(([address]) => address), sockets.map(([, n]) => n)],
         )
       const { rows } = await client.query<{ address: string; sockets: number; new_pads: number }>(
-        `SELECT a.address, sum(a.sockets) AS sockets, sum(a.new_pads) AS new_pads
-         FROM live_addresses a JOIN live_servers s ON s.server = a.server
-         WHERE a.server <> $1 AND s.published_at >= now() - make_interval(secs => $2)
-         GROUP BY a.address`,
-        [this.server, STALE_SECONDS],
+        `WITH sockets AS (
+           SELECT a.address, sum(a.sockets) AS n
+           FROM live_addresses a JOIN live_servers s ON s.server = a.server
+           WHERE a.server <> $1 AND s.published_at >= now() - make_interval(secs => $2)
+           GROUP BY a.address
+         ), new_pads AS (
+           SELECT address, count(*) AS n FROM live_new_pads
+           WHERE server <> $1 AND created_at >= now() - make_interval(secs => $3)
+           GROUP BY address
+         )
+         SELECT address, coalesce(s.n, 0) AS sockets, coalesce(p.n, 0) AS new_pads
+         FROM sockets s FULL JOIN new_pads p USING (address)`,
+        [this.server, STALE_SECONDS, WINDOW_SECONDS],
       )
       return new Map(rows.map((r) => [r.address, { sockets: r.sockets, newPads: r.new_pads }]))
     })
+  }
+
+  admitNewPad(address: string, key: string, max: number): Promise<boolean> {
+    return inTransaction(this.pool, async (client) => {
+      // One address's checks one after another (any server's): the count and the insert below
+      // are then one step. Other addresses wait only on a rare shared key.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [String(newPadsLockKey(address))])
+      const { rows } = await client.query<{ n: number; counted: boolean }>(
+        `SELECT count(*) AS n, bool_or(pad = $2) AS counted FROM live_new_pads
+         WHERE address = $1 AND created_at >= now() - make_interval(secs => $3)`,
+        [address, key, WINDOW_SECONDS],
+      )
+      const { n = 0, counted = false } = rows[0] ?? {}
+      if (counted) return true
+      if (n >= max) return false
+      await this.insertNewPad(client, address, key)
+      return true
+    })
+  }
+
+  async recordNewPad(address: string, key: string): Promise<void> {
+    await this.insertNewPad(this.pool, address, key)
+  }
+
+  private async insertNewPad(on: PgPool | PgClient, address: string, key: string): Promise<void> {
+    // A pad counted before (by a socket of the address on another server, or an old row past the
+    // window) is counted from now.
+    await on.query(
+      `INSERT INTO live_new_pads (address, pad, server, created_at) VALUES ($1, $2, $3, now())
+       ON CONFLICT (address, pad) DO UPDATE SET server = EXCLUDED.server, created_at = now()
+       WHERE live_new_pads.created_at < now() - make_interval(secs => $4)`,
+      [address, key, this.server, WINDOW_SECONDS],
+    )
   }
 
   async padsElsewhere(padIds: readonly string[]): Promise<ReadonlyMap<string, PadPeople>> {

@@ -175,8 +175,18 @@ export const PG_MIGRATIONS: readonly string[] = [
     server text NOT NULL REFERENCES live_servers(server) ON DELETE CASCADE,
     address text NOT NULL,
     sockets integer NOT NULL,
-    new_pads integer NOT NULL,
     PRIMARY KEY (server, address)
   );
+  CREATE INDEX live_addresses_by_address ON live_addresses(address);
+  -- New pads per address in the last minute, on all servers (outliving the server that counted
+  -- them: its pads were made all the same). Rows older than the window are deleted as they go by.
+  CREATE UNLOGGED TABLE live_new_pads (
+    address text NOT NULL,
+    pad text NOT NULL,
+    server text NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (address, pad)
+  );
+  CREATE INDEX live_new_pads_by_time ON live_new_pads(created_at);
   `,
 ]
