@@ -65,16 +65,21 @@ export class SharedCounts {
     return this.elsewhere.get(ip) ?? NOTHING
   }
 
-  /** Stops publishing and removes this server's numbers (bounded: a dead database cannot hold a shutdown). */
+  /**
+   * Stops publishing and removes this server's numbers, after the round in flight; bounded by
+   * WITHDRAW_TIMEOUT_MS in all (a dead database cannot hold a shutdown: the numbers go stale).
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
-    await this.round
+    const withdrawn = Promise.resolve(this.round)
+      .then(() => this.options.store.withdraw())
+      .catch((err: unknown) => {
+        this.options.log.warn({ err }, 'could not remove this server from the live counts; they go stale')
+      })
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
-      this.options.store.withdraw().catch((err: unknown) => {
-        this.options.log.warn({ err }, 'could not remove this server from the live counts; they go stale')
-      }),
+      withdrawn,
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, WITHDRAW_TIMEOUT_MS)
       }),
