@@ -4,7 +4,7 @@
  * them: the event page served by one counts the people on the other; a server that stops (closed,
  * or killed with -9) stops counting; one address's sockets and new pads are limited across both,
  * within the stated bound (two publish rounds of the other server's admissions; here none is
- * admitted meanwhile, so the cap is exact).
+ * admitted meanwhile, so the cap is exact); with PostgreSQL down each falls back to its own count.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -217,6 +217,35 @@ describe('live counts and per-address limits across two servers on one PostgreSQ
     await waitFor('the third new pad refused on B', () => third.closed !== null, SEEN_MS)
     assert.equal(third.closed?.code, CLOSE_TOO_MANY_NEW_PADS)
     assert.equal((await apiCall(b, 'GET', '/api/pads/hallway-2')).status, 404)
+  })
+
+  test('PostgreSQL down: each server falls back to its own count (fail open), and shares again once it is back', {
+    timeout: 180_000,
+  }, async () => {
+    const { a, b } = await two({ maxConnectionsPerIp: 4 })
+    for (let i = 0; i < 3; i++) sockets.push(await rawSocket(a.wsUrl, 'plenary'))
+    sockets.push(await rawSocket(b.wsUrl, 'hallway'))
+    await waitFor(
+      'B to refuse a fifth socket',
+      async () => (await upgradeFrom(b.url, 'hallway')) === 429,
+      SEEN_MS,
+    )
+    await pg.stopServer('immediate')
+    try {
+      // 'hallway' is loaded on B: joining it needs no database, only the count decides.
+      await waitFor(
+        `B to count its own sockets only once the others' are ${LIVE_COUNTS_STALE_MS} ms old`,
+        async () => (await upgradeFrom(b.url, 'hallway')) === 101,
+        SEEN_MS,
+      )
+    } finally {
+      await pg.startServer()
+    }
+    await waitFor(
+      'B to count A again once PostgreSQL is back',
+      async () => (await upgradeFrom(b.url, 'hallway')) === 429,
+      60_000,
+    )
   })
 
   test('a server killed with -9 stops being counted after the staleness bound', {
