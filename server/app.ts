@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { AccessControl } from './access/access.ts'
 import { EventLinks } from './access/event-links.ts'
 import { hostPolicy } from './access/host-check.ts'
+import { NewPadLimit } from './access/new-pad-limit.ts'
 import { socketAuthorizer } from './access/socket-access.ts'
 import { type Core, openCore } from './core.ts'
 import { readAssetManifest } from './http/client-assets.ts'
@@ -30,8 +31,9 @@ import { type Storage, sqliteExtra } from './storage/storage.ts'
 import type { PadStore } from './storage/store.ts'
 import { CLOSE } from './sync/close-codes.ts'
 import { controlEffects } from './sync/control-effects.ts'
-import { PerMinuteCounter } from './sync/limits.ts'
+import { liveLoad } from './sync/live-load.ts'
 import type { Rooms } from './sync/rooms.ts'
+import { SharedCounts } from './sync/shared-counts.ts'
 import { SyncEndpoint, type SyncEndpointOptions } from './sync/sync-endpoint.ts'
 
 /**
@@ -91,7 +93,14 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   const readiness = new Readiness(() => storage.health())
   // Anyone with edit rights may create pads, but one address only so many a minute (random names
   // fill disks). Counted: distinct pads whose first content was stored, not connections.
-  const newPads = new PerMinuteCounter(config.maxNewPadsPerIpPerMinute)
+  // Several servers on one database: the per-address limits add the others' counts.
+  const shared = storage.liveCounts ? new SharedCounts({ store: storage.liveCounts, log }) : null
+  const newPads = new NewPadLimit({
+    max: config.maxNewPadsPerIpPerMinute,
+    log,
+    shared: storage.liveCounts,
+    elsewhere: shared ? (ip) => shared.of(ip).newPads : undefined,
+  })
   let core: Core
   try {
     core = openCore({
@@ -101,7 +110,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       snapshotEvery: config.snapshotEvery,
       unloadDelayMs: config.unloadDelayMs,
       limits: config,
-      mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.tryHit(String(origin.ip), padId),
+      mayCreatePad: (origin, padId) => !('ip' in origin) || newPads.mayCreate(String(origin.ip), padId),
       storage,
       padLog: (stored) => meteredPadLog(ops.padLog?.(stored) ?? stored, metrics),
     })
@@ -122,6 +131,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     metrics,
     hosts,
     authorize: ops.authorize ?? socketAuthorizer(access, config.allowedOrigins),
+    socketsElsewhere: shared ? (ip) => shared.of(ip).sockets : undefined,
   })
   // Control events (a pad deleted or moved, a session closed or reopened, a link rotated) from this
   // server and the others on the same database, applied to the rooms and sockets held here.
@@ -134,6 +144,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       log,
     }),
   )
+  shared?.start(() => liveLoad(rooms, meetings, endpoint))
   metrics.watch({ connections: () => endpoint.connectionCount, padsLoaded: () => rooms.loadedCount })
   const backup = async (): Promise<BackupResult> => {
     // What the server has received but not yet stored goes into the backup too.
@@ -169,7 +180,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     backup,
     trustProxy: config.trustProxy,
     // Each pad made over HTTP is a new one: a key of its own (the id is chosen after the check).
-    newPads: (ip) => newPads.tryHit(ip, `http:${randomUUID()}`),
+    newPads: (ip) => newPads.admit(ip, `http:${randomUUID()}`),
   })
   const server = http.createServer(app)
   server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head))
@@ -184,6 +195,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
       })
     })
   } catch (err) {
+    await shared?.stop()
     await core.close()
     throw err
   }
@@ -202,6 +214,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
         new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref()),
       ])
       server.closeAllConnections()
+      // Its people and sockets are gone: the other servers' counts stop including them now.
+      await shared?.stop()
       // The search index brought up to date, then the storage closed (after a running backup).
       await core.close()
     })()

@@ -114,6 +114,7 @@ export function openCore(options: CoreOptions): Core {
       templates,
       onPadChanged: (padId) => search.markDirty(padId),
       announce: (events) => storage.control.publish(events),
+      liveCounts: storage.liveCounts,
     })
     const minutes = new Minutes({
       padLog,

@@ -9,13 +9,16 @@ import type { Request, Response } from 'express'
 import { accessOf } from '../http/route-classes.ts'
 import { TooMany } from '../lib/domain-errors.ts'
 
-/** Counts one new pad for `ip`; false when that address has made its share this minute. */
-export type NewPadGate = (ip: string) => boolean
+/**
+ * Counts one new pad for `ip`; false when that address has made its share this minute (on every
+ * server sharing the database: new-pad-limit.ts).
+ */
+export type NewPadGate = (ip: string) => Promise<boolean>
 
-export function admitNewPad(req: Request, res: Response, gate: NewPadGate): void {
+export async function admitNewPad(req: Request, res: Response, gate: NewPadGate): Promise<void> {
   const access = accessOf(res)
   if (access.mode === 'protected' && access.role === 'admin') return
-  if (!gate(req.ip ?? req.socket.remoteAddress ?? 'unknown')) {
+  if (!(await gate(req.ip ?? req.socket.remoteAddress ?? 'unknown'))) {
     res.set('Retry-After', '60')
     throw new TooMany('too many new pads from your address; try again in a minute', 'too_many_new_pads')
   }

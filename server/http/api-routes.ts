@@ -165,7 +165,7 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
       }
       if (body.id !== undefined) onlyAdminNames(res)
       await meetings.event(param(req, 'slug'))
-      admitNewPad(req, res, hooks.newPads)
+      await admitNewPad(req, res, hooks.newPads)
       res
         .status(201)
         .json(
@@ -177,7 +177,7 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
     '/events/:slug/presence',
     asyncRoute(async (req, res) => {
       const pads = await meetings.pads({ event: param(req, 'slug') })
-      res.json({ pads: Object.fromEntries(pads.map((p) => [p.id, meetings.presence(p.id)])) })
+      res.json({ pads: Object.fromEntries(await meetings.presenceOf(pads.map((p) => p.id))) })
     }),
   )
   api.get(
@@ -221,7 +221,7 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
     '/pads',
     asyncRoute(async (req, res) => {
       const body = jsonBody(req, padCreate)
-      admitNewPad(req, res, hooks.newPads)
+      await admitNewPad(req, res, hooks.newPads)
       res.status(201).json(await createPad(meetings, body, await zoneOf(body.event)))
     }),
   )
@@ -257,7 +257,7 @@ export function createApiRouter(meetings: Meetings, hooks: ApiHooks): Router {
     '/pads/:id/presence',
     asyncRoute(async (req, res) => {
       await meetings.pad(param(req, 'id'))
-      res.json(meetings.presence(param(req, 'id')))
+      res.json((await meetings.presenceOf([param(req, 'id')])).get(param(req, 'id')))
     }),
   )
 

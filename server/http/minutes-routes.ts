@@ -99,9 +99,10 @@ export function createMinutesRouter(
     const input = query(importQuery, req.query)
     if (input.id !== undefined) onlyAdminNames(res)
     admitNewPad(req, res, newPads)
-    minutes.importYjs(new Uint8Array(req.body), input).then((pad) => {
-      res.status(201).location(`/api/pads/${pad.id}`).json(pad)
-    }, next)
+      .then(() => minutes.importYjs(new Uint8Array(req.body), input))
+      .then((pad) => {
+        res.status(201).location(`/api/pads/${pad.id}`).json(pad)
+      }, next)
   })
 
   api.post('/pads/:id/forget-history', (req, res, next) => {

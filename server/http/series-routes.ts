@@ -80,7 +80,7 @@ export function createSeriesRouter(
       else await require(req, { kind: 'site' }, 'admin', 'meetings outside an event (ask the organisers)')
       const zone = slug ? (await meetings.event(slug)).timezone : 'UTC'
       const time = (v: string | null | undefined) => (v ? parseTime(v, zone) : null)
-      admitNewPad(req, res, newPads)
+      await admitNewPad(req, res, newPads)
       const { pad, created } = await series.startNext(previous.id, {
         event: slug,
         title: input.title,

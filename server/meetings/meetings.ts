@@ -5,9 +5,11 @@
  * sockets are closed for good.
  */
 import { randomBytes } from 'node:crypto'
+import { pushAll } from '../lib/arrays.ts'
 import { Busy, Conflict, Invalid, NotFound, TooLarge } from '../lib/domain-errors.ts'
 import { refusedWrite } from '../lib/refused-write.ts'
 import type { ControlEvent } from '../storage/control-events.ts'
+import type { LiveCounts } from '../storage/live-counts.ts'
 import type {
   EventFields,
   MeetingsRepo,
@@ -95,6 +97,11 @@ export interface MeetingsDeps {
    * deleted or moved (storage/control-events.ts). Never rejects.
    */
   announce?: (events: readonly ControlEvent[]) => Promise<void>
+  /**
+   * The people other servers of the same database have on pads (storage/live-counts.ts); absent
+   * where this server is the only one (SQLite).
+   */
+  liveCounts?: Pick<LiveCounts, 'padsElsewhere'>
 }
 
 const notFound = (what: string) => new NotFound(what)
@@ -272,6 +279,7 @@ export class Meetings {
     await this.d.announce?.([{ type: 'pad-deleted', padId: id }])
   }
 
+  /** Who is on the pad on this server (the live room's sockets and the names they gave). */
   presence(id: string): Presence {
     const room = this.d.rooms.get(id)
     if (!room) return { count: 0, people: [] }
@@ -280,6 +288,24 @@ export class Meetings {
       count: Math.max(people.length, room.peerCount),
       people: people.map((p) => p.name).filter((n): n is string => n !== null),
     }
+  }
+
+  /**
+   * Who is on each pad on every server: this one's plus what the others published
+   * (storage/live-counts.ts; bounded in time, this server's alone when the others cannot be read).
+   */
+  async presenceOf(ids: readonly string[]): Promise<Map<string, Presence>> {
+    const elsewhere = this.d.liveCounts ? await this.d.liveCounts.padsElsewhere(ids) : new Map()
+    const all = new Map<string, Presence>()
+    for (const id of ids) {
+      const here = this.presence(id)
+      const there = elsewhere.get(id)
+      all.set(
+        id,
+        there ? { count: here.count + there.count, people: pushAll([...here.people], there.names) } : here,
+      )
+    }
+    return all
   }
 
   // ------------------------------------------------------------ templates

@@ -16,6 +16,7 @@ import { type ControlEvents, LocalControlEvents } from './control-events.ts'
 import { closeDb, DB_FILE_NAME, type Db, openDb } from './db.ts'
 import { type HistoryLog, SqliteHistoryLog } from './history-log.ts'
 import { type LinksRepo, SqliteLinksRepo } from './links-store.ts'
+import type { LiveCounts } from './live-counts.ts'
 import { type MaterialsRepo, SqliteMaterialsRepo } from './materials-store.ts'
 import { type MeetingsRepo, SqliteMeetingsRepo } from './meetings-store.ts'
 import type { PadLog } from './pad-log.ts'
@@ -82,6 +83,12 @@ export interface Storage extends PadStorage {
    * session closed, a link rotated): control-events.ts. SQLite's reach this process only.
    */
   readonly control: ControlEvents
+  /**
+   * Where several server processes share the engine (PostgreSQL), what each publishes of its live
+   * sockets for the others (live-counts.ts). Absent where one process owns the engine (SQLite):
+   * its local counts are the whole truth, and nothing extra is written.
+   */
+  readonly liveCounts?: LiveCounts
 }
 
 /** SQLite's extras, for the few readers of the file itself (tests, benchmarks, the CLI's checks). */

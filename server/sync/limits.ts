@@ -60,12 +60,20 @@ export class ConnectionCounter {
     this.max = max
   }
 
-  /** Counts a new connection from `ip`, unless that would exceed the limit. */
-  tryAdd(ip: string): boolean {
+  /**
+   * Counts a new connection from `ip`, unless that would exceed the limit together with the
+   * `elsewhere` connections the address has on other servers (shared-counts.ts).
+   */
+  tryAdd(ip: string, elsewhere = 0): boolean {
     const n = this.counts.get(ip) ?? 0
-    if (n >= this.max) return false
+    if (n + elsewhere >= this.max) return false
     this.counts.set(ip, n + 1)
     return true
+  }
+
+  /** Open connections per address (only addresses that have some). */
+  entries(): IterableIterator<[string, number]> {
+    return this.counts.entries()
   }
 
   remove(ip: string): void {
@@ -89,12 +97,15 @@ export class PerMinuteCounter {
     this.max = max
   }
 
-  /** Counts `key` (a pad) as created by `ip` now, unless that would pass the limit. */
-  tryHit(ip: string, key: string, now = Date.now()): boolean {
+  /**
+   * Counts `key` (a pad) as created by `ip` now, unless that would pass the limit together with
+   * the `elsewhere` pads the address created on other servers this minute (shared-counts.ts).
+   */
+  tryHit(ip: string, key: string, elsewhere = 0, now = Date.now()): boolean {
     const mine = this.created.get(ip) ?? new Map<string, number>()
     for (const [k, t] of mine) if (now - t >= 60_000) mine.delete(k)
     if (mine.has(key)) return true
-    if (mine.size >= this.max) return false
+    if (mine.size + elsewhere >= this.max) return false
     mine.set(key, now)
     this.created.set(ip, mine)
     // Forget addresses that went quiet, so the map cannot grow without bound.
@@ -103,6 +114,13 @@ export class PerMinuteCounter {
         if ([...pads.values()].every((t) => now - t >= 60_000)) this.created.delete(addr)
     }
     return true
+  }
+
+  /** Counts `key` as created by `ip` now, whatever the limit (admitted by a check elsewhere). */
+  add(ip: string, key: string, now = Date.now()): void {
+    const mine = this.created.get(ip) ?? new Map<string, number>()
+    mine.set(key, now)
+    this.created.set(ip, mine)
   }
 }
 

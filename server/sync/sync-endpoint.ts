@@ -64,6 +64,11 @@ export interface SyncEndpointOptions {
   authorize?: (request: SocketRequest) => Grant | Promise<Grant>
   /** Which Host names are answered (DNS rebinding): checked before anything else. */
   hosts: HostPolicy
+  /**
+   * The sockets an address has open on the other servers of the same database, as last heard
+   * (shared-counts.ts): they count against maxConnectionsPerIp too. None when absent (one server).
+   */
+  socketsElsewhere?: (ip: string) => number
   config: Pick<
     Config,
     | 'maxFrameBytes'
@@ -182,6 +187,11 @@ export class SyncEndpoint implements ConnectionHost {
     return this.sockets.size
   }
 
+  /** Open sockets per client address (what this server publishes for the others). */
+  socketsByAddress(): IterableIterator<[string, number]> {
+    return this.perIp.entries()
+  }
+
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Typed as a Duplex; an http.Server hands its TCP socket, whose byte counts the metrics sum.
     const tcp = socket instanceof Socket ? socket : null
@@ -203,7 +213,7 @@ export class SyncEndpoint implements ConnectionHost {
     const ip = clientIp(req, this.isProxy)
     // Refused before the upgrade: an HTTP status is retried by browsers, which is right for a
     // limit that frees up when other sockets close.
-    if (!this.perIp.tryAdd(ip)) {
+    if (!this.perIp.tryAdd(ip, this.options.socketsElsewhere?.(ip) ?? 0)) {
       this.metrics?.connectionRefused('too_many_connections')
       return this.refuseUpgrade(tcp, socket, 429, 'too many connections from your address')
     }

@@ -14,6 +14,7 @@ import { PgControlEvents } from './control-channel.ts'
 import { type PgHealth, probePg } from './health.ts'
 import { PgHistoryLog } from './history-log.ts'
 import { PgLinksRepo } from './links-repo.ts'
+import { PgLiveCounts } from './live-counts.ts'
 import { PgMaterialsRepo } from './materials-repo.ts'
 import { PgMeetingsRepo } from './meetings-repo.ts'
 import { migratePg } from './migrate.ts'
@@ -36,6 +37,7 @@ export interface PgStorage extends Storage {
   readonly historyLog: PgHistoryLog
   /** LISTEN/NOTIFY between the servers of this database (its listener's pid, for tests). */
   readonly control: PgControlEvents
+  readonly liveCounts: PgLiveCounts
   /** One `SELECT 1`, bounded in time (health.ts): never rejects. */
   health(): Promise<PgHealth>
 }
@@ -87,6 +89,7 @@ export async function openPgStorage(options: PgStorageOptions): Promise<PgStorag
     links: new PgLinksRepo(pool),
     search: new PgSearchStore(pool),
     control,
+    liveCounts: new PgLiveCounts(pool),
     backups: backupsUnsupported(PG_BACKUP_MESSAGE),
     scrubForgotten: () => scrubForgotten(pool),
     health: () => probePg(pool),

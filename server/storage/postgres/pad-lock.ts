@@ -38,3 +38,16 @@ export async function lockPads(client: PgClient, padIds: Iterable<string>): Prom
   if (keys.length === 0) return
   await client.query(lockKeysSql(1), [keys])
 }
+
+/**
+ * The same locks as one statement without parameters, sent in the same round trip as BEGIN
+ * (transaction.ts `withBegin`): an append then holds its pads' locks after one round trip, and its
+ * next statement reads the pads as their last writers left them (see pad-log.ts APPEND_SQL). The
+ * keys are written into the text, which is safe: they are integers computed here, never outside text.
+ * Null for no pads.
+ */
+export function lockPadsStatement(padIds: Iterable<string>): string | null {
+  const keys = sortedLockKeys(padIds)
+  if (keys.length === 0) return null
+  return `SELECT count(pg_advisory_xact_lock(k)) FROM unnest('{${keys.join(',')}}'::bigint[]) AS k`
+}

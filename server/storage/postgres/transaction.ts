@@ -27,6 +27,12 @@ export type Isolation = 'read committed' | 'repeatable read'
 export interface TransactionOptions {
   isolation?: Isolation
   readOnly?: boolean
+  /**
+   * A statement without parameters sent together with BEGIN, in one simple query (one round trip;
+   * it runs inside the transaction): an append's pad locks (pad-lock.ts `lockPadsStatement`).
+   * Its result is not returned.
+   */
+  withBegin?: string | null
 }
 
 const sqlState = (err: unknown): string | undefined =>
@@ -69,7 +75,7 @@ export async function inTransaction<T>(
     }
     client.on('error', onError)
     try {
-      await client.query(begin)
+      await client.query(options.withBegin ? `${begin}; ${options.withBegin}` : begin)
       const result = await work(client)
       await client.query('COMMIT')
       client.removeListener('error', onError)
