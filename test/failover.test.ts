@@ -376,7 +376,7 @@ describe('failover: three servers on one PostgreSQL behind the README HAProxy', 
     await waitUp(holderName)
   })
 
-  test('a returning server does not take its pads back', async () => {
+  test('a page load in flight when its server dies is answered by another; the returning server does not take its pads back', async () => {
     const padId = 'lpc-kill9-return'
     const seen = new Set<string>()
     const writer = write(padId, 'ret', seen)
@@ -387,8 +387,47 @@ describe('failover: three servers on one PostgreSQL behind the README HAProxy', 
     writer.type()
     await waitFor('the reader to see the first word', () => seen.has('[ret:0]'), CONVERGE_MS)
 
+    // Someone opens the pad's page, and someone else saves a checkpoint, just as its server dies:
+    // both requests have reached it (stopped, so it cannot answer before the kill) when it is killed.
+    const sockets = await lb.sessions('pads', holderName)
+    holder.proc.kill('SIGSTOP')
+    const pageLoad = fetch(`${lb.url}/p/${padId}`)
+    const checkpoint = fetch(`${lb.url}/api/pads/${padId}/checkpoints`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'before the break' }),
+    }).then(
+      async (res) => ({
+        status: res.status,
+        server: res.headers.get('x-summitpad-server'),
+        body: await res.text(),
+      }),
+      (err: Error) => ({ status: 0, server: null, body: err.message }),
+    )
+    let sessions = sockets
+    await waitFor(
+      'both requests to reach the stopped server',
+      () => {
+        void lb.sessions('pads', holderName).then((n) => {
+          sessions = n
+        })
+        return sessions >= sockets + 2
+      },
+      CONVERGE_MS,
+    )
     holder.proc.kill('SIGKILL')
     await holder.exited
+    const page = await pageLoad
+    await page.arrayBuffer()
+    assert.equal(page.status, 200, 'the page load in flight at the kill gets its page')
+    assert.notEqual(page.headers.get('x-summitpad-server'), holderName, 'from another server')
+    // A request that changes something may have been carried out before the kill: never sent again.
+    const posted = await checkpoint
+    assert.equal(
+      posted.server,
+      null,
+      `the checkpoint was not sent to another server: ${JSON.stringify(posted)}`,
+    )
     writer.type()
     await waitFor(
       'the reader to see the word typed in the gap',
@@ -398,6 +437,8 @@ describe('failover: three servers on one PostgreSQL behind the README HAProxy', 
     const takenOverBy = await serverOf(padId)
     assert.notEqual(takenOverBy, holderName)
 
+    // Returns once HAProxy has marked it down, as a crashed server restarted by systemd would.
+    await lb.waitForState('pads', holderName, 'down', STATE_CHANGE_MS)
     await startServer(holderName, holder.port)
     await waitUp(holderName)
     writer.type()
