@@ -63,10 +63,18 @@ export class SaveTracker {
   private probes: Probe[] = []
   private timer: ReturnType<typeof setTimeout> | null = null
   private last: string | null = null
+  private readonly ticker: ReturnType<typeof setInterval>
 
   constructor(hooks: SaveTrackerHooks) {
     this.hooks = hooks
-    setInterval(() => this.tick(), 1000)
+    this.ticker = setInterval(() => this.tick(), 1000)
+  }
+
+  /** Stops its timers (a page keeps its tracker for life; a test's writer ends). */
+  dispose(): void {
+    clearInterval(this.ticker)
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
   }
 
   get unsaved(): number {

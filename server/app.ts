@@ -14,6 +14,7 @@ import { NewPadLimit } from './access/new-pad-limit.ts'
 import { socketAuthorizer } from './access/socket-access.ts'
 import { type Core, openCore } from './core.ts'
 import { readAssetManifest } from './http/client-assets.ts'
+import { closeConnectionsWhen } from './http/closing-connections.ts'
 import { createHttpApp } from './http/http-app.ts'
 import type { Meetings } from './meetings/meetings.ts'
 import type { Minutes } from './minutes/minutes.ts'
@@ -183,6 +184,8 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
     newPads: (ip) => newPads.admit(ip, `http:${randomUUID()}`),
   })
   const server = http.createServer(app)
+  let shuttingDown = false
+  closeConnectionsWhen(server, () => shuttingDown)
   server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head))
   server.on('clientError', (_err, socket) => socket.destroy())
 
@@ -205,6 +208,7 @@ export async function startSummitpad(config: Config, log: Logger, ops: OpsOption
   let closing: Promise<void> | null = null
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      shuttingDown = true
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
       await rooms.closeAll(CLOSE.serviceRestart, 'server restart')
       endpoint.close(CLOSE.serviceRestart, 'server restart')

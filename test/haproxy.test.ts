@@ -46,23 +46,7 @@ describe('HAProxy in front of three servers, as the README configures it', () =>
     assert.ok(name && SERVER_NAMES.includes(name), `a server answered for ${padId} (${name})`)
     return name
   }
-  const waitForState = async (name: string, state: string) => {
-    let states = new Map<string, string>()
-    await waitFor(
-      `${name} to be ${state} in HAProxy`,
-      () => {
-        void lb
-          .serverStates('pads')
-          .then((s) => {
-            states = s
-          })
-          // A poll cut by the balancer's own stop is just a missed poll.
-          .catch(() => {})
-        return states.get(name) === state
-      },
-      MARKED_DOWN_MS,
-    )
-  }
+  const waitForState = (name: string, state: string) => lb.waitForState('pads', name, state, MARKED_DOWN_MS)
 
   before(async () => {
     for (const dir of dataDirs) servers.push(await spawnServer(dir, { TRUST_PROXY: '1' }))

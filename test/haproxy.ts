@@ -62,6 +62,10 @@ export interface Balancer {
   runtime(command: string): Promise<string>
   /** The operational state of each server of `backend`, by name: 'up', 'down', 'maint', 'drain'. */
   serverStates(backend: string): Promise<Map<string, string>>
+  /** How many sessions (requests in flight, sockets) `server` of `backend` has now. */
+  sessions(backend: string, server: string): Promise<number>
+  /** Resolves once `server` of `backend` is in `state` ('up', 'down', 'maint'…), or throws after `timeoutMs`. */
+  waitForState(backend: string, server: string, state: string, timeoutMs: number): Promise<void>
   output(): string
   stop(): Promise<void>
 }
@@ -131,22 +135,48 @@ export async function startBalancer(serverPorts: readonly number[]): Promise<Bal
       socket.on('error', reject)
     })
 
+  /** One column of `show stat` (CSV: pxname, svname, …, with a header) for each server of `backend`. */
+  const serverStat = async (backend: string, column: string) => {
+    const csv = await runtime('show stat')
+    const header = csv.split('\n')[0]!.replace(/^# /, '').split(',')
+    const at = header.indexOf(column)
+    assert.ok(at >= 0, `show stat has a ${column} column`)
+    const values = new Map<string, string>()
+    for (const line of csv.split('\n').slice(1)) {
+      const cols = line.split(',')
+      if (cols[0] !== backend || cols[1] === 'BACKEND' || cols[1] === 'FRONTEND' || !cols[1]) continue
+      values.set(cols[1], cols[at] ?? '')
+    }
+    return values
+  }
+  const serverStates = async (backend: string) => {
+    const states = new Map<string, string>()
+    for (const [name, status] of await serverStat(backend, 'status'))
+      states.set(name, status.split(' ')[0]!.toLowerCase())
+    return states
+  }
+
   return {
     url: `http://127.0.0.1:${at.port}`,
     wsUrl: `ws://127.0.0.1:${at.port}/sync`,
     runtime,
-    serverStates: async (backend) => {
-      // `show stat` is CSV: pxname, svname, ..., status (column 18).
-      const csv = await runtime('show stat')
-      const header = csv.split('\n')[0]!.replace(/^# /, '').split(',')
-      const status = header.indexOf('status')
-      const states = new Map<string, string>()
-      for (const line of csv.split('\n').slice(1)) {
-        const cols = line.split(',')
-        if (cols[0] !== backend || cols[1] === 'BACKEND' || cols[1] === 'FRONTEND' || !cols[1]) continue
-        states.set(cols[1], (cols[status] ?? '').split(' ')[0]!.toLowerCase())
-      }
-      return states
+    serverStates,
+    sessions: async (backend, server) => Number((await serverStat(backend, 'scur')).get(server)),
+    waitForState: async (backend, server, state, timeoutMs) => {
+      let states = new Map<string, string>()
+      await waitFor(
+        `${backend}/${server} to be ${state} in HAProxy`,
+        () => {
+          void serverStates(backend)
+            .then((s) => {
+              states = s
+            })
+            // A poll cut by the balancer's own stop is just a missed poll.
+            .catch(() => {})
+          return states.get(server) === state
+        },
+        timeoutMs,
+      )
     },
     output: () => out,
     stop: async () => {

@@ -21,6 +21,7 @@ import { type Config, DEFAULTS } from '../server/ops/config.ts'
 import { createLogger } from '../server/ops/logger.ts'
 import { MemoryPadLog, type MemoryPadLogOptions } from '../server/storage/memory-pad-log.ts'
 import { type MemoryStorage, openMemoryStorage } from '../server/storage/memory-storage.ts'
+import type { PadLog } from '../server/storage/pad-log.ts'
 import { prng } from './prng.ts'
 import { testDatabaseUrl } from './test-storage.ts'
 
@@ -112,6 +113,17 @@ export async function waitFor(
   }
 }
 
+/** A pad's text as its pad log holds it (a fresh server's load): its snapshot and rows applied to a new document. */
+export async function storedPadText(padLog: PadLog, padId: string): Promise<string> {
+  const stored = await padLog.load(padId)
+  const doc = new Y.Doc()
+  if (stored?.snapshot) Y.applyUpdate(doc, stored.snapshot)
+  for (const row of stored?.updates ?? []) Y.applyUpdate(doc, row.data)
+  const text = doc.getText('notes').toString()
+  doc.destroy()
+  return text
+}
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export interface Client {
@@ -126,11 +138,21 @@ export interface Client {
 export function connectClient(
   wsUrl: string,
   padId: string,
-  options: { name?: string; doc?: Y.Doc; connect?: boolean; params?: Record<string, string> } = {},
+  options: {
+    name?: string
+    doc?: Y.Doc
+    connect?: boolean
+    params?: Record<string, string>
+    /** The socket class (ws's by default): a subclass sees every frame, as the editor's save tracker does. */
+    webSocket?: new (
+      url: string,
+      protocols?: string | string[],
+    ) => WebSocket
+  } = {},
 ): Client {
   const doc = options.doc ?? new Y.Doc()
   const provider = new WebsocketProvider(wsUrl, padId, doc, {
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocketPolyfill: (options.webSocket ?? WebSocket) as unknown as typeof globalThis.WebSocket,
     connect: options.connect ?? true,
     disableBc: true,
     params: options.params ?? {},

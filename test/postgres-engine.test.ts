@@ -152,7 +152,7 @@ describe('PostgreSQL engine', () => {
     }
   })
 
-  test("an append of many rows, pads and claims is one round trip (its own transaction, the locks first), and so is a pad's load", async () => {
+  test("an append of many rows, pads and claims is three round trips (BEGIN with the locks, one statement, COMMIT), and a pad's load one", async () => {
     // Each round trip waits for the database's process to be scheduled: on a busy host that, not
     // the work, is what an append's latency (and every keystroke's broadcast behind it) is made of.
     const storage = await openPostgres({ connectionString: await server.freshDatabase() })
@@ -176,8 +176,13 @@ describe('PostgreSQL engine', () => {
         writer: 'ab'.repeat(32),
       }))
       const seqs = await storage.padLog.appendBatch(rows)
-      assert.equal(sent.length, 1, sent.join('\n'))
-      assert.match(sent[0]!, /^\s*WITH locked AS MATERIALIZED \(SELECT count\(pg_advisory_xact_lock/)
+      // The locks go with BEGIN, so that the statement after them reads each pad's head as its last
+      // writer left it (pad-log.ts APPEND_SQL): one round trip more than a statement that waits for
+      // the locks itself, whose snapshot would be older than the commit it waited for.
+      assert.equal(sent.length, 3, sent.join('\n'))
+      assert.match(sent[0]!, /^BEGIN ISOLATION LEVEL READ COMMITTED; SELECT count\(pg_advisory_xact_lock/)
+      assert.match(sent[1]!, /^\s*WITH upserted AS/)
+      assert.equal(sent[2], 'COMMIT')
       assert.deepEqual(
         seqs,
         [...seqs].sort((x, y) => x - y),
@@ -223,7 +228,7 @@ describe('PostgreSQL engine', () => {
     }
   })
 
-  test('two servers appending to one pad at once: no row lost or doubled, seqs in commit order', async () => {
+  test("two servers appending to one pad at once: no row lost or doubled, seqs in commit order, each batch told the pad's exact head before it", async () => {
     const url = await server.freshDatabase()
     const one = await openPostgres({ connectionString: url })
     const two = await openPostgres({ connectionString: url })
@@ -245,15 +250,18 @@ describe('PostgreSQL engine', () => {
           cutoff = rows.at(-1)?.seq ?? 0
         }
       })()
+      /** Each shared row's seq -> the pad's head its batch was told it had before it. */
+      const headBefore = new Map<number, number>()
       const writer = async (log: PgPadLog, tag: number) => {
         const seqs: number[] = []
         for (let i = 0; i < APPENDS; i++) {
           // Rows of another pad in the same batch: longer transactions, more interleaving.
-          const got = await log.appendBatch([
+          const got = await log.appendBatchWithHeads([
             row(`other-${tag}`, [tag, i]),
             row('shared', [tag, i], `s${tag}`),
           ])
-          seqs.push(got[1]!)
+          seqs.push(got.seqs[1]!)
+          headBefore.set(got.seqs[1]!, got.headsBefore.get('shared')!)
         }
         return seqs
       }
@@ -280,6 +288,13 @@ describe('PostgreSQL engine', () => {
         )
       }
       assert.deepEqual(violations, [], 'no row appeared below a seq already seen')
+      // A server whose batch was told a stale head would skip the other server's rows between
+      // (sync/catch-up): the head must be the row just before, whoever wrote it.
+      const wrongHeads = seqs.flatMap((seq, i) => {
+        const expected = i === 0 ? 0 : seqs[i - 1]!
+        return headBefore.get(seq) === expected ? [] : [{ seq, told: headBefore.get(seq), expected }]
+      })
+      assert.deepEqual(wrongHeads, [], 'each batch told the exact head before it')
     } finally {
       await Promise.all([one.close(), two.close(), reader.close()])
     }

@@ -7,10 +7,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import * as Y from 'yjs'
-import { openPostgres, type PgStorage } from '../server/storage/postgres/open.ts'
+import { openPostgres } from '../server/storage/postgres/open.ts'
 import { CLOSE } from '../server/sync/close-codes.ts'
-import { type Client, connectClient, sleep, startTestServer, waitFor } from './helpers.ts'
+import { type Client, connectClient, sleep, startTestServer, storedPadText, waitFor } from './helpers.ts'
 import { type TestPostgres, testPostgres } from './postgres.ts'
 
 let postgres: TestPostgres
@@ -24,15 +23,6 @@ after(() => postgres.stop())
 const TYPISTS = 5
 const WORDS = 60
 const PAUSE_MS = 40
-
-/** The pad as stored: its snapshot and rows applied to a fresh document. */
-async function storedText(storage: PgStorage, padId: string): Promise<string> {
-  const stored = await storage.padLog.load(padId)
-  const doc = new Y.Doc()
-  if (stored?.snapshot) Y.applyUpdate(doc, stored.snapshot)
-  for (const row of stored?.updates ?? []) Y.applyUpdate(doc, row.data)
-  return doc.getText('notes').toString()
-}
 
 test('PostgreSQL restarted while five people type: retryable closes, then everything typed is stored', async () => {
   const storage = await openPostgres({
@@ -84,7 +74,7 @@ test('PostgreSQL restarted while five people type: retryable closes, then everyt
     let stored = ''
     // The last words' commits may still be on their way: read again, bounded.
     for (let i = 0; i < 100 && !everything.every((w) => stored.includes(`${w} `)); i++) {
-      stored = await storedText(storage, 'outage')
+      stored = await storedPadText(storage.padLog, 'outage')
       await sleep(100)
     }
     const missing = everything.filter((w) => !stored.includes(`${w} `))
