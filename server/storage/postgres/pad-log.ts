@@ -209,7 +209,8 @@ export class PgPadLog implements PadLog {
   rowsAfter(padId: string, afterSeq: number, limit: number): Promise<LogTail | null> {
     // One snapshot for the whole read. Seqs are drawn under the pad's lock, which its writer holds
     // until its commit is visible; so a row with a lower seq than one this snapshot sees was
-    // committed before that one and is seen too: the rows returned have no holes.
+    // committed before that one and is seen too: the rows returned have no holes. (This needs
+    // `updates_seq` to hand out values in time order across sessions: its CACHE must stay 1.)
     return inTransaction(
       this.pool,
       async (client): Promise<LogTail | null> => {
