@@ -472,14 +472,34 @@ function carriesEdit(frame: Uint8Array | string): boolean {
 
 const isStep2 = (m: Uint8Array) => m[0] === 0 && m[1] === 1
 
+/** Sync step 1s sent on each raw socket through `sendCounted` (the answers `settle` must wait for). */
+const stateAsks = new WeakMap<RawSocket, number>()
+
+/**
+ * Sends `frame` on `raw`, counting it if it is a sync step 1: the server answers every step 1 of
+ * a socket with exactly one step 2, in order (or closes the socket), so the n-th step 2 it sends
+ * answers the n-th step 1 (see `settle`).
+ */
+function sendCounted(raw: RawSocket, frame: Uint8Array | string): void {
+  if (typeof frame !== 'string') {
+    const decoded = decodeMessage(frame)
+    if (decoded.ok && decoded.value.type === 'sync-step1') stateAsks.set(raw, (stateAsks.get(raw) ?? 0) + 1)
+  }
+  raw.ws.send(frame)
+}
+
 /**
  * Sends sync step 1 and waits for the step 2 that answers it, or for the socket to close: either
- * way the server has handled every frame sent before.
+ * way the server has handled every frame sent before. Not merely the next step 2 to arrive: the
+ * answer to an earlier step 1 on the socket may still be on its way (the server sends it once the
+ * rows before it are stored, and the typists keep rows pending), and taken for this one it let a
+ * caller read the pad before the frames sent after that earlier step 1 were handled. So every
+ * step 1 sent on `raw` before goes through `sendCounted`, to be counted.
  */
 async function settle(server: TestServer, raw: RawSocket, what = 'frames handled'): Promise<void> {
-  const before = raw.received.length
-  raw.ws.send(encodeSyncStep1(Y.encodeStateVector(roomOf(server).doc)))
-  await waitFor(what, () => raw.closed !== null || raw.received.slice(before).some(isStep2), SETTLE_MS)
+  sendCounted(raw, encodeSyncStep1(Y.encodeStateVector(roomOf(server).doc)))
+  const answers = stateAsks.get(raw)!
+  await waitFor(what, () => raw.closed !== null || raw.received.filter(isStep2).length >= answers, SETTLE_MS)
 }
 
 async function closed(raw: RawSocket, what: string): Promise<{ code: number; reason: string }> {
@@ -644,7 +664,7 @@ describe('battery: random frames', () => {
                   let frame = randomFrame(int, rand, samples)
                   // A random frame never carries a valid edit: the pad must stay exactly the honest text.
                   while (carriesEdit(frame)) frame = randomFrame(int, rand, samples)
-                  raw.ws.send(frame)
+                  sendCounted(raw, frame)
                   sent++
                   mustClose ??= refusalOf(frame)
                 }
@@ -1596,7 +1616,7 @@ describe('battery: property', () => {
                   )
                   break
                 case 'step1':
-                  raw.ws.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+                  sendCounted(raw, encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
                   break
                 case 'query':
                   raw.ws.send(encodeQueryAwareness())
