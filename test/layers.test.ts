@@ -19,6 +19,7 @@ import {
   Forbidden,
   Invalid,
   NotFound,
+  StorageUnavailable,
   TooCostly,
   TooLarge,
   TooMany,
@@ -73,6 +74,11 @@ const ONE_OF_EACH: { error: DomainError; status: number; code: string }[] = [
     code: 'too_many_new_pads',
   },
   { error: new Busy('too many files being read at once; try again in a minute'), status: 503, code: 'busy' },
+  {
+    error: new StorageUnavailable('database unreachable: connect ECONNREFUSED'),
+    status: 503,
+    code: 'storage_unavailable',
+  },
   {
     error: new Forbidden('refused: this request came from another site', 'cross_site'),
     status: 403,

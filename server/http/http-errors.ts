@@ -5,8 +5,9 @@
  * domain's errors (lib/domain-errors.ts) become statuses.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express'
-import { DomainError, type DomainErrorKind } from '../lib/domain-errors.ts'
+import { DomainError, type DomainErrorKind, type StorageUnavailable } from '../lib/domain-errors.ts'
 import type { Logger } from '../ops/logger.ts'
+import { storageUnavailable } from '../storage/unavailable.ts'
 import { html, page, siteHeader } from './html.ts'
 
 export class HttpError extends Error {
@@ -36,6 +37,12 @@ export const STATUS_OF_KIND: Readonly<Record<DomainErrorKind, number>> = {
   // 501 Not Implemented: not by this server as it is set up; the message says what to use instead.
   unsupported: 501,
 }
+
+/**
+ * Retry-After of a 503 while the storage is unavailable, in seconds: a database restart or
+ * failover takes seconds, and /healthz sees its end within a second (ops/readiness.ts).
+ */
+export const STORAGE_RETRY_AFTER_S = 5
 
 /**
  * A refusal as a person who followed a link reads it (the API's message speaks to scripts and
@@ -91,23 +98,34 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     let status = 500
     let code = 'internal'
     let message = 'internal server error'
+    let unavailable: StorageUnavailable | null = null
     if (err instanceof HttpError) {
       ;({ status, code, message } = err)
-    } else if (err instanceof DomainError) {
-      status = STATUS_OF_KIND[err.kind]
-      ;({ code, message } = err)
     } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       status = err.status
       ;({ code, message } = plainClientError(err))
     } else {
-      log.error({ err, method: req.method, path: req.path }, 'request failed')
+      // The database not answering (an engine's error, or already the domain's) is a 503 to
+      // retry, not an internal error: one warning line per request refused, no stack.
+      unavailable = storageUnavailable(err)
+      if (unavailable)
+        log.warn({ method: req.method, path: req.path, reason: unavailable.reason }, 'storage unavailable')
+      const known = unavailable ?? (err instanceof DomainError ? err : null)
+      if (known) {
+        status = STATUS_OF_KIND[known.kind]
+        ;({ code, message } = known)
+      } else {
+        log.error({ err, method: req.method, path: req.path }, 'request failed')
+      }
     }
     if (res.headersSent) return
+    if (unavailable) res.set('Retry-After', String(STORAGE_RETRY_AFTER_S))
     res.status(status)
     if (!req.path.startsWith('/api/') && req.accepts(['json', 'html']) === 'html') {
       // A person followed a link: give them a page, not JSON.
-      const title =
-        status === 404
+      const title = unavailable
+        ? 'Try again in a moment'
+        : status === 404
           ? 'Not found'
           : status === 401 || status === 403
             ? 'This needs a link from the organisers'

@@ -72,3 +72,17 @@ export class Unsupported extends kindOf('unsupported', 'unsupported') {}
 
 /** The request named a host that is not this server (a DNS-rebinding page, a wrong vhost). */
 export class WrongHost extends kindOf('wrong_host', 'unknown_host') {}
+
+/**
+ * The storage does not answer now (the database is restarting, failing over or unreachable); the
+ * same request succeeds once it is back. A Busy kind of its own code: a person is told to try again
+ * in a moment, and `reason` says what is wrong in an operator's words (for the log, not the reply).
+ */
+export class StorageUnavailable extends kindOf('busy', 'storage_unavailable') {
+  readonly reason: string
+
+  constructor(reason: string, message = 'The database is not answering; try again in a moment.') {
+    super(message)
+    this.reason = reason
+  }
+}

@@ -4,6 +4,7 @@
  * says what is wrong in words an operator can act on (unreachable, refusing, too slow).
  */
 import type { PgPool } from './pool.ts'
+import { pgUnreachable } from './unreachable.ts'
 
 /** A probe that takes longer says "too slow": /healthz must answer before its poller gives up. */
 export const HEALTH_PROBE_TIMEOUT_MS = 2000
@@ -12,12 +13,7 @@ export type PgHealth = { ok: true } | { ok: false; error: string }
 
 /** What went wrong, in an operator's words (the driver's message says which address and why). */
 function describe(err: unknown): string {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
-  const message = err instanceof Error ? err.message : String(err)
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH')
-    return `database unreachable: ${message}`
-  if (code === '57P03') return `database starting up or shutting down: ${message}`
-  return `database error: ${message}`
+  return pgUnreachable(err) ?? `database error: ${err instanceof Error ? err.message : String(err)}`
 }
 
 export async function probePg(pool: PgPool, timeoutMs = HEALTH_PROBE_TIMEOUT_MS): Promise<PgHealth> {
