@@ -203,17 +203,22 @@ export interface RawSocket {
   closed: { code: number; reason: string } | null
 }
 
-/** The upgrade response status for a raw path (not normalised, as a script could send it), or 101. */
+/**
+ * The upgrade response status for a raw path (not normalised, as a script could send it), or 101.
+ * `localAddress`: the loopback address it comes from (127.0.0.x: one attendee of several).
+ */
 export function upgradeStatus(
   baseUrl: string,
   rawPath: string,
   extraHeaders: Record<string, string> = {},
+  localAddress?: string,
 ): Promise<number> {
   const { hostname, port } = new URL(baseUrl)
   return new Promise((resolve, reject) => {
     const req = http.request({
       host: hostname,
       port,
+      localAddress,
       path: rawPath,
       headers: {
         Connection: 'Upgrade',

@@ -7,8 +7,6 @@
  * admitted meanwhile, so the cap is exact); with PostgreSQL down each falls back to its own count.
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
-import http from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import { textUpdate } from '../server/meetings/templates.ts'
 import { LIVE_COUNTS_STALE_MS } from '../server/storage/live-counts.ts'
@@ -25,6 +23,7 @@ import {
   startTestServer,
   type TestServer,
   tempDir,
+  upgradeStatus,
   waitFor,
 } from './helpers.ts'
 import { type TestPostgres, testPostgres } from './postgres.ts'
@@ -67,31 +66,7 @@ async function createEventAndPad(server: { url: string }, padId: string): Promis
 
 /** The status of a websocket upgrade sent from `localAddress` (a loopback address of its own). */
 function upgradeFrom(baseUrl: string, padId: string, localAddress = '127.0.0.1'): Promise<number> {
-  const { hostname, port } = new URL(baseUrl)
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: hostname,
-      port,
-      localAddress,
-      path: `/sync/${padId}`,
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
-      },
-    })
-    req.on('upgrade', (_res, socket) => {
-      socket.destroy()
-      resolve(101)
-    })
-    req.on('response', (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    })
-    req.on('error', reject)
-    req.end()
-  })
+  return upgradeStatus(baseUrl, `/sync/${padId}`, {}, localAddress)
 }
 
 describe('live counts and per-address limits across two servers on one PostgreSQL', () => {
